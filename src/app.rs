@@ -1,0 +1,237 @@
+//! Wires configuration, the database, services, routes and background workers together, and
+//! shuts them down gracefully: in-flight requests finish, the pool closes, the embedded cluster
+//! stops.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use deadpool_postgres::Pool;
+use poem::listener::{Acceptor, Listener, TcpListener};
+
+use poem::{Endpoint, EndpointExt, Route, Server};
+use poem_openapi::OpenApiService;
+
+use crate::audit::{self, AuditSigner};
+use crate::blobs::{BlobStore, FileBlobStore};
+use crate::calendar::api::CalendarApi;
+use crate::calendar::service::CalendarService;
+use crate::catalog::api::CatalogApi;
+use crate::catalog::service::CatalogService;
+use crate::config::{Config, Mode};
+use crate::db;
+use crate::department::api::DepartmentApi;
+use crate::health::HealthApi;
+use crate::http::admin_auth::AdminGate;
+use crate::http::catch_all::problem_for_error;
+use crate::http::metrics::{Metrics, MetricsMiddleware};
+use crate::http::request_id::RequestIdMiddleware;
+
+pub const API_TITLE: &str = "fingertip 网上行政审批平台 API";
+
+/// The services every API shares.
+pub struct Services {
+    pub pool: Pool,
+    pub metrics: Metrics,
+    pub admin: AdminGate,
+    pub calendar: Arc<CalendarService>,
+    pub catalog: Arc<CatalogService>,
+}
+
+impl Services {
+    pub fn new(config: &Config, pool: Pool) -> anyhow::Result<Services> {
+        let blobs: Arc<dyn BlobStore> = Arc::new(FileBlobStore::new(config.data_dir.join("blobs")));
+        Ok(Services {
+            metrics: Metrics::new()?,
+            admin: AdminGate::new(config.admin_token.as_ref()),
+            calendar: Arc::new(CalendarService::new(pool.clone())),
+            catalog: Arc::new(CatalogService::new(pool.clone(), blobs)),
+            pool,
+        })
+    }
+}
+
+type Apis = (HealthApi, CalendarApi, DepartmentApi, CatalogApi);
+
+pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (
+            HealthApi {
+                pool: services.pool.clone(),
+                metrics: services.metrics.clone(),
+            },
+            CalendarApi {
+                service: services.calendar.clone(),
+                admin: services.admin.clone(),
+            },
+            DepartmentApi {
+                pool: services.pool.clone(),
+                admin: services.admin.clone(),
+            },
+            CatalogApi {
+                service: services.catalog.clone(),
+                admin: services.admin.clone(),
+                pool: services.pool.clone(),
+            },
+        ),
+        API_TITLE,
+        env!("CARGO_PKG_VERSION"),
+    )
+}
+
+/// The OpenAPI document as committed in `openapi/openapi.json`.
+pub fn openapi_spec_json() -> anyhow::Result<String> {
+    // A pool that never connects: the spec only needs the shapes.
+    let pool = db::pool_for(tokio_postgres::Config::new(), 1)?;
+    let services = Services::new(&Config::default(), pool)?;
+    Ok(openapi_service(&services).spec())
+}
+
+/// Every route, with middleware: request id (outermost, so every log line has it), metrics,
+/// body size limit, and problem+json for every error.
+pub fn routes(config: &Config, services: &Services) -> impl Endpoint + 'static {
+    let api = openapi_service(services);
+    let docs = api.swagger_ui();
+    let spec = api.spec_endpoint();
+    Route::new()
+        .nest("/", api)
+        .nest("/docs", docs)
+        .at("/openapi.json", spec)
+        .with(crate::http::body_limit::BodyLimit(config.max_body_bytes))
+        .catch_all_error(problem_for_error)
+        .with(MetricsMiddleware(services.metrics.clone()))
+        .with(RequestIdMiddleware)
+}
+
+/// A running server: its address and the handle that stops it.
+pub struct Running {
+    pub address: std::net::SocketAddr,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Asks for a graceful shutdown and waits for it.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.task.await.context("server task")?
+    }
+
+    /// Waits until the server stops by itself (after a signal).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("server task")?
+    }
+}
+
+/// Connects (starting the embedded cluster when no `DATABASE_URL`), migrates, loads demo data
+/// when asked, starts background workers and serves until `stop` or SIGINT/SIGTERM.
+pub async fn start(config: Config, handle_signals: bool) -> anyhow::Result<Running> {
+    let database = db::connect(&config).await?;
+    let result = start_with(config, database.pool.clone(), handle_signals).await;
+    match result {
+        Ok(mut running) => {
+            if let Some(cluster) = database.embedded {
+                // Stop the embedded cluster after the server task has finished.
+                let task = running.task;
+                running.task = tokio::spawn(async move {
+                    let served = task.await.context("server task")?;
+                    database.pool.close();
+                    if let Err(err) = cluster.stop().await {
+                        tracing::error!(error = %err, "stopping the embedded cluster");
+                    }
+                    served
+                });
+            }
+            Ok(running)
+        }
+        Err(err) => {
+            if let Some(cluster) = database.embedded {
+                let _ = cluster.stop().await;
+            }
+            Err(err)
+        }
+    }
+}
+
+pub async fn start_with(config: Config, pool: Pool, handle_signals: bool) -> anyhow::Result<Running> {
+    let applied = db::migrate(&pool).await?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "migrations applied");
+    }
+    let services = Services::new(&config, pool.clone())?;
+    if config.demo_data {
+        if config.mode == Mode::Production {
+            anyhow::bail!("demo data is never loaded in production mode");
+        }
+        if crate::catalog::demo::load_demo(&pool, &services.catalog).await? {
+            tracing::info!("demo catalog loaded");
+        }
+    }
+    if !services.admin.is_configured() {
+        tracing::warn!("no FINGERTIP_ADMIN_TOKEN configured: the admin API answers 401");
+    }
+    let signer = Arc::new(AuditSigner::load_or_create(&config.audit_key_path()).context("audit signing key")?);
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let checkpointer = audit::spawn_checkpointer(
+        pool.clone(),
+        signer,
+        Duration::from_secs(config.audit_checkpoint_seconds),
+        shutdown_rx.clone(),
+    );
+
+    let endpoint = routes(&config, &services);
+    let acceptor = TcpListener::bind(config.listen).into_acceptor().await.context("binding the listener")?;
+    let address = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .context("listener address")?;
+    tracing::info!(%address, mode = ?config.mode, "fingertip listening");
+
+    let mut stop_rx = shutdown_rx;
+    let task = tokio::spawn(async move {
+        let signal = async move {
+            tokio::select! {
+                _ = stop_rx.wait_for(|stop| *stop) => {},
+                _ = shutdown_signal(handle_signals) => { tracing::info!("shutdown signal received"); },
+            }
+        };
+        let served = Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(endpoint, signal, Some(Duration::from_secs(30)))
+            .await;
+        checkpointer.abort();
+        pool.close();
+        tracing::info!("server stopped");
+        served.context("server")
+    });
+    Ok(Running {
+        address,
+        shutdown: shutdown_tx,
+        task,
+    })
+}
+
+async fn shutdown_signal(enabled: bool) {
+    if !enabled {
+        return std::future::pending().await;
+    }
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

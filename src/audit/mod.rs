@@ -1,0 +1,28 @@
+//! The append-only, tamper-evident audit log: per-aggregate hash chains written inside the
+//! caller's transaction, signed checkpoints of all chain heads, and their verification.
+//!
+//! Schema: `migrations/0003_audit.sql`. Encodings a third party needs to recompute everything:
+//! [`canonical_json`] (state digests and `details`), [`record_hash`] (each record),
+//! [`head_line`]/[`HeadsDigest`] (a checkpoint's heads) and [`checkpoint_message`] (what a
+//! checkpoint's Ed25519 signature covers).
+
+pub mod canonical;
+pub mod chain;
+pub mod checkpoint;
+pub mod signer;
+pub mod verify;
+pub mod view;
+
+#[cfg(test)]
+mod tests;
+
+pub use canonical::{canonical_json, digest_json};
+pub use chain::{
+    AuditEntry, AuditReceipt, AuditRecord, GENESIS_HASH, RecordFields, append, history, record_hash,
+};
+pub use checkpoint::{
+    CHECKPOINT_LOCK_KEY, HeadsDigest, checkpoint, checkpoint_message, head_line, spawn_checkpointer,
+};
+pub use signer::{AuditSigner, SignerError};
+pub use verify::{AuditProblem, VerifyReport, verify};
+pub use view::AuditRecordView;

@@ -1,0 +1,193 @@
+//! The Ed25519 key that signs audit checkpoints: loading it from (or creating it in) a PKCS#8
+//! file readable by its owner only.
+
+use std::fmt;
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use ring::rand::SystemRandom;
+use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignerError {
+    #[error("cannot read the audit signing key {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("cannot write the audit signing key {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    #[error("{} is not an Ed25519 PKCS#8 key", path.display())]
+    InvalidKey { path: PathBuf },
+    #[error("could not generate an Ed25519 key")]
+    Generate,
+}
+
+/// Signs checkpoints. `Debug` shows the public key only.
+pub struct AuditSigner {
+    key: Ed25519KeyPair,
+}
+
+impl fmt::Debug for AuditSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditSigner")
+            .field("public_key", &self.public_key_hex())
+            .finish()
+    }
+}
+
+impl AuditSigner {
+    /// Reads the PKCS#8 document (raw DER bytes) at `path`, or, when there is no file, generates
+    /// a key and writes it there with mode 0600 (creating parent directories with mode 0700).
+    /// The file is written under a temporary name and hard-linked into place, so concurrent
+    /// starters agree on one key and a crash never leaves a half-written key behind.
+    pub fn load_or_create(path: &Path) -> Result<AuditSigner, SignerError> {
+        match fs::read(path) {
+            Ok(bytes) => return Self::from_file_bytes(path, &bytes),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(SignerError::Read {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        }
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+            .map_err(|_| SignerError::Generate)?;
+        let write_err = |source| SignerError::Write {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(write_err)?;
+        }
+        let tmp = temporary_sibling(path);
+        let written = (|| {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            file.write_all(pkcs8.as_ref())?;
+            file.sync_all()?;
+            fs::hard_link(&tmp, path)
+        })();
+        let _ = fs::remove_file(&tmp);
+        match written {
+            Ok(()) => {
+                tracing::info!(path = %path.display(), "created a new audit signing key");
+                Self::from_file_bytes(path, pkcs8.as_ref())
+            }
+            // Another process created the key meanwhile: use theirs.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Self::load(path),
+            Err(source) => Err(write_err(source)),
+        }
+    }
+
+    /// Reads an existing key; never creates one (for `audit verify`).
+    pub fn load(path: &Path) -> Result<AuditSigner, SignerError> {
+        let bytes = fs::read(path).map_err(|source| SignerError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_file_bytes(path, &bytes)
+    }
+
+    /// A key from PKCS#8 bytes (v1 or v2 documents, as written by ring or OpenSSL).
+    pub fn from_pkcs8(bytes: &[u8]) -> Option<AuditSigner> {
+        Ed25519KeyPair::from_pkcs8_maybe_unchecked(bytes)
+            .ok()
+            .map(|key| AuditSigner { key })
+    }
+
+    /// A fresh key that lives in memory only (tests, tools).
+    pub fn generate() -> Result<AuditSigner, SignerError> {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+            .map_err(|_| SignerError::Generate)?;
+        Self::from_pkcs8(pkcs8.as_ref()).ok_or(SignerError::Generate)
+    }
+
+    fn from_file_bytes(path: &Path, bytes: &[u8]) -> Result<AuditSigner, SignerError> {
+        if let Ok(meta) = fs::metadata(path)
+            && meta.mode() & 0o077 != 0
+        {
+            tracing::warn!(path = %path.display(), mode = format!("{:o}", meta.mode() & 0o777),
+                "the audit signing key is readable by other users; it should be mode 0600");
+        }
+        Self::from_pkcs8(bytes).ok_or_else(|| SignerError::InvalidKey {
+            path: path.to_owned(),
+        })
+    }
+
+    /// The raw 32-byte Ed25519 public key.
+    pub fn public_key(&self) -> &[u8] {
+        self.key.public_key().as_ref()
+    }
+
+    pub fn public_key_hex(&self) -> String {
+        hex::encode(self.public_key())
+    }
+
+    /// A 64-byte Ed25519 signature of `message`.
+    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+        self.key.sign(message).as_ref().to_vec()
+    }
+}
+
+/// Whether `signature` is a valid Ed25519 signature of `message` under `public_key` (raw 32 bytes).
+pub fn signature_is_valid(public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    UnparsedPublicKey::new(&ED25519, public_key)
+        .verify(message, signature)
+        .is_ok()
+}
+
+fn temporary_sibling(path: &Path) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp.{}.{nanos}", std::process::id()));
+    path.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_a_private_key_file_and_reloads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys/nested/audit.pk8");
+        let first = AuditSigner::load_or_create(&path).unwrap();
+        let mode = fs::metadata(&path).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let again = AuditSigner::load_or_create(&path).unwrap();
+        assert_eq!(first.public_key_hex(), again.public_key_hex());
+        assert_eq!(first.public_key().len(), 32);
+        let loaded = AuditSigner::load(&path).unwrap();
+        assert_eq!(loaded.public_key_hex(), first.public_key_hex());
+        // No temporary files left behind.
+        assert_eq!(fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
+
+        let sig = first.sign(b"message");
+        assert!(signature_is_valid(first.public_key(), b"message", &sig));
+        assert!(!signature_is_valid(first.public_key(), b"messagE", &sig));
+        let other = AuditSigner::generate().unwrap();
+        assert!(!signature_is_valid(other.public_key(), b"message", &sig));
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.pk8");
+        fs::write(&path, b"not a key").unwrap();
+        assert!(matches!(
+            AuditSigner::load_or_create(&path),
+            Err(SignerError::InvalidKey { .. })
+        ));
+    }
+}

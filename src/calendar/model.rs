@@ -1,0 +1,877 @@
+//! Working-day (工作日) calendar model: pure data and arithmetic, no I/O.
+//!
+//! A date is a working day when it is an official adjusted working day (调休上班),
+//! or when it is a Monday–Friday that is not an official day off. Every other date
+//! (plain Saturdays and Sundays, official days off) is not a working day.
+//!
+//! Only years that have been loaded (one [`YearCalendar`] per year, built from the
+//! 国务院办公厅 holiday notice) can be classified: a date in any other year yields
+//! [`CalendarError::YearNotLoaded`], never a guess.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+
+use chrono::{Datelike, NaiveDate, Weekday};
+
+/// Errors of the working-day calendar.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CalendarError {
+    /// A date to classify falls in a year with no loaded calendar.
+    #[error("year {0} is not loaded in the working-day calendar")]
+    YearNotLoaded(i32),
+    /// A date given for a [`YearCalendar`] does not lie in that calendar's year.
+    #[error("date {date} is outside calendar year {year}")]
+    DateOutsideYear {
+        /// The calendar's year.
+        year: i32,
+        /// The offending date.
+        date: NaiveDate,
+    },
+    /// A date is listed both as a day off and as an adjusted working day.
+    #[error("date {0} is listed both as a day off and as an adjusted working day")]
+    ConflictingDate(NaiveDate),
+    /// An adjusted working day (调休上班) must be a Saturday or a Sunday.
+    #[error("adjusted working day {0} is not a Saturday or Sunday")]
+    AdjustedDayNotWeekend(NaiveDate),
+    /// A date or count fell outside the representable range.
+    #[error("date arithmetic overflowed the representable range")]
+    Overflow,
+}
+
+/// One year's official adjustments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YearCalendar {
+    /// The calendar year these adjustments belong to.
+    pub year: i32,
+    /// Official days off (放假). May include plain weekends, since the notices list whole ranges.
+    pub days_off: BTreeSet<NaiveDate>,
+    /// Official adjusted working days (调休上班); each is a Saturday or Sunday.
+    pub adjusted_working_days: BTreeSet<NaiveDate>,
+}
+
+impl YearCalendar {
+    /// Builds a validated year calendar.
+    ///
+    /// Validates that every date lies within `year` ([`CalendarError::DateOutsideYear`]),
+    /// that no date is in both sets ([`CalendarError::ConflictingDate`]) and that every
+    /// adjusted working day is a Saturday or Sunday
+    /// ([`CalendarError::AdjustedDayNotWeekend`]). Days off that are plain weekends are
+    /// allowed. Duplicates within one list are merged. Each error names the offending
+    /// date; checks run in that order, each over dates in ascending order.
+    pub fn new(
+        year: i32,
+        days_off: impl IntoIterator<Item = NaiveDate>,
+        adjusted_working_days: impl IntoIterator<Item = NaiveDate>,
+    ) -> Result<Self, CalendarError> {
+        let days_off: BTreeSet<NaiveDate> = days_off.into_iter().collect();
+        let adjusted_working_days: BTreeSet<NaiveDate> =
+            adjusted_working_days.into_iter().collect();
+
+        let mut all: Vec<NaiveDate> = days_off
+            .iter()
+            .chain(adjusted_working_days.iter())
+            .copied()
+            .collect();
+        all.sort_unstable();
+        if let Some(&date) = all.iter().find(|d| d.year() != year) {
+            return Err(CalendarError::DateOutsideYear { year, date });
+        }
+        if let Some(&date) = days_off.intersection(&adjusted_working_days).next() {
+            return Err(CalendarError::ConflictingDate(date));
+        }
+        if let Some(&date) = adjusted_working_days.iter().find(|d| !is_weekend(**d)) {
+            return Err(CalendarError::AdjustedDayNotWeekend(date));
+        }
+        Ok(Self {
+            year,
+            days_off,
+            adjusted_working_days,
+        })
+    }
+
+    /// Whether `date` is a working day by this year's rules (the year is not checked).
+    ///
+    /// An adjusted working day wins over a day off, so that a hand-built (unvalidated)
+    /// calendar is still classified consistently with [`Self::count_working_days`].
+    fn classify(&self, date: NaiveDate) -> bool {
+        if self.adjusted_working_days.contains(&date) {
+            true
+        } else if self.days_off.contains(&date) {
+            false
+        } else {
+            !is_weekend(date)
+        }
+    }
+
+    /// Working days in `(from, to]`, for `from < to` with the whole interval in this
+    /// year. Closed form: plain weekdays, minus weekday days off, plus weekend adjusted
+    /// working days (consistent with [`Self::classify`] even for unvalidated data).
+    fn count_working_days(&self, from: NaiveDate, to: NaiveDate) -> i64 {
+        let range = (Bound::Excluded(from), Bound::Included(to));
+        let weekdays_off = self
+            .days_off
+            .range(range)
+            .filter(|d| !is_weekend(**d) && !self.adjusted_working_days.contains(d))
+            .count();
+        let weekend_work = self
+            .adjusted_working_days
+            .range(range)
+            .filter(|d| is_weekend(**d))
+            .count();
+        weekdays_between(from, to) - to_i64(weekdays_off) + to_i64(weekend_work)
+    }
+}
+
+/// A working-day calendar made of loaded years.
+///
+/// Every date passed to its methods must lie in a loaded year, and so must every
+/// date between them; otherwise the result is [`CalendarError::YearNotLoaded`] with
+/// the first (lowest) missing year.
+#[derive(Debug, Clone, Default)]
+pub struct Calendar {
+    years: BTreeMap<i32, YearCalendar>,
+}
+
+impl Calendar {
+    /// A calendar from the given years; a later entry for the same year replaces an earlier one.
+    pub fn new(years: impl IntoIterator<Item = YearCalendar>) -> Self {
+        let mut calendar = Self::default();
+        for year in years {
+            calendar.insert(year);
+        }
+        calendar
+    }
+
+    /// Loads a year, replacing any calendar already loaded for that year.
+    pub fn insert(&mut self, year: YearCalendar) {
+        self.years.insert(year.year, year);
+    }
+
+    /// The loaded years, in ascending order.
+    pub fn years(&self) -> impl Iterator<Item = &YearCalendar> {
+        self.years.values()
+    }
+
+    /// The calendar loaded for `year`, if any.
+    pub fn year(&self, year: i32) -> Option<&YearCalendar> {
+        self.years.get(&year)
+    }
+
+    fn loaded(&self, year: i32) -> Result<&YearCalendar, CalendarError> {
+        self.years
+            .get(&year)
+            .ok_or(CalendarError::YearNotLoaded(year))
+    }
+
+    /// Checks that every year in `first..=last` is loaded.
+    fn check_loaded(&self, first: i32, last: i32) -> Result<(), CalendarError> {
+        for year in first..=last {
+            self.loaded(year)?;
+        }
+        Ok(())
+    }
+
+    /// Whether `date` is a working day (工作日).
+    pub fn is_working_day(&self, date: NaiveDate) -> Result<bool, CalendarError> {
+        Ok(self.loaded(date.year())?.classify(date))
+    }
+
+    /// The N-th working day after `from`: the deadline of an item accepted on `from`
+    /// with a time limit of `working_days` working days, counting from the working day
+    /// after acceptance.
+    ///
+    /// For `working_days > 0` this is the `working_days`-th working day strictly after
+    /// `from` (whether or not `from` itself is a working day), and so always a working day.
+    ///
+    /// `working_days == 0` is an instant item (即办件): the deadline is the acceptance
+    /// day itself, so `from` is returned **unchanged even when it is not a working
+    /// day** (an item accepted on a day off is due that same day, not moved forward).
+    ///
+    /// `from`'s year must be loaded; if counting runs past the loaded years the error is
+    /// [`CalendarError::YearNotLoaded`] of the first missing year. Cost: O(years crossed
+    /// × (log 366 × adjustments in the year)), independent of N.
+    pub fn add_working_days(
+        &self,
+        from: NaiveDate,
+        working_days: u32,
+    ) -> Result<NaiveDate, CalendarError> {
+        let mut year = from.year();
+        let mut calendar = self.loaded(year)?;
+        if working_days == 0 {
+            return Ok(from);
+        }
+        let mut remaining = i64::from(working_days);
+        // Exclusive start of the part of the count still to do; always in `year`, or the
+        // last day of `year - 1`.
+        let mut start = from;
+        loop {
+            let end = last_day_of(year)?;
+            let available = if start < end {
+                calendar.count_working_days(start, end)
+            } else {
+                0
+            };
+            if remaining <= available {
+                return nth_working_day_within(calendar, start, end, remaining);
+            }
+            remaining -= available;
+            start = end;
+            year = year.checked_add(1).ok_or(CalendarError::Overflow)?;
+            calendar = self.loaded(year)?;
+        }
+    }
+
+    /// Working days in the half-open interval `(from, to]`; 0 when `to <= from`.
+    ///
+    /// The years of `from`, of `to` and every year between must be loaded, even when
+    /// the result is 0.
+    pub fn working_days_between(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<u32, CalendarError> {
+        let (low, high) = if from <= to { (from, to) } else { (to, from) };
+        self.check_loaded(low.year(), high.year())?;
+        if to <= from {
+            return Ok(0);
+        }
+        let mut total: i64 = 0;
+        let mut start = from;
+        for year in from.year()..=to.year() {
+            let calendar = self.loaded(year)?;
+            let end = last_day_of(year)?.min(to);
+            if start < end {
+                total += calendar.count_working_days(start, end);
+            }
+            start = end;
+        }
+        u32::try_from(total).map_err(|_| CalendarError::Overflow)
+    }
+}
+
+/// The `n`-th working day in `(start, end]` (1-based), given `1 <= n <= count(start, end]`
+/// and the whole interval inside `calendar`'s year. Binary search on the monotone count.
+fn nth_working_day_within(
+    calendar: &YearCalendar,
+    start: NaiveDate,
+    end: NaiveDate,
+    n: i64,
+) -> Result<NaiveDate, CalendarError> {
+    // Invariant: count(start, start + lo) < n <= count(start, start + hi).
+    let mut lo: i64 = 0;
+    let mut hi: i64 = (end - start).num_days();
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        let date = offset(start, mid)?;
+        if calendar.count_working_days(start, date) >= n {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    offset(start, hi)
+}
+
+fn offset(date: NaiveDate, days: i64) -> Result<NaiveDate, CalendarError> {
+    let days = u64::try_from(days).map_err(|_| CalendarError::Overflow)?;
+    date.checked_add_days(chrono::Days::new(days))
+        .ok_or(CalendarError::Overflow)
+}
+
+fn last_day_of(year: i32) -> Result<NaiveDate, CalendarError> {
+    NaiveDate::from_ymd_opt(year, 12, 31).ok_or(CalendarError::Overflow)
+}
+
+fn is_weekend(date: NaiveDate) -> bool {
+    matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
+}
+
+fn to_i64(n: usize) -> i64 {
+    // A set of dates within one year never comes close to i64::MAX.
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Number of Monday–Friday dates in `(from, to]`, for `from <= to`. O(1).
+fn weekdays_between(from: NaiveDate, to: NaiveDate) -> i64 {
+    weekdays_through(to) - weekdays_through(from)
+}
+
+/// Number of Monday–Friday dates in [0001-01-01, `date`] (negative before it); only
+/// differences are meaningful.
+fn weekdays_through(date: NaiveDate) -> i64 {
+    // 0001-01-01 is day 1 from CE and a Monday in the proleptic Gregorian calendar, so
+    // `days` counts the dates from that Monday through `date`.
+    let days = i64::from(date.num_days_from_ce());
+    5 * days.div_euclid(7) + days.rem_euclid(7).min(5)
+}
+
+/// Official data as (month, day) inclusive ranges, transcribed from the notices.
+type Ranges = &'static [((u32, u32), (u32, u32))];
+
+/// 国务院办公厅关于2025年部分节假日安排的通知 (国办发明电〔2024〕12号): days off.
+const DAYS_OFF_2025: Ranges = &[
+    ((1, 1), (1, 1)),   // 元旦
+    ((1, 28), (2, 4)),  // 春节
+    ((4, 4), (4, 6)),   // 清明节
+    ((5, 1), (5, 5)),   // 劳动节
+    ((5, 31), (6, 2)),  // 端午节
+    ((10, 1), (10, 8)), // 国庆节、中秋节
+];
+/// 2025 adjusted working days (调休上班).
+const ADJUSTED_2025: &[(u32, u32)] = &[(1, 26), (2, 8), (4, 27), (9, 28), (10, 11)];
+
+/// 国务院办公厅关于2026年部分节假日安排的通知 (2025-11-04): days off.
+const DAYS_OFF_2026: Ranges = &[
+    ((1, 1), (1, 3)),   // 元旦
+    ((2, 15), (2, 23)), // 春节
+    ((4, 4), (4, 6)),   // 清明节
+    ((5, 1), (5, 5)),   // 劳动节
+    ((6, 19), (6, 21)), // 端午节
+    ((9, 25), (9, 27)), // 中秋节
+    ((10, 1), (10, 7)), // 国庆节
+];
+/// 2026 adjusted working days (调休上班).
+const ADJUSTED_2026: &[(u32, u32)] = &[(1, 4), (2, 14), (2, 28), (5, 9), (9, 20), (10, 10)];
+
+/// Builds a year from the (month, day) tables. The tables are constants checked by the
+/// tests (exact sizes and validation through [`YearCalendar::new`]); an impossible
+/// (month, day) would be dropped here rather than panic, and the tests would fail.
+fn from_tables(year: i32, days_off: Ranges, adjusted: &[(u32, u32)]) -> YearCalendar {
+    let ymd = |(m, d): (u32, u32)| NaiveDate::from_ymd_opt(year, m, d);
+    let days_off = days_off
+        .iter()
+        .filter_map(|&(first, last)| Some((ymd(first)?, ymd(last)?)))
+        .flat_map(|(first, last)| first.iter_days().take_while(move |d| *d <= last))
+        .collect();
+    let adjusted_working_days = adjusted.iter().filter_map(|&md| ymd(md)).collect();
+    YearCalendar {
+        year,
+        days_off,
+        adjusted_working_days,
+    }
+}
+
+/// 2025 per 国务院办公厅关于2025年部分节假日安排的通知 (国办发明电〔2024〕12号).
+///
+/// Days off: 1/1; 1/28–2/4; 4/4–4/6; 5/1–5/5; 5/31–6/2; 10/1–10/8.
+/// Adjusted working days: 1/26 (Sun), 2/8 (Sat), 4/27 (Sun), 9/28 (Sun), 10/11 (Sat).
+/// `migrations/0002_calendar.sql` mirrors this data.
+pub fn official_2025() -> YearCalendar {
+    from_tables(2025, DAYS_OFF_2025, ADJUSTED_2025)
+}
+
+/// 2026 per 国务院办公厅关于2026年部分节假日安排的通知 (2025-11-04).
+///
+/// Days off: 1/1–1/3; 2/15–2/23; 4/4–4/6; 5/1–5/5; 6/19–6/21; 9/25–9/27; 10/1–10/7.
+/// Adjusted working days: 1/4 (Sun), 2/14 (Sat), 2/28 (Sat), 5/9 (Sat), 9/20 (Sun),
+/// 10/10 (Sat). `migrations/0002_calendar.sql` mirrors this data.
+pub fn official_2026() -> YearCalendar {
+    from_tables(2026, DAYS_OFF_2026, ADJUSTED_2026)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn official() -> Calendar {
+        Calendar::new([official_2025(), official_2026()])
+    }
+
+    // ---- Independent transcription of the notices, as strings, for the raw rule. ----
+
+    const RAW_OFF: &[(&str, &str)] = &[
+        ("2025-01-01", "2025-01-01"),
+        ("2025-01-28", "2025-02-04"),
+        ("2025-04-04", "2025-04-06"),
+        ("2025-05-01", "2025-05-05"),
+        ("2025-05-31", "2025-06-02"),
+        ("2025-10-01", "2025-10-08"),
+        ("2026-01-01", "2026-01-03"),
+        ("2026-02-15", "2026-02-23"),
+        ("2026-04-04", "2026-04-06"),
+        ("2026-05-01", "2026-05-05"),
+        ("2026-06-19", "2026-06-21"),
+        ("2026-09-25", "2026-09-27"),
+        ("2026-10-01", "2026-10-07"),
+    ];
+    const RAW_WORK: &[&str] = &[
+        "2025-01-26",
+        "2025-02-08",
+        "2025-04-27",
+        "2025-09-28",
+        "2025-10-11",
+        "2026-01-04",
+        "2026-02-14",
+        "2026-02-28",
+        "2026-05-09",
+        "2026-09-20",
+        "2026-10-10",
+    ];
+
+    /// Parsed raw tables: (days off, adjusted working days), built once.
+    fn raw_tables() -> &'static (BTreeSet<NaiveDate>, BTreeSet<NaiveDate>) {
+        static TABLES: std::sync::OnceLock<(BTreeSet<NaiveDate>, BTreeSet<NaiveDate>)> =
+            std::sync::OnceLock::new();
+        TABLES.get_or_init(|| {
+            let mut off = BTreeSet::new();
+            for (a, b) in RAW_OFF {
+                let mut day = d(a);
+                while day <= d(b) {
+                    off.insert(day);
+                    day = day.succ_opt().unwrap();
+                }
+            }
+            let work = RAW_WORK.iter().map(|s| d(s)).collect();
+            (off, work)
+        })
+    }
+
+    /// The raw rule: adjusted working day, else listed day off, else Monday–Friday.
+    fn raw_is_working(date: NaiveDate) -> bool {
+        let (off, work) = raw_tables();
+        if work.contains(&date) {
+            return true;
+        }
+        if off.contains(&date) {
+            return false;
+        }
+        date.weekday().num_days_from_monday() < 5
+    }
+
+    /// All working days of 2025–2026 by the raw rule, ascending.
+    fn raw_working_days() -> &'static [NaiveDate] {
+        static DAYS: std::sync::OnceLock<Vec<NaiveDate>> = std::sync::OnceLock::new();
+        DAYS.get_or_init(|| {
+            all_days(2025)
+                .into_iter()
+                .chain(all_days(2026))
+                .filter(|x| raw_is_working(*x))
+                .collect()
+        })
+    }
+
+    /// Raw count of working days in (from, to], day by day.
+    fn raw_between(from: NaiveDate, to: NaiveDate) -> u32 {
+        let mut n = 0;
+        let mut day = from;
+        while day < to {
+            day = day.succ_opt().unwrap();
+            if raw_is_working(day) {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Raw add: the n-th raw working day after `from`; None past 2026.
+    fn raw_add(from: NaiveDate, n: u32) -> Option<NaiveDate> {
+        if n == 0 {
+            return Some(from);
+        }
+        let days = raw_working_days();
+        let after = days.partition_point(|x| *x <= from);
+        days.get(after + n as usize - 1).copied()
+    }
+
+    fn all_days(year: i32) -> Vec<NaiveDate> {
+        d(&format!("{year}-01-01"))
+            .iter_days()
+            .take_while(|x| x.year() == year)
+            .collect()
+    }
+
+    // ---- Data ----
+
+    #[test]
+    fn official_data_validates_and_matches_table() {
+        let y25 = official_2025();
+        let again = YearCalendar::new(
+            2025,
+            y25.days_off.iter().copied(),
+            y25.adjusted_working_days.iter().copied(),
+        )
+        .unwrap();
+        assert_eq!(again, y25);
+        let y26 = official_2026();
+        let again = YearCalendar::new(
+            2026,
+            y26.days_off.iter().copied(),
+            y26.adjusted_working_days.iter().copied(),
+        )
+        .unwrap();
+        assert_eq!(again, y26);
+
+        // 1 + 8 + 3 + 5 + 3 + 8 = 28; 3 + 9 + 3 + 5 + 3 + 3 + 7 = 33.
+        assert_eq!(y25.days_off.len(), 28);
+        assert_eq!(y25.adjusted_working_days.len(), 5);
+        assert_eq!(y26.days_off.len(), 33);
+        assert_eq!(y26.adjusted_working_days.len(), 6);
+
+        // Same sets as the independent string transcription.
+        let mut raw_off = BTreeSet::new();
+        for (a, b) in RAW_OFF {
+            raw_off.extend(d(a).iter_days().take_while(|x| *x <= d(b)));
+        }
+        let model_off: BTreeSet<_> = y25.days_off.union(&y26.days_off).copied().collect();
+        assert_eq!(model_off, raw_off);
+        let raw_work: BTreeSet<_> = RAW_WORK.iter().map(|s| d(s)).collect();
+        let model_work: BTreeSet<_> = y25
+            .adjusted_working_days
+            .union(&y26.adjusted_working_days)
+            .copied()
+            .collect();
+        assert_eq!(model_work, raw_work);
+    }
+
+    #[test]
+    fn adjusted_days_weekdays_as_in_notices() {
+        use Weekday::{Sat, Sun};
+        let expected = [
+            ("2025-01-26", Sun),
+            ("2025-02-08", Sat),
+            ("2025-04-27", Sun),
+            ("2025-09-28", Sun),
+            ("2025-10-11", Sat),
+            ("2026-01-04", Sun),
+            ("2026-02-14", Sat),
+            ("2026-02-28", Sat),
+            ("2026-05-09", Sat),
+            ("2026-09-20", Sun),
+            ("2026-10-10", Sat),
+        ];
+        for (s, wd) in expected {
+            assert_eq!(d(s).weekday(), wd, "{s}");
+        }
+        // Weekdays used by the known-answer tests below.
+        assert_eq!(d("2026-02-13").weekday(), Weekday::Fri);
+        assert_eq!(d("2026-02-24").weekday(), Weekday::Tue);
+        assert_eq!(d("2026-09-30").weekday(), Weekday::Wed);
+        assert_eq!(d("2026-10-08").weekday(), Weekday::Thu);
+        assert_eq!(d("2026-12-30").weekday(), Weekday::Wed);
+        assert_eq!(d("2026-12-31").weekday(), Weekday::Thu);
+        assert_eq!(d("2025-12-31").weekday(), Weekday::Wed);
+        assert_eq!(d("2026-04-03").weekday(), Weekday::Fri);
+        assert_eq!(d("2026-04-07").weekday(), Weekday::Tue);
+        assert_eq!(d("2026-05-06").weekday(), Weekday::Wed);
+        assert_eq!(d("2026-06-22").weekday(), Weekday::Mon);
+        assert_eq!(d("2026-09-18").weekday(), Weekday::Fri);
+        assert_eq!(d("2026-09-28").weekday(), Weekday::Mon);
+        assert_eq!(d("2025-01-24").weekday(), Weekday::Fri);
+        assert_eq!(d("2025-02-05").weekday(), Weekday::Wed);
+        assert_eq!(d("2025-10-09").weekday(), Weekday::Thu);
+    }
+
+    // ---- Validation ----
+
+    #[test]
+    fn year_calendar_validation_errors() {
+        assert_eq!(
+            YearCalendar::new(2026, [d("2025-12-31")], []),
+            Err(CalendarError::DateOutsideYear {
+                year: 2026,
+                date: d("2025-12-31")
+            })
+        );
+        assert_eq!(
+            YearCalendar::new(2026, [], [d("2027-01-02")]),
+            Err(CalendarError::DateOutsideYear {
+                year: 2026,
+                date: d("2027-01-02")
+            })
+        );
+        assert_eq!(
+            YearCalendar::new(2026, [d("2026-02-14")], [d("2026-02-14")]),
+            Err(CalendarError::ConflictingDate(d("2026-02-14")))
+        );
+        // 2026-02-13 is a Friday.
+        assert_eq!(
+            YearCalendar::new(2026, [], [d("2026-02-13")]),
+            Err(CalendarError::AdjustedDayNotWeekend(d("2026-02-13")))
+        );
+        // Weekend days off are fine (2026-02-15 is a Sunday); duplicates merge.
+        let y = YearCalendar::new(2026, [d("2026-02-15"), d("2026-02-15")], []).unwrap();
+        assert_eq!(y.days_off.len(), 1);
+        assert_eq!(
+            CalendarError::YearNotLoaded(2027).to_string(),
+            "year 2027 is not loaded in the working-day calendar"
+        );
+    }
+
+    // ---- Known answers ----
+
+    #[test]
+    fn known_answers_2026() {
+        let c = official();
+        let add = |s: &str, n| c.add_working_days(d(s), n);
+        assert_eq!(add("2026-02-13", 1), Ok(d("2026-02-14"))); // Fri -> Sat adjusted
+        assert_eq!(add("2026-02-14", 1), Ok(d("2026-02-24"))); // 2/15-2/23 off
+        assert_eq!(add("2026-02-13", 2), Ok(d("2026-02-24")));
+        assert_eq!(add("2026-02-27", 1), Ok(d("2026-02-28"))); // Sat adjusted
+        assert_eq!(add("2026-09-30", 1), Ok(d("2026-10-08"))); // 10/1-10/7 off, Thu
+        assert_eq!(add("2026-04-03", 1), Ok(d("2026-04-07"))); // 4/4-4/6 off
+        assert_eq!(add("2026-04-30", 1), Ok(d("2026-05-06"))); // 5/1-5/5 off
+        assert_eq!(add("2026-05-06", 3), Ok(d("2026-05-09"))); // Thu, Fri, Sat adjusted
+        assert_eq!(add("2026-06-18", 1), Ok(d("2026-06-22"))); // 6/19-6/21 off
+        assert_eq!(add("2026-09-18", 1), Ok(d("2026-09-20"))); // Sat off, Sun adjusted
+        assert_eq!(add("2026-09-24", 1), Ok(d("2026-09-28"))); // 9/25-9/27 off
+        assert_eq!(add("2026-10-08", 2), Ok(d("2026-10-10"))); // Fri, Sat adjusted
+        assert_eq!(add("2026-12-30", 1), Ok(d("2026-12-31")));
+        assert_eq!(
+            add("2026-12-30", 2),
+            Err(CalendarError::YearNotLoaded(2027))
+        );
+        assert_eq!(add("2025-12-31", 1), Ok(d("2026-01-04"))); // 1/1-1/3 off, Sun adjusted
+        assert_eq!(add("2025-12-31", 2), Ok(d("2026-01-05")));
+
+        assert_eq!(c.is_working_day(d("2026-10-10")), Ok(true));
+        assert_eq!(c.is_working_day(d("2026-10-08")), Ok(true));
+        assert_eq!(c.is_working_day(d("2026-10-07")), Ok(false));
+        assert_eq!(c.is_working_day(d("2026-10-11")), Ok(false)); // plain Sunday
+        assert_eq!(c.is_working_day(d("2026-02-23")), Ok(false)); // Monday, off
+        assert_eq!(
+            c.is_working_day(d("2027-01-01")),
+            Err(CalendarError::YearNotLoaded(2027))
+        );
+        assert_eq!(
+            c.is_working_day(d("2024-12-31")),
+            Err(CalendarError::YearNotLoaded(2024))
+        );
+    }
+
+    #[test]
+    fn known_answers_2025() {
+        let c = official();
+        let add = |s: &str, n| c.add_working_days(d(s), n);
+        assert_eq!(add("2025-01-24", 1), Ok(d("2025-01-26"))); // Sat off, Sun adjusted
+        assert_eq!(add("2025-01-27", 1), Ok(d("2025-02-05"))); // 1/28-2/4 off
+        assert_eq!(add("2025-02-07", 1), Ok(d("2025-02-08"))); // Sat adjusted
+        assert_eq!(add("2025-09-30", 1), Ok(d("2025-10-09"))); // 10/1-10/8 off
+        assert_eq!(add("2025-10-09", 2), Ok(d("2025-10-11"))); // Fri, Sat adjusted
+    }
+
+    #[test]
+    fn instant_item_returns_acceptance_day() {
+        let c = official();
+        // A working day and a day off (2026-02-15, Spring Festival) alike.
+        assert_eq!(c.add_working_days(d("2026-02-13"), 0), Ok(d("2026-02-13")));
+        assert_eq!(c.add_working_days(d("2026-02-15"), 0), Ok(d("2026-02-15")));
+        assert_eq!(c.add_working_days(d("2026-12-31"), 0), Ok(d("2026-12-31")));
+        assert_eq!(
+            c.add_working_days(d("2027-01-04"), 0),
+            Err(CalendarError::YearNotLoaded(2027))
+        );
+    }
+
+    #[test]
+    fn unloaded_years_are_errors() {
+        let c = official();
+        assert_eq!(
+            c.add_working_days(d("2024-12-31"), 1),
+            Err(CalendarError::YearNotLoaded(2024))
+        );
+        assert_eq!(
+            c.add_working_days(d("2025-01-02"), u32::MAX),
+            Err(CalendarError::YearNotLoaded(2027))
+        );
+        assert_eq!(
+            c.working_days_between(d("2026-06-01"), d("2027-01-01")),
+            Err(CalendarError::YearNotLoaded(2027))
+        );
+        assert_eq!(
+            c.working_days_between(d("2027-01-01"), d("2026-06-01")),
+            Err(CalendarError::YearNotLoaded(2027))
+        );
+        assert_eq!(
+            Calendar::default().working_days_between(d("2024-06-01"), d("2027-01-01")),
+            Err(CalendarError::YearNotLoaded(2024))
+        );
+        // A gap year is reported even when it is crossed.
+        let gap = Calendar::new([official_2025(), YearCalendar::new(2027, [], []).unwrap()]);
+        assert_eq!(
+            gap.add_working_days(d("2025-12-31"), 1),
+            Err(CalendarError::YearNotLoaded(2026))
+        );
+        assert_eq!(
+            gap.working_days_between(d("2025-12-01"), d("2027-01-05")),
+            Err(CalendarError::YearNotLoaded(2026))
+        );
+    }
+
+    #[test]
+    fn calendar_accessors() {
+        let mut c = Calendar::new([official_2026(), official_2025()]);
+        let years: Vec<i32> = c.years().map(|y| y.year).collect();
+        assert_eq!(years, [2025, 2026]);
+        assert_eq!(c.year(2026), Some(&official_2026()));
+        assert_eq!(c.year(2027), None);
+        // Insert replaces a year: an empty 2026 makes 2026-10-01 (Thu) a working day.
+        c.insert(YearCalendar::new(2026, [], []).unwrap());
+        assert_eq!(c.is_working_day(d("2026-10-01")), Ok(true));
+        assert_eq!(c.years().count(), 2);
+    }
+
+    // ---- Counts ----
+
+    #[test]
+    fn yearly_counts_cross_checked_by_raw_rule() {
+        // By hand: both years have 365 days = 52 weeks + 1 extra weekday (2025-01-01 is a
+        // Wednesday, 2026-01-01 a Thursday), so 261 Monday–Friday dates each.
+        // 2025 weekday days off: 1 (1/1) + 6 (1/28-2/4) + 1 (4/4) + 3 (5/1,2,5)
+        //   + 1 (6/2) + 6 (10/1-3, 10/6-8) = 18; adjusted +5: 261 - 18 + 5 = 248.
+        // 2026 weekday days off: 2 (1/1-2) + 6 (2/16-20, 2/23) + 1 (4/6) + 3 (5/1,4,5)
+        //   + 1 (6/19) + 1 (9/25) + 5 (10/1-2, 10/5-7) = 19; adjusted +6: 261 - 19 + 6 = 248.
+        assert_eq!(261 - 18 + 5, 248);
+        assert_eq!(261 - 19 + 6, 248);
+        let c = official();
+        for (year, expected) in [(2025, 248), (2026, 248)] {
+            let raw = all_days(year)
+                .into_iter()
+                .filter(|x| raw_is_working(*x))
+                .count();
+            let model = all_days(year)
+                .into_iter()
+                .filter(|x| c.is_working_day(*x).unwrap())
+                .count();
+            assert_eq!(raw, expected, "raw count {year}");
+            assert_eq!(model, expected, "model day-by-day count {year}");
+            let first = d(&format!("{year}-01-01"));
+            let last = d(&format!("{year}-12-31"));
+            // (Jan 1, Dec 31] plus Jan 1 itself (a day off in both years).
+            assert_eq!(c.is_working_day(first), Ok(false));
+            assert_eq!(c.working_days_between(first, last), Ok(expected as u32));
+        }
+        assert_eq!(
+            c.working_days_between(d("2025-01-01"), d("2026-12-31")),
+            Ok(248 + 248)
+        );
+    }
+
+    #[test]
+    fn exhaustive_against_raw_rule() {
+        let c = official();
+        let days: Vec<NaiveDate> = all_days(2025).into_iter().chain(all_days(2026)).collect();
+        for &day in &days {
+            assert_eq!(c.is_working_day(day), Ok(raw_is_working(day)), "{day}");
+        }
+        // Every start date, N in 0..=60 and a few large N (a year has 248 working days),
+        // against the raw list of working days.
+        let large = [
+            100,
+            247,
+            248,
+            249,
+            250,
+            300,
+            400,
+            495,
+            496,
+            497,
+            1000,
+            u32::MAX,
+        ];
+        for &day in &days {
+            for n in (0..=60).chain(large) {
+                let expected = raw_add(day, n).ok_or(CalendarError::YearNotLoaded(2027));
+                assert_eq!(c.add_working_days(day, n), expected, "{day} + {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn weekdays_between_closed_form() {
+        let start = d("2024-12-20");
+        for a in 0..40 {
+            for b in a..40 {
+                let from = start + chrono::Days::new(a);
+                let to = start + chrono::Days::new(b);
+                let naive = from
+                    .iter_days()
+                    .skip(1)
+                    .take_while(|x| *x <= to)
+                    .filter(|x| !is_weekend(*x))
+                    .count() as i64;
+                assert_eq!(weekdays_between(from, to), naive, "{from} {to}");
+            }
+        }
+        assert_eq!(
+            NaiveDate::from_ymd_opt(1, 1, 1).unwrap().weekday(),
+            Weekday::Mon
+        );
+    }
+
+    // ---- Properties ----
+
+    const DAYS_2025_2026: u64 = 730;
+
+    fn date_in_loaded() -> impl Strategy<Value = NaiveDate> {
+        (0..DAYS_2025_2026).prop_map(|i| d("2025-01-01") + chrono::Days::new(i))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn prop_result_is_working_day(from in date_in_loaded(), n in 1u32..=60) {
+            let c = official();
+            if let Ok(due) = c.add_working_days(from, n) {
+                prop_assert!(due > from);
+                prop_assert_eq!(c.is_working_day(due), Ok(true));
+                // It is the first such day: one day earlier, one fewer working day.
+                prop_assert_eq!(c.working_days_between(from, due.pred_opt().unwrap()), Ok(n - 1));
+            } else {
+                prop_assert_eq!(c.add_working_days(from, n), Err(CalendarError::YearNotLoaded(2027)));
+                let left = c.working_days_between(from, d("2026-12-31")).unwrap();
+                prop_assert!(left < n);
+            }
+        }
+
+        #[test]
+        fn prop_between_inverts_add(from in date_in_loaded(), n in 0u32..=60) {
+            let c = official();
+            if let Ok(due) = c.add_working_days(from, n) {
+                prop_assert_eq!(c.working_days_between(from, due), Ok(n));
+            }
+        }
+
+        #[test]
+        fn prop_add_monotone(from in date_in_loaded(), n in 0u32..60) {
+            let c = official();
+            if let Ok(next) = c.add_working_days(from, n + 1) {
+                let this = c.add_working_days(from, n).unwrap();
+                prop_assert!(this < next);
+            }
+        }
+
+        #[test]
+        fn prop_add_composes(from in date_in_loaded(), a in 0u32..=60, b in 0u32..=60) {
+            // Holds for a == 0 too, since add(d, 0) == d.
+            let c = official();
+            if let Ok(whole) = c.add_working_days(from, a + b) {
+                let step = c.add_working_days(from, a).unwrap();
+                prop_assert_eq!(c.add_working_days(step, b), Ok(whole));
+            }
+        }
+
+        #[test]
+        fn prop_is_working_day_matches_raw(day in date_in_loaded()) {
+            prop_assert_eq!(official().is_working_day(day), Ok(raw_is_working(day)));
+        }
+
+        #[test]
+        fn prop_between_additive(x in date_in_loaded(), y in date_in_loaded(), z in date_in_loaded()) {
+            let c = official();
+            let mut v = [x, y, z];
+            v.sort();
+            let [from, mid, to] = v;
+            let whole = c.working_days_between(from, to).unwrap();
+            prop_assert_eq!(whole, c.working_days_between(from, mid).unwrap() + c.working_days_between(mid, to).unwrap());
+            prop_assert_eq!(whole, raw_between(from, to));
+            prop_assert_eq!(c.working_days_between(to, from), Ok(0));
+        }
+    }
+}

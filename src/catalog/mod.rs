@@ -1,0 +1,9 @@
+//! The item catalog (事项目录): items with their published guides (办事指南), edited as drafts and
+//! published as immutable versions.
+
+pub mod api;
+pub mod demo;
+pub mod model;
+pub mod service;
+pub mod store;
+pub mod views;

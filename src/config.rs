@@ -1,0 +1,276 @@
+//! One typed configuration: built-in defaults, then `fingertip.toml` (optional), then
+//! `FINGERTIP_*` environment variables (and the conventional `DATABASE_URL`).
+//! Secrets are wrapped in [`Secret`] so that no `Debug` or log line can print them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A value that must never be printed.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Embedded cluster (`<data_dir>/pg`), keys and files live here.
+    pub data_dir: PathBuf,
+    /// An external PostgreSQL server; with none the embedded cluster is used.
+    pub database_url: Option<Secret>,
+    pub mode: Mode,
+    /// Load the demo catalog into an empty database (never in production).
+    pub demo_data: bool,
+    /// Bearer token for the admin API until staff login exists (issue #4).
+    pub admin_token: Option<Secret>,
+    pub max_body_bytes: usize,
+    pub db_pool_size: usize,
+    /// How often the audit checkpoint signs the set of chain heads.
+    pub audit_checkpoint_seconds: u64,
+    /// `json` (default) or `pretty`.
+    pub log_format: String,
+    /// Ed25519 PKCS#8 key signing audit checkpoints; `<data_dir>/keys/audit-ed25519.pk8` by
+    /// default, created on first start. Instances sharing a database must share this key.
+    pub audit_key_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./var"),
+            database_url: None,
+            mode: Mode::Development,
+            demo_data: false,
+            admin_token: None,
+            max_body_bytes: 1024 * 1024,
+            db_pool_size: 16,
+            audit_checkpoint_seconds: 300,
+            log_format: "json".to_owned(),
+            audit_key_file: None,
+        }
+    }
+}
+
+/// The file layer: every key optional, unknown keys refused so typos are caught.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLayer {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<Secret>,
+    mode: Option<Mode>,
+    demo_data: Option<bool>,
+    admin_token: Option<Secret>,
+    max_body_bytes: Option<usize>,
+    db_pool_size: Option<usize>,
+    audit_checkpoint_seconds: Option<u64>,
+    log_format: Option<String>,
+    audit_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("invalid value for {key}: {message}")]
+    Env { key: String, message: String },
+    #[error("{0}")]
+    Rule(String),
+}
+
+impl Config {
+    /// Loads defaults → `path` (or `./fingertip.toml` when it exists) → the environment.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(path, &env)
+    }
+
+    pub fn load_from(path: Option<&Path>, env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        let default_path = PathBuf::from("fingertip.toml");
+        let file = match path {
+            Some(p) => Some(p.to_path_buf()),
+            None if default_path.exists() => Some(default_path),
+            None => None,
+        };
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let layer: FileLayer = toml::from_str(&text).map_err(|e| ConfigError::File {
+                path: path.clone(),
+                message: e.message().to_owned(),
+            })?;
+            config.apply_file(layer);
+        }
+        config.apply_env(env)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn apply_file(&mut self, f: FileLayer) {
+        macro_rules! take {
+            ($($field:ident),*) => { $( if let Some(v) = f.$field { self.$field = v; } )* };
+        }
+        take!(listen, data_dir, mode, demo_data, max_body_bytes, db_pool_size, audit_checkpoint_seconds, log_format);
+        if f.audit_key_file.is_some() {
+            self.audit_key_file = f.audit_key_file;
+        }
+        if f.database_url.is_some() {
+            self.database_url = f.database_url;
+        }
+        if f.admin_token.is_some() {
+            self.admin_token = f.admin_token;
+        }
+    }
+
+    fn apply_env(&mut self, env: &[(String, String)]) -> Result<(), ConfigError> {
+        for (key, value) in env {
+            let bad = |message: String| ConfigError::Env {
+                key: key.clone(),
+                message,
+            };
+            match key.as_str() {
+                "FINGERTIP_LISTEN" => self.listen = value.parse().map_err(|e| bad(format!("{e}")))?,
+                "FINGERTIP_DATA_DIR" => self.data_dir = PathBuf::from(value),
+                "DATABASE_URL" | "FINGERTIP_DATABASE_URL" if !value.is_empty() => {
+                    self.database_url = Some(Secret::new(value.clone()))
+                }
+                "FINGERTIP_MODE" => {
+                    self.mode = match value.as_str() {
+                        "development" => Mode::Development,
+                        "production" => Mode::Production,
+                        other => return Err(bad(format!("expected development or production, got {other:?}"))),
+                    }
+                }
+                "FINGERTIP_DEMO_DATA" => self.demo_data = parse_bool(value).map_err(bad)?,
+                "FINGERTIP_ADMIN_TOKEN" if !value.is_empty() => self.admin_token = Some(Secret::new(value.clone())),
+                "FINGERTIP_MAX_BODY_BYTES" => self.max_body_bytes = value.parse().map_err(|e| bad(format!("{e}")))?,
+                "FINGERTIP_DB_POOL_SIZE" => self.db_pool_size = value.parse().map_err(|e| bad(format!("{e}")))?,
+                "FINGERTIP_AUDIT_CHECKPOINT_SECONDS" => {
+                    self.audit_checkpoint_seconds = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "FINGERTIP_LOG_FORMAT" => self.log_format = value.clone(),
+                "FINGERTIP_AUDIT_KEY_FILE" if !value.is_empty() => self.audit_key_file = Some(PathBuf::from(value)),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    pub fn audit_key_path(&self) -> PathBuf {
+        self.audit_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keys").join("audit-ed25519.pk8"))
+    }
+
+    /// Rules that make a configuration unsafe to run with.
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.mode == Mode::Production {
+            if self.demo_data {
+                return Err(ConfigError::Rule(
+                    "demo data is never loaded in production mode (unset FINGERTIP_DEMO_DATA)".to_owned(),
+                ));
+            }
+            if let Some(token) = &self.admin_token
+                && token.expose().len() < 32
+            {
+                return Err(ConfigError::Rule(
+                    "FINGERTIP_ADMIN_TOKEN must be at least 32 characters in production mode".to_owned(),
+                ));
+            }
+        }
+        if self.db_pool_size == 0 {
+            return Err(ConfigError::Rule("db_pool_size must be at least 1".to_owned()));
+        }
+        if !matches!(self.log_format.as_str(), "json" | "pretty") {
+            return Err(ConfigError::Rule("log_format must be json or pretty".to_owned()));
+        }
+        Ok(())
+    }
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        other => Err(format!("expected true or false, got {other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn environment_overrides_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fingertip.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\ndemo_data = true\nlog_format = \"pretty\"\n").unwrap();
+        let config = Config::load_from(Some(&path), &env(&[("FINGERTIP_LISTEN", "127.0.0.1:9100")])).unwrap();
+        assert_eq!(config.listen.port(), 9100);
+        assert!(config.demo_data);
+        assert_eq!(config.log_format, "pretty");
+        assert_eq!(config.data_dir, PathBuf::from("./var"));
+    }
+
+    #[test]
+    fn secrets_never_appear_in_debug_output() {
+        let config = Config::load_from(
+            None,
+            &env(&[("DATABASE_URL", "postgres://u:hunter2@db/x"), ("FINGERTIP_ADMIN_TOKEN", "tok-secret")]),
+        )
+        .unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(!printed.contains("tok-secret"), "{printed}");
+    }
+
+    #[test]
+    fn production_refuses_demo_data_and_short_tokens() {
+        assert!(Config::load_from(None, &env(&[("FINGERTIP_MODE", "production"), ("FINGERTIP_DEMO_DATA", "1")])).is_err());
+        assert!(Config::load_from(None, &env(&[("FINGERTIP_MODE", "production"), ("FINGERTIP_ADMIN_TOKEN", "short")])).is_err());
+        assert!(Config::load_from(None, &env(&[("FINGERTIP_MODE", "staging")])).is_err());
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.toml");
+        std::fs::write(&path, "lisen = \"127.0.0.1:9000\"\n").unwrap();
+        assert!(matches!(Config::load_from(Some(&path), &[]), Err(ConfigError::File { .. })));
+    }
+}

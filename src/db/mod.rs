@@ -1,0 +1,90 @@
+//! The store of record: a deadpool of tokio-postgres connections to either an external server
+//! (`DATABASE_URL`) or the embedded cluster this process runs itself.
+
+pub mod embedded;
+pub mod migrate;
+
+use std::str::FromStr;
+
+use anyhow::Context;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+use crate::config::Config;
+use embedded::EmbeddedCluster;
+
+/// The pool plus, when we started it, the embedded cluster (stopped on shutdown).
+pub struct Database {
+    pub pool: Pool,
+    pub embedded: Option<EmbeddedCluster>,
+}
+
+/// The database name the embedded cluster serves the application from.
+pub const EMBEDDED_DATABASE: &str = "fingertip";
+
+pub async fn connect(config: &Config) -> anyhow::Result<Database> {
+    let (pg_config, embedded) = match &config.database_url {
+        Some(url) => {
+            let pg = tokio_postgres::Config::from_str(url.expose())
+                .context("DATABASE_URL is not a valid PostgreSQL connection string")?;
+            (pg, None)
+        }
+        None => {
+            let cluster = EmbeddedCluster::start(&config.data_dir.join("pg"))
+                .await
+                .context("starting the embedded PostgreSQL cluster")?;
+            ensure_database(&cluster, EMBEDDED_DATABASE).await?;
+            let pg = tokio_postgres::Config::from_str(&cluster.connection_string(EMBEDDED_DATABASE))
+                .context("embedded cluster connection string")?;
+            (pg, Some(cluster))
+        }
+    };
+    let pool = pool_for(pg_config, config.db_pool_size)?;
+    Ok(Database { pool, embedded })
+}
+
+pub fn pool_for(mut pg_config: tokio_postgres::Config, size: usize) -> anyhow::Result<Pool> {
+    if pg_config.get_application_name().is_none() {
+        pg_config.application_name("fingertip");
+    }
+    let manager = Manager::from_config(
+        pg_config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(std::time::Duration::from_secs(5)))
+        .create_timeout(Some(std::time::Duration::from_secs(5)))
+        .build()
+        .context("building the database pool")
+}
+
+async fn ensure_database(cluster: &EmbeddedCluster, name: &str) -> anyhow::Result<()> {
+    let (client, connection) = tokio_postgres::connect(&cluster.connection_string("postgres"), NoTls)
+        .await
+        .context("connecting to the embedded cluster")?;
+    let task = tokio::spawn(connection);
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await?
+        .is_some();
+    if !exists {
+        // Identifiers cannot be bound as parameters; `name` is our own constant.
+        client.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await?;
+        tracing::info!(database = name, "created database in the embedded cluster");
+    }
+    drop(client);
+    let _ = task.await;
+    Ok(())
+}
+
+/// Applies pending migrations using one dedicated connection from the pool.
+pub async fn migrate(pool: &Pool) -> anyhow::Result<Vec<String>> {
+    let mut object = pool.get().await.context("database connection for migrations")?;
+    let client: &mut tokio_postgres::Client = &mut object;
+    Ok(migrate::run(client).await?)
+}

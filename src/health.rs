@@ -1,0 +1,60 @@
+//! Liveness (`/healthz`), readiness (`/readyz`: database reachable and migrated) and `/metrics`.
+
+use deadpool_postgres::Pool;
+use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use crate::db::migrate;
+use crate::http::ApiTags;
+use crate::http::metrics::Metrics;
+
+pub struct HealthApi {
+    pub pool: Pool,
+    pub metrics: Metrics,
+}
+
+#[derive(Object)]
+pub struct HealthStatus {
+    /// `ok`, or what is not ready.
+    pub status: String,
+}
+
+#[derive(ApiResponse)]
+pub enum ReadyResponse {
+    /// Ready to serve.
+    #[oai(status = 200)]
+    Ready(Json<HealthStatus>),
+    /// Not ready: database unreachable or migrations missing.
+    #[oai(status = 503)]
+    NotReady(Json<HealthStatus>),
+}
+
+#[OpenApi(tag = "ApiTags::Operations")]
+impl HealthApi {
+    /// The process is alive.
+    #[oai(path = "/healthz", method = "get")]
+    async fn healthz(&self) -> Json<HealthStatus> {
+        Json(HealthStatus { status: "ok".to_owned() })
+    }
+
+    /// The database is reachable and every migration is applied.
+    #[oai(path = "/readyz", method = "get")]
+    async fn readyz(&self) -> ReadyResponse {
+        let not_ready = |status: &str| ReadyResponse::NotReady(Json(HealthStatus { status: status.to_owned() }));
+        let client = match self.pool.get().await {
+            Ok(c) => c,
+            Err(_) => return not_ready("database unreachable"),
+        };
+        match migrate::is_current(&client).await {
+            Ok(true) => ReadyResponse::Ready(Json(HealthStatus { status: "ok".to_owned() })),
+            Ok(false) => not_ready("migrations pending"),
+            Err(_) => not_ready("migrations pending"),
+        }
+    }
+
+    /// Prometheus text exposition: request counts and latency histograms by route and status.
+    #[oai(path = "/metrics", method = "get")]
+    async fn metrics(&self) -> PlainText<String> {
+        PlainText(self.metrics.render())
+    }
+}

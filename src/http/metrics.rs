@@ -1,0 +1,99 @@
+//! Prometheus metrics: request counts and latency histograms by route pattern and status.
+
+use std::time::Instant;
+
+use poem::PathPattern;
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+}
+
+impl Metrics {
+    pub fn new() -> anyhow::Result<Self> {
+        let registry = Registry::new_custom(Some("fingertip".to_owned()), None)?;
+        let requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests by route pattern, method and status"),
+            &["method", "route", "status"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route pattern, method and status",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["method", "route", "status"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        Ok(Self {
+            registry,
+            requests,
+            latency,
+        })
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The Prometheus text exposition of every registered metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
+            tracing::error!(error = %err, "encoding metrics");
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+pub struct MetricsMiddleware(pub Metrics);
+
+impl<E: Endpoint> Middleware<E> for MetricsMiddleware {
+    type Output = MetricsEndpoint<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        MetricsEndpoint {
+            inner: ep,
+            metrics: self.0.clone(),
+        }
+    }
+}
+
+pub struct MetricsEndpoint<E> {
+    inner: E,
+    metrics: Metrics,
+}
+
+impl<E: Endpoint> Endpoint for MetricsEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> Result<Self::Output> {
+        let method = req.method().to_string();
+        let started = Instant::now();
+        let response = match self.inner.call(req).await {
+            Ok(output) => output.into_response(),
+            Err(err) => err.into_response(),
+        };
+        // The router records the matched pattern on the response; unmatched paths share one
+        // label so a scanner cannot blow up the label cardinality.
+        let route = response
+            .data::<PathPattern>()
+            .map(|p| p.0.to_string())
+            .unwrap_or_else(|| "unmatched".to_owned());
+        let status = response.status().as_u16().to_string();
+        let labels = [method.as_str(), route.as_str(), status.as_str()];
+        self.metrics.requests.with_label_values(&labels).inc();
+        self.metrics
+            .latency
+            .with_label_values(&labels)
+            .observe(started.elapsed().as_secs_f64());
+        Ok(response)
+    }
+}

@@ -1,0 +1,290 @@
+//! The one mapping from errors to RFC 9457 problem+json responses.
+//!
+//! Every error a client can see has a stable machine `code`, a Chinese `title` for people and an
+//! English `detail`; validation errors name the offending field(s).
+
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::{Response, error::ResponseError};
+use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry};
+use poem_openapi::types::Type;
+use poem_openapi::{ApiResponse, Object};
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// One offending field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Object, serde::Serialize, serde::Deserialize)]
+pub struct FieldError {
+    /// JSON path or parameter name, e.g. `materials[2].name` or `working_days`.
+    pub field: String,
+    /// Stable machine code, e.g. `required`, `too_long`, `invalid_format`.
+    pub code: String,
+    /// English explanation.
+    pub detail: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: &str, detail: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            code: code.to_owned(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// RFC 9457 problem details, as sent on the wire.
+#[derive(Debug, Clone, Object, serde::Serialize, serde::Deserialize)]
+pub struct Problem {
+    /// A URI reference naming the problem type (`about:blank` or `urn:fingertip:problem:<code>`).
+    #[oai(rename = "type")]
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// Short Chinese summary for people.
+    pub title: String,
+    pub status: u16,
+    /// English explanation for developers.
+    pub detail: String,
+    /// Stable machine-readable code.
+    pub code: String,
+    /// The first offending field, when the problem is about the request's content.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub field: Option<String>,
+    /// Every offending field, when there are several.
+    #[oai(skip_serializing_if_is_empty)]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request is malformed (unparseable JSON, wrong type, bad parameter): 400.
+    #[error("{detail}")]
+    BadRequest {
+        code: &'static str,
+        field: Option<String>,
+        detail: String,
+    },
+    /// The request is well-formed but its content breaks a rule: 422, listing every field.
+    #[error("{code}: {errors:?}")]
+    Invalid {
+        code: &'static str,
+        errors: Vec<FieldError>,
+    },
+    #[error("{detail}")]
+    Unauthorized { code: &'static str, detail: String },
+    #[error("{detail}")]
+    Forbidden { code: &'static str, detail: String },
+    #[error("{detail}")]
+    NotFound { code: &'static str, detail: String },
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    #[error("{detail}")]
+    Status {
+        status: StatusCode,
+        code: &'static str,
+        detail: String,
+    },
+    #[error("too many requests")]
+    TooManyRequests { retry_after_seconds: u64 },
+    /// A dependency (the database pool) is momentarily unavailable: 503.
+    #[error("{detail}")]
+    Unavailable { detail: String },
+    /// Anything else: 500, logged with its cause, never shown.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn invalid_field(field: impl Into<String>, code: &'static str, detail: impl Into<String>) -> Self {
+        AppError::Invalid {
+            code,
+            errors: vec![FieldError::new(field, code, detail)],
+        }
+    }
+
+    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
+        AppError::NotFound {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        AppError::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn http_status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            AppError::NotFound { .. } => StatusCode::NOT_FOUND,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::Status { status, .. } => *status,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::BadRequest { code, .. }
+            | AppError::Invalid { code, .. }
+            | AppError::Unauthorized { code, .. }
+            | AppError::Forbidden { code, .. }
+            | AppError::NotFound { code, .. }
+            | AppError::Conflict { code, .. }
+            | AppError::Status { code, .. } => code,
+            AppError::TooManyRequests { .. } => "rate_limited",
+            AppError::Unavailable { .. } => "service_unavailable",
+            AppError::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn to_problem(&self) -> Problem {
+        let status = self.http_status();
+        let code = self.code();
+        let (detail, field, errors) = match self {
+            AppError::BadRequest { field, detail, .. } => (detail.clone(), field.clone(), Vec::new()),
+            AppError::Invalid { errors, .. } => (
+                errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.detail))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                errors.first().map(|e| e.field.clone()),
+                errors.clone(),
+            ),
+            AppError::Internal(_) => (
+                "an unexpected error occurred; it has been logged".to_owned(),
+                None,
+                Vec::new(),
+            ),
+            other => (other.to_string(), None, Vec::new()),
+        };
+        Problem {
+            problem_type: format!("urn:fingertip:problem:{code}"),
+            title: title_for(code, status).to_owned(),
+            status: status.as_u16(),
+            detail,
+            code: code.to_owned(),
+            field,
+            errors,
+        }
+    }
+}
+
+/// The Chinese title shown to people, by code (falling back to the status).
+fn title_for(code: &str, status: StatusCode) -> &'static str {
+    match code {
+        "invalid_json" => "请求内容不是合法的 JSON",
+        "invalid_body" => "请求内容格式错误",
+        "invalid_parameter" => "请求参数错误",
+        "validation_failed" => "请求内容未通过校验",
+        "guide_incomplete" => "办事指南要素不全，不能发布",
+        "year_not_loaded" => "该年度工作日历尚未发布",
+        "unauthorized" => "未登录或凭据无效",
+        "forbidden" => "无权执行此操作",
+        "payload_too_large" => "请求内容过大",
+        "unsupported_media_type" => "不支持的内容类型",
+        "rate_limited" => "请求过于频繁，请稍后再试",
+        "service_unavailable" => "服务暂时不可用，请稍后再试",
+        "internal_error" => "服务器内部错误",
+        "route_not_found" => "请求的地址不存在",
+        "method_not_allowed" => "不支持该请求方法",
+        _ => match status {
+            StatusCode::NOT_FOUND => "请求的资源不存在",
+            StatusCode::CONFLICT => "与当前状态冲突",
+            StatusCode::BAD_REQUEST => "请求错误",
+            StatusCode::UNPROCESSABLE_ENTITY => "请求内容未通过校验",
+            _ => "请求未能完成",
+        },
+    }
+}
+
+pub fn problem_response(problem: &Problem) -> Response {
+    let body = serde_json::to_vec(problem).unwrap_or_default();
+    Response::builder()
+        .status(StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE))
+        .body(body)
+}
+
+impl ResponseError for AppError {
+    fn status(&self) -> StatusCode {
+        self.http_status()
+    }
+
+    fn as_response(&self) -> Response {
+        if let AppError::Internal(cause) = self {
+            tracing::error!(error = %format!("{cause:#}"), "internal error");
+        }
+        let mut response = problem_response(&self.to_problem());
+        if let AppError::TooManyRequests { retry_after_seconds } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+        }
+        response
+    }
+}
+
+/// Documents the problem responses every operation may return.
+impl ApiResponse for AppError {
+    fn meta() -> MetaResponses {
+        let problem = |status: u16, description: &'static str| MetaResponse {
+            description,
+            status: Some(status),
+            status_range: None,
+            content: vec![MetaMediaType {
+                content_type: PROBLEM_CONTENT_TYPE,
+                schema: MetaSchemaRef::Reference(Problem::name().into_owned()),
+            }],
+            headers: vec![],
+        };
+        MetaResponses {
+            responses: vec![
+                problem(400, "Malformed request (problem+json names the field)"),
+                problem(401, "Missing or invalid credentials"),
+                problem(404, "Not found"),
+                problem(409, "Conflicts with the current state"),
+                problem(422, "Validation failed (problem+json lists every field)"),
+                problem(503, "Temporarily unavailable"),
+            ],
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        Problem::register(registry);
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for AppError {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        match err {
+            deadpool_postgres::PoolError::Timeout(_) => AppError::Unavailable {
+                detail: "database connection pool exhausted".to_owned(),
+            },
+            other => AppError::Internal(anyhow::Error::new(other).context("database pool")),
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for AppError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        if err.is_closed() {
+            return AppError::Unavailable {
+                detail: "database connection lost".to_owned(),
+            };
+        }
+        AppError::Internal(anyhow::Error::new(err).context("database"))
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

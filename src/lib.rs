@@ -1,0 +1,15 @@
+//! fingertip: the backend of an online administrative approval platform (网上行政审批平台).
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod app;
+pub mod audit;
+pub mod blobs;
+pub mod calendar;
+pub mod catalog;
+pub mod config;
+pub mod db;
+pub mod department;
+pub mod filetype;
+pub mod health;
+pub mod http;
+pub mod logging;

@@ -1,0 +1,143 @@
+//! The `fingertip` command line: serve, migrate, print the OpenAPI document, verify the audit log.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use fingertip::config::Config;
+
+#[derive(Parser)]
+#[command(name = "fingertip", version, about = "网上行政审批平台 backend")]
+struct Cli {
+    /// Configuration file (default: ./fingertip.toml when present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (starts the embedded PostgreSQL cluster when DATABASE_URL is unset).
+    Serve {
+        /// Load the demo catalog into an empty database (same as FINGERTIP_DEMO_DATA=1).
+        #[arg(long)]
+        demo_data: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every hash chain and signed checkpoint; report the first broken link.
+    Verify,
+    /// Sign a checkpoint of all chain heads now.
+    Checkpoint,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Openapi = cli.command {
+        return match fingertip::app::openapi_spec_json() {
+            Ok(spec) => {
+                println!("{spec}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(err) => {
+            eprintln!("configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    fingertip::logging::init(&config.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(code) => code,
+        Err(err) => {
+            tracing::error!(error = %format!("{err:#}"), "fatal");
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, mut config: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { demo_data } => {
+            if demo_data {
+                config.demo_data = true;
+            }
+            let running = fingertip::app::start(config, true).await?;
+            running.wait().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            with_database(&config, |pool| async move {
+                let applied = fingertip::db::migrate(&pool).await?;
+                println!("applied {} migration(s): {}", applied.len(), applied.join(", "));
+                Ok(ExitCode::SUCCESS)
+            })
+            .await
+        }
+        Command::Audit { command } => {
+            let signer = fingertip::audit::AuditSigner::load_or_create(&config.audit_key_path())
+                .context("audit signing key")?;
+            with_database(&config, |pool| async move {
+                let client = pool.get().await.context("database connection")?;
+                match command {
+                    AuditCommand::Verify => {
+                        let report = fingertip::audit::verify(&client, signer.public_key()).await?;
+                        println!("{report}");
+                        Ok(if report.first_problem.is_none() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+                    }
+                    AuditCommand::Checkpoint => {
+                        match fingertip::audit::checkpoint(&client, &signer).await? {
+                            Some(id) => println!("signed checkpoint {id}"),
+                            None => println!("no change since the last checkpoint"),
+                        }
+                        Ok(ExitCode::SUCCESS)
+                    }
+                }
+            })
+            .await
+        }
+        Command::Openapi => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Runs `work` with a pool, then closes it and stops the embedded cluster if we started one.
+async fn with_database<F, Fut>(config: &Config, work: F) -> anyhow::Result<ExitCode>
+where
+    F: FnOnce(deadpool_postgres::Pool) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<ExitCode>>,
+{
+    let database = fingertip::db::connect(config).await?;
+    let result = work(database.pool.clone()).await;
+    database.pool.close();
+    if let Some(cluster) = database.embedded {
+        cluster.stop().await?;
+    }
+    result
+}

@@ -1,0 +1,151 @@
+//! Replays every scenario of `mobile-contract/scenarios` against the running server, so the
+//! contract with the 指尖办 app can never drift silently.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::support::{spawn_app, spawn_demo_app};
+
+/// Follows a path like `items[0].lead_department.name` (or `[0].code` for a top-level array).
+fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut current = value;
+    for segment in path.split('.') {
+        let (name, indexes) = match segment.find('[') {
+            Some(i) => (&segment[..i], &segment[i..]),
+            None => (segment, ""),
+        };
+        if !name.is_empty() {
+            current = current.get(name)?;
+        }
+        for index in indexes.split('[').filter(|s| !s.is_empty()) {
+            let n: usize = index.trim_end_matches(']').parse().ok()?;
+            current = current.get(n)?;
+        }
+    }
+    Some(current)
+}
+
+fn satisfies(actual: Option<&Value>, expected: &Value) -> bool {
+    match expected {
+        Value::String(kind) => match (kind.as_str(), actual) {
+            ("string?", None) | ("string?", Some(Value::String(_))) => true,
+            (_, None) => false,
+            ("string", Some(v)) => v.is_string(),
+            ("number", Some(v)) => v.is_number(),
+            ("integer", Some(v)) => v.is_i64() || v.is_u64(),
+            ("boolean", Some(v)) => v.is_boolean(),
+            ("array", Some(v)) => v.is_array(),
+            ("object", Some(v)) => v.is_object(),
+            ("null", Some(v)) => v.is_null(),
+            (exact, Some(v)) => exact.strip_prefix('=').is_some_and(|text| v.as_str() == Some(text)),
+        },
+        other => actual == Some(other),
+    }
+}
+
+fn substitute(text: &str, saved: &HashMap<String, String>) -> String {
+    let mut out = text.to_owned();
+    for (name, value) in saved {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+fn substitute_json(value: &Value, saved: &HashMap<String, String>) -> Value {
+    match value {
+        Value::String(s) => Value::String(substitute(s, saved)),
+        Value::Array(items) => Value::Array(items.iter().map(|v| substitute_json(v, saved)).collect()),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), substitute_json(v, saved))).collect()),
+        other => other.clone(),
+    }
+}
+
+async fn replay(file: &std::path::Path) {
+    let scenario: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let journey = scenario["journey"].as_str().expect("journey");
+    let app = match scenario["fixture"].as_str() {
+        Some("demo") => spawn_demo_app().await,
+        Some("empty") => spawn_app().await,
+        other => panic!("{journey}: unknown fixture {other:?}"),
+    };
+    let mut saved = HashMap::new();
+    for (i, step) in scenario["steps"].as_array().expect("steps").iter().enumerate() {
+        let name = format!("{journey} / step {i} {}", step["name"].as_str().unwrap_or_default());
+        let request = &step["request"];
+        let method: reqwest::Method = request["method"].as_str().unwrap_or("GET").parse().unwrap();
+        let path = substitute(request["path"].as_str().expect("path"), &saved);
+        let mut builder = app.http.request(method, app.url(&path));
+        if let Some(headers) = request["headers"].as_object() {
+            for (k, v) in headers {
+                builder = builder.header(k, substitute(v.as_str().unwrap_or_default(), &saved));
+            }
+        }
+        if let Some(body) = request.get("body") {
+            builder = builder.json(&substitute_json(body, &saved));
+        }
+        let response = builder.send().await.unwrap();
+        let expect = &step["expect"];
+        assert_eq!(response.status().as_u16() as u64, expect["status"].as_u64().unwrap(), "{name}: status");
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        if let Some(prefix) = expect["content_type"].as_str() {
+            assert!(content_type.starts_with(prefix), "{name}: content type {content_type}");
+        }
+        let bytes = response.bytes().await.unwrap();
+        let body: Value = if content_type.contains("json") {
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{name}: invalid JSON: {e}"))
+        } else {
+            Value::Null
+        };
+        if let Some(fields) = expect["fields"].as_object() {
+            for (path, expected) in fields {
+                assert!(
+                    satisfies(lookup(&body, path), expected),
+                    "{name}: field {path} should be {expected}, body: {body}"
+                );
+            }
+        }
+        if let Some(saves) = step["save"].as_object() {
+            for (var, path) in saves {
+                let value = lookup(&body, path.as_str().unwrap()).unwrap_or_else(|| panic!("{name}: nothing at {path}"));
+                let text = match value {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                saved.insert(var.clone(), text);
+            }
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_mobile_contract_scenario_replays_against_the_server() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/mobile-contract/scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "scenarios missing: {files:?}");
+    for file in files {
+        replay(&file).await;
+    }
+}
+
+#[test]
+fn the_replayer_checks_what_it_claims() {
+    let body = serde_json::json!({"items": [{"code": "A", "n": 3}], "next": null});
+    assert!(satisfies(lookup(&body, "items[0].code"), &"=A".into()));
+    assert!(!satisfies(lookup(&body, "items[0].code"), &"=B".into()));
+    assert!(satisfies(lookup(&body, "items[0].n"), &"integer".into()));
+    assert!(!satisfies(lookup(&body, "items[1].code"), &"string".into()));
+    assert!(satisfies(lookup(&body, "missing"), &"string?".into()));
+    assert!(satisfies(lookup(&body, "items[0].n"), &serde_json::json!(3)));
+}

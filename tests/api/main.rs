@@ -1,0 +1,17 @@
+//! The integration suite: one binary, each test on its own fresh database cloned from a migrated
+//! template, against the app served on port 0.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod audit_log;
+mod calendar;
+mod catalog;
+mod contract;
+mod demo;
+mod errors;
+mod migrations;
+mod observability;
+mod openapi;
+mod serve_binary;

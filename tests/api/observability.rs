@@ -1,0 +1,72 @@
+//! Health, readiness, metrics and request ids.
+
+use crate::support::spawn_app;
+
+#[tokio::test]
+async fn health_and_readiness_answer_ok_on_a_migrated_database() {
+    let app = spawn_app().await;
+    let (status, body) = app.get_json("/healthz").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    let (status, body) = app.get_json("/readyz").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn readiness_fails_when_a_migration_is_missing() {
+    let app = spawn_app().await;
+    app.db()
+        .await
+        .execute("DELETE FROM schema_migrations WHERE name = '0004_catalog.sql'", &[])
+        .await
+        .unwrap();
+    let (status, body) = app.get_json("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "migrations pending");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_a_sane_client_id_is_echoed() {
+    let app = spawn_app().await;
+    let generated = app.get("/healthz").await;
+    let id = generated.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 32, "generated id {id}");
+    let echoed = app
+        .http
+        .get(app.url("/api/v1/items/NOPE-NOPE"))
+        .header("x-request-id", "app-req-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "app-req-42");
+    let injected = app
+        .http
+        .get(app.url("/healthz"))
+        .header("x-request-id", "bad id\" with quotes")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(injected.headers()["x-request-id"], "bad id\" with quotes");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_pattern_and_status() {
+    let app = spawn_app().await;
+    app.get("/api/v1/calendar/deadline?from=2026-02-13&working_days=1").await;
+    app.get("/api/v1/items/NO-SUCH-ITEM").await;
+    app.get("/definitely/not/a/route").await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains(r#"fingertip_http_requests_total{method="GET",route="/api/v1/calendar/deadline",status="200"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"fingertip_http_requests_total{method="GET",route="/api/v1/items/:param0",status="404"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
+    assert!(text.contains("fingertip_http_request_duration_seconds_bucket"), "{text}");
+    app.stop().await;
+}

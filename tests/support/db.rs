@@ -1,0 +1,278 @@
+//! PostgreSQL for the integration tests: one shared cluster per machine and
+//! checkout, and a brand-new database per test, cloned from a migrated
+//! template.
+//!
+//! - The cluster is an [`EmbeddedCluster`] in
+//!   `<CARGO_TARGET_TMPDIR>/fingertip-test-pg` (when running as root and the
+//!   `postgres` user cannot traverse that path, in
+//!   `$TMPDIR/fingertip-test-pg-<hash of the target dir>` instead;
+//!   `FINGERTIP_TEST_PG_DIR` overrides both). The directory actually used is
+//!   written to `<CARGO_TARGET_TMPDIR>/fingertip-test-pg.path`.
+//! - It is shared by every test process (`cargo test` runs one process,
+//!   `cargo nextest` one per test): start-up and template creation happen
+//!   under an exclusive lock on `<CARGO_TARGET_TMPDIR>/fingertip-test-pg.lock`,
+//!   and a process that finds the server already running reuses it.
+//! - The cluster is left running when the tests finish, so the next run
+//!   starts instantly. CI stops it, e.g.
+//!   `su postgres -c "pg_ctl stop -m fast -D $(cat target/tmp/fingertip-test-pg.path)"`
+//!   (drop the `su` when not root). Don't `cargo clean` while it runs.
+//! - The template is `fingertip_template_<hash>`, hash = first 12 hex digits
+//!   of the SHA-256 of `migrations/*.sql` (names and contents, sorted by
+//!   name), so editing or adding a migration builds a new template. It is
+//!   migrated with `fingertip::db::migrate::run` and then marked
+//!   `IS_TEMPLATE true, ALLOW_CONNECTIONS false`.
+//! - Each [`fresh_database`] is `CREATE DATABASE test_<uuid> TEMPLATE ...`
+//!   (milliseconds). Test databases are not dropped after the test; the
+//!   process that actually starts the cluster (i.e. the first of a run after
+//!   the cluster was stopped) drops all `test_*` databases and outdated
+//!   templates left from earlier runs, since nothing else can be using them.
+//! - Each `#[tokio::test]` has its own runtime, so only plain data (the
+//!   cluster handle and template name) is cached in a static; every call
+//!   opens and closes its own connection.
+
+use std::path::{Path, PathBuf};
+
+use fingertip::db::embedded::{EmbeddedCluster, EmbeddedError};
+use tokio::sync::OnceCell;
+
+/// A database created for one test.
+#[allow(dead_code)]
+#[derive(Debug, Clone)]
+pub struct TestDatabase {
+    /// tokio-postgres key=value connection string.
+    pub connection_string: String,
+    /// Database name (`test_<uuid>`).
+    pub name: String,
+    /// `postgres://` URL of the same database.
+    pub url: String,
+}
+
+struct Shared {
+    cluster: EmbeddedCluster,
+    template: String,
+}
+
+static SHARED: OnceCell<Shared> = OnceCell::const_new();
+
+/// Returns a brand-new database cloned from the migrated template.
+#[allow(dead_code, clippy::panic)]
+pub async fn fresh_database() -> TestDatabase {
+    match try_fresh_database().await {
+        Ok(db) => db,
+        Err(e) => panic!("could not create a test database: {e}"),
+    }
+}
+
+async fn try_fresh_database() -> Result<TestDatabase, String> {
+    let shared = SHARED.get_or_try_init(setup).await?;
+    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let admin = connect(&shared.cluster.connection_string("postgres")).await?;
+    admin
+        .batch_execute(&format!(
+            "CREATE DATABASE {} TEMPLATE {}",
+            ident(&name),
+            ident(&shared.template)
+        ))
+        .await
+        .map_err(|e| format!("creating database {name}: {e}"))?;
+    Ok(TestDatabase {
+        connection_string: shared.cluster.connection_string(&name),
+        url: shared.cluster.url(&name),
+        name,
+    })
+}
+
+/// Starts (or joins) the shared cluster and makes sure the template exists.
+async fn setup() -> Result<Shared, String> {
+    let target_tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(&target_tmp)
+        .map_err(|e| format!("creating {}: {e}", target_tmp.display()))?;
+    let _lock = lock_exclusive(target_tmp.join("fingertip-test-pg.lock")).await?;
+
+    let cluster = start_cluster(&target_tmp).await?;
+    let template = format!("fingertip_template_{}", migrations_hash()?);
+    let admin = connect(&cluster.connection_string("postgres")).await?;
+    if !cluster.was_already_running() {
+        drop_leftovers(&admin, &template).await?;
+    }
+    ensure_template(&cluster, &admin, &template).await?;
+    Ok(Shared { cluster, template })
+}
+
+async fn start_cluster(target_tmp: &Path) -> Result<EmbeddedCluster, String> {
+    let mut candidates = Vec::new();
+    match std::env::var_os("FINGERTIP_TEST_PG_DIR") {
+        Some(dir) => candidates.push(PathBuf::from(dir)),
+        None => {
+            candidates.push(target_tmp.join("fingertip-test-pg"));
+            let digest = ring::digest::digest(
+                &ring::digest::SHA256,
+                target_tmp.as_os_str().as_encoded_bytes(),
+            );
+            let short = hex::encode(digest.as_ref().get(..6).unwrap_or_default());
+            candidates.push(std::env::temp_dir().join(format!("fingertip-test-pg-{short}")));
+        }
+    }
+    let mut last = String::new();
+    for dir in candidates {
+        match EmbeddedCluster::start(&dir).await {
+            Ok(cluster) => {
+                let marker = target_tmp.join("fingertip-test-pg.path");
+                let path = cluster.data_dir().display().to_string();
+                std::fs::write(&marker, format!("{path}\n"))
+                    .map_err(|e| format!("writing {}: {e}", marker.display()))?;
+                return Ok(cluster);
+            }
+            // Root, and `postgres` can't reach the target dir: try $TMPDIR.
+            Err(e @ EmbeddedError::NotTraversable { .. }) => last = e.to_string(),
+            Err(e) => return Err(format!("starting PostgreSQL in {}: {e}", dir.display())),
+        }
+    }
+    Err(format!("starting PostgreSQL: {last}"))
+}
+
+/// Drops `test_*` databases and outdated templates from earlier runs.
+async fn drop_leftovers(admin: &tokio_postgres::Client, template: &str) -> Result<(), String> {
+    let rows = admin
+        .query("SELECT datname, datistemplate FROM pg_database", &[])
+        .await
+        .map_err(|e| format!("listing databases: {e}"))?;
+    for row in rows {
+        let name: String = row.get(0);
+        let is_template: bool = row.get(1);
+        let stale_template = name.starts_with("fingertip_template_") && name != template;
+        if !name.starts_with("test_") && !stale_template {
+            continue;
+        }
+        if is_template {
+            admin
+                .batch_execute(&format!(
+                    "ALTER DATABASE {} WITH IS_TEMPLATE false",
+                    ident(&name)
+                ))
+                .await
+                .map_err(|e| format!("unmarking template {name}: {e}"))?;
+        }
+        admin
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                ident(&name)
+            ))
+            .await
+            .map_err(|e| format!("dropping {name}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Creates and migrates the template unless a finished one exists. A
+/// database of that name not yet marked as template is a build that was
+/// interrupted: it is dropped and rebuilt.
+async fn ensure_template(
+    cluster: &EmbeddedCluster,
+    admin: &tokio_postgres::Client,
+    template: &str,
+) -> Result<(), String> {
+    let existing = admin
+        .query_opt(
+            "SELECT datistemplate FROM pg_database WHERE datname = $1",
+            &[&template],
+        )
+        .await
+        .map_err(|e| format!("looking up {template}: {e}"))?;
+    match existing.map(|row| row.get::<_, bool>(0)) {
+        Some(true) => return Ok(()),
+        Some(false) => {
+            admin
+                .batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    ident(template)
+                ))
+                .await
+                .map_err(|e| format!("dropping half-built {template}: {e}"))?;
+        }
+        None => {}
+    }
+    admin
+        .batch_execute(&format!("CREATE DATABASE {}", ident(template)))
+        .await
+        .map_err(|e| format!("creating {template}: {e}"))?;
+
+    let (mut client, connection) =
+        tokio_postgres::connect(&cluster.connection_string(template), tokio_postgres::NoTls)
+            .await
+            .map_err(|e| format!("connecting to {template}: {e}"))?;
+    let task = tokio::spawn(connection);
+    let migrated = fingertip::db::migrate::run(&mut client)
+        .await
+        .map_err(|e| format!("migrating {template}: {e}"));
+    // Disconnect before marking: cloning needs no session on the template.
+    drop(client);
+    let _ = task.await;
+    migrated?;
+
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false",
+            ident(template)
+        ))
+        .await
+        .map_err(|e| format!("marking {template} as template: {e}"))?;
+    Ok(())
+}
+
+/// First 12 hex digits of SHA-256 over `migrations/*.sql` (name and
+/// contents of each, sorted by name).
+fn migrations_hash() -> Result<String, String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(format!("listing {}: {e}", dir.display())),
+    };
+    files.sort();
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for file in files {
+        let contents =
+            std::fs::read(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
+        if let Some(name) = file.file_name() {
+            ctx.update(name.as_encoded_bytes());
+        }
+        ctx.update(&[0]);
+        ctx.update(&contents);
+        ctx.update(&[0]);
+    }
+    let digest = ctx.finish();
+    Ok(hex::encode(digest.as_ref().get(..6).unwrap_or_default()))
+}
+
+async fn connect(conn: &str) -> Result<tokio_postgres::Client, String> {
+    let (client, connection) = tokio_postgres::connect(conn, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| format!("connecting to PostgreSQL: {e}"))?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// Exclusive `flock` on `path`, held until the returned file is dropped.
+async fn lock_exclusive(path: PathBuf) -> Result<std::fs::File, String> {
+    let shown = path.display().to_string();
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(|e| format!("locking {shown}: {e}"))?
+    .map_err(|e| format!("locking {shown}: {e}"))
+}
+
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
