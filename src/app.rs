@@ -153,7 +153,11 @@ pub async fn start(config: Config, handle_signals: bool) -> anyhow::Result<Runni
     }
 }
 
-pub async fn start_with(config: Config, pool: Pool, handle_signals: bool) -> anyhow::Result<Running> {
+pub async fn start_with(
+    config: Config,
+    pool: Pool,
+    handle_signals: bool,
+) -> anyhow::Result<Running> {
     let applied = db::migrate(&pool).await?;
     if !applied.is_empty() {
         tracing::info!(?applied, "migrations applied");
@@ -170,7 +174,9 @@ pub async fn start_with(config: Config, pool: Pool, handle_signals: bool) -> any
     if !services.admin.is_configured() {
         tracing::warn!("no FINGERTIP_ADMIN_TOKEN configured: the admin API answers 401");
     }
-    let signer = Arc::new(AuditSigner::load_or_create(&config.audit_key_path()).context("audit signing key")?);
+    let signer = Arc::new(
+        AuditSigner::load_or_create(&config.audit_key_path()).context("audit signing key")?,
+    );
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let checkpointer = audit::spawn_checkpointer(
         pool.clone(),
@@ -180,7 +186,10 @@ pub async fn start_with(config: Config, pool: Pool, handle_signals: bool) -> any
     );
 
     let endpoint = routes(&config, &services);
-    let acceptor = TcpListener::bind(config.listen).into_acceptor().await.context("binding the listener")?;
+    let acceptor = TcpListener::bind(config.listen)
+        .into_acceptor()
+        .await
+        .context("binding the listener")?;
     let address = acceptor
         .local_addr()
         .first()

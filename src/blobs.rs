@@ -23,7 +23,10 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 fn is_sha256_hex(name: &str) -> bool {
-    name.len() == 64 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    name.len() == 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Blobs under `<root>/<first two hex>/<sha256>`.
@@ -99,7 +102,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FileBlobStore::new(dir.path());
         let name = store.put(b"hello").await.unwrap();
-        assert_eq!(name, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        assert_eq!(
+            name,
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
         assert_eq!(store.put(b"hello").await.unwrap(), name);
         assert_eq!(store.get(&name).await.unwrap().unwrap(), b"hello");
         assert!(store.get(&"0".repeat(64)).await.unwrap().is_none());

@@ -97,7 +97,10 @@ struct FileLayer {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid config file {path}: {message}")]
     File { path: PathBuf, message: String },
     #[error("invalid value for {key}: {message}")]
@@ -141,7 +144,16 @@ impl Config {
         macro_rules! take {
             ($($field:ident),*) => { $( if let Some(v) = f.$field { self.$field = v; } )* };
         }
-        take!(listen, data_dir, mode, demo_data, max_body_bytes, db_pool_size, audit_checkpoint_seconds, log_format);
+        take!(
+            listen,
+            data_dir,
+            mode,
+            demo_data,
+            max_body_bytes,
+            db_pool_size,
+            audit_checkpoint_seconds,
+            log_format
+        );
         if f.audit_key_file.is_some() {
             self.audit_key_file = f.audit_key_file;
         }
@@ -160,7 +172,9 @@ impl Config {
                 message,
             };
             match key.as_str() {
-                "FINGERTIP_LISTEN" => self.listen = value.parse().map_err(|e| bad(format!("{e}")))?,
+                "FINGERTIP_LISTEN" => {
+                    self.listen = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
                 "FINGERTIP_DATA_DIR" => self.data_dir = PathBuf::from(value),
                 "DATABASE_URL" | "FINGERTIP_DATABASE_URL" if !value.is_empty() => {
                     self.database_url = Some(Secret::new(value.clone()))
@@ -169,18 +183,31 @@ impl Config {
                     self.mode = match value.as_str() {
                         "development" => Mode::Development,
                         "production" => Mode::Production,
-                        other => return Err(bad(format!("expected development or production, got {other:?}"))),
+                        other => {
+                            return Err(bad(format!(
+                                "expected development or production, got {other:?}"
+                            )));
+                        }
                     }
                 }
                 "FINGERTIP_DEMO_DATA" => self.demo_data = parse_bool(value).map_err(bad)?,
-                "FINGERTIP_ADMIN_TOKEN" if !value.is_empty() => self.admin_token = Some(Secret::new(value.clone())),
-                "FINGERTIP_MAX_BODY_BYTES" => self.max_body_bytes = value.parse().map_err(|e| bad(format!("{e}")))?,
-                "FINGERTIP_DB_POOL_SIZE" => self.db_pool_size = value.parse().map_err(|e| bad(format!("{e}")))?,
+                "FINGERTIP_ADMIN_TOKEN" if !value.is_empty() => {
+                    self.admin_token = Some(Secret::new(value.clone()))
+                }
+                "FINGERTIP_MAX_BODY_BYTES" => {
+                    self.max_body_bytes = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "FINGERTIP_DB_POOL_SIZE" => {
+                    self.db_pool_size = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
                 "FINGERTIP_AUDIT_CHECKPOINT_SECONDS" => {
-                    self.audit_checkpoint_seconds = value.parse().map_err(|e| bad(format!("{e}")))?
+                    self.audit_checkpoint_seconds =
+                        value.parse().map_err(|e| bad(format!("{e}")))?
                 }
                 "FINGERTIP_LOG_FORMAT" => self.log_format = value.clone(),
-                "FINGERTIP_AUDIT_KEY_FILE" if !value.is_empty() => self.audit_key_file = Some(PathBuf::from(value)),
+                "FINGERTIP_AUDIT_KEY_FILE" if !value.is_empty() => {
+                    self.audit_key_file = Some(PathBuf::from(value))
+                }
                 _ => {}
             }
         }
@@ -198,22 +225,28 @@ impl Config {
         if self.mode == Mode::Production {
             if self.demo_data {
                 return Err(ConfigError::Rule(
-                    "demo data is never loaded in production mode (unset FINGERTIP_DEMO_DATA)".to_owned(),
+                    "demo data is never loaded in production mode (unset FINGERTIP_DEMO_DATA)"
+                        .to_owned(),
                 ));
             }
             if let Some(token) = &self.admin_token
                 && token.expose().len() < 32
             {
                 return Err(ConfigError::Rule(
-                    "FINGERTIP_ADMIN_TOKEN must be at least 32 characters in production mode".to_owned(),
+                    "FINGERTIP_ADMIN_TOKEN must be at least 32 characters in production mode"
+                        .to_owned(),
                 ));
             }
         }
         if self.db_pool_size == 0 {
-            return Err(ConfigError::Rule("db_pool_size must be at least 1".to_owned()));
+            return Err(ConfigError::Rule(
+                "db_pool_size must be at least 1".to_owned(),
+            ));
         }
         if !matches!(self.log_format.as_str(), "json" | "pretty") {
-            return Err(ConfigError::Rule("log_format must be json or pretty".to_owned()));
+            return Err(ConfigError::Rule(
+                "log_format must be json or pretty".to_owned(),
+            ));
         }
         Ok(())
     }
@@ -232,15 +265,24 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn environment_overrides_file_which_overrides_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("fingertip.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\ndemo_data = true\nlog_format = \"pretty\"\n").unwrap();
-        let config = Config::load_from(Some(&path), &env(&[("FINGERTIP_LISTEN", "127.0.0.1:9100")])).unwrap();
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\ndemo_data = true\nlog_format = \"pretty\"\n",
+        )
+        .unwrap();
+        let config =
+            Config::load_from(Some(&path), &env(&[("FINGERTIP_LISTEN", "127.0.0.1:9100")]))
+                .unwrap();
         assert_eq!(config.listen.port(), 9100);
         assert!(config.demo_data);
         assert_eq!(config.log_format, "pretty");
@@ -251,7 +293,10 @@ mod tests {
     fn secrets_never_appear_in_debug_output() {
         let config = Config::load_from(
             None,
-            &env(&[("DATABASE_URL", "postgres://u:hunter2@db/x"), ("FINGERTIP_ADMIN_TOKEN", "tok-secret")]),
+            &env(&[
+                ("DATABASE_URL", "postgres://u:hunter2@db/x"),
+                ("FINGERTIP_ADMIN_TOKEN", "tok-secret"),
+            ]),
         )
         .unwrap();
         let printed = format!("{config:?}");
@@ -261,8 +306,26 @@ mod tests {
 
     #[test]
     fn production_refuses_demo_data_and_short_tokens() {
-        assert!(Config::load_from(None, &env(&[("FINGERTIP_MODE", "production"), ("FINGERTIP_DEMO_DATA", "1")])).is_err());
-        assert!(Config::load_from(None, &env(&[("FINGERTIP_MODE", "production"), ("FINGERTIP_ADMIN_TOKEN", "short")])).is_err());
+        assert!(
+            Config::load_from(
+                None,
+                &env(&[
+                    ("FINGERTIP_MODE", "production"),
+                    ("FINGERTIP_DEMO_DATA", "1")
+                ])
+            )
+            .is_err()
+        );
+        assert!(
+            Config::load_from(
+                None,
+                &env(&[
+                    ("FINGERTIP_MODE", "production"),
+                    ("FINGERTIP_ADMIN_TOKEN", "short")
+                ])
+            )
+            .is_err()
+        );
         assert!(Config::load_from(None, &env(&[("FINGERTIP_MODE", "staging")])).is_err());
     }
 
@@ -271,6 +334,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.toml");
         std::fs::write(&path, "lisen = \"127.0.0.1:9000\"\n").unwrap();
-        assert!(matches!(Config::load_from(Some(&path), &[]), Err(ConfigError::File { .. })));
+        assert!(matches!(
+            Config::load_from(Some(&path), &[]),
+            Err(ConfigError::File { .. })
+        ));
     }
 }

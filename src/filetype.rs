@@ -33,8 +33,14 @@ pub const FORM_TYPES: &[(&str, Sniffed)] = &[
     ("application/pdf", Sniffed::Pdf),
     ("image/png", Sniffed::Png),
     ("image/jpeg", Sniffed::Jpeg),
-    ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", Sniffed::Zip),
-    ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", Sniffed::Zip),
+    (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        Sniffed::Zip,
+    ),
+    (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        Sniffed::Zip,
+    ),
     ("application/ofd", Sniffed::Zip),
     ("application/msword", Sniffed::Ole),
     ("application/vnd.ms-excel", Sniffed::Ole),
@@ -42,14 +48,23 @@ pub const FORM_TYPES: &[(&str, Sniffed)] = &[
 
 /// Whether `bytes` really are of the declared `content_type` (one of [`FORM_TYPES`]).
 pub fn matches_declared(content_type: &str, bytes: &[u8]) -> Result<(), String> {
-    let declared = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let declared = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     let Some((_, family)) = FORM_TYPES.iter().find(|(t, _)| *t == declared) else {
-        return Err(format!("content type {declared:?} is not accepted for forms"));
+        return Err(format!(
+            "content type {declared:?} is not accepted for forms"
+        ));
     };
     match sniff(bytes) {
         Some(found) if found == *family => Ok(()),
         Some(found) => Err(format!("declared {declared} but the bytes are {found:?}")),
-        None => Err(format!("declared {declared} but the bytes are of no known type")),
+        None => Err(format!(
+            "declared {declared} but the bytes are of no known type"
+        )),
     }
 }
 

@@ -34,19 +34,27 @@ impl HealthApi {
     /// The process is alive.
     #[oai(path = "/healthz", method = "get")]
     async fn healthz(&self) -> Json<HealthStatus> {
-        Json(HealthStatus { status: "ok".to_owned() })
+        Json(HealthStatus {
+            status: "ok".to_owned(),
+        })
     }
 
     /// The database is reachable and every migration is applied.
     #[oai(path = "/readyz", method = "get")]
     async fn readyz(&self) -> ReadyResponse {
-        let not_ready = |status: &str| ReadyResponse::NotReady(Json(HealthStatus { status: status.to_owned() }));
+        let not_ready = |status: &str| {
+            ReadyResponse::NotReady(Json(HealthStatus {
+                status: status.to_owned(),
+            }))
+        };
         let client = match self.pool.get().await {
             Ok(c) => c,
             Err(_) => return not_ready("database unreachable"),
         };
         match migrate::is_current(&client).await {
-            Ok(true) => ReadyResponse::Ready(Json(HealthStatus { status: "ok".to_owned() })),
+            Ok(true) => ReadyResponse::Ready(Json(HealthStatus {
+                status: "ok".to_owned(),
+            })),
             Ok(false) => not_ready("migrations pending"),
             Err(_) => not_ready("migrations pending"),
         }

@@ -96,7 +96,11 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<ExitCode> {
         Command::Migrate => {
             with_database(&config, |pool| async move {
                 let applied = fingertip::db::migrate(&pool).await?;
-                println!("applied {} migration(s): {}", applied.len(), applied.join(", "));
+                println!(
+                    "applied {} migration(s): {}",
+                    applied.len(),
+                    applied.join(", ")
+                );
                 Ok(ExitCode::SUCCESS)
             })
             .await
@@ -110,7 +114,11 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<ExitCode> {
                     AuditCommand::Verify => {
                         let report = fingertip::audit::verify(&client, signer.public_key()).await?;
                         println!("{report}");
-                        Ok(if report.first_problem.is_none() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+                        Ok(if report.first_problem.is_none() {
+                            ExitCode::SUCCESS
+                        } else {
+                            ExitCode::FAILURE
+                        })
                     }
                     AuditCommand::Checkpoint => {
                         match fingertip::audit::checkpoint(&client, &signer).await? {

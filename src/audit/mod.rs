@@ -13,9 +13,6 @@ pub mod signer;
 pub mod verify;
 pub mod view;
 
-#[cfg(test)]
-mod tests;
-
 pub use canonical::{canonical_json, digest_json};
 pub use chain::{
     AuditEntry, AuditReceipt, AuditRecord, GENESIS_HASH, RecordFields, append, history, record_hash,

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::service::CalendarService;
 use super::store::{DayRow, YearRow};
 use crate::http::admin_auth::{AdminBearer, AdminGate};
-use crate::http::{ApiTags, AppResult, JsonBody};
+use crate::http::{ApiTags, AppResult, JsonBody, path_number};
 
 pub struct CalendarApi {
     pub service: Arc<CalendarService>,
@@ -54,7 +54,10 @@ pub enum YearLoaded {
 }
 
 fn to_view(row: YearRow) -> CalendarYear {
-    let day = |d: &DayRow| CalendarDay { date: d.day, note: d.note.clone() };
+    let day = |d: &DayRow| CalendarDay {
+        date: d.day,
+        note: d.note.clone(),
+    };
     CalendarYear {
         year: row.year,
         days_off: row.days.iter().filter(|d| d.day_off).map(day).collect(),
@@ -68,7 +71,11 @@ impl CalendarApi {
     /// 办理时限 — the deadline N working days after a date, counting from the next working day
     /// (0: the date itself, for instant items).
     #[oai(path = "/calendar/deadline", method = "get", tag = "ApiTags::Public")]
-    async fn deadline(&self, from: Query<NaiveDate>, working_days: Query<u32>) -> AppResult<Json<Deadline>> {
+    async fn deadline(
+        &self,
+        from: Query<NaiveDate>,
+        working_days: Query<u32>,
+    ) -> AppResult<Json<Deadline>> {
         Ok(Json(Deadline {
             deadline: self.service.deadline(from.0, working_days.0).await?,
         }))
@@ -76,20 +83,36 @@ impl CalendarApi {
 
     /// 工作日历 — a year's days off and adjusted working days.
     #[oai(path = "/calendar/:year", method = "get", tag = "ApiTags::Public")]
-    async fn year(&self, year: Path<i32>) -> AppResult<Json<CalendarYear>> {
-        Ok(Json(to_view(self.service.year(year.0).await?)))
+    async fn year(&self, year: Path<String>) -> AppResult<Json<CalendarYear>> {
+        let year = path_number::<i32>("year", &year.0)?;
+        Ok(Json(to_view(self.service.year(year).await?)))
     }
 
     /// Load a further year from its official notice (never replaces a loaded year).
     #[oai(path = "/admin/calendar", method = "post", tag = "ApiTags::Admin")]
-    async fn load_year(&self, auth: AdminBearer, body: JsonBody<CalendarYear>) -> AppResult<YearLoaded> {
+    async fn load_year(
+        &self,
+        auth: AdminBearer,
+        body: JsonBody<CalendarYear>,
+    ) -> AppResult<YearLoaded> {
         let actor = self.admin.check(&auth)?;
         let year = body.0;
-        let day = |d: &CalendarDay, day_off| DayRow { day: d.date, day_off, note: d.note.clone() };
+        let day = |d: &CalendarDay, day_off| DayRow {
+            day: d.date,
+            day_off,
+            note: d.note.clone(),
+        };
         let mut days: Vec<DayRow> = year.days_off.iter().map(|d| day(d, true)).collect();
         days.extend(year.adjusted_working_days.iter().map(|d| day(d, false)));
         self.service
-            .load_year(&actor, YearRow { year: year.year, source: year.source, days })
+            .load_year(
+                &actor,
+                YearRow {
+                    year: year.year,
+                    source: year.source,
+                    days,
+                },
+            )
             .await?;
         Ok(YearLoaded::Created)
     }

@@ -26,7 +26,10 @@ impl CalendarService {
     pub fn new(pool: Pool) -> Self {
         CalendarService {
             pool,
-            cache: Cache::builder().max_capacity(1).time_to_live(CALENDAR_TTL).build(),
+            cache: Cache::builder()
+                .max_capacity(1)
+                .time_to_live(CALENDAR_TTL)
+                .build(),
         }
     }
 
@@ -38,7 +41,10 @@ impl CalendarService {
         let rows = store::load_all(&client).await?;
         let mut calendar = Calendar::default();
         for row in &rows {
-            calendar.insert(to_year(row).map_err(|e| anyhow::anyhow!("stored calendar {} is invalid: {e}", row.year))?);
+            calendar
+                .insert(to_year(row).map_err(|e| {
+                    anyhow::anyhow!("stored calendar {} is invalid: {e}", row.year)
+                })?);
         }
         let loaded = Arc::new((calendar, rows));
         self.cache.insert((), loaded.clone()).await;
@@ -52,7 +58,10 @@ impl CalendarService {
     /// The deadline `working_days` working days after `from` (the day itself for 0: instant items).
     pub async fn deadline(&self, from: NaiveDate, working_days: u32) -> AppResult<NaiveDate> {
         let loaded = self.loaded().await?;
-        loaded.0.add_working_days(from, working_days).map_err(|e| calendar_error("from", e))
+        loaded
+            .0
+            .add_working_days(from, working_days)
+            .map_err(|e| calendar_error("from", e))
     }
 
     pub async fn year(&self, year: i32) -> AppResult<YearRow> {
@@ -62,19 +71,31 @@ impl CalendarService {
             .iter()
             .find(|y| y.year == year)
             .cloned()
-            .ok_or_else(|| AppError::not_found("year_not_loaded", format!("year {year} is not loaded in the working-day calendar")))
+            .ok_or_else(|| {
+                AppError::not_found(
+                    "year_not_loaded",
+                    format!("year {year} is not loaded in the working-day calendar"),
+                )
+            })
     }
 
     /// Loads a new year, audited. A loaded year is never silently replaced: 409.
     pub async fn load_year(&self, actor: &Actor, year: YearRow) -> AppResult<()> {
         if year.source.trim().is_empty() {
-            return Err(AppError::invalid_field("source", "required", "name the official notice the dates come from"));
+            return Err(AppError::invalid_field(
+                "source",
+                "required",
+                "name the official notice the dates come from",
+            ));
         }
         to_year(&year).map_err(|e| calendar_error("days", e))?;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         if !store::insert_year(&tx, &year).await? {
-            return Err(AppError::conflict("year_exists", format!("year {} is already loaded", year.year)));
+            return Err(AppError::conflict(
+                "year_exists",
+                format!("year {} is already loaded", year.year),
+            ));
         }
         let after = json!({
             "year": year.year,

@@ -19,9 +19,14 @@ pub struct YearRow {
 }
 
 pub async fn load_all(client: &impl GenericClient) -> Result<Vec<YearRow>, tokio_postgres::Error> {
-    let years = client.query("SELECT year, source FROM calendar_year ORDER BY year", &[]).await?;
+    let years = client
+        .query("SELECT year, source FROM calendar_year ORDER BY year", &[])
+        .await?;
     let days = client
-        .query("SELECT year, day, kind, note FROM calendar_day ORDER BY day", &[])
+        .query(
+            "SELECT year, day, kind, note FROM calendar_day ORDER BY day",
+            &[],
+        )
         .await?;
     Ok(years
         .iter()
@@ -45,7 +50,10 @@ pub async fn load_all(client: &impl GenericClient) -> Result<Vec<YearRow>, tokio
 }
 
 /// Inserts a year; `false` when it is already loaded.
-pub async fn insert_year(client: &impl GenericClient, year: &YearRow) -> Result<bool, tokio_postgres::Error> {
+pub async fn insert_year(
+    client: &impl GenericClient,
+    year: &YearRow,
+) -> Result<bool, tokio_postgres::Error> {
     let inserted = client
         .execute(
             "INSERT INTO calendar_year (year, source) VALUES ($1, $2) ON CONFLICT (year) DO NOTHING",
@@ -56,7 +64,11 @@ pub async fn insert_year(client: &impl GenericClient, year: &YearRow) -> Result<
         return Ok(false);
     }
     for day in &year.days {
-        let kind = if day.day_off { "day_off" } else { "adjusted_working_day" };
+        let kind = if day.day_off {
+            "day_off"
+        } else {
+            "adjusted_working_day"
+        };
         client
             .execute(
                 "INSERT INTO calendar_day (day, year, kind, note) VALUES ($1, $2, $3, $4)",

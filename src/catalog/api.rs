@@ -5,18 +5,19 @@ use std::sync::Arc;
 use poem::Request;
 use poem::http::header;
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::{Attachment, AttachmentType, Binary, Json};
+use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::model::Category;
 use super::service::{CatalogService, FormKind};
 use super::views::{
-    CancelRequest, DraftUpdate, ItemAdminView, ItemDetail, ItemPage, NewItem, PublishRequest, UploadedFile,
-    VersionInfo,
+    CancelRequest, DraftUpdate, ItemAdminView, ItemDetail, ItemPage, NewItem, PublishRequest,
+    UploadedFile, VersionInfo,
 };
 use crate::audit;
 use crate::http::admin_auth::{AdminBearer, AdminGate};
-use crate::http::{ApiTags, AppError, AppResult, JsonBody};
+use crate::http::download::FileDownload;
+use crate::http::{ApiTags, AppError, AppResult, JsonBody, path_number};
 
 pub struct CatalogApi {
     pub service: Arc<CatalogService>,
@@ -45,13 +46,6 @@ pub enum FileStored {
     Stored(Json<UploadedFile>),
 }
 
-#[derive(ApiResponse)]
-pub enum FormDownload {
-    /// The form file.
-    #[oai(status = 200)]
-    File(Attachment<Vec<u8>>),
-}
-
 #[OpenApi(prefix_path = "/api/v1")]
 impl CatalogApi {
     /// 事项目录 — search published items by text (name or code), category and department.
@@ -68,7 +62,11 @@ impl CatalogApi {
         /// Page size, 1–100 (default 20).
         limit: Query<Option<i64>>,
     ) -> AppResult<Json<ItemPage>> {
-        Ok(Json(self.service.list(q.0, category.0, department.0, cursor.0, limit.0).await?))
+        Ok(Json(
+            self.service
+                .list(q.0, category.0, department.0, cursor.0, limit.0)
+                .await?,
+        ))
     }
 
     /// 办事指南 — the guide in force for an item, in full.
@@ -79,40 +77,71 @@ impl CatalogApi {
     }
 
     /// A given published version of an item's guide (what a case was applied under).
-    #[oai(path = "/items/:code/versions/:version", method = "get", tag = "ApiTags::Public")]
-    async fn item_version(&self, code: Path<String>, version: Path<i32>) -> AppResult<Json<ItemDetail>> {
-        let detail = self.service.detail(&code.0, Some(version.0)).await?;
+    #[oai(
+        path = "/items/:code/versions/:version",
+        method = "get",
+        tag = "ApiTags::Public"
+    )]
+    async fn item_version(
+        &self,
+        code: Path<String>,
+        version: Path<String>,
+    ) -> AppResult<Json<ItemDetail>> {
+        let version = path_number::<i32>("version", &version.0)?;
+        let detail = self.service.detail(&code.0, Some(version)).await?;
         Ok(Json(ItemDetail::clone(&detail)))
     }
 
     /// 空白表格 — download a material's blank form.
-    #[oai(path = "/items/:code/materials/:key/blank-form", method = "get", tag = "ApiTags::Public")]
-    async fn blank_form(&self, code: Path<String>, key: Path<String>) -> AppResult<FormDownload> {
+    #[oai(
+        path = "/items/:code/materials/:key/blank-form",
+        method = "get",
+        tag = "ApiTags::Public"
+    )]
+    async fn blank_form(&self, code: Path<String>, key: Path<String>) -> AppResult<FileDownload> {
         self.form(&code.0, &key.0, FormKind::Blank).await
     }
 
     /// 示范文本 — download a material's sample (filled-in) form.
-    #[oai(path = "/items/:code/materials/:key/sample-form", method = "get", tag = "ApiTags::Public")]
-    async fn sample_form(&self, code: Path<String>, key: Path<String>) -> AppResult<FormDownload> {
+    #[oai(
+        path = "/items/:code/materials/:key/sample-form",
+        method = "get",
+        tag = "ApiTags::Public"
+    )]
+    async fn sample_form(&self, code: Path<String>, key: Path<String>) -> AppResult<FileDownload> {
         self.form(&code.0, &key.0, FormKind::Sample).await
     }
 
     /// Create an item with its lead department and a first draft.
     #[oai(path = "/admin/items", method = "post", tag = "ApiTags::Admin")]
-    async fn create_item(&self, auth: AdminBearer, body: JsonBody<NewItem>) -> AppResult<ItemCreated> {
+    async fn create_item(
+        &self,
+        auth: AdminBearer,
+        body: JsonBody<NewItem>,
+    ) -> AppResult<ItemCreated> {
         let actor = self.admin.check(&auth)?;
-        Ok(ItemCreated::Created(Json(self.service.create_item(&actor, body.0).await?)))
+        Ok(ItemCreated::Created(Json(
+            self.service.create_item(&actor, body.0).await?,
+        )))
     }
 
     /// An item with its draft and every published version.
     #[oai(path = "/admin/items/:code", method = "get", tag = "ApiTags::Admin")]
-    async fn admin_item(&self, auth: AdminBearer, code: Path<String>) -> AppResult<Json<ItemAdminView>> {
+    async fn admin_item(
+        &self,
+        auth: AdminBearer,
+        code: Path<String>,
+    ) -> AppResult<Json<ItemAdminView>> {
         self.admin.check(&auth)?;
         Ok(Json(self.service.admin_view(&code.0).await?))
     }
 
     /// Replace the draft (the `revision` you last read; 409 when someone edited since).
-    #[oai(path = "/admin/items/:code/draft", method = "put", tag = "ApiTags::Admin")]
+    #[oai(
+        path = "/admin/items/:code/draft",
+        method = "put",
+        tag = "ApiTags::Admin"
+    )]
     async fn update_draft(
         &self,
         auth: AdminBearer,
@@ -121,11 +150,19 @@ impl CatalogApi {
     ) -> AppResult<Json<ItemAdminView>> {
         let actor = self.admin.check(&auth)?;
         let update = body.0;
-        Ok(Json(self.service.update_draft(&actor, &code.0, update.revision, update.draft).await?))
+        Ok(Json(
+            self.service
+                .update_draft(&actor, &code.0, update.revision, update.draft)
+                .await?,
+        ))
     }
 
     /// Publish the draft as a new version; 422 `guide_incomplete` lists every missing element.
-    #[oai(path = "/admin/items/:code/publish", method = "post", tag = "ApiTags::Admin")]
+    #[oai(
+        path = "/admin/items/:code/publish",
+        method = "post",
+        tag = "ApiTags::Admin"
+    )]
     async fn publish(
         &self,
         auth: AdminBearer,
@@ -133,11 +170,19 @@ impl CatalogApi {
         body: JsonBody<PublishRequest>,
     ) -> AppResult<VersionPublished> {
         let actor = self.admin.check(&auth)?;
-        Ok(VersionPublished::Published(Json(self.service.publish(&actor, &code.0, body.0.revision).await?)))
+        Ok(VersionPublished::Published(Json(
+            self.service
+                .publish(&actor, &code.0, body.0.revision)
+                .await?,
+        )))
     }
 
     /// Cancel (unpublish) an item, with a reason.
-    #[oai(path = "/admin/items/:code/cancel", method = "post", tag = "ApiTags::Admin")]
+    #[oai(
+        path = "/admin/items/:code/cancel",
+        method = "post",
+        tag = "ApiTags::Admin"
+    )]
     async fn cancel(
         &self,
         auth: AdminBearer,
@@ -145,11 +190,17 @@ impl CatalogApi {
         body: JsonBody<CancelRequest>,
     ) -> AppResult<Json<ItemAdminView>> {
         let actor = self.admin.check(&auth)?;
-        Ok(Json(self.service.cancel(&actor, &code.0, &body.0.reason).await?))
+        Ok(Json(
+            self.service.cancel(&actor, &code.0, &body.0.reason).await?,
+        ))
     }
 
     /// The audit history of an item (every write, hash-chained).
-    #[oai(path = "/admin/items/:code/audit", method = "get", tag = "ApiTags::Admin")]
+    #[oai(
+        path = "/admin/items/:code/audit",
+        method = "get",
+        tag = "ApiTags::Admin"
+    )]
     async fn item_audit(
         &self,
         auth: AdminBearer,
@@ -162,31 +213,45 @@ impl CatalogApi {
             .await?
             .map(|r| r.get::<_, uuid::Uuid>(0))
             .ok_or_else(|| AppError::not_found("item_not_found", format!("no item {}", code.0)))?;
-        let records = audit::history(&**client, "item", &item_id.to_string()).await?;
-        Ok(Json(records.into_iter().map(audit::AuditRecordView::from).collect()))
+        let records = audit::history(&client, "item", &item_id.to_string()).await?;
+        Ok(Json(
+            records
+                .into_iter()
+                .map(audit::AuditRecordView::from)
+                .collect(),
+        ))
     }
 
     /// Upload a blank or sample form (PDF, DOC/DOCX, XLS/XLSX, OFD, PNG, JPEG; the bytes must
     /// match the declared `Content-Type`). Reference the returned sha256 from a material.
     #[oai(path = "/admin/files", method = "post", tag = "ApiTags::Admin")]
-    async fn upload_file(&self, auth: AdminBearer, req: &Request, body: Binary<Vec<u8>>) -> AppResult<FileStored> {
+    async fn upload_file(
+        &self,
+        auth: AdminBearer,
+        req: &Request,
+        body: Binary<Vec<u8>>,
+    ) -> AppResult<FileStored> {
         let actor = self.admin.check(&auth)?;
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
-        Ok(FileStored::Stored(Json(self.service.upload_file(&actor, content_type, &body.0).await?)))
+        Ok(FileStored::Stored(Json(
+            self.service
+                .upload_file(&actor, content_type, &body.0)
+                .await?,
+        )))
     }
 }
 
 impl CatalogApi {
-    async fn form(&self, code: &str, key: &str, kind: FormKind) -> AppResult<FormDownload> {
+    async fn form(&self, code: &str, key: &str, kind: FormKind) -> AppResult<FileDownload> {
         let (form, bytes) = self.service.form(code, key, kind).await?;
-        Ok(FormDownload::File(
-            Attachment::new(bytes)
-                .attachment_type(AttachmentType::Attachment)
-                .filename(form.file_name),
-        ))
+        Ok(FileDownload {
+            bytes,
+            content_type: form.content_type,
+            file_name: form.file_name,
+        })
     }
 }

@@ -330,7 +330,9 @@ pub struct Guide {
 /// Accepts an item code (统一事项编码): 6–40 characters of digits, capital letters and `-`.
 pub fn check_item_code(code: &str) -> Result<(), FieldError> {
     let ok = (6..=40).contains(&code.len())
-        && code.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase() || b == b'-');
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase() || b == b'-');
     if ok {
         Ok(())
     } else {
@@ -344,12 +346,15 @@ pub fn check_item_code(code: &str) -> Result<(), FieldError> {
 
 fn is_phone(s: &str) -> bool {
     let digits = s.bytes().filter(u8::is_ascii_digit).count();
-    (5..=20).contains(&digits) && s.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b' ')
+    (5..=20).contains(&digits)
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'-' || b == b' ')
 }
 
 fn is_material_key(s: &str) -> bool {
     (1..=40).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
 }
 
@@ -365,12 +370,24 @@ pub struct PublishContext<'a> {
 
 /// Collects every problem with a draft at once and, when there is none, returns the guide to
 /// publish. The error names each missing or inconsistent element by its JSON path.
-pub fn check_for_publication(draft: &GuideDraft, ctx: &PublishContext<'_>) -> Result<Guide, Vec<FieldError>> {
+pub fn check_for_publication(
+    draft: &GuideDraft,
+    ctx: &PublishContext<'_>,
+) -> Result<Guide, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut missing = |field: &str, what: &str| {
-        errors.push(FieldError::new(field, "required", format!("{what} is required")));
+        errors.push(FieldError::new(
+            field,
+            "required",
+            format!("{what} is required"),
+        ));
     };
-    let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let text = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
 
     let name = text(&draft.name);
     if name.is_none() {
@@ -389,7 +406,10 @@ pub fn check_for_publication(draft: &GuideDraft, ctx: &PublishContext<'_>) -> Re
         missing("materials", "the materials list (申请材料)");
     }
     if draft.statutory_limit_days.is_none() {
-        missing("statutory_limit_days", "the statutory time limit (法定时限)");
+        missing(
+            "statutory_limit_days",
+            "the statutory time limit (法定时限)",
+        );
     }
     if draft.promised_limit_days.is_none() {
         missing("promised_limit_days", "the promised time limit (承诺时限)");
@@ -421,18 +441,31 @@ pub fn check_for_publication(draft: &GuideDraft, ctx: &PublishContext<'_>) -> Re
         missing("complaint_phone", "the complaint phone (监督投诉电话)");
     }
 
-    let mut invalid = |field: String, code: &str, detail: String| errors.push(FieldError::new(field, code, detail));
+    let mut invalid = |field: String, code: &str, detail: String| {
+        errors.push(FieldError::new(field, code, detail))
+    };
 
     if let Some(n) = &name
         && n.chars().count() > 100
     {
-        invalid("name".into(), "too_long", "the item name has at most 100 characters".into());
+        invalid(
+            "name".into(),
+            "too_long",
+            "the item name has at most 100 characters".into(),
+        );
     }
-    for (field, phone) in [("consultation_phone", &consultation_phone), ("complaint_phone", &complaint_phone)] {
+    for (field, phone) in [
+        ("consultation_phone", &consultation_phone),
+        ("complaint_phone", &complaint_phone),
+    ] {
         if let Some(p) = phone
             && !is_phone(p)
         {
-            invalid(field.into(), "invalid_format", "a phone number is 5-20 digits, with optional '-'".into());
+            invalid(
+                field.into(),
+                "invalid_format",
+                "a phone number is 5-20 digits, with optional '-'".into(),
+            );
         }
     }
     if let Some(parent) = &draft.parent_code
@@ -446,12 +479,20 @@ pub fn check_for_publication(draft: &GuideDraft, ctx: &PublishContext<'_>) -> Re
     }
     for (i, basis) in draft.legal_basis.iter().enumerate() {
         if basis.document.trim().is_empty() {
-            invalid(format!("legal_basis[{i}].document"), "required", "the legal document is required".into());
+            invalid(
+                format!("legal_basis[{i}].document"),
+                "required",
+                "the legal document is required".into(),
+            );
         }
     }
     for (i, condition) in draft.conditions.iter().enumerate() {
         if condition.trim().is_empty() {
-            invalid(format!("conditions[{i}]"), "required", "a condition cannot be empty".into());
+            invalid(
+                format!("conditions[{i}]"),
+                "required",
+                "a condition cannot be empty".into(),
+            );
         }
     }
     for (i, code) in draft.co_department_codes.iter().enumerate() {
@@ -462,7 +503,11 @@ pub fn check_for_publication(draft: &GuideDraft, ctx: &PublishContext<'_>) -> Re
                 "the lead department cannot also be a co-department".into(),
             );
         } else if !(ctx.known_department)(code) {
-            invalid(format!("co_department_codes[{i}]"), "unknown_department", format!("no department {code}"));
+            invalid(
+                format!("co_department_codes[{i}]"),
+                "unknown_department",
+                format!("no department {code}"),
+            );
         }
     }
 
@@ -476,32 +521,62 @@ pub fn check_for_publication(draft: &GuideDraft, ctx: &PublishContext<'_>) -> Re
             Some(k) if !is_material_key(k) => invalid(
                 at("key"),
                 "invalid_format",
-                "a material key is 1-40 characters of a-z, 0-9 and '_', starting with a letter".into(),
+                "a material key is 1-40 characters of a-z, 0-9 and '_', starting with a letter"
+                    .into(),
             ),
-            Some(k) if !keys.insert(k.clone()) => invalid(at("key"), "duplicate", format!("key {k} is used twice")),
+            Some(k) if !keys.insert(k.clone()) => {
+                invalid(at("key"), "duplicate", format!("key {k} is used twice"))
+            }
             Some(_) => {}
         }
         let mname = text(&m.name);
         if mname.is_none() {
-            invalid(at("name"), "required", "the material name is required".into());
+            invalid(
+                at("name"),
+                "required",
+                "the material name is required".into(),
+            );
         }
         if m.required.is_none() {
-            invalid(at("required"), "required", "whether the material is required must be stated".into());
+            invalid(
+                at("required"),
+                "required",
+                "whether the material is required must be stated".into(),
+            );
         }
         if m.originals.is_none() {
-            invalid(at("originals"), "required", "the number of originals is required".into());
+            invalid(
+                at("originals"),
+                "required",
+                "the number of originals is required".into(),
+            );
         }
         if m.copies.is_none() {
-            invalid(at("copies"), "required", "the number of copies is required".into());
+            invalid(
+                at("copies"),
+                "required",
+                "the number of copies is required".into(),
+            );
         }
         if m.file_types.is_empty() {
-            invalid(at("file_types"), "required", "at least one accepted file type is required".into());
+            invalid(
+                at("file_types"),
+                "required",
+                "at least one accepted file type is required".into(),
+            );
         }
-        for (slot, form) in [("blank_form", &m.blank_form), ("sample_form", &m.sample_form)] {
+        for (slot, form) in [
+            ("blank_form", &m.blank_form),
+            ("sample_form", &m.sample_form),
+        ] {
             if let Some(f) = form
                 && !(ctx.known_blob)(&f.sha256)
             {
-                invalid(at(slot), "unknown_file", format!("no uploaded file {}", f.sha256));
+                invalid(
+                    at(slot),
+                    "unknown_file",
+                    format!("no uploaded file {}", f.sha256),
+                );
             }
         }
         if let (Some(key), Some(name), Some(required), Some(originals), Some(copies)) =
@@ -522,12 +597,16 @@ pub fn check_for_publication(draft: &GuideDraft, ctx: &PublishContext<'_>) -> Re
         }
     }
 
-    if let (Some(statutory), Some(promised)) = (draft.statutory_limit_days, draft.promised_limit_days) {
+    if let (Some(statutory), Some(promised)) =
+        (draft.statutory_limit_days, draft.promised_limit_days)
+    {
         if promised > statutory {
             invalid(
                 "promised_limit_days".into(),
                 "exceeds_statutory",
-                format!("the promised limit ({promised}) cannot exceed the statutory limit ({statutory})"),
+                format!(
+                    "the promised limit ({promised}) cannot exceed the statutory limit ({statutory})"
+                ),
             );
         }
         match draft.instant {
@@ -547,20 +626,40 @@ pub fn check_for_publication(draft: &GuideDraft, ctx: &PublishContext<'_>) -> Re
 
     if let Some(fees) = &draft.fees {
         if fees.free && !fees.items.is_empty() {
-            invalid("fees.items".into(), "free_with_items", "a free item lists no fee items".into());
+            invalid(
+                "fees.items".into(),
+                "free_with_items",
+                "a free item lists no fee items".into(),
+            );
         }
         if !fees.free && fees.items.is_empty() {
-            invalid("fees.items".into(), "required", "a charged item lists its fee items".into());
+            invalid(
+                "fees.items".into(),
+                "required",
+                "a charged item lists its fee items".into(),
+            );
         }
         for (i, fee) in fees.items.iter().enumerate() {
             if fee.name.trim().is_empty() {
-                invalid(format!("fees.items[{i}].name"), "required", "the fee name is required".into());
+                invalid(
+                    format!("fees.items[{i}].name"),
+                    "required",
+                    "the fee name is required".into(),
+                );
             }
             if fee.basis.trim().is_empty() {
-                invalid(format!("fees.items[{i}].basis"), "required", "the fee basis (收费依据) is required".into());
+                invalid(
+                    format!("fees.items[{i}].basis"),
+                    "required",
+                    "the fee basis (收费依据) is required".into(),
+                );
             }
             if fee.amount_fen <= 0 {
-                invalid(format!("fees.items[{i}].amount_fen"), "out_of_range", "a fee is a positive amount".into());
+                invalid(
+                    format!("fees.items[{i}].amount_fen"),
+                    "out_of_range",
+                    "a fee is a positive amount".into(),
+                );
             }
         }
     }
@@ -572,7 +671,11 @@ pub fn check_for_publication(draft: &GuideDraft, ctx: &PublishContext<'_>) -> Re
     if let Some(result) = &draft.result
         && result.name.trim().is_empty()
     {
-        invalid("result.name".into(), "required", "the result's name (e.g. the licence name) is required".into());
+        invalid(
+            "result.name".into(),
+            "required",
+            "the result's name (e.g. the licence name) is required".into(),
+        );
     }
 
     if !errors.is_empty() {
@@ -580,13 +683,23 @@ pub fn check_for_publication(draft: &GuideDraft, ctx: &PublishContext<'_>) -> Re
     }
     // Every Option below was checked above; a `None` here is unreachable, reported as an error
     // rather than a panic all the same.
-    let incomplete = || vec![FieldError::new("guide", "incomplete", "guide is incomplete")];
+    let incomplete = || {
+        vec![FieldError::new(
+            "guide",
+            "incomplete",
+            "guide is incomplete",
+        )]
+    };
     Ok(Guide {
         name: name.ok_or_else(incomplete)?,
         category: draft.category.ok_or_else(incomplete)?,
         parent_code: draft.parent_code.clone(),
         legal_basis: draft.legal_basis.clone(),
-        conditions: draft.conditions.iter().map(|c| c.trim().to_owned()).collect(),
+        conditions: draft
+            .conditions
+            .iter()
+            .map(|c| c.trim().to_owned())
+            .collect(),
         co_department_codes: draft.co_department_codes.clone(),
         materials,
         statutory_limit_days: draft.statutory_limit_days.ok_or_else(incomplete)?,
@@ -614,15 +727,26 @@ fn check_steps(
     let steps = &draft.steps;
     let count = |k: StepKind| steps.iter().filter(|s| s.kind == k).count();
     if count(StepKind::Accept) != 1 || steps.first().map(|s| s.kind) != Some(StepKind::Accept) {
-        invalid("steps".into(), "invalid_process", "the process starts with exactly one accept (受理) step".into());
+        invalid(
+            "steps".into(),
+            "invalid_process",
+            "the process starts with exactly one accept (受理) step".into(),
+        );
     }
     if count(StepKind::Decide) != 1 || steps.last().map(|s| s.kind) != Some(StepKind::Decide) {
-        invalid("steps".into(), "invalid_process", "the process ends with exactly one decide (办结) step".into());
+        invalid(
+            "steps".into(),
+            "invalid_process",
+            "the process ends with exactly one decide (办结) step".into(),
+        );
     }
     // Several departments may review in parallel (并联审批), but as one review phase: the
     // process keeps at most three core phases.
-    let review_stages: std::collections::BTreeSet<u32> =
-        steps.iter().filter(|s| s.kind == StepKind::Review).map(|s| s.stage).collect();
+    let review_stages: std::collections::BTreeSet<u32> = steps
+        .iter()
+        .filter(|s| s.kind == StepKind::Review)
+        .map(|s| s.stage)
+        .collect();
     if review_stages.len() > 1 {
         invalid(
             "steps".into(),
@@ -633,10 +757,18 @@ fn check_steps(
     let mut previous_stage = 0;
     for (i, step) in steps.iter().enumerate() {
         if step.name.trim().is_empty() {
-            invalid(format!("steps[{i}].name"), "required", "the step name is required".into());
+            invalid(
+                format!("steps[{i}].name"),
+                "required",
+                "the step name is required".into(),
+            );
         }
         if step.stage < previous_stage {
-            invalid(format!("steps[{i}].stage"), "out_of_order", "stages must not decrease along the process".into());
+            invalid(
+                format!("steps[{i}].stage"),
+                "out_of_order",
+                "stages must not decrease along the process".into(),
+            );
         }
         previous_stage = step.stage;
         if step.kind.is_special() && step.limit_days == 0 {
@@ -670,7 +802,9 @@ fn check_steps(
         invalid(
             "steps".into(),
             "exceeds_promised",
-            format!("the core steps take {core_days} working days, more than the promised limit ({promised})"),
+            format!(
+                "the core steps take {core_days} working days, more than the promised limit ({promised})"
+            ),
         );
     }
 }

@@ -10,10 +10,13 @@ use moka::future::Cache;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::model::{Category, FormFile, GuideDraft, PublishContext, check_for_publication, check_item_code};
+use super::model::{
+    Category, FormFile, GuideDraft, PublishContext, check_for_publication, check_item_code,
+};
 use super::store::{self, ItemRow, ListFilter, NewVersion};
 use super::views::{
-    DepartmentRef, ItemAdminView, ItemDetail, ItemPage, ItemStatus, ItemSummary, UploadedFile, VersionInfo,
+    DepartmentRef, ItemAdminView, ItemDetail, ItemPage, ItemStatus, ItemSummary, UploadedFile,
+    VersionInfo,
 };
 use crate::audit::{self, AuditEntry};
 use crate::blobs::{BlobStore, sha256_hex};
@@ -43,18 +46,26 @@ impl CatalogService {
         CatalogService {
             pool,
             blobs,
-            details: Cache::builder().max_capacity(10_000).time_to_live(DETAIL_TTL).build(),
+            details: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(DETAIL_TTL)
+                .build(),
         }
     }
 
-    pub async fn create_item(&self, actor: &Actor, new: super::views::NewItem) -> AppResult<ItemAdminView> {
+    pub async fn create_item(
+        &self,
+        actor: &Actor,
+        new: super::views::NewItem,
+    ) -> AppResult<ItemAdminView> {
         check_item_code(&new.code).map_err(|e| AppError::Invalid {
             code: "validation_failed",
             errors: vec![e],
         })?;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let Some((lead_id, _)) = departments::find_by_code(&tx, &new.lead_department_code).await? else {
+        let Some((lead_id, _)) = departments::find_by_code(&tx, &new.lead_department_code).await?
+        else {
             return Err(AppError::invalid_field(
                 "lead_department_code",
                 "unknown_department",
@@ -63,7 +74,10 @@ impl CatalogService {
         };
         let id = Uuid::new_v4();
         if !store::insert_item(&tx, id, &new.code, lead_id, &new.draft).await? {
-            return Err(AppError::conflict("item_exists", format!("item {} already exists", new.code)));
+            return Err(AppError::conflict(
+                "item_exists",
+                format!("item {} already exists", new.code),
+            ));
         }
         let after = serde_json::to_value(&new.draft).map_err(anyhow::Error::from)?;
         audit::append(
@@ -117,7 +131,12 @@ impl CatalogService {
 
     /// Publishes the draft as the next version, refusing — with every missing element listed —
     /// a guide that is incomplete.
-    pub async fn publish(&self, actor: &Actor, code: &str, revision: i32) -> AppResult<VersionInfo> {
+    pub async fn publish(
+        &self,
+        actor: &Actor,
+        code: &str,
+        revision: i32,
+    ) -> AppResult<VersionInfo> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let item = locked_item(&tx, code, revision).await?;
@@ -126,7 +145,10 @@ impl CatalogService {
         let mut dept_codes: Vec<String> = draft.co_department_codes.clone();
         dept_codes.push(item.lead_department_code.clone());
         dept_codes.extend(draft.steps.iter().filter_map(|s| s.department_code.clone()));
-        let dept_ids: HashMap<String, Uuid> = departments::ids_by_code(&tx, &dept_codes).await?.into_iter().collect();
+        let dept_ids: HashMap<String, Uuid> = departments::ids_by_code(&tx, &dept_codes)
+            .await?
+            .into_iter()
+            .collect();
         let form_hashes: Vec<String> = draft
             .materials
             .iter()
@@ -155,7 +177,12 @@ impl CatalogService {
         let guide_sha256 = audit::digest_json(&guide_json);
         let version = item.current_version.unwrap_or(0) + 1;
         let mut department_ids = vec![item.lead_department_id];
-        department_ids.extend(guide.co_department_codes.iter().filter_map(|c| dept_ids.get(c).copied()));
+        department_ids.extend(
+            guide
+                .co_department_codes
+                .iter()
+                .filter_map(|c| dept_ids.get(c).copied()),
+        );
         let published_at = store::insert_version(
             &tx,
             NewVersion {
@@ -201,13 +228,26 @@ impl CatalogService {
     }
 
     /// Cancels (unpublishes) an item. Its versions stay readable: cases point at them.
-    pub async fn cancel(&self, actor: &Actor, code: &str, reason: &str) -> AppResult<ItemAdminView> {
+    pub async fn cancel(
+        &self,
+        actor: &Actor,
+        code: &str,
+        reason: &str,
+    ) -> AppResult<ItemAdminView> {
         let reason = reason.trim();
         if reason.is_empty() {
-            return Err(AppError::invalid_field("reason", "required", "a cancellation states its reason"));
+            return Err(AppError::invalid_field(
+                "reason",
+                "required",
+                "a cancellation states its reason",
+            ));
         }
         if reason.chars().count() > 500 {
-            return Err(AppError::invalid_field("reason", "too_long", "a reason has at most 500 characters"));
+            return Err(AppError::invalid_field(
+                "reason",
+                "too_long",
+                "a reason has at most 500 characters",
+            ));
         }
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
@@ -217,7 +257,10 @@ impl CatalogService {
         if item.status != "published" {
             return Err(AppError::conflict(
                 "item_not_published",
-                format!("item {code} is {}; only a published item can be cancelled", item.status),
+                format!(
+                    "item {code} is {}; only a published item can be cancelled",
+                    item.status
+                ),
             ));
         }
         store::cancel_item(&tx, item.id, reason).await?;
@@ -245,7 +288,11 @@ impl CatalogService {
         self.admin_view_in(&client, code).await
     }
 
-    async fn admin_view_in(&self, client: &impl deadpool_postgres::GenericClient, code: &str) -> AppResult<ItemAdminView> {
+    async fn admin_view_in(
+        &self,
+        client: &impl deadpool_postgres::GenericClient,
+        code: &str,
+    ) -> AppResult<ItemAdminView> {
         let item = store::find_item(client, code, false)
             .await?
             .ok_or_else(|| AppError::not_found("item_not_found", format!("no item {code}")))?;
@@ -301,7 +348,12 @@ impl CatalogService {
             Some(code) => match departments::find_by_code(&client, &code).await? {
                 Some((id, _)) => Some(id),
                 // An unknown department has no items: an empty page, not an error.
-                None => return Ok(ItemPage { items: vec![], next_cursor: None }),
+                None => {
+                    return Ok(ItemPage {
+                        items: vec![],
+                        next_cursor: None,
+                    });
+                }
             },
             None => None,
         };
@@ -335,7 +387,11 @@ impl CatalogService {
                 version: r.version,
             })
             .collect();
-        let next_cursor = if more { items.last().map(|i| encode_cursor(&i.code)) } else { None };
+        let next_cursor = if more {
+            items.last().map(|i| encode_cursor(&i.code))
+        } else {
+            None
+        };
         Ok(ItemPage { items, next_cursor })
     }
 
@@ -358,7 +414,10 @@ impl CatalogService {
         };
         let mut codes = row.guide.co_department_codes.clone();
         codes.push(item.lead_department_code.clone());
-        let names: HashMap<String, String> = store::department_names(&client, &codes).await?.into_iter().collect();
+        let names: HashMap<String, String> = store::department_names(&client, &codes)
+            .await?
+            .into_iter()
+            .collect();
         let reference = |code: &String| DepartmentRef {
             code: code.clone(),
             name: names.get(code).cloned().unwrap_or_default(),
@@ -371,7 +430,12 @@ impl CatalogService {
             guide_sha256: row.guide_sha256,
             category_label: row.guide.category.label().to_owned(),
             lead_department: reference(&item.lead_department_code),
-            co_departments: row.guide.co_department_codes.iter().map(reference).collect(),
+            co_departments: row
+                .guide
+                .co_department_codes
+                .iter()
+                .map(reference)
+                .collect(),
             sub_item_codes: store::sub_item_codes(&client, &item.code).await?,
             current,
             guide: row.guide,
@@ -383,31 +447,53 @@ impl CatalogService {
     }
 
     /// A material's blank or sample form of the guide in force.
-    pub async fn form(&self, code: &str, material_key: &str, kind: FormKind) -> AppResult<(FormFile, Vec<u8>)> {
+    pub async fn form(
+        &self,
+        code: &str,
+        material_key: &str,
+        kind: FormKind,
+    ) -> AppResult<(FormFile, Vec<u8>)> {
         let detail = self.detail(code, None).await?;
         let material = detail
             .guide
             .materials
             .iter()
             .find(|m| m.key == material_key)
-            .ok_or_else(|| AppError::not_found("material_not_found", format!("item {code} has no material {material_key}")))?;
+            .ok_or_else(|| {
+                AppError::not_found(
+                    "material_not_found",
+                    format!("item {code} has no material {material_key}"),
+                )
+            })?;
         let form = match kind {
             FormKind::Blank => &material.blank_form,
             FormKind::Sample => &material.sample_form,
         }
         .clone()
-        .ok_or_else(|| AppError::not_found("form_not_found", format!("material {material_key} has no such form")))?;
+        .ok_or_else(|| {
+            AppError::not_found(
+                "form_not_found",
+                format!("material {material_key} has no such form"),
+            )
+        })?;
         let bytes = self
             .blobs
             .get(&form.sha256)
             .await
             .map_err(anyhow::Error::from)?
-            .ok_or_else(|| anyhow::anyhow!("blob {} recorded but missing from the store", form.sha256))?;
+            .ok_or_else(|| {
+                anyhow::anyhow!("blob {} recorded but missing from the store", form.sha256)
+            })?;
         Ok((form, bytes))
     }
 
     /// Accepts a form file whose bytes match its declared type into the blob store.
-    pub async fn upload_file(&self, actor: &Actor, content_type: &str, bytes: &[u8]) -> AppResult<UploadedFile> {
+    pub async fn upload_file(
+        &self,
+        actor: &Actor,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> AppResult<UploadedFile> {
         if bytes.is_empty() {
             return Err(AppError::BadRequest {
                 code: "empty_file",
@@ -415,12 +501,19 @@ impl CatalogService {
                 detail: "the file is empty".to_owned(),
             });
         }
-        crate::filetype::matches_declared(content_type, bytes).map_err(|detail| AppError::Status {
-            status: poem::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            code: "file_type_mismatch",
-            detail,
+        crate::filetype::matches_declared(content_type, bytes).map_err(|detail| {
+            AppError::Status {
+                status: poem::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                code: "file_type_mismatch",
+                detail,
+            }
         })?;
-        let content_type = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        let content_type = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
         let sha256 = self.blobs.put(bytes).await.map_err(anyhow::Error::from)?;
         debug_assert_eq!(sha256, sha256_hex(bytes));
         let size = bytes.len() as i64;
@@ -450,14 +543,21 @@ impl CatalogService {
 }
 
 /// The item, locked, at the revision the caller has seen.
-async fn locked_item(tx: &deadpool_postgres::Transaction<'_>, code: &str, revision: i32) -> AppResult<ItemRow> {
+async fn locked_item(
+    tx: &deadpool_postgres::Transaction<'_>,
+    code: &str,
+    revision: i32,
+) -> AppResult<ItemRow> {
     let item = store::find_item(tx, code, true)
         .await?
         .ok_or_else(|| AppError::not_found("item_not_found", format!("no item {code}")))?;
     if item.draft_revision != revision {
         return Err(AppError::conflict(
             "stale_revision",
-            format!("the draft is at revision {}, not {revision}: reload it", item.draft_revision),
+            format!(
+                "the draft is at revision {}, not {revision}: reload it",
+                item.draft_revision
+            ),
         ));
     }
     Ok(item)
@@ -483,7 +583,9 @@ fn decode_cursor(cursor: &str) -> AppResult<String> {
         field: Some("cursor".to_owned()),
         detail: "the cursor is not one this API issued".to_owned(),
     };
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| bad())?;
     let code = String::from_utf8(bytes).map_err(|_| bad())?;
     check_item_code(&code).map_err(|_: FieldError| bad())?;
     Ok(code)

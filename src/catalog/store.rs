@@ -1,8 +1,8 @@
 //! SQL for items, their immutable published versions and the uploaded form files.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use deadpool_postgres::GenericClient;
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::model::{Category, Guide, GuideDraft};
@@ -35,7 +35,8 @@ fn decode<T: serde::de::DeserializeOwned>(value: Value) -> anyhow::Result<T> {
     Ok(serde_json::from_value(value)?)
 }
 
-const ITEM_SELECT: &str = "SELECT i.id, i.code, i.lead_department_id, d.code AS lead_code, i.status, i.draft,
+const ITEM_SELECT: &str =
+    "SELECT i.id, i.code, i.lead_department_id, d.code AS lead_code, i.status, i.draft,
         i.draft_revision, i.current_version, i.cancel_reason, i.updated_at
     FROM item i JOIN department d ON d.id = i.lead_department_id";
 
@@ -55,7 +56,11 @@ fn item_from_row(row: &tokio_postgres::Row) -> anyhow::Result<ItemRow> {
 }
 
 /// The item by code; `lock` takes its row lock (for edits, publication and cancellation).
-pub async fn find_item(client: &impl GenericClient, code: &str, lock: bool) -> anyhow::Result<Option<ItemRow>> {
+pub async fn find_item(
+    client: &impl GenericClient,
+    code: &str,
+    lock: bool,
+) -> anyhow::Result<Option<ItemRow>> {
     let sql = format!(
         "{ITEM_SELECT} WHERE i.code = $1{}",
         if lock { " FOR UPDATE OF i" } else { "" }
@@ -84,7 +89,11 @@ pub async fn insert_item(
     Ok(n == 1)
 }
 
-pub async fn update_draft(client: &impl GenericClient, id: Uuid, draft: &GuideDraft) -> anyhow::Result<i32> {
+pub async fn update_draft(
+    client: &impl GenericClient,
+    id: Uuid,
+    draft: &GuideDraft,
+) -> anyhow::Result<i32> {
     let draft = serde_json::to_value(draft)?;
     let row = client
         .query_one(
@@ -106,7 +115,10 @@ pub struct NewVersion<'a> {
     pub published_by: &'a str,
 }
 
-pub async fn insert_version(client: &impl GenericClient, v: NewVersion<'_>) -> anyhow::Result<DateTime<Utc>> {
+pub async fn insert_version(
+    client: &impl GenericClient,
+    v: NewVersion<'_>,
+) -> anyhow::Result<DateTime<Utc>> {
     let row = client
         .query_one(
             "INSERT INTO item_version (item_id, version, name, category, parent_code, department_ids, guide, guide_sha256, published_by)
@@ -134,7 +146,11 @@ pub async fn insert_version(client: &impl GenericClient, v: NewVersion<'_>) -> a
     Ok(row.get(0))
 }
 
-pub async fn cancel_item(client: &impl GenericClient, id: Uuid, reason: &str) -> anyhow::Result<()> {
+pub async fn cancel_item(
+    client: &impl GenericClient,
+    id: Uuid,
+    reason: &str,
+) -> anyhow::Result<()> {
     client
         .execute(
             "UPDATE item SET status = 'cancelled', cancel_reason = $2, updated_at = now() WHERE id = $1",
@@ -144,7 +160,10 @@ pub async fn cancel_item(client: &impl GenericClient, id: Uuid, reason: &str) ->
     Ok(())
 }
 
-pub async fn versions(client: &impl GenericClient, item_id: Uuid) -> anyhow::Result<Vec<VersionRow>> {
+pub async fn versions(
+    client: &impl GenericClient,
+    item_id: Uuid,
+) -> anyhow::Result<Vec<VersionRow>> {
     let rows = client
         .query(
             "SELECT version, guide, guide_sha256, published_at, published_by FROM item_version
@@ -196,7 +215,10 @@ pub async fn version_of(
 }
 
 /// Codes of the published sub-items of a main item.
-pub async fn sub_item_codes(client: &impl GenericClient, parent_code: &str) -> anyhow::Result<Vec<String>> {
+pub async fn sub_item_codes(
+    client: &impl GenericClient,
+    parent_code: &str,
+) -> anyhow::Result<Vec<String>> {
     let rows = client
         .query(
             "SELECT i.code FROM item i JOIN item_version v ON v.item_id = i.id AND v.version = i.current_version
@@ -208,7 +230,10 @@ pub async fn sub_item_codes(client: &impl GenericClient, parent_code: &str) -> a
 }
 
 /// Whether `code` is a published item that is itself a main item (has no parent).
-pub async fn is_published_main_item(client: &impl GenericClient, code: &str) -> anyhow::Result<bool> {
+pub async fn is_published_main_item(
+    client: &impl GenericClient,
+    code: &str,
+) -> anyhow::Result<bool> {
     let row = client
         .query_opt(
             "SELECT 1 FROM item i JOIN item_version v ON v.item_id = i.id AND v.version = i.current_version
@@ -251,7 +276,10 @@ fn escape_like(text: &str) -> String {
     out
 }
 
-pub async fn list_published(client: &impl GenericClient, filter: &ListFilter) -> anyhow::Result<Vec<SummaryRow>> {
+pub async fn list_published(
+    client: &impl GenericClient,
+    filter: &ListFilter,
+) -> anyhow::Result<Vec<SummaryRow>> {
     let pattern = filter.text.as_deref().map(escape_like);
     let category = filter.category.map(Category::as_str);
     let rows = client
@@ -267,7 +295,13 @@ pub async fn list_published(client: &impl GenericClient, filter: &ListFilter) ->
                AND ($4::text IS NULL OR i.code > $4)
              ORDER BY i.code
              LIMIT $5",
-            &[&pattern, &category, &filter.department_id, &filter.after_code, &filter.limit],
+            &[
+                &pattern,
+                &category,
+                &filter.department_id,
+                &filter.after_code,
+                &filter.limit,
+            ],
         )
         .await?;
     rows.iter()
@@ -288,7 +322,10 @@ pub async fn department_names(
     codes: &[String],
 ) -> anyhow::Result<Vec<(String, String)>> {
     let rows = client
-        .query("SELECT code, name FROM department WHERE code = ANY($1)", &[&codes])
+        .query(
+            "SELECT code, name FROM department WHERE code = ANY($1)",
+            &[&codes],
+        )
         .await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
@@ -310,13 +347,22 @@ pub async fn record_file(
     Ok(())
 }
 
-pub async fn known_files(client: &impl GenericClient, hashes: &[String]) -> anyhow::Result<Vec<String>> {
+pub async fn known_files(
+    client: &impl GenericClient,
+    hashes: &[String],
+) -> anyhow::Result<Vec<String>> {
     let rows = client
-        .query("SELECT sha256 FROM stored_file WHERE sha256 = ANY($1)", &[&hashes])
+        .query(
+            "SELECT sha256 FROM stored_file WHERE sha256 = ANY($1)",
+            &[&hashes],
+        )
         .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 pub async fn count_items(client: &impl GenericClient) -> anyhow::Result<i64> {
-    Ok(client.query_one("SELECT count(*) FROM item", &[]).await?.get(0))
+    Ok(client
+        .query_one("SELECT count(*) FROM item", &[])
+        .await?
+        .get(0))
 }

@@ -7,10 +7,22 @@ use tokio_postgres::Client;
 
 /// Every migration, in order. `tests` check this list matches the `migrations/` folder.
 pub const MIGRATIONS: &[(&str, &str)] = &[
-    ("0001_foundation.sql", include_str!("../../migrations/0001_foundation.sql")),
-    ("0002_calendar.sql", include_str!("../../migrations/0002_calendar.sql")),
-    ("0003_audit.sql", include_str!("../../migrations/0003_audit.sql")),
-    ("0004_catalog.sql", include_str!("../../migrations/0004_catalog.sql")),
+    (
+        "0001_foundation.sql",
+        include_str!("../../migrations/0001_foundation.sql"),
+    ),
+    (
+        "0002_calendar.sql",
+        include_str!("../../migrations/0002_calendar.sql"),
+    ),
+    (
+        "0003_audit.sql",
+        include_str!("../../migrations/0003_audit.sql"),
+    ),
+    (
+        "0004_catalog.sql",
+        include_str!("../../migrations/0004_catalog.sql"),
+    ),
 ];
 
 /// Arbitrary constant naming the migration lock in `pg_advisory_lock`.
@@ -22,11 +34,20 @@ pub enum MigrateError {
         "migration {name} was edited after it was applied (recorded checksum {recorded}, file checksum {current}); \
          never edit an applied migration: add a new one instead"
     )]
-    Edited { name: String, recorded: String, current: String },
-    #[error("the database has migration {0} that this build does not know; is an older binary running against a newer database?")]
+    Edited {
+        name: String,
+        recorded: String,
+        current: String,
+    },
+    #[error(
+        "the database has migration {0} that this build does not know; is an older binary running against a newer database?"
+    )]
     Unknown(String),
     #[error("migration {name} failed: {source}")]
-    Failed { name: String, source: tokio_postgres::Error },
+    Failed {
+        name: String,
+        source: tokio_postgres::Error,
+    },
     #[error(transparent)]
     Db(#[from] tokio_postgres::Error),
 }
@@ -37,10 +58,14 @@ pub fn checksum(sql: &str) -> String {
 
 /// Applies what is missing; returns the names applied by this call.
 pub async fn run(client: &mut Client) -> Result<Vec<String>, MigrateError> {
-    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
+        .await?;
     let result = apply_pending(client).await;
     // Unlock even when a migration failed; the session ending would release it too.
-    let unlock = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY]).await;
+    let unlock = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
+        .await;
     let applied = result?;
     unlock?;
     Ok(applied)
@@ -57,7 +82,10 @@ async fn apply_pending(client: &mut Client) -> Result<Vec<String>, MigrateError>
         )
         .await?;
     let recorded: Vec<(String, String)> = client
-        .query("SELECT name, checksum FROM schema_migrations ORDER BY name", &[])
+        .query(
+            "SELECT name, checksum FROM schema_migrations ORDER BY name",
+            &[],
+        )
         .await?
         .into_iter()
         .map(|row| (row.get(0), row.get(1)))
@@ -83,10 +111,12 @@ async fn apply_pending(client: &mut Client) -> Result<Vec<String>, MigrateError>
             continue;
         }
         let tx = client.transaction().await?;
-        tx.batch_execute(sql).await.map_err(|source| MigrateError::Failed {
-            name: (*name).to_owned(),
-            source,
-        })?;
+        tx.batch_execute(sql)
+            .await
+            .map_err(|source| MigrateError::Failed {
+                name: (*name).to_owned(),
+                source,
+            })?;
         tx.execute(
             "INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)",
             &[name, &checksum(sql)],
@@ -102,10 +132,7 @@ async fn apply_pending(client: &mut Client) -> Result<Vec<String>, MigrateError>
 /// True when every known migration is recorded with its current checksum (for `/readyz`).
 pub async fn is_current(client: &Client) -> Result<bool, tokio_postgres::Error> {
     let rows = client
-        .query(
-            "SELECT name, checksum FROM schema_migrations",
-            &[],
-        )
+        .query("SELECT name, checksum FROM schema_migrations", &[])
         .await?;
     Ok(MIGRATIONS.iter().all(|(name, sql)| {
         let sum = checksum(sql);
@@ -130,7 +157,10 @@ mod tests {
         let listed: Vec<String> = MIGRATIONS.iter().map(|(n, _)| n.to_string()).collect();
         assert_eq!(files, listed);
         for (i, name) in listed.iter().enumerate() {
-            assert!(name.starts_with(&format!("{:04}_", i + 1)), "{name} out of sequence");
+            assert!(
+                name.starts_with(&format!("{:04}_", i + 1)),
+                "{name} out of sequence"
+            );
         }
     }
 }

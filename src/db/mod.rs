@@ -34,8 +34,9 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
                 .await
                 .context("starting the embedded PostgreSQL cluster")?;
             ensure_database(&cluster, EMBEDDED_DATABASE).await?;
-            let pg = tokio_postgres::Config::from_str(&cluster.connection_string(EMBEDDED_DATABASE))
-                .context("embedded cluster connection string")?;
+            let pg =
+                tokio_postgres::Config::from_str(&cluster.connection_string(EMBEDDED_DATABASE))
+                    .context("embedded cluster connection string")?;
             (pg, Some(cluster))
         }
     };
@@ -64,9 +65,10 @@ pub fn pool_for(mut pg_config: tokio_postgres::Config, size: usize) -> anyhow::R
 }
 
 async fn ensure_database(cluster: &EmbeddedCluster, name: &str) -> anyhow::Result<()> {
-    let (client, connection) = tokio_postgres::connect(&cluster.connection_string("postgres"), NoTls)
-        .await
-        .context("connecting to the embedded cluster")?;
+    let (client, connection) =
+        tokio_postgres::connect(&cluster.connection_string("postgres"), NoTls)
+            .await
+            .context("connecting to the embedded cluster")?;
     let task = tokio::spawn(connection);
     let exists = client
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
@@ -74,7 +76,9 @@ async fn ensure_database(cluster: &EmbeddedCluster, name: &str) -> anyhow::Resul
         .is_some();
     if !exists {
         // Identifiers cannot be bound as parameters; `name` is our own constant.
-        client.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await?;
+        client
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await?;
         tracing::info!(database = name, "created database in the embedded cluster");
     }
     drop(client);
@@ -84,7 +88,10 @@ async fn ensure_database(cluster: &EmbeddedCluster, name: &str) -> anyhow::Resul
 
 /// Applies pending migrations using one dedicated connection from the pool.
 pub async fn migrate(pool: &Pool) -> anyhow::Result<Vec<String>> {
-    let mut object = pool.get().await.context("database connection for migrations")?;
+    let mut object = pool
+        .get()
+        .await
+        .context("database connection for migrations")?;
     let client: &mut tokio_postgres::Client = &mut object;
     Ok(migrate::run(client).await?)
 }

@@ -34,6 +34,8 @@ impl DepartmentApi {
     #[oai(path = "/admin/departments", method = "post", tag = "ApiTags::Admin")]
     async fn create(&self, auth: AdminBearer, body: JsonBody<NewDepartment>) -> AppResult<Created> {
         let actor = self.admin.check(&auth)?;
-        Ok(Created::Created(Json(service::create(&self.pool, &actor, body.0).await?)))
+        Ok(Created::Created(Json(
+            service::create(&self.pool, &actor, body.0).await?,
+        )))
     }
 }

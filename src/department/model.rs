@@ -73,7 +73,10 @@ pub struct Department {
 pub fn check_new(dept: &NewDepartment, parent: Option<&Department>) -> Result<(), Vec<FieldError>> {
     let mut errors = Vec::new();
     let code_ok = (2..=40).contains(&dept.code.len())
-        && dept.code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+        && dept
+            .code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
         && !dept.code.starts_with('-');
     if !code_ok {
         errors.push(FieldError::new(
@@ -84,7 +87,11 @@ pub fn check_new(dept: &NewDepartment, parent: Option<&Department>) -> Result<()
     }
     let name_len = dept.name.trim().chars().count();
     if !(2..=100).contains(&name_len) {
-        errors.push(FieldError::new("name", "invalid_length", "a department name has 2-100 characters"));
+        errors.push(FieldError::new(
+            "name",
+            "invalid_length",
+            "a department name has 2-100 characters",
+        ));
     }
     let digits = dept.region_code.bytes().all(|b| b.is_ascii_digit());
     let expected_len = if dept.level == Level::Town { 9 } else { 6 };
@@ -92,29 +99,48 @@ pub fn check_new(dept: &NewDepartment, parent: Option<&Department>) -> Result<()
         errors.push(FieldError::new(
             "region_code",
             "invalid_format",
-            format!("a {} region code has {expected_len} digits", dept.level.as_str()),
+            format!(
+                "a {} region code has {expected_len} digits",
+                dept.level.as_str()
+            ),
         ));
     } else if !region_matches_level(&dept.region_code, dept.level) {
         errors.push(FieldError::new(
             "region_code",
             "level_mismatch",
-            format!("{} is not a {}-level region code", dept.region_code, dept.level.as_str()),
+            format!(
+                "{} is not a {}-level region code",
+                dept.region_code,
+                dept.level.as_str()
+            ),
         ));
     }
     match (parent, &dept.parent_code) {
-        (None, Some(code)) => errors.push(FieldError::new("parent_code", "unknown_department", format!("no department {code}"))),
+        (None, Some(code)) => errors.push(FieldError::new(
+            "parent_code",
+            "unknown_department",
+            format!("no department {code}"),
+        )),
         (Some(parent), _) => {
             if parent.level > dept.level {
                 errors.push(FieldError::new(
                     "level",
                     "level_mismatch",
-                    format!("a {} department cannot sit under a {} department", dept.level.as_str(), parent.level.as_str()),
+                    format!(
+                        "a {} department cannot sit under a {} department",
+                        dept.level.as_str(),
+                        parent.level.as_str()
+                    ),
                 ));
-            } else if digits && !region_within(&dept.region_code, &parent.region_code, parent.level) {
+            } else if digits && !region_within(&dept.region_code, &parent.region_code, parent.level)
+            {
                 errors.push(FieldError::new(
                     "region_code",
                     "outside_parent",
-                    format!("{} is not within the parent's region {}", dept.region_code, parent.region_code),
+                    format!(
+                        "{} is not within the parent's region {}",
+                        dept.region_code, parent.region_code
+                    ),
                 ));
             }
         }
@@ -123,9 +149,17 @@ pub fn check_new(dept: &NewDepartment, parent: Option<&Department>) -> Result<()
     if let Some(phone) = &dept.phone
         && !(phone.len() <= 20 && phone.bytes().all(|b| b.is_ascii_digit() || b == b'-'))
     {
-        errors.push(FieldError::new("phone", "invalid_format", "a phone number is digits and '-'"));
+        errors.push(FieldError::new(
+            "phone",
+            "invalid_format",
+            "a phone number is digits and '-'",
+        ));
     }
-    if errors.is_empty() { Ok(()) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 /// GB/T 2260: `PPCCDD` — a province code ends in 0000, a city (prefecture) code in 00.
@@ -182,7 +216,13 @@ mod tests {
     #[test]
     fn accepts_a_county_bureau_under_its_county_government() {
         let parent = existing(Level::County, "230882");
-        assert_eq!(check_new(&new("230882-SCJG", Level::County, "230882", Some("P")), Some(&parent)), Ok(()));
+        assert_eq!(
+            check_new(
+                &new("230882-SCJG", Level::County, "230882", Some("P")),
+                Some(&parent)
+            ),
+            Ok(())
+        );
         let town = new("230882-T1", Level::Town, "230882101", Some("P"));
         assert_eq!(check_new(&town, Some(&parent)), Ok(()));
     }
@@ -190,9 +230,14 @@ mod tests {
     #[test]
     fn refuses_levels_and_regions_that_do_not_nest() {
         let county = existing(Level::County, "230882");
-        let errors = check_new(&new("X1", Level::City, "230800", Some("P")), Some(&county)).unwrap_err();
+        let errors =
+            check_new(&new("X1", Level::City, "230800", Some("P")), Some(&county)).unwrap_err();
         assert_eq!(errors[0].field, "level");
-        let errors = check_new(&new("X2", Level::County, "110105", Some("P")), Some(&county)).unwrap_err();
+        let errors = check_new(
+            &new("X2", Level::County, "110105", Some("P")),
+            Some(&county),
+        )
+        .unwrap_err();
         assert_eq!(errors[0].code, "outside_parent");
         let errors = check_new(&new("X3", Level::County, "230800", None), None).unwrap_err();
         assert_eq!(errors[0].code, "level_mismatch");

@@ -11,36 +11,39 @@ use crate::http::{AppError, AppResult};
 
 /// Creates a department under its parent, audited.
 pub async fn create(pool: &Pool, actor: &Actor, new: NewDepartment) -> AppResult<Department> {
-        let mut client = pool.get().await?;
-        let tx = client.transaction().await?;
-        let parent = match &new.parent_code {
-            Some(code) => store::find_by_code(&tx, code).await?,
-            None => None,
-        };
-        check_new(&new, parent.as_ref().map(|(_, d)| d)).map_err(|errors| AppError::Invalid {
-            code: "validation_failed",
-            errors,
-        })?;
-        let Some(id) = store::insert(&tx, &new, parent.map(|(id, _)| id)).await? else {
-            return Err(AppError::conflict("department_exists", format!("department {} already exists", new.code)));
-        };
-        let after = serde_json::to_value(&new).map_err(anyhow::Error::from)?;
-        audit::append(
-            &tx,
-            AuditEntry {
-                aggregate_type: "department",
-                aggregate_id: &id.to_string(),
-                actor: &actor.0,
-                action: "department.create",
-                before: None,
-                after: Some(&after),
-                details: json!({ "code": new.code }),
-            },
-        )
-        .await?;
-        let (_, created) = store::find_by_code(&tx, &new.code)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("department vanished inside its own transaction"))?;
-        tx.commit().await?;
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let parent = match &new.parent_code {
+        Some(code) => store::find_by_code(&tx, code).await?,
+        None => None,
+    };
+    check_new(&new, parent.as_ref().map(|(_, d)| d)).map_err(|errors| AppError::Invalid {
+        code: "validation_failed",
+        errors,
+    })?;
+    let Some(id) = store::insert(&tx, &new, parent.map(|(id, _)| id)).await? else {
+        return Err(AppError::conflict(
+            "department_exists",
+            format!("department {} already exists", new.code),
+        ));
+    };
+    let after = serde_json::to_value(&new).map_err(anyhow::Error::from)?;
+    audit::append(
+        &tx,
+        AuditEntry {
+            aggregate_type: "department",
+            aggregate_id: &id.to_string(),
+            actor: &actor.0,
+            action: "department.create",
+            before: None,
+            after: Some(&after),
+            details: json!({ "code": new.code }),
+        },
+    )
+    .await?;
+    let (_, created) = store::find_by_code(&tx, &new.code)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("department vanished inside its own transaction"))?;
+    tx.commit().await?;
     Ok(created)
 }

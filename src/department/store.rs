@@ -6,7 +6,8 @@ use uuid::Uuid;
 
 use super::model::{Department, Level, NewDepartment};
 
-const SELECT: &str = "SELECT d.id, d.code, d.name, d.level, d.region_code, p.code AS parent_code, d.phone, d.address
+const SELECT: &str =
+    "SELECT d.id, d.code, d.name, d.level, d.region_code, p.code AS parent_code, d.phone, d.address
     FROM department d LEFT JOIN department p ON p.id = d.parent_id";
 
 fn from_row(row: &Row) -> (Uuid, Department) {
@@ -30,12 +31,19 @@ pub async fn find_by_code(
     client: &impl GenericClient,
     code: &str,
 ) -> Result<Option<(Uuid, Department)>, tokio_postgres::Error> {
-    let row = client.query_opt(&format!("{SELECT} WHERE d.code = $1"), &[&code]).await?;
+    let row = client
+        .query_opt(&format!("{SELECT} WHERE d.code = $1"), &[&code])
+        .await?;
     Ok(row.as_ref().map(from_row))
 }
 
 pub async fn list(client: &impl GenericClient) -> Result<Vec<Department>, tokio_postgres::Error> {
-    let rows = client.query(&format!("{SELECT} ORDER BY d.region_code, d.level, d.code"), &[]).await?;
+    let rows = client
+        .query(
+            &format!("{SELECT} ORDER BY d.region_code, d.level, d.code"),
+            &[],
+        )
+        .await?;
     Ok(rows.iter().map(|r| from_row(r).1).collect())
 }
 
@@ -71,7 +79,10 @@ pub async fn ids_by_code(
     codes: &[String],
 ) -> Result<Vec<(String, Uuid)>, tokio_postgres::Error> {
     let rows = client
-        .query("SELECT code, id FROM department WHERE code = ANY($1)", &[&codes])
+        .query(
+            "SELECT code, id FROM department WHERE code = ANY($1)",
+            &[&codes],
+        )
         .await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }

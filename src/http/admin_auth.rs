@@ -25,7 +25,11 @@ pub struct AdminGate {
 impl AdminGate {
     pub fn new(token: Option<&Secret>) -> Self {
         AdminGate {
-            token_digest: token.map(|t| digest::digest(&digest::SHA256, t.expose().as_bytes()).as_ref().to_vec()),
+            token_digest: token.map(|t| {
+                digest::digest(&digest::SHA256, t.expose().as_bytes())
+                    .as_ref()
+                    .to_vec()
+            }),
         }
     }
 

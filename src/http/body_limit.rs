@@ -12,7 +12,10 @@ impl<E: Endpoint> Middleware<E> for BodyLimit {
     type Output = BodyLimitEndpoint<E>;
 
     fn transform(&self, ep: E) -> Self::Output {
-        BodyLimitEndpoint { inner: ep, limit: self.0 }
+        BodyLimitEndpoint {
+            inner: ep,
+            limit: self.0,
+        }
     }
 }
 
@@ -31,7 +34,9 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         match declared {
-            Some(length) if length > self.limit as u64 => return Err(ReadBodyError::PayloadTooLarge.into()),
+            Some(length) if length > self.limit as u64 => {
+                return Err(ReadBodyError::PayloadTooLarge.into());
+            }
             Some(_) => {}
             None if req.headers().contains_key(header::TRANSFER_ENCODING) => {
                 // A streamed body of unknown length: read at most the limit.

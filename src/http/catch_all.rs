@@ -1,12 +1,13 @@
 //! Turns every error that escapes an endpoint — ours or the framework's — into problem+json,
 //! so a client never sees a plain-text error or a 500 for bad input.
 
+use poem::error::ResponseError;
 use poem::error::{MethodNotAllowedError, NotFoundError, ReadBodyError, SizedLimitError};
 use poem::http::StatusCode;
-use poem::error::ResponseError;
 use poem::{Error, Response};
 use poem_openapi::error::{
-    AuthorizationError, ContentTypeError, ParseMultipartError, ParseParamError, ParsePathError, ParseRequestPayloadError,
+    AuthorizationError, ContentTypeError, ParseMultipartError, ParseParamError, ParsePathError,
+    ParseRequestPayloadError,
 };
 
 use super::problem::AppError;
@@ -56,7 +57,10 @@ fn map_error(err: &Error) -> AppError {
         };
     }
     if err.downcast_ref::<SizedLimitError>().is_some()
-        || matches!(err.downcast_ref::<ReadBodyError>(), Some(ReadBodyError::PayloadTooLarge))
+        || matches!(
+            err.downcast_ref::<ReadBodyError>(),
+            Some(ReadBodyError::PayloadTooLarge)
+        )
         || err.status() == StatusCode::PAYLOAD_TOO_LARGE
     {
         return AppError::Status {
@@ -89,5 +93,7 @@ fn map_error(err: &Error) -> AppError {
             detail: err.to_string(),
         };
     }
-    AppError::Internal(anyhow::anyhow!("unhandled framework error ({status}): {err}"))
+    AppError::Internal(anyhow::anyhow!(
+        "unhandled framework error ({status}): {err}"
+    ))
 }

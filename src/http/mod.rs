@@ -4,6 +4,7 @@
 pub mod admin_auth;
 pub mod body_limit;
 pub mod catch_all;
+pub mod download;
 pub mod json_body;
 pub mod metrics;
 pub mod problem;
@@ -21,4 +22,14 @@ pub enum ApiTags {
     Admin,
     /// 运行：健康检查与就绪检查
     Operations,
+}
+
+/// Parses a numeric path segment, naming it in the error. (poem-openapi names typed path
+/// parameters `param0`, `param1`… in its own errors, which would not tell the client which.)
+pub fn path_number<T: std::str::FromStr>(name: &str, raw: &str) -> Result<T, AppError> {
+    raw.parse().map_err(|_| AppError::BadRequest {
+        code: "invalid_parameter",
+        field: Some(name.to_owned()),
+        detail: format!("path parameter `{name}` must be a number, got {raw:?}"),
+    })
 }

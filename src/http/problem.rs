@@ -96,7 +96,11 @@ pub enum AppError {
 }
 
 impl AppError {
-    pub fn invalid_field(field: impl Into<String>, code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn invalid_field(
+        field: impl Into<String>,
+        code: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         AppError::Invalid {
             code,
             errors: vec![FieldError::new(field, code, detail)],
@@ -151,7 +155,9 @@ impl AppError {
         let status = self.http_status();
         let code = self.code();
         let (detail, field, errors) = match self {
-            AppError::BadRequest { field, detail, .. } => (detail.clone(), field.clone(), Vec::new()),
+            AppError::BadRequest { field, detail, .. } => {
+                (detail.clone(), field.clone(), Vec::new())
+            }
             AppError::Invalid { errors, .. } => (
                 errors
                     .iter()
@@ -212,7 +218,10 @@ pub fn problem_response(problem: &Problem) -> Response {
     let body = serde_json::to_vec(problem).unwrap_or_default();
     Response::builder()
         .status(StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .header(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE))
+        .header(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+        )
         .body(body)
 }
 
@@ -226,7 +235,10 @@ impl ResponseError for AppError {
             tracing::error!(error = %format!("{cause:#}"), "internal error");
         }
         let mut response = problem_response(&self.to_problem());
-        if let AppError::TooManyRequests { retry_after_seconds } = self {
+        if let AppError::TooManyRequests {
+            retry_after_seconds,
+        } = self
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));

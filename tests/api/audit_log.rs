@@ -10,10 +10,26 @@ use crate::support::{TestApp, spawn_app};
 
 async fn write_history(app: &TestApp) -> AuditSigner {
     create_departments(app).await;
-    publish_item(app, "DA-SCJG-001", "DA-SCJG", complete_draft("食品经营许可")).await;
-    publish_item(app, "DA-SCJG-002", "DA-SCJG", complete_draft("食品生产许可")).await;
+    publish_item(
+        app,
+        "DA-SCJG-001",
+        "DA-SCJG",
+        complete_draft("食品经营许可"),
+    )
+    .await;
+    publish_item(
+        app,
+        "DA-SCJG-002",
+        "DA-SCJG",
+        complete_draft("食品生产许可"),
+    )
+    .await;
     let (status, _) = app
-        .admin_json(Method::POST, "/api/v1/admin/items/DA-SCJG-002/cancel", &json!({"reason": "合并办理"}))
+        .admin_json(
+            Method::POST,
+            "/api/v1/admin/items/DA-SCJG-002/cancel",
+            &json!({"reason": "合并办理"}),
+        )
         .await;
     assert_eq!(status, 200);
     // The server created its key on start; sign a checkpoint with it as the background job would.
@@ -37,7 +53,13 @@ async fn the_log_written_by_the_service_verifies() {
     // Another key does not vouch for these checkpoints.
     let stranger = AuditSigner::generate().unwrap();
     let report = audit::verify(&client, stranger.public_key()).await.unwrap();
-    assert!(matches!(report.first_problem, Some(AuditProblem::BadSignature { .. })), "{report}");
+    assert!(
+        matches!(
+            report.first_problem,
+            Some(AuditProblem::BadSignature { .. })
+        ),
+        "{report}"
+    );
     app.stop().await;
 }
 
@@ -46,9 +68,24 @@ async fn the_database_refuses_to_rewrite_history() {
     let app = spawn_app().await;
     write_history(&app).await;
     let client = app.db().await;
-    assert!(client.execute("UPDATE audit_record SET actor = 'someone else'", &[]).await.is_err());
-    assert!(client.execute("DELETE FROM audit_record", &[]).await.is_err());
-    assert!(client.batch_execute("TRUNCATE audit_record CASCADE").await.is_err());
+    assert!(
+        client
+            .execute("UPDATE audit_record SET actor = 'someone else'", &[])
+            .await
+            .is_err()
+    );
+    assert!(
+        client
+            .execute("DELETE FROM audit_record", &[])
+            .await
+            .is_err()
+    );
+    assert!(
+        client
+            .batch_execute("TRUNCATE audit_record CASCADE")
+            .await
+            .is_err()
+    );
     app.stop().await;
 }
 
@@ -93,7 +130,11 @@ async fn deleting_a_whole_chain_is_caught_by_the_signed_checkpoint() {
     assert!(
         matches!(
             report.first_problem,
-            Some(AuditProblem::MissingChain { .. }) | Some(AuditProblem::CheckpointHeadMismatch { record_missing: true, .. })
+            Some(AuditProblem::MissingChain { .. })
+                | Some(AuditProblem::CheckpointHeadMismatch {
+                    record_missing: true,
+                    ..
+                })
         ),
         "{report}"
     );

@@ -13,7 +13,9 @@ pub async fn create_departments(app: &TestApp) {
         json!({"code": "DA-SCJG", "name": "大安市市场监督管理局", "level": "county", "region_code": "220882", "parent_code": "JL-BC", "phone": "0436-5222000"}),
         json!({"code": "DA-WJ", "name": "大安市卫生健康局", "level": "county", "region_code": "220882", "parent_code": "JL-BC"}),
     ] {
-        let (status, body) = app.admin_json(Method::POST, "/api/v1/admin/departments", &dept).await;
+        let (status, body) = app
+            .admin_json(Method::POST, "/api/v1/admin/departments", &dept)
+            .await;
         assert_eq!(status, 201, "{body}");
     }
 }
@@ -63,7 +65,11 @@ pub async fn publish_item(app: &TestApp, code: &str, lead: &str, draft: Value) -
     assert_eq!(status, 201, "{created}");
     let revision = created["draft_revision"].clone();
     let (status, published) = app
-        .admin_json(Method::POST, &format!("/api/v1/admin/items/{code}/publish"), &json!({"revision": revision}))
+        .admin_json(
+            Method::POST,
+            &format!("/api/v1/admin/items/{code}/publish"),
+            &json!({"revision": revision}),
+        )
         .await;
     assert_eq!(status, 201, "{published}");
     published
@@ -76,7 +82,12 @@ async fn departments_nest_by_level_and_region() {
     let (status, list) = app.get_json("/api/v1/departments").await;
     assert_eq!(status, 200);
     assert_eq!(list.as_array().unwrap().len(), 4);
-    let bureau = list.as_array().unwrap().iter().find(|d| d["code"] == "DA-SCJG").unwrap();
+    let bureau = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "DA-SCJG")
+        .unwrap();
     assert_eq!(bureau["parent_code"], "JL-BC");
 
     let (status, body) = app
@@ -86,7 +97,11 @@ async fn departments_nest_by_level_and_region() {
             &json!({"code": "X-1", "name": "错位的局", "level": "county", "region_code": "110105", "parent_code": "JL-BC"}),
         )
         .await;
-    assert_eq!((status, body["field"].as_str()), (422, Some("region_code")), "{body}");
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("region_code")),
+        "{body}"
+    );
     let (status, body) = app
         .admin_json(
             Method::POST,
@@ -94,7 +109,10 @@ async fn departments_nest_by_level_and_region() {
             &json!({"code": "DA-WJ", "name": "重复", "level": "county", "region_code": "220882", "parent_code": "JL-BC"}),
         )
         .await;
-    assert_eq!((status, body["code"].as_str()), (409, Some("department_exists")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("department_exists"))
+    );
     app.stop().await;
 }
 
@@ -118,7 +136,12 @@ async fn an_incomplete_guide_cannot_be_published_and_every_missing_element_is_li
         .await
         .unwrap();
     let body = expect_problem(response, 422, "guide_incomplete").await;
-    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     for expected in [
         "category",
         "legal_basis",
@@ -135,7 +158,10 @@ async fn an_incomplete_guide_cannot_be_published_and_every_missing_element_is_li
         "consultation_phone",
         "complaint_phone",
     ] {
-        assert!(fields.contains(&expected), "{expected} missing from {fields:?}");
+        assert!(
+            fields.contains(&expected),
+            "{expected} missing from {fields:?}"
+        );
     }
     assert!(!fields.contains(&"name"));
 
@@ -145,22 +171,44 @@ async fn an_incomplete_guide_cannot_be_published_and_every_missing_element_is_li
     draft["materials"][1]["key"] = json!("application_form");
     draft["steps"][0]["kind"] = json!("review");
     let (status, body) = app
-        .admin_json(Method::PUT, "/api/v1/admin/items/DA-SCJG-001/draft", &json!({"revision": 1, "draft": draft}))
+        .admin_json(
+            Method::PUT,
+            "/api/v1/admin/items/DA-SCJG-001/draft",
+            &json!({"revision": 1, "draft": draft}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = app
-        .admin_json(Method::POST, "/api/v1/admin/items/DA-SCJG-001/publish", &json!({"revision": 2}))
+        .admin_json(
+            Method::POST,
+            "/api/v1/admin/items/DA-SCJG-001/publish",
+            &json!({"revision": 2}),
+        )
         .await;
     assert_eq!(status, 422);
     let codes: Vec<(String, String)> = body["errors"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["field"].as_str().unwrap().to_owned(), e["code"].as_str().unwrap().to_owned()))
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap().to_owned(),
+                e["code"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
-    assert!(codes.contains(&("promised_limit_days".into(), "exceeds_statutory".into())), "{codes:?}");
-    assert!(codes.contains(&("materials[1].key".into(), "duplicate".into())), "{codes:?}");
-    assert!(codes.contains(&("steps".into(), "invalid_process".into())), "{codes:?}");
+    assert!(
+        codes.contains(&("promised_limit_days".into(), "exceeds_statutory".into())),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&("materials[1].key".into(), "duplicate".into())),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&("steps".into(), "invalid_process".into())),
+        "{codes:?}"
+    );
     app.stop().await;
 }
 
@@ -168,7 +216,13 @@ async fn an_incomplete_guide_cannot_be_published_and_every_missing_element_is_li
 async fn publication_makes_immutable_versions_and_cancellation_unpublishes() {
     let app = spawn_app().await;
     create_departments(&app).await;
-    let published = publish_item(&app, "DA-SCJG-001", "DA-SCJG", complete_draft("食品经营许可")).await;
+    let published = publish_item(
+        &app,
+        "DA-SCJG-001",
+        "DA-SCJG",
+        complete_draft("食品经营许可"),
+    )
+    .await;
     assert_eq!(published["version"], 1);
 
     let (status, detail) = app.get_json("/api/v1/items/DA-SCJG-001").await;
@@ -207,20 +261,30 @@ async fn publication_makes_immutable_versions_and_cancellation_unpublishes() {
         .await;
     assert_eq!(status, 200, "{body}");
     let (status, v2) = app
-        .admin_json(Method::POST, "/api/v1/admin/items/DA-SCJG-001/publish", &json!({"revision": revision + 1}))
+        .admin_json(
+            Method::POST,
+            "/api/v1/admin/items/DA-SCJG-001/publish",
+            &json!({"revision": revision + 1}),
+        )
         .await;
     assert_eq!((status, v2["version"].as_i64()), (201, Some(2)), "{v2}");
     let (_, current) = app.get_json("/api/v1/items/DA-SCJG-001").await;
     assert_eq!(current["guide"]["name"], "食品经营许可（含网络经营）");
     let (status, v1) = app.get_json("/api/v1/items/DA-SCJG-001/versions/1").await;
-    assert_eq!((status, v1["guide"]["name"].as_str()), (200, Some("食品经营许可")));
+    assert_eq!(
+        (status, v1["guide"]["name"].as_str()),
+        (200, Some("食品经营许可"))
+    );
     assert_eq!(v1["current"], false);
 
     // The database itself refuses to rewrite a published version.
     let tampered = app
         .db()
         .await
-        .execute("UPDATE item_version SET name = 'changed' WHERE version = 1", &[])
+        .execute(
+            "UPDATE item_version SET name = 'changed' WHERE version = 1",
+            &[],
+        )
         .await;
     assert!(tampered.is_err());
 
@@ -234,10 +298,23 @@ async fn publication_makes_immutable_versions_and_cancellation_unpublishes() {
     let body = expect_problem(response, 422, "required").await;
     assert_eq!(body["field"], "reason");
     let (status, cancelled) = app
-        .admin_json(Method::POST, "/api/v1/admin/items/DA-SCJG-001/cancel", &json!({"reason": "依据法规修订取消"}))
+        .admin_json(
+            Method::POST,
+            "/api/v1/admin/items/DA-SCJG-001/cancel",
+            &json!({"reason": "依据法规修订取消"}),
+        )
         .await;
-    assert_eq!((status, cancelled["status"].as_str()), (200, Some("cancelled")), "{cancelled}");
-    expect_problem(app.get("/api/v1/items/DA-SCJG-001").await, 404, "item_not_found").await;
+    assert_eq!(
+        (status, cancelled["status"].as_str()),
+        (200, Some("cancelled")),
+        "{cancelled}"
+    );
+    expect_problem(
+        app.get("/api/v1/items/DA-SCJG-001").await,
+        404,
+        "item_not_found",
+    )
+    .await;
     let (_, page) = app.get_json("/api/v1/items").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 0);
     let (status, _) = app.get_json("/api/v1/items/DA-SCJG-001/versions/2").await;
@@ -252,8 +329,22 @@ async fn publication_makes_immutable_versions_and_cancellation_unpublishes() {
         .json()
         .await
         .unwrap();
-    let actions: Vec<&str> = history.as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["item.create", "item.publish", "item.edit_draft", "item.publish", "item.cancel"]);
+    let actions: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "item.create",
+            "item.publish",
+            "item.edit_draft",
+            "item.publish",
+            "item.cancel"
+        ]
+    );
     assert_eq!(history[1]["actor"], "admin-token");
     app.stop().await;
 }
@@ -263,7 +354,13 @@ async fn the_public_catalog_searches_filters_and_pages() {
     let app = spawn_app().await;
     create_departments(&app).await;
     for i in 1..=5 {
-        publish_item(&app, &format!("DA-SCJG-00{i}"), "DA-SCJG", complete_draft(&format!("食品经营许可{i}"))).await;
+        publish_item(
+            &app,
+            &format!("DA-SCJG-00{i}"),
+            "DA-SCJG",
+            complete_draft(&format!("食品经营许可{i}")),
+        )
+        .await;
     }
     let mut health = complete_draft("公共场所卫生许可");
     health["co_department_codes"] = json!([]);
@@ -279,10 +376,16 @@ async fn the_public_catalog_searches_filters_and_pages() {
     let (_, by_category) = app.get_json("/api/v1/items?category=public_service").await;
     assert_eq!(by_category["items"].as_array().unwrap().len(), 1);
     // DA-WJ co-handles the five food items and leads the sixth.
-    let (_, by_department) = app.get_json("/api/v1/items?department=DA-WJ&limit=100").await;
+    let (_, by_department) = app
+        .get_json("/api/v1/items?department=DA-WJ&limit=100")
+        .await;
     assert_eq!(by_department["items"].as_array().unwrap().len(), 6);
     let (_, percent) = app.get_json("/api/v1/items?q=%25").await;
-    assert_eq!(percent["items"].as_array().unwrap().len(), 0, "LIKE wildcards are escaped");
+    assert_eq!(
+        percent["items"].as_array().unwrap().len(),
+        0,
+        "LIKE wildcards are escaped"
+    );
 
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -293,7 +396,13 @@ async fn the_public_catalog_searches_filters_and_pages() {
         };
         let (status, page) = app.get_json(&path).await;
         assert_eq!(status, 200, "{page}");
-        seen.extend(page["items"].as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap().to_owned()));
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["code"].as_str().unwrap().to_owned()),
+        );
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
             None => break,
@@ -301,7 +410,14 @@ async fn the_public_catalog_searches_filters_and_pages() {
     }
     assert_eq!(
         seen,
-        ["DA-SCJG-001", "DA-SCJG-002", "DA-SCJG-003", "DA-SCJG-004", "DA-SCJG-005", "DA-WJ-001"]
+        [
+            "DA-SCJG-001",
+            "DA-SCJG-002",
+            "DA-SCJG-003",
+            "DA-SCJG-004",
+            "DA-SCJG-005",
+            "DA-WJ-001"
+        ]
     );
     app.stop().await;
 }
@@ -332,9 +448,9 @@ async fn forms_are_uploaded_checked_and_downloaded() {
     expect_problem(lying, 415, "file_type_mismatch").await;
 
     let mut draft = complete_draft("食品经营许可");
-    draft["materials"][0]["blank_form"] = json!({"sha256": sha, "file_name": "申请书.pdf", "content_type": "application/pdf"});
-    draft["materials"][0]["sample_form"] =
-        json!({"sha256": "0".repeat(64), "file_name": "示范.pdf", "content_type": "application/pdf"});
+    draft["materials"][0]["blank_form"] =
+        json!({"sha256": sha, "file_name": "申请书.pdf", "content_type": "application/pdf"});
+    draft["materials"][0]["sample_form"] = json!({"sha256": "0".repeat(64), "file_name": "示范.pdf", "content_type": "application/pdf"});
     let (_, created) = app
         .admin_json(
             Method::POST,
@@ -343,32 +459,54 @@ async fn forms_are_uploaded_checked_and_downloaded() {
         )
         .await;
     let (status, body) = app
-        .admin_json(Method::POST, "/api/v1/admin/items/DA-SCJG-001/publish", &json!({"revision": created["draft_revision"]}))
+        .admin_json(
+            Method::POST,
+            "/api/v1/admin/items/DA-SCJG-001/publish",
+            &json!({"revision": created["draft_revision"]}),
+        )
         .await;
     assert_eq!(status, 422);
-    assert_eq!(body["errors"][0]["field"], "materials[0].sample_form", "{body}");
+    assert_eq!(
+        body["errors"][0]["field"], "materials[0].sample_form",
+        "{body}"
+    );
     draft["materials"][0]["sample_form"] = Value::Null;
     let (_, _) = app
-        .admin_json(Method::PUT, "/api/v1/admin/items/DA-SCJG-001/draft", &json!({"revision": 1, "draft": draft}))
+        .admin_json(
+            Method::PUT,
+            "/api/v1/admin/items/DA-SCJG-001/draft",
+            &json!({"revision": 1, "draft": draft}),
+        )
         .await;
     let (status, _) = app
-        .admin_json(Method::POST, "/api/v1/admin/items/DA-SCJG-001/publish", &json!({"revision": 2}))
+        .admin_json(
+            Method::POST,
+            "/api/v1/admin/items/DA-SCJG-001/publish",
+            &json!({"revision": 2}),
+        )
         .await;
     assert_eq!(status, 201);
 
-    let download = app.get("/api/v1/items/DA-SCJG-001/materials/application_form/blank-form").await;
+    let download = app
+        .get("/api/v1/items/DA-SCJG-001/materials/application_form/blank-form")
+        .await;
     assert_eq!(download.status(), 200);
-    let disposition = download.headers()["content-disposition"].to_str().unwrap().to_owned();
+    let disposition = download.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(disposition.contains("attachment"), "{disposition}");
     assert_eq!(download.bytes().await.unwrap().to_vec(), pdf);
     expect_problem(
-        app.get("/api/v1/items/DA-SCJG-001/materials/application_form/sample-form").await,
+        app.get("/api/v1/items/DA-SCJG-001/materials/application_form/sample-form")
+            .await,
         404,
         "form_not_found",
     )
     .await;
     expect_problem(
-        app.get("/api/v1/items/DA-SCJG-001/materials/nope/blank-form").await,
+        app.get("/api/v1/items/DA-SCJG-001/materials/nope/blank-form")
+            .await,
         404,
         "material_not_found",
     )

@@ -38,7 +38,9 @@ fn satisfies(actual: Option<&Value>, expected: &Value) -> bool {
             ("array", Some(v)) => v.is_array(),
             ("object", Some(v)) => v.is_object(),
             ("null", Some(v)) => v.is_null(),
-            (exact, Some(v)) => exact.strip_prefix('=').is_some_and(|text| v.as_str() == Some(text)),
+            (exact, Some(v)) => exact
+                .strip_prefix('=')
+                .is_some_and(|text| v.as_str() == Some(text)),
         },
         other => actual == Some(other),
     }
@@ -55,8 +57,14 @@ fn substitute(text: &str, saved: &HashMap<String, String>) -> String {
 fn substitute_json(value: &Value, saved: &HashMap<String, String>) -> Value {
     match value {
         Value::String(s) => Value::String(substitute(s, saved)),
-        Value::Array(items) => Value::Array(items.iter().map(|v| substitute_json(v, saved)).collect()),
-        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), substitute_json(v, saved))).collect()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| substitute_json(v, saved)).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), substitute_json(v, saved)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -70,8 +78,16 @@ async fn replay(file: &std::path::Path) {
         other => panic!("{journey}: unknown fixture {other:?}"),
     };
     let mut saved = HashMap::new();
-    for (i, step) in scenario["steps"].as_array().expect("steps").iter().enumerate() {
-        let name = format!("{journey} / step {i} {}", step["name"].as_str().unwrap_or_default());
+    for (i, step) in scenario["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .enumerate()
+    {
+        let name = format!(
+            "{journey} / step {i} {}",
+            step["name"].as_str().unwrap_or_default()
+        );
         let request = &step["request"];
         let method: reqwest::Method = request["method"].as_str().unwrap_or("GET").parse().unwrap();
         let path = substitute(request["path"].as_str().expect("path"), &saved);
@@ -86,7 +102,11 @@ async fn replay(file: &std::path::Path) {
         }
         let response = builder.send().await.unwrap();
         let expect = &step["expect"];
-        assert_eq!(response.status().as_u16() as u64, expect["status"].as_u64().unwrap(), "{name}: status");
+        assert_eq!(
+            response.status().as_u16() as u64,
+            expect["status"].as_u64().unwrap(),
+            "{name}: status"
+        );
         let content_type = response
             .headers()
             .get("content-type")
@@ -94,7 +114,10 @@ async fn replay(file: &std::path::Path) {
             .unwrap_or_default()
             .to_owned();
         if let Some(prefix) = expect["content_type"].as_str() {
-            assert!(content_type.starts_with(prefix), "{name}: content type {content_type}");
+            assert!(
+                content_type.starts_with(prefix),
+                "{name}: content type {content_type}"
+            );
         }
         let bytes = response.bytes().await.unwrap();
         let body: Value = if content_type.contains("json") {
@@ -112,7 +135,8 @@ async fn replay(file: &std::path::Path) {
         }
         if let Some(saves) = step["save"].as_object() {
             for (var, path) in saves {
-                let value = lookup(&body, path.as_str().unwrap()).unwrap_or_else(|| panic!("{name}: nothing at {path}"));
+                let value = lookup(&body, path.as_str().unwrap())
+                    .unwrap_or_else(|| panic!("{name}: nothing at {path}"));
                 let text = match value {
                     Value::String(s) => s.clone(),
                     other => other.to_string(),
@@ -147,5 +171,8 @@ fn the_replayer_checks_what_it_claims() {
     assert!(satisfies(lookup(&body, "items[0].n"), &"integer".into()));
     assert!(!satisfies(lookup(&body, "items[1].code"), &"string".into()));
     assert!(satisfies(lookup(&body, "missing"), &"string?".into()));
-    assert!(satisfies(lookup(&body, "items[0].n"), &serde_json::json!(3)));
+    assert!(satisfies(
+        lookup(&body, "items[0].n"),
+        &serde_json::json!(3)
+    ));
 }

@@ -11,7 +11,10 @@ async fn the_demo_catalog_covers_every_category_with_complete_guides() {
     assert_eq!(status, 200);
     let items = page["items"].as_array().unwrap();
     assert!(items.len() >= 12, "{} items", items.len());
-    let categories: BTreeSet<&str> = items.iter().map(|i| i["category"].as_str().unwrap()).collect();
+    let categories: BTreeSet<&str> = items
+        .iter()
+        .map(|i| i["category"].as_str().unwrap())
+        .collect();
     assert_eq!(categories.len(), 7, "{categories:?}");
     assert!(items.iter().any(|i| i["instant"] == true));
     let mut has_sub_items = false;
@@ -32,11 +35,18 @@ async fn the_demo_catalog_covers_every_category_with_complete_guides() {
                 .unwrap()
                 .iter()
                 .find(|m| m.get("blank_form").is_some())
-                .map(|m| format!("/api/v1/items/{code}/materials/{}/blank-form", m["key"].as_str().unwrap()));
+                .map(|m| {
+                    format!(
+                        "/api/v1/items/{code}/materials/{}/blank-form",
+                        m["key"].as_str().unwrap()
+                    )
+                });
         }
     }
     assert!(has_sub_items && has_fee);
-    let form = app.get(&has_form.expect("a demo material with a blank form")).await;
+    let form = app
+        .get(&has_form.expect("a demo material with a blank form"))
+        .await;
     assert_eq!(form.status(), 200);
     assert!(form.bytes().await.unwrap().starts_with(b"%PDF-"));
     app.stop().await;
@@ -48,7 +58,11 @@ async fn demo_data_loads_only_into_an_empty_database() {
     let (_, first) = app.get_json("/api/v1/items?limit=100").await;
     let pool = fingertip::db::pool_for(app.database.connection_string.parse().unwrap(), 2).unwrap();
     let services = fingertip::app::Services::new(&app.config, pool.clone()).unwrap();
-    assert!(!fingertip::catalog::demo::load_demo(&pool, &services.catalog).await.unwrap());
+    assert!(
+        !fingertip::catalog::demo::load_demo(&pool, &services.catalog)
+            .await
+            .unwrap()
+    );
     let (_, second) = app.get_json("/api/v1/items?limit=100").await;
     assert_eq!(first, second);
     app.stop().await;

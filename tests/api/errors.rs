@@ -64,28 +64,55 @@ async fn wrong_types_and_unknown_enum_values_name_the_field() {
 async fn bad_query_and_path_parameters_name_the_parameter() {
     let app = spawn_app().await;
     let body = expect_problem(
-        app.get("/api/v1/calendar/deadline?from=2026-13-01&working_days=3").await,
+        app.get("/api/v1/calendar/deadline?from=2026-13-01&working_days=3")
+            .await,
         400,
         "invalid_parameter",
     )
     .await;
     assert_eq!(body["field"], "from");
     let body = expect_problem(
-        app.get("/api/v1/calendar/deadline?from=2026-01-05&working_days=-1").await,
+        app.get("/api/v1/calendar/deadline?from=2026-01-05&working_days=-1")
+            .await,
         400,
         "invalid_parameter",
     )
     .await;
     assert_eq!(body["field"], "working_days");
-    let body = expect_problem(app.get("/api/v1/calendar/deadline?from=2026-01-05").await, 400, "invalid_parameter").await;
+    let body = expect_problem(
+        app.get("/api/v1/calendar/deadline?from=2026-01-05").await,
+        400,
+        "invalid_parameter",
+    )
+    .await;
     assert_eq!(body["field"], "working_days");
-    let body = expect_problem(app.get("/api/v1/calendar/twenty").await, 400, "invalid_parameter").await;
+    let body = expect_problem(
+        app.get("/api/v1/calendar/twenty").await,
+        400,
+        "invalid_parameter",
+    )
+    .await;
     assert_eq!(body["field"], "year");
-    let body = expect_problem(app.get("/api/v1/items?category=spaceflight").await, 400, "invalid_parameter").await;
+    let body = expect_problem(
+        app.get("/api/v1/items?category=spaceflight").await,
+        400,
+        "invalid_parameter",
+    )
+    .await;
     assert_eq!(body["field"], "category");
-    let body = expect_problem(app.get("/api/v1/items?limit=1000").await, 400, "invalid_parameter").await;
+    let body = expect_problem(
+        app.get("/api/v1/items?limit=1000").await,
+        400,
+        "invalid_parameter",
+    )
+    .await;
     assert_eq!(body["field"], "limit");
-    let body = expect_problem(app.get("/api/v1/items?cursor=%%%").await, 400, "invalid_parameter").await;
+    let body = expect_problem(
+        app.get("/api/v1/items?cursor=%%%").await,
+        400,
+        "invalid_parameter",
+    )
+    .await;
     assert_eq!(body["field"], "cursor");
     app.stop().await;
 }
@@ -122,7 +149,13 @@ async fn oversized_bodies_wrong_media_types_and_unknown_routes_are_4xx_problems(
 async fn the_admin_api_refuses_missing_and_wrong_tokens() {
     let app = spawn_app().await;
     let body = json!({"code": "A-1", "name": "某局", "level": "county", "region_code": "220882"});
-    let none = app.http.post(app.url("/api/v1/admin/departments")).json(&body).send().await.unwrap();
+    let none = app
+        .http
+        .post(app.url("/api/v1/admin/departments"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(none.status(), 401);
     let wrong = app
         .http

@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod audit_chain;
 mod audit_log;
 mod calendar;
 mod catalog;

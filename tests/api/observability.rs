@@ -17,7 +17,10 @@ async fn readiness_fails_when_a_migration_is_missing() {
     let app = spawn_app().await;
     app.db()
         .await
-        .execute("DELETE FROM schema_migrations WHERE name = '0004_catalog.sql'", &[])
+        .execute(
+            "DELETE FROM schema_migrations WHERE name = '0004_catalog.sql'",
+            &[],
+        )
         .await
         .unwrap();
     let (status, body) = app.get_json("/readyz").await;
@@ -30,7 +33,10 @@ async fn readiness_fails_when_a_migration_is_missing() {
 async fn every_response_carries_a_request_id_and_a_sane_client_id_is_echoed() {
     let app = spawn_app().await;
     let generated = app.get("/healthz").await;
-    let id = generated.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let id = generated.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(id.len(), 32, "generated id {id}");
     let echoed = app
         .http
@@ -54,7 +60,8 @@ async fn every_response_carries_a_request_id_and_a_sane_client_id_is_echoed() {
 #[tokio::test]
 async fn metrics_count_requests_by_route_pattern_and_status() {
     let app = spawn_app().await;
-    app.get("/api/v1/calendar/deadline?from=2026-02-13&working_days=1").await;
+    app.get("/api/v1/calendar/deadline?from=2026-02-13&working_days=1")
+        .await;
     app.get("/api/v1/items/NO-SUCH-ITEM").await;
     app.get("/definitely/not/a/route").await;
     let text = app.get("/metrics").await.text().await.unwrap();
@@ -67,6 +74,9 @@ async fn metrics_count_requests_by_route_pattern_and_status() {
         "{text}"
     );
     assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
-    assert!(text.contains("fingertip_http_request_duration_seconds_bucket"), "{text}");
+    assert!(
+        text.contains("fingertip_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
     app.stop().await;
 }

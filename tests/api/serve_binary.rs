@@ -8,7 +8,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn fingertip(data_dir: &std::path::Path) -> Command {
@@ -23,17 +27,26 @@ fn fingertip(data_dir: &std::path::Path) -> Command {
 
 fn serve(data_dir: &std::path::Path, port: u16, demo: bool) -> Child {
     let mut command = fingertip(data_dir);
-    command.arg("serve").env("FINGERTIP_LISTEN", format!("127.0.0.1:{port}"));
+    command
+        .arg("serve")
+        .env("FINGERTIP_LISTEN", format!("127.0.0.1:{port}"));
     if demo {
         command.arg("--demo-data");
     }
-    command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+    command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 async fn wait_ready(http: &reqwest::Client, port: u16, child: &mut Child) {
     let started = Instant::now();
     loop {
-        if let Ok(r) = http.get(format!("http://127.0.0.1:{port}/readyz")).send().await
+        if let Ok(r) = http
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
             && r.status() == 200
         {
             return;
@@ -41,15 +54,25 @@ async fn wait_ready(http: &reqwest::Client, port: u16, child: &mut Child) {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("server exited early: {status}");
         }
-        assert!(started.elapsed() < Duration::from_secs(90), "server not ready in time");
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "server not ready in time"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
 fn terminate(child: &mut Child) -> Vec<String> {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
     let stderr = child.stderr.take().unwrap();
-    let lines: Vec<String> = BufReader::new(stderr).lines().map_while(Result::ok).collect();
+    let lines: Vec<String> = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .collect();
     let status = child.wait().unwrap();
     assert!(status.success(), "exit status {status}; log: {lines:?}");
     lines
@@ -77,14 +100,20 @@ async fn the_binary_runs_on_an_embedded_cluster_stops_cleanly_and_reuses_its_dat
     let count = page["items"].as_array().unwrap().len();
     assert!(count >= 12, "{page}");
     let log = terminate(&mut first);
-    assert!(!dir.path().join("pg/postmaster.pid").exists(), "the embedded cluster was stopped");
+    assert!(
+        !dir.path().join("pg/postmaster.pid").exists(),
+        "the embedded cluster was stopped"
+    );
     // JSON logs, each request line carrying its request id.
     let request_line = log
         .iter()
         .find(|l| l.contains("serve-binary-test"))
         .unwrap_or_else(|| panic!("no log line with the request id: {log:?}"));
     let parsed: serde_json::Value = serde_json::from_str(request_line).unwrap();
-    assert_eq!(parsed["span"]["request_id"], "serve-binary-test", "{parsed}");
+    assert_eq!(
+        parsed["span"]["request_id"], "serve-binary-test",
+        "{parsed}"
+    );
 
     let port = free_port();
     let mut second = serve(dir.path(), port, false);
@@ -97,10 +126,21 @@ async fn the_binary_runs_on_an_embedded_cluster_stops_cleanly_and_reuses_its_dat
         .json()
         .await
         .unwrap();
-    assert_eq!(page["items"].as_array().unwrap().len(), count, "the data survived the restart");
+    assert_eq!(
+        page["items"].as_array().unwrap().len(),
+        count,
+        "the data survived the restart"
+    );
     terminate(&mut second);
 
-    let verify = fingertip(dir.path()).args(["audit", "verify"]).output().unwrap();
+    let verify = fingertip(dir.path())
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
     let report = String::from_utf8_lossy(&verify.stdout);
-    assert!(verify.status.success(), "{report} {}", String::from_utf8_lossy(&verify.stderr));
+    assert!(
+        verify.status.success(),
+        "{report} {}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
 }

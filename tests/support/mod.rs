@@ -41,7 +41,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         ..Config::default()
     };
     adjust(&mut config);
-    let running = fingertip::app::start(config.clone(), false).await.expect("app starts");
+    let running = fingertip::app::start(config.clone(), false)
+        .await
+        .expect("app starts");
     TestApp {
         address: format!("http://{}", running.address),
         http: reqwest::Client::builder().build().expect("http client"),
@@ -69,20 +71,33 @@ impl TestApp {
 
     /// A request with the admin bearer token.
     pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http.request(method, self.url(path)).bearer_auth(ADMIN_TOKEN)
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
     }
 
-    pub async fn admin_json(&self, method: reqwest::Method, path: &str, body: &Value) -> (u16, Value) {
-        let response = self.admin(method, path).json(body).send().await.expect("request");
+    pub async fn admin_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        let response = self
+            .admin(method, path)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
     /// A direct database connection to this app's database.
     pub async fn db(&self) -> tokio_postgres::Client {
-        let (client, connection) = tokio_postgres::connect(&self.database.connection_string, tokio_postgres::NoTls)
-            .await
-            .expect("db connect");
+        let (client, connection) =
+            tokio_postgres::connect(&self.database.connection_string, tokio_postgres::NoTls)
+                .await
+                .expect("db connect");
         tokio::spawn(connection);
         client
     }
@@ -103,11 +118,17 @@ pub async fn expect_problem(response: reqwest::Response, status: u16, code: &str
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    assert!(content_type.starts_with("application/problem+json"), "content-type {content_type}");
+    assert!(
+        content_type.starts_with("application/problem+json"),
+        "content-type {content_type}"
+    );
     let body: Value = response.json().await.expect("problem body");
     assert_eq!(body["code"], code, "problem body {body}");
     assert_eq!(body["status"], status, "problem body {body}");
-    assert!(body["title"].as_str().is_some_and(|t| !t.is_empty()), "title in {body}");
+    assert!(
+        body["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "title in {body}"
+    );
     assert!(body["detail"].as_str().is_some(), "detail in {body}");
     body
 }

@@ -1,5 +1,5 @@
-//! Database tests of the audit log (append, concurrency, checkpoints, tamper detection); they
-//! need a superuser connection string in `FINGERTIP_TEST_AUDIT_DB` and skip when it is unset.
+//! The audit log against a real database: append, concurrency, checkpoints and every kind of
+//! tampering `verify` must find.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -8,55 +8,29 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio_postgres::{Client, Config, NoTls};
 
-use super::*;
+use fingertip::audit::*;
 
-const MIGRATION: &str = include_str!("../../migrations/0003_audit.sql");
+use crate::support::db::fresh_database;
 
 struct TestDb {
-    admin: Client,
-    name: String,
     config: Config,
 }
 
 impl TestDb {
-    /// A fresh database with the audit schema, or `None` when no server is configured.
-    async fn create(label: &str) -> Option<TestDb> {
-        let Ok(url) = std::env::var("FINGERTIP_TEST_AUDIT_DB") else {
-            println!("FINGERTIP_TEST_AUDIT_DB is unset; skipping the audit database test {label}");
-            return None;
-        };
-        let admin_config = Config::from_str(&url).expect("FINGERTIP_TEST_AUDIT_DB");
-        let admin = connect(&admin_config).await;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!("audit_t_{label}_{}_{nanos}", std::process::id());
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        let mut config = admin_config.clone();
-        config.dbname(&name);
-        let db = TestDb {
-            admin,
-            name,
-            config,
-        };
-        db.connect().await.batch_execute(MIGRATION).await.unwrap();
-        Some(db)
+    /// A fresh database (cloned from the migrated template, so it has the audit schema).
+    async fn create(_label: &str) -> Option<TestDb> {
+        let database = fresh_database().await;
+        Some(TestDb {
+            config: Config::from_str(&database.connection_string).unwrap(),
+        })
     }
 
     async fn connect(&self) -> Client {
         connect(&self.config).await
     }
 
-    async fn drop(self) {
-        self.admin
-            .batch_execute(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
-            .await
-            .unwrap();
-    }
+    /// Test databases are dropped with the test cluster's next start.
+    async fn drop(self) {}
 }
 
 async fn connect(config: &Config) -> Client {
