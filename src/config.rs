@@ -43,6 +43,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// An external PostgreSQL server; with none the embedded cluster is used.
     pub database_url: Option<Secret>,
+    /// Extra CA certificate(s), PEM, trusted for TLS to the `DATABASE_URL` server.
+    pub database_ca_file: Option<PathBuf>,
     pub mode: Mode,
     /// Load the demo catalog into an empty database (never in production).
     pub demo_data: bool,
@@ -65,6 +67,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./var"),
             database_url: None,
+            database_ca_file: None,
             mode: Mode::Development,
             demo_data: false,
             admin_token: None,
@@ -84,6 +87,7 @@ struct FileLayer {
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     database_url: Option<Secret>,
+    database_ca_file: Option<PathBuf>,
     mode: Option<Mode>,
     demo_data: Option<bool>,
     admin_token: Option<Secret>,
@@ -154,6 +158,9 @@ impl Config {
             audit_checkpoint_seconds,
             log_format
         );
+        if f.database_ca_file.is_some() {
+            self.database_ca_file = f.database_ca_file;
+        }
         if f.audit_key_file.is_some() {
             self.audit_key_file = f.audit_key_file;
         }
@@ -189,6 +196,9 @@ impl Config {
                             )));
                         }
                     }
+                }
+                "FINGERTIP_DATABASE_CA_FILE" if !value.is_empty() => {
+                    self.database_ca_file = Some(PathBuf::from(value))
                 }
                 "FINGERTIP_DEMO_DATA" => self.demo_data = parse_bool(value).map_err(bad)?,
                 "FINGERTIP_ADMIN_TOKEN" if !value.is_empty() => {

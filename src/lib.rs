@@ -13,3 +13,5 @@ pub mod filetype;
 pub mod health;
 pub mod http;
 pub mod logging;
+pub mod notify;
+pub mod tls;

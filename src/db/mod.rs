@@ -3,6 +3,7 @@
 
 pub mod embedded;
 pub mod migrate;
+pub mod tls;
 
 use std::str::FromStr;
 
@@ -27,7 +28,15 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
         Some(url) => {
             let pg = tokio_postgres::Config::from_str(url.expose())
                 .context("DATABASE_URL is not a valid PostgreSQL connection string")?;
-            (pg, None)
+            let pool = tls::pool_for_external(
+                pg,
+                config.db_pool_size,
+                config.database_ca_file.as_deref(),
+            )?;
+            return Ok(Database {
+                pool,
+                embedded: None,
+            });
         }
         None => {
             let cluster = EmbeddedCluster::start(&config.data_dir.join("pg"))
@@ -44,17 +53,28 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
     Ok(Database { pool, embedded })
 }
 
-pub fn pool_for(mut pg_config: tokio_postgres::Config, size: usize) -> anyhow::Result<Pool> {
+/// A pool without TLS: the embedded cluster listens on loopback only.
+pub fn pool_for(pg_config: tokio_postgres::Config, size: usize) -> anyhow::Result<Pool> {
+    build_pool(
+        Manager::from_config(named(pg_config), NoTls, manager_config()),
+        size,
+    )
+}
+
+fn named(mut pg_config: tokio_postgres::Config) -> tokio_postgres::Config {
     if pg_config.get_application_name().is_none() {
         pg_config.application_name("fingertip");
     }
-    let manager = Manager::from_config(
-        pg_config,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+    pg_config
+}
+
+fn manager_config() -> ManagerConfig {
+    ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    }
+}
+
+fn build_pool(manager: Manager, size: usize) -> anyhow::Result<Pool> {
     Pool::builder(manager)
         .max_size(size)
         .runtime(deadpool_postgres::Runtime::Tokio1)

@@ -10,6 +10,7 @@ mod audit_log;
 mod calendar;
 mod catalog;
 mod contract;
+mod database_tls;
 mod demo;
 mod errors;
 mod migrations;

@@ -1,0 +1,339 @@
+//! Enqueueing: a notification is rows written in the caller's own transaction (the transactional
+//! outbox) — if the business change commits, the message will go; if it rolls back, it will not.
+
+use std::time::Duration;
+
+use deadpool_postgres::GenericClient;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::model::{self, Channel, DeliveryStatus, RenderError};
+
+/// Who a notification is for.
+#[derive(Debug, Clone)]
+pub enum Recipient {
+    /// A platform user (e.g. `citizen:<id>`), reached on their active devices, with a phone for
+    /// SMS and an email when known.
+    Owner {
+        owner: String,
+        phone: Option<String>,
+        email: Option<String>,
+    },
+    Phone(String),
+    Email(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct NewNotification {
+    pub template_key: String,
+    pub variables: Map<String, Value>,
+    pub recipient: Recipient,
+    /// Channels to use, in order of preference.
+    pub channels: Vec<Channel>,
+    /// Push first, and SMS when the push is not sent within the fallback delay (or there is no
+    /// active device).
+    pub must_reach: bool,
+    /// 10 for OTPs (sent before everything else), 5 otherwise.
+    pub priority: i16,
+    /// The same key enqueues once: retries of a business step never double a message.
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnqueueError {
+    #[error("unknown notification template {0}")]
+    UnknownTemplate(String),
+    #[error("template {key} has no {channel} content")]
+    NoContent { key: String, channel: &'static str },
+    #[error("template {key}: {source}")]
+    Render { key: String, source: RenderError },
+    #[error("the recipient has no address for {0}")]
+    NoAddress(&'static str),
+    #[error("invalid phone number")]
+    InvalidPhone,
+    #[error("invalid email address")]
+    InvalidEmail,
+    #[error(transparent)]
+    Db(#[from] tokio_postgres::Error),
+}
+
+/// Settings the outbox applies when it creates deliveries.
+#[derive(Debug, Clone)]
+pub struct OutboxSettings {
+    /// How long a must-reach push may take to be sent before the SMS fallback goes.
+    pub fallback_delay: Duration,
+    /// Per address and channel, at most this many deliveries per hour; beyond, the delivery is
+    /// recorded as cancelled (`rate_limited`) and never sent: nobody can SMS-bomb a phone
+    /// through us.
+    pub per_address_hourly_limit: i64,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        OutboxSettings {
+            fallback_delay: Duration::from_secs(60),
+            per_address_hourly_limit: 10,
+        }
+    }
+}
+
+struct Template {
+    version: i32,
+    sms_body: Option<String>,
+    push_title: Option<String>,
+    push_body: Option<String>,
+    email_subject: Option<String>,
+    email_body: Option<String>,
+}
+
+async fn latest_template(
+    client: &impl GenericClient,
+    key: &str,
+) -> Result<Option<Template>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT version, sms_body, push_title, push_body, email_subject, email_body
+             FROM notification_template WHERE key = $1 ORDER BY version DESC LIMIT 1",
+            &[&key],
+        )
+        .await?;
+    Ok(row.map(|r| Template {
+        version: r.get(0),
+        sms_body: r.get(1),
+        push_title: r.get(2),
+        push_body: r.get(3),
+        email_subject: r.get(4),
+        email_body: r.get(5),
+    }))
+}
+
+/// A rendered delivery about to be written.
+struct Planned {
+    id: Uuid,
+    channel: Channel,
+    address: String,
+    device_id: Option<Uuid>,
+    title: Option<String>,
+    body: String,
+    segments: Option<i32>,
+    fallback_for: Option<Uuid>,
+    delay: Duration,
+}
+
+/// Enqueues a notification inside `tx`; returns its id (the existing one for a repeated
+/// idempotency key).
+pub async fn enqueue(
+    tx: &impl GenericClient,
+    new: &NewNotification,
+    settings: &OutboxSettings,
+) -> Result<Uuid, EnqueueError> {
+    let key = &new.template_key;
+    let template = latest_template(tx, key)
+        .await?
+        .ok_or_else(|| EnqueueError::UnknownTemplate(key.clone()))?;
+    let render = |text: &Option<String>, vars: &Map<String, Value>, channel: &'static str| {
+        let text = text.as_deref().ok_or(EnqueueError::NoContent {
+            key: key.clone(),
+            channel,
+        })?;
+        model::render(text, vars).map_err(|source| EnqueueError::Render {
+            key: key.clone(),
+            source,
+        })
+    };
+    let render_opt = |text: &Option<String>, vars: &Map<String, Value>| match text {
+        Some(t) => model::render(t, vars)
+            .map(Some)
+            .map_err(|source| EnqueueError::Render {
+                key: key.clone(),
+                source,
+            }),
+        None => Ok(None),
+    };
+
+    let (owner, phone, email) = match &new.recipient {
+        Recipient::Owner {
+            owner,
+            phone,
+            email,
+        } => (Some(owner.clone()), phone.clone(), email.clone()),
+        Recipient::Phone(p) => (None, Some(p.clone()), None),
+        Recipient::Email(e) => (None, None, Some(e.clone())),
+    };
+    let phone = phone
+        .map(|p| model::parse_mainland_mobile(&p).ok_or(EnqueueError::InvalidPhone))
+        .transpose()?;
+    if let Some(e) = &email
+        && !model::is_email(e)
+    {
+        return Err(EnqueueError::InvalidEmail);
+    }
+
+    let id = Uuid::new_v4();
+    let channels: Vec<&str> = new.channels.iter().map(|c| c.as_str()).collect();
+    let inserted = tx
+        .query_opt(
+            "INSERT INTO notification (id, owner, phone, email, template_key, template_version, variables,
+                 channels, must_reach, priority, idempotency_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            &[
+                &id,
+                &owner,
+                &phone,
+                &email,
+                key,
+                &template.version,
+                &Value::Object(new.variables.clone()),
+                &channels,
+                &new.must_reach,
+                &new.priority,
+                &new.idempotency_key,
+            ],
+        )
+        .await?;
+    if inserted.is_none() {
+        let existing = tx
+            .query_one(
+                "SELECT id FROM notification WHERE idempotency_key = $1",
+                &[&new.idempotency_key],
+            )
+            .await?;
+        return Ok(existing.get(0));
+    }
+
+    let mut planned: Vec<Planned> = Vec::new();
+    let sms_vars = model::masked_for_sms(&new.variables);
+    let wants = |c: Channel| new.channels.contains(&c) || (new.must_reach && c == Channel::Sms);
+    let mut push_ids = Vec::new();
+    if new.channels.contains(&Channel::Push)
+        && let Some(owner) = &owner
+    {
+        let devices = tx
+            .query("SELECT id, platform, token FROM device WHERE owner = $1 AND active ORDER BY created_at", &[owner])
+            .await?;
+        let title = render_opt(&template.push_title, &new.variables)?;
+        let body = render(&template.push_body, &new.variables, "push")?;
+        for device in devices {
+            let delivery = Uuid::new_v4();
+            push_ids.push(delivery);
+            planned.push(Planned {
+                id: delivery,
+                channel: Channel::Push,
+                address: format!(
+                    "{}:{}",
+                    device.get::<_, String>(1),
+                    device.get::<_, String>(2)
+                ),
+                device_id: Some(device.get(0)),
+                title: title.clone(),
+                body: body.clone(),
+                segments: None,
+                fallback_for: None,
+                delay: Duration::ZERO,
+            });
+        }
+    }
+    if wants(Channel::Sms) {
+        let only_fallback = !new.channels.contains(&Channel::Sms);
+        match &phone {
+            Some(phone) => {
+                let body = render(&template.sms_body, &sms_vars, "sms")?;
+                // With a push to wait for, the SMS is its fallback; without one, it goes now.
+                let fallback_for = if new.must_reach {
+                    push_ids.first().copied()
+                } else {
+                    None
+                };
+                planned.push(Planned {
+                    id: Uuid::new_v4(),
+                    channel: Channel::Sms,
+                    address: phone.clone(),
+                    device_id: None,
+                    title: None,
+                    segments: Some(model::sms_segments(&body) as i32),
+                    body,
+                    fallback_for,
+                    delay: if fallback_for.is_some() {
+                        settings.fallback_delay
+                    } else {
+                        Duration::ZERO
+                    },
+                });
+            }
+            None if !only_fallback => return Err(EnqueueError::NoAddress("sms")),
+            None => {}
+        }
+    }
+    if new.channels.contains(&Channel::Email) {
+        let address = email.clone().ok_or(EnqueueError::NoAddress("email"))?;
+        planned.push(Planned {
+            id: Uuid::new_v4(),
+            channel: Channel::Email,
+            address,
+            device_id: None,
+            title: render_opt(&template.email_subject, &new.variables)?,
+            body: render(&template.email_body, &new.variables, "email")?,
+            segments: None,
+            fallback_for: None,
+            delay: Duration::ZERO,
+        });
+    }
+    if planned.is_empty() {
+        return Err(EnqueueError::NoAddress("any channel"));
+    }
+
+    for p in planned {
+        let recent: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM notification_delivery
+                 WHERE channel = $1 AND address = $2 AND created_at > now() - interval '1 hour'
+                   AND status <> 'cancelled'",
+                &[&p.channel.as_str(), &p.address],
+            )
+            .await?
+            .get(0);
+        let limited = recent >= settings.per_address_hourly_limit;
+        let status = if limited {
+            DeliveryStatus::Cancelled
+        } else {
+            DeliveryStatus::Created
+        };
+        let delay_ms = p.delay.as_millis() as f64;
+        tx.execute(
+            "INSERT INTO notification_delivery (id, notification_id, channel, address, device_id, title, body,
+                 segments, status, priority, next_attempt_at, fallback_for, last_error)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                     now() + make_interval(secs => $11::float8 / 1000), $12, $13)",
+            &[
+                &p.id,
+                &id,
+                &p.channel.as_str(),
+                &p.address,
+                &p.device_id,
+                &p.title,
+                &p.body,
+                &p.segments,
+                &status.as_str(),
+                &new.priority,
+                &delay_ms,
+                &p.fallback_for,
+                &limited.then_some("rate_limited"),
+            ],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO notification_event (delivery_id, status, detail) VALUES ($1, $2, $3)",
+            &[
+                &p.id,
+                &status.as_str(),
+                &limited.then_some("rate limited: too many messages to this address"),
+            ],
+        )
+        .await?;
+    }
+    // Wake the dispatchers now rather than at their next poll.
+    tx.execute("SELECT pg_notify('notification_outbox', '')", &[])
+        .await?;
+    Ok(id)
+}

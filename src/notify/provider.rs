@@ -1,0 +1,81 @@
+//! The one trait every delivery channel's protocol client implements (SMS, app push, email, and
+//! the demo-only log channel), so the dispatcher treats them alike.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<SendOutcome, SendError>> + Send + 'a>>;
+
+/// Where a message goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// Mainland mobile number, 11 digits without the +86 prefix.
+    Phone(String),
+    Email(String),
+    /// An app push token on its platform.
+    Device {
+        platform: PushPlatform,
+        token: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushPlatform {
+    Apns,
+    Huawei,
+    Fcm,
+}
+
+/// A rendered message ready for a provider.
+#[derive(Debug, Clone)]
+pub struct OutgoingMessage {
+    /// Stable per notification and channel: providers that deduplicate get it (e.g. `apns-id`,
+    /// Aliyun `OutId`); we also use it to make a retry after a crash recognisable.
+    pub message_id: Uuid,
+    pub address: Address,
+    /// Email subject or push title.
+    pub title: Option<String>,
+    /// The rendered text (SMS body, push body, email body).
+    pub body: String,
+    /// Chinese SMS gateways send only pre-approved templates: the provider's template id and the
+    /// variables to fill it with. `None` for channels that take free text.
+    pub provider_template: Option<String>,
+    pub variables: Map<String, Value>,
+    /// 10 = immediate (OTP), 5 = normal.
+    pub priority: u8,
+    /// Optional attachment for email (file name, content type, bytes).
+    pub attachment: Option<(String, String, Vec<u8>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendOutcome {
+    /// The provider's id for the message (for delivery receipts), when it gives one.
+    pub provider_message_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Worth retrying later: network error, timeout, 5xx, 429, provider throttling.
+    #[error("temporary failure: {0}")]
+    Temporary(String),
+    /// Retrying will not help: bad request, rejected content, unknown template.
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+    /// The address is dead (APNs 410 Unregistered, FCM UNREGISTERED, Huawei 80300007, a
+    /// nonexistent number): deactivate it and fall back to another channel.
+    #[error("invalid address: {0}")]
+    InvalidAddress(String),
+}
+
+pub trait Provider: Send + Sync {
+    /// Stable name used in configuration, metrics and the notification history (`aliyun`, `apns`…).
+    fn name(&self) -> &'static str;
+    /// Whether this provider only logs (refused in production mode).
+    fn is_demo_only(&self) -> bool {
+        false
+    }
+    fn send<'a>(&'a self, message: &'a OutgoingMessage) -> SendFuture<'a>;
+}

@@ -1,0 +1,10 @@
+//! Protocol clients for each provider, behind [`super::provider::Provider`].
+
+pub mod aliyun;
+pub mod apns;
+pub mod email;
+pub mod fcm;
+pub mod huawei;
+pub mod log;
+pub mod smpp;
+pub mod tencent;

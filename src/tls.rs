@@ -1,0 +1,50 @@
+//! rustls (with ring) client configuration shared by every outbound TLS connection: the external
+//! database, and the HTTP clients of SMS, push and identity providers.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
+/// Trusts the system's roots plus, optionally, the CA certificates in a PEM file.
+pub fn client_config(ca_file: Option<&Path>) -> anyhow::Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for cert in native.certs {
+        // A system certificate rustls cannot parse is skipped, not fatal.
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = ca_file {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .with_context(|| format!("reading the CA file {}", path.display()))?
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("parsing the CA file {}", path.display()))?;
+        anyhow::ensure!(
+            !certs.is_empty(),
+            "the CA file {} holds no certificate",
+            path.display()
+        );
+        for cert in certs {
+            roots.add(cert).context("adding a CA certificate")?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// An HTTP client over rustls with a timeout on every request; HTTP/2 is negotiated by ALPN.
+pub fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .use_preconfigured_tls(client_config(None)?)
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .build()
+        .context("building the HTTP client")
+}
