@@ -138,6 +138,7 @@ fn peak_memory_kib(pid: u32) -> Option<u64> {
 
 #[tokio::main]
 async fn main() {
+    fingertip::tls::install_crypto_provider();
     let seconds = env_or("BENCH_SECONDS", 10);
     let concurrency = env_or("BENCH_CONCURRENCY", 32) as usize;
     let server = start_server().await;

@@ -26,6 +26,8 @@ use crate::http::admin_auth::AdminGate;
 use crate::http::catch_all::problem_for_error;
 use crate::http::metrics::{Metrics, MetricsMiddleware};
 use crate::http::request_id::RequestIdMiddleware;
+use crate::notify::api::NotifyApi;
+use crate::notify::outbox::OutboxSettings;
 
 pub const API_TITLE: &str = "fingertip 网上行政审批平台 API";
 
@@ -36,6 +38,7 @@ pub struct Services {
     pub admin: AdminGate,
     pub calendar: Arc<CalendarService>,
     pub catalog: Arc<CatalogService>,
+    pub outbox: OutboxSettings,
 }
 
 impl Services {
@@ -46,12 +49,13 @@ impl Services {
             admin: AdminGate::new(config.admin_token.as_ref()),
             calendar: Arc::new(CalendarService::new(pool.clone())),
             catalog: Arc::new(CatalogService::new(pool.clone(), blobs)),
+            outbox: config.notify.outbox(),
             pool,
         })
     }
 }
 
-type Apis = (HealthApi, CalendarApi, DepartmentApi, CatalogApi);
+type Apis = (HealthApi, CalendarApi, DepartmentApi, CatalogApi, NotifyApi);
 
 pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
     OpenApiService::new(
@@ -72,6 +76,11 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
                 service: services.catalog.clone(),
                 admin: services.admin.clone(),
                 pool: services.pool.clone(),
+            },
+            NotifyApi {
+                pool: services.pool.clone(),
+                admin: services.admin.clone(),
+                outbox: services.outbox.clone(),
             },
         ),
         API_TITLE,
@@ -126,6 +135,7 @@ impl Running {
 /// Connects (starting the embedded cluster when no `DATABASE_URL`), migrates, loads demo data
 /// when asked, starts background workers and serves until `stop` or SIGINT/SIGTERM.
 pub async fn start(config: Config, handle_signals: bool) -> anyhow::Result<Running> {
+    crate::tls::install_crypto_provider();
     let database = db::connect(&config).await?;
     let result = start_with(config, database.pool.clone(), handle_signals).await;
     match result {
@@ -185,6 +195,19 @@ pub async fn start_with(
         shutdown_rx.clone(),
     );
 
+    let dispatcher = config.notify.dispatcher(pool.clone())?;
+    let demo_only = dispatcher.providers.demo_only();
+    if config.mode == Mode::Production && !demo_only.is_empty() {
+        anyhow::bail!(
+            "production mode refuses the log-only demo providers ({}): configure real ones under [notify]",
+            demo_only.join(", ")
+        );
+    }
+    let dispatch_worker = config
+        .notify
+        .dispatch
+        .then(|| dispatcher.spawn(shutdown_rx.clone()));
+
     let endpoint = routes(&config, &services);
     let acceptor = TcpListener::bind(config.listen)
         .into_acceptor()
@@ -209,6 +232,10 @@ pub async fn start_with(
             .run_with_graceful_shutdown(endpoint, signal, Some(Duration::from_secs(30)))
             .await;
         checkpointer.abort();
+        if let Some(worker) = dispatch_worker {
+            // It finishes its batch (the row locks make a cut-off send safe to redo) and exits.
+            let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
+        }
         pool.close();
         tracing::info!("server stopped");
         served.context("server")

@@ -59,6 +59,8 @@ pub struct Config {
     /// Ed25519 PKCS#8 key signing audit checkpoints; `<data_dir>/keys/audit-ed25519.pk8` by
     /// default, created on first start. Instances sharing a database must share this key.
     pub audit_key_file: Option<PathBuf>,
+    /// The notification hub's providers and limits (`[notify]`).
+    pub notify: crate::notify::setup::NotifyConfig,
 }
 
 impl Default for Config {
@@ -76,6 +78,7 @@ impl Default for Config {
             audit_checkpoint_seconds: 300,
             log_format: "json".to_owned(),
             audit_key_file: None,
+            notify: Default::default(),
         }
     }
 }
@@ -96,6 +99,7 @@ struct FileLayer {
     audit_checkpoint_seconds: Option<u64>,
     log_format: Option<String>,
     audit_key_file: Option<PathBuf>,
+    notify: Option<crate::notify::setup::NotifyConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -158,6 +162,9 @@ impl Config {
             audit_checkpoint_seconds,
             log_format
         );
+        if let Some(notify) = f.notify {
+            self.notify = notify;
+        }
         if f.database_ca_file.is_some() {
             self.database_ca_file = f.database_ca_file;
         }

@@ -39,8 +39,16 @@ pub fn client_config(ca_file: Option<&Path>) -> anyhow::Result<rustls::ClientCon
         .with_no_client_auth())
 }
 
+/// Makes ring the process-wide rustls crypto provider (reqwest is built without one, so that
+/// aws-lc never enters the build). Idempotent.
+pub fn install_crypto_provider() {
+    // An error only means a provider is already installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// An HTTP client over rustls with a timeout on every request; HTTP/2 is negotiated by ALPN.
 pub fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    install_crypto_provider();
     reqwest::Client::builder()
         .use_preconfigured_tls(client_config(None)?)
         .timeout(timeout)

@@ -23,6 +23,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0004_catalog.sql",
         include_str!("../../migrations/0004_catalog.sql"),
     ),
+    (
+        "0005_notify.sql",
+        include_str!("../../migrations/0005_notify.sql"),
+    ),
 ];
 
 /// Arbitrary constant naming the migration lock in `pg_advisory_lock`.

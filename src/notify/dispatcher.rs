@@ -157,6 +157,10 @@ impl Dispatcher {
                  JOIN notification n ON n.id = d.notification_id
                  JOIN notification_template t ON t.key = n.template_key AND t.version = n.template_version
                  WHERE d.status IN ('created', 'temporary_failure') AND d.next_attempt_at <= now()
+                   -- A fallback waits while its primary is itself about to be sent.
+                   AND NOT EXISTS (SELECT 1 FROM notification_delivery p
+                                   WHERE p.id = d.fallback_for AND p.status IN ('created', 'temporary_failure')
+                                     AND p.next_attempt_at <= now())
                  ORDER BY d.priority DESC, d.next_attempt_at
                  LIMIT $1
                  FOR UPDATE OF d SKIP LOCKED",

@@ -1,8 +1,11 @@
 //! The notification hub: templates, the transactional outbox, dispatch workers and the provider
 //! clients that reach people by SMS, app push and email.
 
+pub mod api;
 pub mod dispatcher;
 pub mod model;
 pub mod outbox;
 pub mod provider;
 pub mod providers;
+pub mod setup;
+pub mod templates;

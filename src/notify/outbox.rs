@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use deadpool_postgres::GenericClient;
 use serde_json::{Map, Value};
+use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 use super::model::{self, Channel, DeliveryStatus, RenderError};

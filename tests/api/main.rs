@@ -14,6 +14,7 @@ mod database_tls;
 mod demo;
 mod errors;
 mod migrations;
+mod notify;
 mod observability;
 mod openapi;
 mod serve_binary;

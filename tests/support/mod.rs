@@ -30,6 +30,7 @@ pub async fn spawn_demo_app() -> TestApp {
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     fingertip::logging::init("json");
+    fingertip::tls::install_crypto_provider();
     let database = db::fresh_database().await;
     let data_dir = tempfile::tempdir().expect("temp data dir");
     let mut config = Config {

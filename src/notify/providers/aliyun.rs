@@ -36,7 +36,7 @@ use std::time::Duration;
 use anyhow::Context;
 use ring::{digest, hmac};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::config::Secret;
 use crate::notify::provider::{
@@ -164,6 +164,23 @@ pub fn sign_v3(
     }
 }
 
+/// `TemplateParam`: the variables as a JSON object of strings (Aliyun refuses other values with
+/// `isv.INVALID_JSON_PARAM`), numbers and booleans as their JSON text, `null` as `""`.
+pub fn template_param(variables: &Map<String, Value>) -> serde_json::Result<String> {
+    let strings: Map<String, Value> = variables
+        .iter()
+        .map(|(name, value)| {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            (name.clone(), Value::String(text))
+        })
+        .collect();
+    serde_json::to_string(&strings)
+}
+
 /// The `Host` header reqwest sends for this URL (the port only when it is not the default).
 fn host_header(url: &reqwest::Url) -> Option<String> {
     let host = url.host_str()?;
@@ -277,7 +294,7 @@ impl AliyunSms {
             .ok_or_else(|| {
                 SendError::Permanent("aliyun SMS needs a template code (TemplateCode)".to_owned())
             })?;
-        let template_param = serde_json::to_string(&message.variables)
+        let template_param = template_param(&message.variables)
             .map_err(|e| SendError::Permanent(format!("template variables: {e}")))?;
         let out_id = message.message_id.to_string();
         let mut params: Vec<(&str, &str)> = vec![
@@ -511,6 +528,16 @@ mod tests {
         assert_eq!(
             canonical_query_string(&[("b", "{\"code\":\"1\"}"), ("a", "x y")]),
             "a=x%20y&b=%7B%22code%22%3A%221%22%7D"
+        );
+    }
+
+    #[test]
+    fn template_param_values_are_strings() {
+        let vars: Map<String, Value> =
+            serde_json::from_str(r#"{"code":"123456","minutes":5,"ok":true,"x":null}"#).unwrap();
+        assert_eq!(
+            template_param(&vars).unwrap(),
+            r#"{"code":"123456","minutes":"5","ok":"true","x":""}"#
         );
     }
 

@@ -1,1 +1,363 @@
-//! (being written)
+//! Email over SMTP (lettre), to the platform's mail relay.
+//!
+//! Messages are MIME with a UTF-8 subject and body (lettre encodes the headers as RFC 2047 words
+//! and picks quoted-printable or base64 for the body), a `Message-ID` derived from the
+//! notification's message id — so a retry of the same notification carries the same id and the
+//! receiving side can recognise it — and, when there is an attachment (the sealed PDF), a
+//! `multipart/mixed` body with the text first and the file second.
+//!
+//! Connections are pooled and always authenticated (AUTH PLAIN or LOGIN) when a username is
+//! configured. TLS is rustls with the ring provider, trusting the system's roots plus an optional
+//! CA file:
+//! - `starttls` (default, port 587 or 25): STARTTLS is *required*; a server (or a man in the
+//!   middle) that does not offer it gets nothing, never a plain-text fallback;
+//! - `tls`: implicit TLS from the first byte (port 465);
+//! - `none`: plain text, credentials included, for a local test server only; [`Email::new`]
+//!   refuses it in production mode.
+//!
+//! Failures: a 4xx reply, connection, TLS and protocol errors and timeouts are
+//! [`SendError::Temporary`]; a 5xx reply is permanent: [`SendError::InvalidAddress`] when it is
+//! about the recipient (550 or 553, unless their enhanced status code says otherwise, e.g.
+//! `5.7.1` for a policy rejection), [`SendError::Permanent`] otherwise (535 wrong credentials,
+//! 554 content rejected…).
+
+use std::error::Error as _;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::Context;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::PoolConfig;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
+use lettre::transport::smtp::{AsyncSmtpTransport, AsyncSmtpTransportBuilder};
+use lettre::{AsyncTransport, Message, Tokio1Executor};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use serde::Deserialize;
+
+use crate::config::{Mode, Secret};
+use crate::notify::provider::{
+    Address, OutgoingMessage, Provider, SendError, SendFuture, SendOutcome,
+};
+
+const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
+/// The whole send (connection, TLS, AUTH, envelope and data) is bounded by this many times the
+/// per-operation timeout.
+const SEND_DEADLINE_FACTOR: u32 = 3;
+const POOL_MAX_SIZE: u32 = 8;
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailTls {
+    /// Plain-text connect, then STARTTLS, required (no fallback).
+    #[default]
+    Starttls,
+    /// Implicit TLS (SMTPS, port 465).
+    Tls,
+    /// No TLS at all: local test servers only, refused in production.
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// The relay's host name, also the name its TLS certificate must carry.
+    pub host: String,
+    pub port: u16,
+    /// Empty: no AUTH (a relay that trusts our address).
+    #[serde(default)]
+    pub username: String,
+    #[serde(default = "empty_secret")]
+    pub password: Secret,
+    /// The `From` mailbox, e.g. `指尖办 <noreply@example.gov.cn>`; its domain also names the
+    /// `Message-ID`s.
+    pub from: String,
+    #[serde(default)]
+    pub tls: EmailTls,
+    /// Limit on each network operation (connect, each command, the data); the whole send is
+    /// bounded by three times this.
+    #[serde(default = "default_timeout_seconds")]
+    pub timeout_seconds: u64,
+    /// Extra CA certificate(s), PEM, trusted besides the system's roots (a relay with a private
+    /// CA).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+fn empty_secret() -> Secret {
+    Secret::new("")
+}
+
+fn default_timeout_seconds() -> u64 {
+    DEFAULT_TIMEOUT_SECONDS
+}
+
+pub struct Email {
+    from: Mailbox,
+    /// The domain of `from`, the right-hand side of our `Message-ID`s.
+    id_domain: String,
+    timeout: Duration,
+    builder: AsyncSmtpTransportBuilder,
+    /// Built on first use: lettre's pool spawns its reaper task when created, which needs a Tokio
+    /// runtime, and the constructor may run outside one.
+    transport: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
+}
+
+impl std::fmt::Debug for Email {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Email")
+            .field("from", &self.from.to_string())
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Email {
+    /// Checks the configuration (refusing `tls = "none"` in production) and prepares the
+    /// transport; no connection is made until the first send.
+    pub fn new(config: EmailConfig, mode: Mode) -> anyhow::Result<Self> {
+        anyhow::ensure!(!config.host.trim().is_empty(), "the SMTP host is empty");
+        anyhow::ensure!(config.port != 0, "the SMTP port is 0");
+        anyhow::ensure!(
+            config.timeout_seconds > 0,
+            "the SMTP timeout must be at least one second"
+        );
+        anyhow::ensure!(
+            !(config.tls == EmailTls::None && mode == Mode::Production),
+            "SMTP without TLS (tls = \"none\") is only for local tests and refused in production"
+        );
+        let from: Mailbox = config
+            .from
+            .parse()
+            .with_context(|| format!("invalid email sender {:?}", config.from))?;
+        let id_domain = from.email.domain().to_owned();
+        let timeout = Duration::from_secs(config.timeout_seconds);
+
+        let tls = match config.tls {
+            EmailTls::None => Tls::None,
+            EmailTls::Starttls => {
+                Tls::Required(tls_parameters(&config.host, config.ca_file.as_deref())?)
+            }
+            EmailTls::Tls => Tls::Wrapper(tls_parameters(&config.host, config.ca_file.as_deref())?),
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
+            .port(config.port)
+            .tls(tls)
+            .timeout(Some(timeout))
+            .pool_config(
+                PoolConfig::new()
+                    .max_size(POOL_MAX_SIZE)
+                    .idle_timeout(POOL_IDLE_TIMEOUT),
+            );
+        if !config.username.is_empty() {
+            builder = builder
+                .credentials(Credentials::new(
+                    config.username.clone(),
+                    config.password.expose().to_owned(),
+                ))
+                .authentication(vec![Mechanism::Plain, Mechanism::Login]);
+        }
+        Ok(Email {
+            from,
+            id_domain,
+            timeout,
+            builder,
+            transport: OnceLock::new(),
+        })
+    }
+
+    fn transport(&self) -> &AsyncSmtpTransport<Tokio1Executor> {
+        self.transport
+            .get_or_init(|| self.builder.clone().build::<Tokio1Executor>())
+    }
+
+    /// `<message-uuid@from-domain>`.
+    fn message_id(&self, message: &OutgoingMessage) -> String {
+        format!("<{}@{}>", message.message_id, self.id_domain)
+    }
+
+    fn build(&self, message: &OutgoingMessage, to: &str) -> Result<(Message, String), SendError> {
+        let to: lettre::Address = to
+            .trim()
+            .parse()
+            .map_err(|e| SendError::InvalidAddress(format!("{to:?}: {e}")))?;
+        let message_id = self.message_id(message);
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .to(Mailbox::new(None, to))
+            .message_id(Some(message_id.clone()));
+        if let Some(title) = &message.title {
+            builder = builder.subject(title.clone());
+        }
+        let text = SinglePart::plain(message.body.clone());
+        let built = match &message.attachment {
+            None => builder.singlepart(text),
+            Some((file_name, content_type, bytes)) => {
+                let content_type = ContentType::parse(content_type).map_err(|e| {
+                    SendError::Permanent(format!(
+                        "invalid attachment content type {content_type:?}: {e}"
+                    ))
+                })?;
+                let file =
+                    Attachment::new(safe_file_name(file_name)).body(bytes.clone(), content_type);
+                builder.multipart(MultiPart::mixed().singlepart(text).singlepart(file))
+            }
+        };
+        let email = built.map_err(|e| SendError::Permanent(format!("building the email: {e}")))?;
+        Ok((email, message_id))
+    }
+}
+
+impl Provider for Email {
+    fn name(&self) -> &'static str {
+        "email"
+    }
+
+    fn send<'a>(&'a self, message: &'a OutgoingMessage) -> SendFuture<'a> {
+        Box::pin(async move {
+            let Address::Email(to) = &message.address else {
+                return Err(SendError::Permanent(
+                    "the email provider got a non-email address".to_owned(),
+                ));
+            };
+            let (email, message_id) = self.build(message, to)?;
+            let deadline = self.timeout * SEND_DEADLINE_FACTOR;
+            match tokio::time::timeout(deadline, self.transport().send(email)).await {
+                Err(_) => Err(SendError::Temporary(format!(
+                    "SMTP send timed out after {} s",
+                    deadline.as_secs()
+                ))),
+                Ok(Err(e)) => Err(classify(&e)),
+                Ok(Ok(_response)) => Ok(SendOutcome {
+                    provider_message_id: Some(message_id),
+                }),
+            }
+        })
+    }
+}
+
+/// TLS parameters for `host`: rustls (ring), the system's roots (loaded by lettre through
+/// `rustls-native-certs`, unparsable ones skipped) plus those of `ca_file`.
+fn tls_parameters(host: &str, ca_file: Option<&Path>) -> anyhow::Result<TlsParameters> {
+    let mut builder =
+        TlsParameters::builder(host.to_owned()).certificate_store(CertificateStore::Default);
+    if let Some(path) = ca_file {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .with_context(|| format!("reading the CA file {}", path.display()))?
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("parsing the CA file {}", path.display()))?;
+        anyhow::ensure!(
+            !certs.is_empty(),
+            "the CA file {} holds no certificate",
+            path.display()
+        );
+        for cert in certs {
+            let cert = Certificate::from_der(cert.as_ref().to_vec())
+                .with_context(|| format!("loading a certificate of {}", path.display()))?;
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder
+        .build_rustls()
+        .context("building the SMTP TLS parameters")
+}
+
+/// The attachment's name without any path or control characters.
+fn safe_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).collect();
+    if cleaned.trim().is_empty() {
+        "attachment".to_owned()
+    } else {
+        cleaned
+    }
+}
+
+/// Maps a lettre SMTP error onto the dispatcher's retry classes.
+fn classify(error: &lettre::transport::smtp::Error) -> SendError {
+    let text = error.to_string();
+    let Some(code) = error.status() else {
+        // Connection refused or reset, DNS, TLS handshake or certificate, a server without
+        // STARTTLS, timeouts, an unparsable reply: the message itself is fine.
+        return SendError::Temporary(format!("SMTP: {text}"));
+    };
+    let code: u16 = code.to_string().parse().unwrap_or(0);
+    let reply = error.source().map(|s| s.to_string()).unwrap_or_default();
+    match code {
+        400..=499 => SendError::Temporary(format!("SMTP: {text}")),
+        _ if is_recipient_rejection(code, &reply) => {
+            SendError::InvalidAddress(format!("SMTP: {text}"))
+        }
+        _ => SendError::Permanent(format!("SMTP: {text}")),
+    }
+}
+
+/// Whether a 5xx reply says the recipient's address is bad. The enhanced status code
+/// (RFC 3463), when the server gives one, decides: `5.1.x` (except 5.1.7/5.1.8, about the sender)
+/// and `5.2.1` (mailbox disabled) are about the address; anything else (`5.7.1` policy…) is not.
+/// Without one, 550 (mailbox unavailable) and 553 (mailbox name not allowed) are.
+fn is_recipient_rejection(code: u16, reply: &str) -> bool {
+    let first = reply.split_whitespace().next().unwrap_or("");
+    let mut parts = first.split('.');
+    let enhanced = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(class), Some(subject), Some(detail), None)
+            if [class, subject, detail]
+                .iter()
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())) =>
+        {
+            Some((class, subject, detail))
+        }
+        _ => None,
+    };
+    match enhanced {
+        Some(("5", "1", detail)) => !matches!(detail, "7" | "8"),
+        Some(("5", "2", "1")) => true,
+        Some(_) => false,
+        None => matches!(code, 550 | 553),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipient_rejections() {
+        assert!(is_recipient_rejection(550, "mailbox unavailable"));
+        assert!(is_recipient_rejection(553, "bad address"));
+        assert!(is_recipient_rejection(550, "5.1.1 <x@y>: user unknown"));
+        assert!(is_recipient_rejection(550, "5.2.1 mailbox disabled"));
+        assert!(!is_recipient_rejection(550, "5.7.1 rejected by policy"));
+        assert!(!is_recipient_rejection(553, "5.1.8 sender domain unknown"));
+        assert!(!is_recipient_rejection(554, "transaction failed"));
+        assert!(!is_recipient_rejection(535, "5.7.8 authentication failed"));
+    }
+
+    #[test]
+    fn file_names_lose_paths() {
+        assert_eq!(safe_file_name("../../etc/许可证.pdf"), "许可证.pdf");
+        assert_eq!(safe_file_name("a\\b\r\n.pdf"), "b.pdf");
+        assert_eq!(safe_file_name("/"), "attachment");
+    }
+
+    #[test]
+    fn none_is_refused_in_production() {
+        let config = EmailConfig {
+            host: "127.0.0.1".to_owned(),
+            port: 2525,
+            username: String::new(),
+            password: Secret::new(""),
+            from: "指尖办 <noreply@example.gov.cn>".to_owned(),
+            tls: EmailTls::None,
+            timeout_seconds: 5,
+            ca_file: None,
+        };
+        assert!(Email::new(config.clone(), Mode::Production).is_err());
+        assert!(Email::new(config, Mode::Development).is_ok());
+    }
+}

@@ -30,7 +30,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The current time as Unix seconds; injectable for tests.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct HuaweiConfig {
     /// `https://oauth-login.cloud.huawei.com/oauth2/v3/token`.
     pub token_endpoint: String,
@@ -218,11 +218,17 @@ pub fn classify(
             provider_message_id: request_id,
         }),
         CODE_PARTIAL_SUCCESS => {
-            // `msg` is itself JSON: {"success":…,"failure":…,"illegal_tokens":[…]}.
-            let illegal = serde_json::from_str::<Value>(msg).ok().is_some_and(|m| {
-                m.get("illegal_tokens")
-                    .and_then(Value::as_array)
+            // `msg` is itself JSON: v1 lists `illegal_tokens: […]`, newer answers group them by
+            // cause, `illegalTokens: {"tokenFormatError": […], …}`.
+            let listed = |list: &Value| {
+                list.as_array()
                     .is_some_and(|tokens| tokens.iter().any(|t| t.as_str() == Some(device_token)))
+            };
+            let illegal = serde_json::from_str::<Value>(msg).ok().is_some_and(|m| {
+                m.get("illegal_tokens").is_some_and(listed)
+                    || m.get("illegalTokens")
+                        .and_then(Value::as_object)
+                        .is_some_and(|causes| causes.values().any(listed))
             });
             if illegal {
                 Err(SendError::InvalidAddress(text))

@@ -97,10 +97,15 @@ impl Shared {
         let (resp_tx, resp_rx) = oneshot::channel();
         self.pending().insert(sequence, resp_tx);
         let result = match timeout_at(deadline, tx.send(bytes)).await {
-            Ok(Ok(())) => match timeout_at(deadline, resp_rx).await {
-                Ok(Ok(resp)) => Ok(resp),
-                Ok(Err(_)) => Err(RequestError::ConnectionLost),
-                Err(_) => Err(RequestError::Timeout),
+            // A dead writer means the connection is gone: fail now rather than at the deadline.
+            Ok(Ok(())) => tokio::select! {
+                biased;
+                r = timeout_at(deadline, resp_rx) => match r {
+                    Ok(Ok(resp)) => Ok(resp),
+                    Ok(Err(_)) => Err(RequestError::ConnectionLost),
+                    Err(_) => Err(RequestError::Timeout),
+                },
+                _ = tx.closed() => Err(RequestError::ConnectionLost),
             },
             Ok(Err(_)) => Err(RequestError::ConnectionLost),
             Err(_) => Err(RequestError::Timeout),
@@ -218,9 +223,13 @@ async fn manage(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
             ended = connection(&shared) => ended,
             _ = shutdown.changed() => Ended::Shutdown,
         };
-        shared.fail_pending();
+        // The link goes down before pending requests fail, so that a requester retrying at
+        // once waits for the reconnection instead of reusing the dead connection.
         match ended {
-            Ended::Shutdown => break,
+            Ended::Shutdown => {
+                shared.set_link(Link::Closed);
+                break;
+            }
             Ended::Lost(reason) => {
                 tracing::warn!(provider = "smpp", %reason, "SMPP connection lost; reconnecting");
                 backoff = INITIAL_BACKOFF;
@@ -240,6 +249,7 @@ async fn manage(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
                 shared.set_link(Link::Rejected(code));
             }
         }
+        shared.fail_pending();
         tokio::select! {
             _ = sleep(backoff) => {}
             _ = shutdown.changed() => break,

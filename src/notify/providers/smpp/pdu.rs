@@ -445,7 +445,7 @@ impl Pdu {
             }
             other => Body::Other {
                 command_id: other,
-                body: r.rest().to_vec(),
+                body: r.take_rest().to_vec(),
             },
         };
         if !r.is_empty() {
@@ -481,6 +481,12 @@ impl<'a> Reader<'a> {
 
     fn rest(&self) -> &'a [u8] {
         self.buf.get(self.pos..).unwrap_or_default()
+    }
+
+    fn take_rest(&mut self) -> &'a [u8] {
+        let rest = self.rest();
+        self.pos += rest.len();
+        rest
     }
 
     fn is_empty(&self) -> bool {

@@ -1,0 +1,113 @@
+//! Which provider serves each channel, from configuration (`[notify]` in fingertip.toml).
+//! Without configuration, development mode uses the log-only demo providers; production mode
+//! refuses to start with them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::dispatcher::{DispatchSettings, Dispatcher, Providers};
+use super::outbox::OutboxSettings;
+use super::provider::Provider;
+use super::providers::{aliyun, log::LogOnlyProvider, tencent};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsProvider {
+    #[default]
+    Log,
+    Aliyun,
+    Tencent,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    #[serde(default)]
+    pub sms_provider: SmsProvider,
+    pub aliyun: Option<aliyun::AliyunSmsConfig>,
+    pub tencent: Option<tencent::TencentSmsConfig>,
+    /// Seconds a must-reach push may take before the SMS fallback goes.
+    #[serde(default = "default_fallback_seconds")]
+    pub fallback_delay_seconds: u64,
+    /// Deliveries per address and channel per hour.
+    #[serde(default = "default_hourly_limit")]
+    pub per_address_hourly_limit: i64,
+    /// Whether this instance runs a dispatch worker.
+    #[serde(default = "default_true")]
+    pub dispatch: bool,
+}
+
+fn default_fallback_seconds() -> u64 {
+    60
+}
+fn default_hourly_limit() -> i64 {
+    10
+}
+fn default_true() -> bool {
+    true
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            sms_provider: SmsProvider::Log,
+            aliyun: None,
+            tencent: None,
+            fallback_delay_seconds: default_fallback_seconds(),
+            per_address_hourly_limit: default_hourly_limit(),
+            dispatch: true,
+        }
+    }
+}
+
+impl NotifyConfig {
+    pub fn outbox(&self) -> OutboxSettings {
+        OutboxSettings {
+            fallback_delay: Duration::from_secs(self.fallback_delay_seconds),
+            per_address_hourly_limit: self.per_address_hourly_limit,
+        }
+    }
+
+    /// The providers as configured; log-only ones fill channels nobody configured.
+    pub fn providers(&self) -> anyhow::Result<Providers> {
+        let sms: Arc<dyn Provider> = match self.sms_provider {
+            SmsProvider::Log => Arc::new(LogOnlyProvider { name: "log-sms" }),
+            SmsProvider::Aliyun => {
+                let config = self.aliyun.clone().ok_or_else(|| {
+                    anyhow::anyhow!("sms_provider = aliyun needs [notify.aliyun]")
+                })?;
+                Arc::new(aliyun::AliyunSms::new(config)?)
+            }
+            SmsProvider::Tencent => {
+                let config = self.tencent.clone().ok_or_else(|| {
+                    anyhow::anyhow!("sms_provider = tencent needs [notify.tencent]")
+                })?;
+                Arc::new(tencent::TencentSms::new(config)?)
+            }
+        };
+        let mut providers = Providers {
+            sms: Some(sms),
+            email: Some(Arc::new(LogOnlyProvider { name: "log-email" })),
+            push: Default::default(),
+        };
+        let push = |name: &'static str| -> Arc<dyn Provider> { Arc::new(LogOnlyProvider { name }) };
+        for (platform, name) in [
+            ("apns", "log-apns"),
+            ("fcm", "log-fcm"),
+            ("huawei", "log-huawei"),
+        ] {
+            providers.push.insert(platform, push(name));
+        }
+        Ok(providers)
+    }
+
+    pub fn dispatcher(&self, pool: deadpool_postgres::Pool) -> anyhow::Result<Dispatcher> {
+        Ok(Dispatcher {
+            pool,
+            providers: self.providers()?,
+            settings: DispatchSettings::default(),
+        })
+    }
+}
