@@ -28,6 +28,7 @@ use crate::http::metrics::{Metrics, MetricsMiddleware};
 use crate::http::request_id::RequestIdMiddleware;
 use crate::notify::api::NotifyApi;
 use crate::notify::outbox::OutboxSettings;
+use crate::notify::receipts::ReceiptsApi;
 
 pub const API_TITLE: &str = "fingertip 网上行政审批平台 API";
 
@@ -39,6 +40,7 @@ pub struct Services {
     pub calendar: Arc<CalendarService>,
     pub catalog: Arc<CatalogService>,
     pub outbox: OutboxSettings,
+    pub receipt_token: Option<crate::config::Secret>,
 }
 
 impl Services {
@@ -50,12 +52,20 @@ impl Services {
             calendar: Arc::new(CalendarService::new(pool.clone())),
             catalog: Arc::new(CatalogService::new(pool.clone(), blobs)),
             outbox: config.notify.outbox(),
+            receipt_token: config.notify.receipt_token.clone(),
             pool,
         })
     }
 }
 
-type Apis = (HealthApi, CalendarApi, DepartmentApi, CatalogApi, NotifyApi);
+type Apis = (
+    HealthApi,
+    CalendarApi,
+    DepartmentApi,
+    CatalogApi,
+    NotifyApi,
+    ReceiptsApi,
+);
 
 pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
     OpenApiService::new(
@@ -82,6 +92,7 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
                 admin: services.admin.clone(),
                 outbox: services.outbox.clone(),
             },
+            ReceiptsApi::new(services.pool.clone(), services.receipt_token.as_ref()),
         ),
         API_TITLE,
         env!("CARGO_PKG_VERSION"),

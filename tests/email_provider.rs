@@ -318,6 +318,8 @@ async fn connections_are_pooled() {
             .send(&message("zhangsan@example.com"))
             .await
             .expect("sent");
+        // lettre parks a used connection from a spawned task.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(fake.received().len(), 3);
     assert_eq!(fake.connections(), 1);

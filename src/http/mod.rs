@@ -22,6 +22,8 @@ pub enum ApiTags {
     Admin,
     /// 运行：健康检查与就绪检查
     Operations,
+    /// 对接：短信回执等外部系统回调（均需认证）
+    Integration,
 }
 
 /// Parses a numeric path segment, naming it in the error. (poem-openapi names typed path

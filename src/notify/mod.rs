@@ -7,5 +7,6 @@ pub mod model;
 pub mod outbox;
 pub mod provider;
 pub mod providers;
+pub mod receipts;
 pub mod setup;
 pub mod templates;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::dispatcher::{DispatchSettings, Dispatcher, Providers};
 use super::outbox::OutboxSettings;
 use super::provider::Provider;
-use super::providers::{aliyun, log::LogOnlyProvider, tencent};
+use super::providers::{aliyun, apns, fcm, huawei, log::LogOnlyProvider, tencent};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -28,12 +28,20 @@ pub struct NotifyConfig {
     pub sms_provider: SmsProvider,
     pub aliyun: Option<aliyun::AliyunSmsConfig>,
     pub tencent: Option<tencent::TencentSmsConfig>,
+    pub apns: Option<apns::ApnsConfig>,
+    pub fcm: Option<fcm::FcmConfig>,
+    pub huawei: Option<huawei::HuaweiConfig>,
     /// Seconds a must-reach push may take before the SMS fallback goes.
     #[serde(default = "default_fallback_seconds")]
     pub fallback_delay_seconds: u64,
     /// Deliveries per address and channel per hour.
     #[serde(default = "default_hourly_limit")]
     pub per_address_hourly_limit: i64,
+    /// Token the SMS providers' receipt callbacks carry (`?token=`); unset closes them.
+    pub receipt_token: Option<crate::config::Secret>,
+    /// First retry delay in seconds; each further retry doubles it (with jitter), up to an hour.
+    #[serde(default = "default_retry_base")]
+    pub retry_base_seconds: f64,
     /// Whether this instance runs a dispatch worker.
     #[serde(default = "default_true")]
     pub dispatch: bool,
@@ -45,6 +53,9 @@ fn default_fallback_seconds() -> u64 {
 fn default_hourly_limit() -> i64 {
     10
 }
+fn default_retry_base() -> f64 {
+    2.0
+}
 fn default_true() -> bool {
     true
 }
@@ -55,8 +66,13 @@ impl Default for NotifyConfig {
             sms_provider: SmsProvider::Log,
             aliyun: None,
             tencent: None,
+            apns: None,
+            fcm: None,
+            huawei: None,
             fallback_delay_seconds: default_fallback_seconds(),
             per_address_hourly_limit: default_hourly_limit(),
+            receipt_token: None,
+            retry_base_seconds: default_retry_base(),
             dispatch: true,
         }
     }
@@ -107,7 +123,10 @@ impl NotifyConfig {
         Ok(Dispatcher {
             pool,
             providers: self.providers()?,
-            settings: DispatchSettings::default(),
+            settings: DispatchSettings {
+                backoff_base_seconds: self.retry_base_seconds,
+                ..DispatchSettings::default()
+            },
         })
     }
 }

@@ -5,6 +5,9 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+#[path = "../support/fakes/aliyun.rs"]
+mod fake_aliyun;
+
 mod audit_chain;
 mod audit_log;
 mod calendar;
@@ -15,6 +18,7 @@ mod demo;
 mod errors;
 mod migrations;
 mod notify;
+mod notify_providers;
 mod observability;
 mod openapi;
 mod serve_binary;

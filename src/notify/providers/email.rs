@@ -117,6 +117,19 @@ impl std::fmt::Debug for Email {
     }
 }
 
+impl Drop for Email {
+    fn drop(&mut self) {
+        // lettre's pool spawns its clean-up on the Tokio runtime when dropped, which panics
+        // outside one (e.g. a provider outliving the runtime at shutdown): leak it then instead;
+        // the process is ending and the sockets close with it.
+        if tokio::runtime::Handle::try_current().is_err()
+            && let Some(transport) = self.transport.take()
+        {
+            std::mem::forget(transport);
+        }
+    }
+}
+
 impl Email {
     /// Checks the configuration (refusing `tls = "none"` in production) and prepares the
     /// transport; no connection is made until the first send.
@@ -346,8 +359,22 @@ mod tests {
     }
 
     #[test]
-    fn none_is_refused_in_production() {
-        let config = EmailConfig {
+    fn dropping_outside_the_runtime_does_not_panic() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let email = runtime.block_on(async {
+            let email = Email::new(config(), Mode::Development).unwrap();
+            let _ = email.transport();
+            email
+        });
+        drop(runtime);
+        drop(email);
+    }
+
+    fn config() -> EmailConfig {
+        EmailConfig {
             host: "127.0.0.1".to_owned(),
             port: 2525,
             username: String::new(),
@@ -356,7 +383,12 @@ mod tests {
             tls: EmailTls::None,
             timeout_seconds: 5,
             ca_file: None,
-        };
+        }
+    }
+
+    #[test]
+    fn none_is_refused_in_production() {
+        let config = config();
         assert!(Email::new(config.clone(), Mode::Production).is_err());
         assert!(Email::new(config, Mode::Development).is_ok());
     }

@@ -748,7 +748,7 @@ impl MimePart {
 pub struct ParsedMail {
     pub root: MimePart,
     pub subject: Option<String>,
-    /// The first `text/plain` part, UTF-8, line ends as LF, without the trailing line end.
+    /// The first `text/plain` part, UTF-8, line ends as LF, without trailing line ends.
     pub text: String,
     /// Parts with a `Content-Disposition: attachment`.
     pub attachments: Vec<MimePart>,
@@ -764,7 +764,7 @@ impl ReceivedMail {
             .find(|p| p.parts.is_empty() && p.content_type == "text/plain")
             .map(|p| {
                 let text = String::from_utf8_lossy(&p.body).replace("\r\n", "\n");
-                text.strip_suffix('\n').unwrap_or(&text).to_owned()
+                text.trim_end_matches('\n').to_owned()
             })
             .unwrap_or_default();
         let attachments = root

@@ -1,0 +1,168 @@
+//! Delivery receipts: the SMS providers' status callbacks (and SMPP deliver_sm receipts) move a
+//! sent delivery to delivered or failed. Callbacks are authenticated with a shared token in the
+//! callback URL, as Aliyun's and Tencent's HTTP pushes carry no signature of their own.
+
+use poem_openapi::param::Query;
+use poem_openapi::payload::{Binary, Json};
+use poem_openapi::{ApiResponse, OpenApi};
+use ring::digest;
+
+use super::providers::{aliyun, tencent};
+use crate::config::Secret;
+use crate::http::{ApiTags, AppError, AppResult};
+
+/// Applies one receipt; returns whether a sent delivery matched.
+pub async fn apply(
+    client: &impl tokio_postgres::GenericClient,
+    provider: &str,
+    provider_message_id: &str,
+    delivered: bool,
+    error_code: Option<&str>,
+) -> Result<bool, tokio_postgres::Error> {
+    let status = if delivered {
+        "delivered"
+    } else {
+        "permanent_failure"
+    };
+    let row = client
+        .query_opt(
+            "UPDATE notification_delivery
+             SET status = $3, delivered_at = CASE WHEN $3 = 'delivered' THEN now() END,
+                 last_error = CASE WHEN $3 = 'delivered' THEN NULL ELSE $4 END
+             WHERE provider = $1 AND provider_message_id = $2 AND status = 'sent'
+             RETURNING id",
+            &[
+                &provider,
+                &provider_message_id,
+                &status,
+                &error_code.map(|c| format!("receipt: {c}")),
+            ],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(false) };
+    let id: uuid::Uuid = row.get(0);
+    client
+        .execute(
+            "INSERT INTO notification_event (delivery_id, status, detail) VALUES ($1, $2, $3)",
+            &[
+                &id,
+                &status,
+                &format!(
+                    "{provider} receipt{}",
+                    error_code.map(|c| format!(": {c}")).unwrap_or_default()
+                ),
+            ],
+        )
+        .await?;
+    Ok(true)
+}
+
+pub struct ReceiptsApi {
+    pub pool: deadpool_postgres::Pool,
+    /// SHA-256 of the callback token; `None` closes the callbacks.
+    pub token_digest: Option<Vec<u8>>,
+}
+
+impl ReceiptsApi {
+    pub fn new(pool: deadpool_postgres::Pool, token: Option<&Secret>) -> Self {
+        ReceiptsApi {
+            pool,
+            token_digest: token.map(|t| {
+                digest::digest(&digest::SHA256, t.expose().as_bytes())
+                    .as_ref()
+                    .to_vec()
+            }),
+        }
+    }
+
+    fn check(&self, token: &str) -> AppResult<()> {
+        let presented = digest::digest(&digest::SHA256, token.as_bytes());
+        let ok = self.token_digest.as_ref().is_some_and(|expected| {
+            expected
+                .iter()
+                .zip(presented.as_ref())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(AppError::Unauthorized {
+                code: "unauthorized",
+                detail: "invalid or missing callback token".to_owned(),
+            })
+        }
+    }
+
+    async fn apply_all(
+        &self,
+        provider: &str,
+        receipts: Vec<(String, bool, Option<String>)>,
+    ) -> AppResult<()> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        for (id, delivered, code) in receipts {
+            apply(&*tx, provider, &id, delivered, code.as_deref()).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum Ack {
+    /// The acknowledgement body the provider expects.
+    #[oai(status = 200)]
+    Ok(Json<serde_json::Value>),
+}
+
+fn bad_body(detail: String) -> AppError {
+    AppError::BadRequest {
+        code: "invalid_body",
+        field: None,
+        detail,
+    }
+}
+
+#[OpenApi(prefix_path = "/api/v1/integration", tag = "ApiTags::Integration")]
+impl ReceiptsApi {
+    /// Aliyun SmsReport push (短信回执).
+    #[oai(path = "/sms/aliyun/receipts", method = "post")]
+    async fn aliyun_receipts(&self, token: Query<String>, body: Binary<Vec<u8>>) -> AppResult<Ack> {
+        self.check(&token.0)?;
+        let receipts = aliyun::parse_reports(&body.0).map_err(bad_body)?;
+        self.apply_all(
+            "aliyun",
+            receipts
+                .into_iter()
+                .map(|r| (r.provider_message_id, r.delivered, r.error_code))
+                .collect(),
+        )
+        .await?;
+        Ok(Ack::Ok(Json(
+            serde_json::from_str(aliyun::REPORT_ACK).map_err(anyhow::Error::from)?,
+        )))
+    }
+
+    /// Tencent Cloud SMS status callback (短信下发状态回调).
+    #[oai(path = "/sms/tencent/receipts", method = "post")]
+    async fn tencent_receipts(
+        &self,
+        token: Query<String>,
+        body: Binary<Vec<u8>>,
+    ) -> AppResult<Ack> {
+        self.check(&token.0)?;
+        let receipts = tencent::parse_reports(&body.0).map_err(bad_body)?;
+        self.apply_all(
+            "tencent",
+            receipts
+                .into_iter()
+                .map(|r| (r.provider_message_id, r.delivered, r.error_code))
+                .collect(),
+        )
+        .await?;
+        Ok(Ack::Ok(Json(
+            serde_json::from_str(tencent::REPORT_ACK).map_err(anyhow::Error::from)?,
+        )))
+    }
+}

@@ -1,0 +1,109 @@
+//! The hub end to end with a real protocol client: the Aliyun SMS client against the fake
+//! Aliyun that verifies every ACS3 signature; a 500 is retried and the SMS arrives once; the
+//! delivery receipt callback marks it delivered.
+
+use std::time::Duration;
+
+use fingertip::config::Secret;
+use fingertip::notify::setup::SmsProvider;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::fake_aliyun::FakeAliyun;
+use crate::support::{TestApp, expect_problem, spawn_app_with};
+
+async fn wait_for_status(app: &TestApp, id: &str, status: &str) -> Value {
+    let mut history = Value::Null;
+    for _ in 0..200 {
+        history = app
+            .admin(Method::GET, &format!("/api/v1/admin/notifications/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if history["deliveries"][0]["status"] == status {
+            return history;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("never reached {status}: {history}");
+}
+
+#[tokio::test]
+async fn an_sms_through_aliyun_is_retried_after_a_500_arrives_once_and_is_marked_delivered() {
+    let fake = FakeAliyun::start("LTAI5tIntegration", "integration-secret").await;
+    let sms = fake.client_config("指尖办");
+    let app = spawn_app_with(move |c| {
+        c.notify.sms_provider = SmsProvider::Aliyun;
+        c.notify.aliyun = Some(sms);
+        c.notify.receipt_token = Some(Secret::new("receipt-token-123"));
+        c.notify.retry_base_seconds = 0.05;
+    })
+    .await;
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            "/api/v1/admin/notification-templates",
+            &json!({"key": "login.otp", "content": {
+                "sms_body": "【指尖办】验证码{code}，5分钟内有效。",
+                "provider_templates": {"aliyun": "SMS_465000001"}
+            }}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    fake.fail_next(1, 500, "InternalError");
+    let (status, accepted) = app
+        .admin_json(
+            Method::POST,
+            "/api/v1/admin/notifications",
+            &json!({"template_key": "login.otp", "variables": {"code": "428613"}, "phone": "13800138000",
+                    "channels": ["sms"], "priority": 10, "idempotency_key": "otp-1"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["id"].as_str().unwrap();
+    let history = wait_for_status(&app, id, "sent").await;
+    let received = fake.received();
+    assert_eq!(received.len(), 1, "sent once after the 500");
+    assert_eq!(received[0].phone, "13800138000");
+    assert_eq!(received[0].template_code, "SMS_465000001");
+    assert_eq!(received[0].params, json!({"code": "428613"}));
+    let delivery = &history["deliveries"][0];
+    assert_eq!(delivery["attempts"], 2);
+    let events: Vec<&str> = delivery["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["created", "temporary_failure", "sent"]);
+    assert_eq!(delivery["provider_message_id"], received[0].biz_id.as_str());
+
+    // The delivery receipt, as Aliyun pushes it.
+    let report = FakeAliyun::report_json(&received[0], true);
+    let wrong = app
+        .http
+        .post(app.url("/api/v1/integration/sms/aliyun/receipts?token=guess"))
+        .header("content-type", "application/json")
+        .body(report.clone())
+        .send()
+        .await
+        .unwrap();
+    expect_problem(wrong, 401, "unauthorized").await;
+    let ack: Value = app
+        .http
+        .post(app.url("/api/v1/integration/sms/aliyun/receipts?token=receipt-token-123"))
+        .header("content-type", "application/json")
+        .body(report)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ack["code"], 0);
+    wait_for_status(&app, id, "delivered").await;
+    app.stop().await;
+}
