@@ -214,6 +214,7 @@ pub async fn start_with(
             demo_only.join(", ")
         );
     }
+    let smpp_receipts = dispatcher.spawn_smpp_receipts(shutdown_rx.clone());
     let dispatch_worker = config
         .notify
         .dispatch
@@ -243,6 +244,9 @@ pub async fn start_with(
             .run_with_graceful_shutdown(endpoint, signal, Some(Duration::from_secs(30)))
             .await;
         checkpointer.abort();
+        if let Some(task) = smpp_receipts {
+            task.abort();
+        }
         if let Some(worker) = dispatch_worker {
             // It finishes its batch (the row locks make a cut-off send safe to redo) and exits.
             let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;

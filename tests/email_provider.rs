@@ -318,8 +318,6 @@ async fn connections_are_pooled() {
             .send(&message("zhangsan@example.com"))
             .await
             .expect("sent");
-        // lettre parks a used connection from a spawned task.
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(fake.received().len(), 3);
     assert_eq!(fake.connections(), 1);
@@ -425,6 +423,66 @@ async fn implicit_tls() {
     let received = fake.received();
     assert!(received[0].tls);
     assert_eq!(received[0].text(), BODY);
+}
+
+#[tokio::test]
+async fn a_silent_server_times_out_as_temporary() {
+    // Accepts the connection, never greets.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _held = tokio::spawn(async move {
+        let mut sockets = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            sockets.push(socket);
+        }
+    });
+    let cfg = EmailConfig {
+        host: "127.0.0.1".to_owned(),
+        port,
+        username: String::new(),
+        password: Secret::new(""),
+        from: FROM.to_owned(),
+        tls: EmailTls::None,
+        timeout_seconds: 1,
+        ca_file: None,
+    };
+    let email = Email::new(cfg, Mode::Development).expect("email provider");
+    let started = std::time::Instant::now();
+    let error = email
+        .send(&message("zhangsan@example.com"))
+        .await
+        .expect_err("timed out");
+    assert!(matches!(error, SendError::Temporary(_)), "{error:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_cancelled_send_never_leaves_its_connection_in_the_pool() {
+    let fake = FakeSmtp::start().await;
+    let email = plain_email(&fake);
+    email
+        .send(&message("zhangsan@example.com"))
+        .await
+        .expect("sent");
+    // Cancel the next send half-way (after a few polls).
+    let cancelled = tokio::time::timeout(
+        std::time::Duration::from_micros(1),
+        email.send(&message("lisi@example.com")),
+    )
+    .await;
+    if cancelled.is_ok() {
+        return; // finished too fast to be cancelled: nothing to check
+    }
+    email
+        .send(&message("wangwu@example.com"))
+        .await
+        .expect("sent");
+    let received = fake.received();
+    assert_eq!(
+        received.last().unwrap().to,
+        vec!["wangwu@example.com".to_owned()]
+    );
+    assert!(received.iter().all(|m| m.parse().text == BODY));
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ use super::views::{
 use crate::audit;
 use crate::http::admin_auth::{AdminBearer, AdminGate};
 use crate::http::download::FileDownload;
+use crate::http::pre_serialized::PreSerialized;
 use crate::http::{ApiTags, AppError, AppResult, JsonBody, path_number};
 
 pub struct CatalogApi {
@@ -71,9 +72,8 @@ impl CatalogApi {
 
     /// 办事指南 — the guide in force for an item, in full.
     #[oai(path = "/items/:code", method = "get", tag = "ApiTags::Public")]
-    async fn item_detail(&self, code: Path<String>) -> AppResult<Json<ItemDetail>> {
-        let detail = self.service.detail(&code.0, None).await?;
-        Ok(Json(ItemDetail::clone(&detail)))
+    async fn item_detail(&self, code: Path<String>) -> AppResult<PreSerialized<ItemDetail>> {
+        Ok(self.service.current_detail(&code.0).await?.json)
     }
 
     /// A given published version of an item's guide (what a case was applied under).

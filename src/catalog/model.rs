@@ -203,10 +203,13 @@ pub struct Material {
     pub copies: u32,
     pub file_types: Vec<MaterialFileType>,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub blank_form: Option<FormFile>,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sample_form: Option<FormFile>,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 
@@ -242,6 +245,7 @@ pub struct Step {
     pub limit_days: u32,
     /// Handling department code; the lead department when absent.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[serde(default)]
     pub department_code: Option<String>,
     /// Steps sharing a stage run in parallel (并联审批); stages run in ascending order.
@@ -308,6 +312,7 @@ pub struct Guide {
     pub name: String,
     pub category: Category,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_code: Option<String>,
     pub legal_basis: Vec<LegalBasis>,
     pub conditions: Vec<String>,
@@ -324,6 +329,7 @@ pub struct Guide {
     pub consultation_phone: String,
     pub complaint_phone: String,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub handling_location: Option<String>,
 }
 

@@ -22,6 +22,7 @@ use crate::audit::{self, AuditEntry};
 use crate::blobs::{BlobStore, sha256_hex};
 use crate::department::store as departments;
 use crate::http::admin_auth::Actor;
+use crate::http::pre_serialized::PreSerialized;
 use crate::http::{AppError, AppResult, FieldError};
 
 /// Published guides stay cached this long; another instance's publication shows within it.
@@ -31,7 +32,15 @@ pub const MAX_PAGE: i64 = 100;
 pub struct CatalogService {
     pool: Pool,
     blobs: Arc<dyn BlobStore>,
-    details: Cache<String, Arc<ItemDetail>>,
+    /// The guide in force by item code, with its JSON serialized once.
+    details: Cache<String, CachedDetail>,
+}
+
+/// A published guide and its response body, ready to send.
+#[derive(Clone)]
+pub struct CachedDetail {
+    pub detail: Arc<ItemDetail>,
+    pub json: PreSerialized<ItemDetail>,
 }
 
 /// Which downloadable form of a material.
@@ -395,13 +404,29 @@ impl CatalogService {
         Ok(ItemPage { items, next_cursor })
     }
 
-    /// The guide in force (cached), or a given version (cases cite theirs).
-    pub async fn detail(&self, code: &str, version: Option<i32>) -> AppResult<Arc<ItemDetail>> {
-        if version.is_none()
-            && let Some(hit) = self.details.get(code).await
-        {
+    /// The guide in force, cached with its serialized JSON (the hottest public read).
+    pub async fn current_detail(&self, code: &str) -> AppResult<CachedDetail> {
+        if let Some(hit) = self.details.get(code).await {
             return Ok(hit);
         }
+        let detail = self.load_detail(code, None).await?;
+        let cached = CachedDetail {
+            json: PreSerialized::serialize(&*detail).map_err(anyhow::Error::from)?,
+            detail,
+        };
+        self.details.insert(code.to_owned(), cached.clone()).await;
+        Ok(cached)
+    }
+
+    /// The guide in force, or a given version (cases cite theirs).
+    pub async fn detail(&self, code: &str, version: Option<i32>) -> AppResult<Arc<ItemDetail>> {
+        match version {
+            None => Ok(self.current_detail(code).await?.detail),
+            Some(_) => self.load_detail(code, version).await,
+        }
+    }
+
+    async fn load_detail(&self, code: &str, version: Option<i32>) -> AppResult<Arc<ItemDetail>> {
         let client = self.pool.get().await?;
         let Some((item, row)) = store::version_of(&client, code, version).await? else {
             return Err(AppError::not_found(
@@ -440,9 +465,6 @@ impl CatalogService {
             current,
             guide: row.guide,
         });
-        if version.is_none() {
-            self.details.insert(item.code, detail.clone()).await;
-        }
         Ok(detail)
     }
 

@@ -33,6 +33,7 @@ pub struct ItemPage {
     pub items: Vec<ItemSummary>,
     /// Pass as `cursor` to get the next page; absent on the last page.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 
@@ -116,8 +117,10 @@ pub struct ItemAdminView {
     pub draft: GuideDraft,
     pub draft_revision: i32,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<i32>,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
     pub versions: Vec<VersionInfo>,
     pub updated_at: DateTime<Utc>,

@@ -26,6 +26,8 @@ pub struct Providers {
     pub sms: Option<Arc<dyn Provider>>,
     pub email: Option<Arc<dyn Provider>>,
     pub push: HashMap<&'static str, Arc<dyn Provider>>,
+    /// The SMPP session when SMS goes by SMPP: its deliver_sm receipts are applied as they come.
+    pub smpp: Option<Arc<super::providers::smpp::Smpp>>,
 }
 
 impl Providers {
@@ -350,6 +352,48 @@ impl Dispatcher {
         )
         .await?;
         Ok(())
+    }
+
+    /// Applies SMPP delivery receipts until `shutdown` turns true.
+    pub fn spawn_smpp_receipts(
+        &self,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let session = self.providers.smpp.clone()?;
+        let pool = self.pool.clone();
+        Some(tokio::spawn(async move {
+            let mut receipts = session.receipts();
+            loop {
+                let receipt = tokio::select! {
+                    r = receipts.recv() => r,
+                    _ = shutdown.changed() => return,
+                };
+                let receipt = match receipt {
+                    Ok(r) => r,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "SMPP receipts arrived faster than applied");
+                        continue;
+                    }
+                    Err(_) => return,
+                };
+                let state = format!("message_state {}", receipt.state);
+                let applied = match pool.get().await {
+                    Ok(client) => super::receipts::apply(
+                        &**client,
+                        "smpp",
+                        &receipt.message_id,
+                        receipt.delivered,
+                        (!receipt.delivered).then_some(state.as_str()),
+                    )
+                    .await
+                    .map_err(anyhow::Error::from),
+                    Err(e) => Err(anyhow::Error::from(e)),
+                };
+                if let Err(err) = applied {
+                    tracing::error!(error = %format!("{err:#}"), "applying an SMPP receipt");
+                }
+            }
+        }))
     }
 
     /// Runs until `shutdown` turns true: drains the outbox, then waits for a NOTIFY or the poll

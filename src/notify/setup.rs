@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::dispatcher::{DispatchSettings, Dispatcher, Providers};
 use super::outbox::OutboxSettings;
 use super::provider::Provider;
-use super::providers::{aliyun, apns, fcm, huawei, log::LogOnlyProvider, tencent};
+use super::providers::{aliyun, apns, fcm, huawei, log::LogOnlyProvider, smpp, tencent};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -19,6 +19,8 @@ pub enum SmsProvider {
     Log,
     Aliyun,
     Tencent,
+    /// SMPP 3.4 to a carrier or self-hosted SMS gateway.
+    Smpp,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -28,6 +30,7 @@ pub struct NotifyConfig {
     pub sms_provider: SmsProvider,
     pub aliyun: Option<aliyun::AliyunSmsConfig>,
     pub tencent: Option<tencent::TencentSmsConfig>,
+    pub smpp: Option<smpp::SmppConfig>,
     pub apns: Option<apns::ApnsConfig>,
     pub fcm: Option<fcm::FcmConfig>,
     pub huawei: Option<huawei::HuaweiConfig>,
@@ -66,6 +69,7 @@ impl Default for NotifyConfig {
             sms_provider: SmsProvider::Log,
             aliyun: None,
             tencent: None,
+            smpp: None,
             apns: None,
             fcm: None,
             huawei: None,
@@ -88,6 +92,7 @@ impl NotifyConfig {
 
     /// The providers as configured; log-only ones fill channels nobody configured.
     pub fn providers(&self) -> anyhow::Result<Providers> {
+        let mut smpp_session = None;
         let sms: Arc<dyn Provider> = match self.sms_provider {
             SmsProvider::Log => Arc::new(LogOnlyProvider { name: "log-sms" }),
             SmsProvider::Aliyun => {
@@ -102,11 +107,21 @@ impl NotifyConfig {
                 })?;
                 Arc::new(tencent::TencentSms::new(config)?)
             }
+            SmsProvider::Smpp => {
+                let config = self
+                    .smpp
+                    .clone()
+                    .ok_or_else(|| anyhow::anyhow!("sms_provider = smpp needs [notify.smpp]"))?;
+                let session = Arc::new(smpp::Smpp::new(config)?);
+                smpp_session = Some(session.clone());
+                session
+            }
         };
         let mut providers = Providers {
             sms: Some(sms),
             email: Some(Arc::new(LogOnlyProvider { name: "log-email" })),
             push: Default::default(),
+            smpp: smpp_session,
         };
         let push = |name: &'static str| -> Arc<dyn Provider> { Arc::new(LogOnlyProvider { name }) };
         for (platform, name) in [

@@ -90,6 +90,7 @@ fn dispatcher(
         sms: Some(sms),
         email: None,
         push: HashMap::new(),
+        smpp: None,
     };
     if let Some(push) = push {
         providers.push.insert("apns", push);

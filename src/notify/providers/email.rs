@@ -6,14 +6,19 @@
 //! receiving side can recognise it — and, when there is an attachment (the sealed PDF), a
 //! `multipart/mixed` body with the text first and the file second.
 //!
-//! Connections are pooled and always authenticated (AUTH PLAIN or LOGIN) when a username is
-//! configured. TLS is rustls with the ring provider, trusting the system's roots plus an optional
-//! CA file:
+//! Connections are reused (a small idle pool, each checked with NOOP before reuse) and
+//! authenticated with AUTH PLAIN or LOGIN when a username is configured. TLS is rustls with the
+//! ring provider, trusting the system's roots plus an optional CA file:
 //! - `starttls` (default, port 587 or 25): STARTTLS is *required*; a server (or a man in the
 //!   middle) that does not offer it gets nothing, never a plain-text fallback;
 //! - `tls`: implicit TLS from the first byte (port 465);
 //! - `none`: plain text, credentials included, for a local test server only; [`Email::new`]
 //!   refuses it in production mode.
+//!
+//! Every network step (connect and greeting, STARTTLS, AUTH, the NOOP check) is bounded by
+//! `timeout_seconds`; the transaction (envelope and data) by that plus a second per 64 KiB of
+//! message. A connection only goes back to the pool after a complete, successful transaction, so
+//! a send cancelled or timed out half-way never leaves a half-written message on a reused one.
 //!
 //! Failures: a 4xx reply, connection, TLS and protocol errors and timeouts are
 //! [`SendError::Temporary`]; a 5xx reply is permanent: [`SendError::InvalidAddress`] when it is
@@ -22,18 +27,20 @@
 //! 554 content rejected…).
 
 use std::error::Error as _;
+use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
-use lettre::transport::smtp::{AsyncSmtpTransport, AsyncSmtpTransportBuilder};
-use lettre::{AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters,
+};
+use lettre::transport::smtp::extension::ClientId;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use serde::Deserialize;
@@ -44,11 +51,18 @@ use crate::notify::provider::{
 };
 
 const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
-/// The whole send (connection, TLS, AUTH, envelope and data) is bounded by this many times the
-/// per-operation timeout.
-const SEND_DEADLINE_FACTOR: u32 = 3;
-const POOL_MAX_SIZE: u32 = 8;
+/// Idle connections kept for reuse.
+const POOL_MAX_IDLE: usize = 8;
+/// An idle connection older than this is closed rather than reused (servers drop idle clients
+/// after a few minutes anyway).
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The NOOP check of a pooled connection.
+const NOOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// The polite QUIT before dropping a connection after an error.
+const QUIT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The transaction's time limit grows by a second per this many bytes of message.
+const BYTES_PER_EXTRA_SECOND: usize = 64 * 1024;
+const AUTH_MECHANISMS: &[Mechanism] = &[Mechanism::Plain, Mechanism::Login];
 
 /// How the SMTP connection is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -79,8 +93,8 @@ pub struct EmailConfig {
     pub from: String,
     #[serde(default)]
     pub tls: EmailTls,
-    /// Limit on each network operation (connect, each command, the data); the whole send is
-    /// bounded by three times this.
+    /// Limit on each network step (connect, STARTTLS, AUTH); the transaction gets this plus a
+    /// second per 64 KiB of message.
     #[serde(default = "default_timeout_seconds")]
     pub timeout_seconds: u64,
     /// Extra CA certificate(s), PEM, trusted besides the system's roots (a relay with a private
@@ -101,38 +115,39 @@ pub struct Email {
     from: Mailbox,
     /// The domain of `from`, the right-hand side of our `Message-ID`s.
     id_domain: String,
+    host: String,
+    port: u16,
+    tls: EmailTls,
+    /// For `starttls` and `tls`.
+    tls_parameters: Option<TlsParameters>,
+    credentials: Option<Credentials>,
+    /// The EHLO name: lettre is built without `hostname`, so this is the `[127.0.0.1]` address
+    /// literal, which RFC 5321 allows when the client has no obvious name.
+    hello: ClientId,
     timeout: Duration,
-    builder: AsyncSmtpTransportBuilder,
-    /// Built on first use: lettre's pool spawns its reaper task when created, which needs a Tokio
-    /// runtime, and the constructor may run outside one.
-    transport: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
+    idle: Mutex<Vec<IdleConnection>>,
+}
+
+struct IdleConnection {
+    conn: AsyncSmtpConnection,
+    since: Instant,
 }
 
 impl std::fmt::Debug for Email {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Email")
             .field("from", &self.from.to_string())
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
 
-impl Drop for Email {
-    fn drop(&mut self) {
-        // lettre's pool spawns its clean-up on the Tokio runtime when dropped, which panics
-        // outside one (e.g. a provider outliving the runtime at shutdown): leak it then instead;
-        // the process is ending and the sockets close with it.
-        if tokio::runtime::Handle::try_current().is_err()
-            && let Some(transport) = self.transport.take()
-        {
-            std::mem::forget(transport);
-        }
-    }
-}
-
 impl Email {
-    /// Checks the configuration (refusing `tls = "none"` in production) and prepares the
-    /// transport; no connection is made until the first send.
+    /// Checks the configuration (refusing `tls = "none"` in production) and prepares the TLS
+    /// parameters; no connection is made until the first send.
     pub fn new(config: EmailConfig, mode: Mode) -> anyhow::Result<Self> {
         anyhow::ensure!(!config.host.trim().is_empty(), "the SMTP host is empty");
         anyhow::ensure!(config.port != 0, "the SMTP port is 0");
@@ -149,44 +164,27 @@ impl Email {
             .parse()
             .with_context(|| format!("invalid email sender {:?}", config.from))?;
         let id_domain = from.email.domain().to_owned();
-        let timeout = Duration::from_secs(config.timeout_seconds);
-
-        let tls = match config.tls {
-            EmailTls::None => Tls::None,
-            EmailTls::Starttls => {
-                Tls::Required(tls_parameters(&config.host, config.ca_file.as_deref())?)
+        let tls_parameters = match config.tls {
+            EmailTls::None => None,
+            EmailTls::Starttls | EmailTls::Tls => {
+                Some(tls_parameters(&config.host, config.ca_file.as_deref())?)
             }
-            EmailTls::Tls => Tls::Wrapper(tls_parameters(&config.host, config.ca_file.as_deref())?),
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
-            .port(config.port)
-            .tls(tls)
-            .timeout(Some(timeout))
-            .pool_config(
-                PoolConfig::new()
-                    .max_size(POOL_MAX_SIZE)
-                    .idle_timeout(POOL_IDLE_TIMEOUT),
-            );
-        if !config.username.is_empty() {
-            builder = builder
-                .credentials(Credentials::new(
-                    config.username.clone(),
-                    config.password.expose().to_owned(),
-                ))
-                .authentication(vec![Mechanism::Plain, Mechanism::Login]);
-        }
+        let credentials = (!config.username.is_empty()).then(|| {
+            Credentials::new(config.username.clone(), config.password.expose().to_owned())
+        });
         Ok(Email {
             from,
             id_domain,
-            timeout,
-            builder,
-            transport: OnceLock::new(),
+            host: config.host,
+            port: config.port,
+            tls: config.tls,
+            tls_parameters,
+            credentials,
+            hello: ClientId::default(),
+            timeout: Duration::from_secs(config.timeout_seconds),
+            idle: Mutex::new(Vec::new()),
         })
-    }
-
-    fn transport(&self) -> &AsyncSmtpTransport<Tokio1Executor> {
-        self.transport
-            .get_or_init(|| self.builder.clone().build::<Tokio1Executor>())
     }
 
     /// `<message-uuid@from-domain>`.
@@ -224,6 +222,121 @@ impl Email {
         let email = built.map_err(|e| SendError::Permanent(format!("building the email: {e}")))?;
         Ok((email, message_id))
     }
+
+    /// A pooled connection that still answers NOOP, or a new one.
+    async fn connection(&self) -> Result<AsyncSmtpConnection, SendError> {
+        loop {
+            let parked = lock(&self.idle).pop();
+            let Some(IdleConnection { mut conn, since }) = parked else {
+                return self.connect().await;
+            };
+            if since.elapsed() > POOL_IDLE_TIMEOUT {
+                quit(conn).await;
+                continue;
+            }
+            let limit = self.timeout.min(NOOP_TIMEOUT);
+            if let Ok(true) = tokio::time::timeout(limit, conn.test_connected()).await {
+                return Ok(conn);
+            }
+            // Broken or silent: dropped, closing the socket.
+        }
+    }
+
+    /// Connects, secures and authenticates a new connection.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let implicit = match self.tls {
+            EmailTls::Tls => self.tls_parameters.clone(),
+            EmailTls::Starttls | EmailTls::None => None,
+        };
+        let mut conn = step(
+            self.timeout,
+            "connecting",
+            AsyncSmtpConnection::connect_tokio1(
+                (self.host.as_str(), self.port),
+                Some(self.timeout),
+                &self.hello,
+                implicit,
+                None,
+            ),
+        )
+        .await?;
+        if self.tls == EmailTls::Starttls {
+            if !conn.can_starttls() {
+                quit(conn).await;
+                return Err(SendError::Temporary(
+                    "the SMTP server does not offer STARTTLS; nothing was sent in plain text"
+                        .to_owned(),
+                ));
+            }
+            let parameters = self
+                .tls_parameters
+                .clone()
+                .ok_or_else(|| SendError::Permanent("no TLS parameters for STARTTLS".to_owned()))?;
+            // On failure the connection is dropped without QUIT: after a failed handshake lettre
+            // has no stream left to write to.
+            step(
+                self.timeout,
+                "STARTTLS",
+                conn.starttls(parameters, &self.hello),
+            )
+            .await?;
+        }
+        if self.tls != EmailTls::None && !conn.is_encrypted() {
+            return Err(SendError::Temporary(
+                "the SMTP connection is not encrypted".to_owned(),
+            ));
+        }
+        if let Some(credentials) = &self.credentials {
+            let authenticated = step(
+                self.timeout,
+                "authenticating",
+                conn.auth(AUTH_MECHANISMS, credentials),
+            )
+            .await;
+            if let Err(e) = authenticated {
+                quit(conn).await;
+                return Err(e);
+            }
+        }
+        Ok(conn)
+    }
+
+    /// Parks a connection after a successful transaction.
+    fn release(&self, conn: AsyncSmtpConnection) {
+        if conn.has_broken() {
+            return;
+        }
+        let mut idle = lock(&self.idle);
+        if idle.len() < POOL_MAX_IDLE {
+            idle.push(IdleConnection {
+                conn,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    async fn deliver(&self, message: &OutgoingMessage) -> Result<SendOutcome, SendError> {
+        let Address::Email(to) = &message.address else {
+            return Err(SendError::Permanent(
+                "the email provider got a non-email address".to_owned(),
+            ));
+        };
+        let (email, message_id) = self.build(message, to)?;
+        let envelope = email.envelope().clone();
+        let data = email.formatted();
+        let limit = self.timeout
+            + Duration::from_secs(
+                u64::try_from(data.len() / BYTES_PER_EXTRA_SECOND).unwrap_or(u64::MAX),
+            );
+        let mut conn = self.connection().await?;
+        // On an error lettre has already sent QUIT and marked the connection broken; on a timeout
+        // it is dropped here. Either way it is not reused.
+        step(limit, "sending", conn.send(&envelope, &data)).await?;
+        self.release(conn);
+        Ok(SendOutcome {
+            provider_message_id: Some(message_id),
+        })
+    }
 }
 
 impl Provider for Email {
@@ -232,26 +345,33 @@ impl Provider for Email {
     }
 
     fn send<'a>(&'a self, message: &'a OutgoingMessage) -> SendFuture<'a> {
-        Box::pin(async move {
-            let Address::Email(to) = &message.address else {
-                return Err(SendError::Permanent(
-                    "the email provider got a non-email address".to_owned(),
-                ));
-            };
-            let (email, message_id) = self.build(message, to)?;
-            let deadline = self.timeout * SEND_DEADLINE_FACTOR;
-            match tokio::time::timeout(deadline, self.transport().send(email)).await {
-                Err(_) => Err(SendError::Temporary(format!(
-                    "SMTP send timed out after {} s",
-                    deadline.as_secs()
-                ))),
-                Ok(Err(e)) => Err(classify(&e)),
-                Ok(Ok(_response)) => Ok(SendOutcome {
-                    provider_message_id: Some(message_id),
-                }),
-            }
-        })
+        Box::pin(self.deliver(message))
     }
+}
+
+fn lock(idle: &Mutex<Vec<IdleConnection>>) -> std::sync::MutexGuard<'_, Vec<IdleConnection>> {
+    idle.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One SMTP step under a time limit, its error classified.
+async fn step<T>(
+    limit: Duration,
+    what: &str,
+    future: impl Future<Output = Result<T, lettre::transport::smtp::Error>>,
+) -> Result<T, SendError> {
+    match tokio::time::timeout(limit, future).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(classify(what, &e)),
+        Err(_) => Err(SendError::Temporary(format!(
+            "SMTP {what}: no answer within {} s",
+            limit.as_secs()
+        ))),
+    }
+}
+
+/// A polite, bounded QUIT before dropping a connection.
+async fn quit(mut conn: AsyncSmtpConnection) {
+    let _ = tokio::time::timeout(QUIT_TIMEOUT, conn.abort()).await;
 }
 
 /// TLS parameters for `host`: rustls (ring), the system's roots (loaded by lettre through
@@ -292,21 +412,19 @@ fn safe_file_name(name: &str) -> String {
 }
 
 /// Maps a lettre SMTP error onto the dispatcher's retry classes.
-fn classify(error: &lettre::transport::smtp::Error) -> SendError {
-    let text = error.to_string();
+fn classify(what: &str, error: &lettre::transport::smtp::Error) -> SendError {
+    let text = format!("SMTP {what}: {error}");
     let Some(code) = error.status() else {
         // Connection refused or reset, DNS, TLS handshake or certificate, a server without
         // STARTTLS, timeouts, an unparsable reply: the message itself is fine.
-        return SendError::Temporary(format!("SMTP: {text}"));
+        return SendError::Temporary(text);
     };
     let code: u16 = code.to_string().parse().unwrap_or(0);
     let reply = error.source().map(|s| s.to_string()).unwrap_or_default();
     match code {
-        400..=499 => SendError::Temporary(format!("SMTP: {text}")),
-        _ if is_recipient_rejection(code, &reply) => {
-            SendError::InvalidAddress(format!("SMTP: {text}"))
-        }
-        _ => SendError::Permanent(format!("SMTP: {text}")),
+        400..=499 => SendError::Temporary(text),
+        _ if is_recipient_rejection(code, &reply) => SendError::InvalidAddress(text),
+        _ => SendError::Permanent(text),
     }
 }
 
@@ -356,21 +474,6 @@ mod tests {
         assert_eq!(safe_file_name("../../etc/许可证.pdf"), "许可证.pdf");
         assert_eq!(safe_file_name("a\\b\r\n.pdf"), "b.pdf");
         assert_eq!(safe_file_name("/"), "attachment");
-    }
-
-    #[test]
-    fn dropping_outside_the_runtime_does_not_panic() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let email = runtime.block_on(async {
-            let email = Email::new(config(), Mode::Development).unwrap();
-            let _ = email.transport();
-            email
-        });
-        drop(runtime);
-        drop(email);
     }
 
     fn config() -> EmailConfig {
