@@ -206,7 +206,9 @@ pub async fn start_with(
         shutdown_rx.clone(),
     );
 
-    let dispatcher = config.notify.dispatcher(pool.clone())?;
+    let dispatcher = config
+        .notify
+        .dispatcher(pool.clone(), Some(services.metrics.clone()))?;
     let demo_only = dispatcher.providers.demo_only();
     if config.mode == Mode::Production && !demo_only.is_empty() {
         anyhow::bail!(

@@ -63,6 +63,18 @@ impl HealthApi {
     /// Prometheus text exposition: request counts and latency histograms by route and status.
     #[oai(path = "/metrics", method = "get")]
     async fn metrics(&self) -> PlainText<String> {
+        // The outbox gauges are read at scrape time; a database hiccup leaves the last values.
+        if let Ok(client) = self.pool.get().await
+            && let Ok(row) = client
+                .query_one(
+                    "SELECT count(*), COALESCE(extract(epoch FROM now() - min(created_at))::float8, 0)
+                     FROM notification_delivery WHERE status IN ('created', 'temporary_failure')",
+                    &[],
+                )
+                .await
+        {
+            self.metrics.set_outbox(row.get(0), row.get(1));
+        }
         PlainText(self.metrics.render())
     }
 }

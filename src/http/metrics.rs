@@ -5,7 +5,8 @@ use std::time::Instant;
 use poem::PathPattern;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 #[derive(Clone)]
@@ -13,6 +14,9 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    notifications: IntCounterVec,
+    outbox_depth: IntGauge,
+    outbox_oldest_seconds: Gauge,
 }
 
 impl Metrics {
@@ -35,17 +39,49 @@ impl Metrics {
             ]),
             &["method", "route", "status"],
         )?;
+        let notifications = IntCounterVec::new(
+            Opts::new(
+                "notifications_total",
+                "Notification deliveries by channel, provider and outcome (sent, delivered, failed…)",
+            ),
+            &["channel", "provider", "status"],
+        )?;
+        let outbox_depth =
+            IntGauge::new("notification_outbox_depth", "Deliveries waiting to be sent")?;
+        let outbox_oldest_seconds = Gauge::new(
+            "notification_outbox_oldest_pending_seconds",
+            "Age of the oldest delivery waiting to be sent",
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(notifications.clone()))?;
+        registry.register(Box::new(outbox_depth.clone()))?;
+        registry.register(Box::new(outbox_oldest_seconds.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
+            notifications,
+            outbox_depth,
+            outbox_oldest_seconds,
         })
     }
 
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// Counts one delivery outcome.
+    pub fn notification(&self, channel: &str, provider: &str, status: &str) {
+        self.notifications
+            .with_label_values(&[channel, provider, status])
+            .inc();
+    }
+
+    /// The outbox as last measured: how many deliveries wait, and for how long the oldest has.
+    pub fn set_outbox(&self, depth: i64, oldest_seconds: f64) {
+        self.outbox_depth.set(depth);
+        self.outbox_oldest_seconds.set(oldest_seconds);
     }
 
     /// The Prometheus text exposition of every registered metric.

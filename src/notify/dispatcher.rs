@@ -108,6 +108,8 @@ pub struct Dispatcher {
     pub pool: Pool,
     pub providers: Providers,
     pub settings: DispatchSettings,
+    /// Outcome counters (`fingertip_notifications_total`), when the server exposes metrics.
+    pub metrics: Option<crate::http::metrics::Metrics>,
 }
 
 struct Due {
@@ -342,6 +344,13 @@ impl Dispatcher {
                     )
                 }
             };
+        if let Some(metrics) = &self.metrics {
+            metrics.notification(
+                d.channel.as_str(),
+                provider.unwrap_or("none"),
+                status.as_str(),
+            );
+        }
         let detail = match provider {
             Some(p) => Some(format!("{p}: {}", detail.unwrap_or_default())),
             None => detail,

@@ -134,9 +134,14 @@ impl NotifyConfig {
         Ok(providers)
     }
 
-    pub fn dispatcher(&self, pool: deadpool_postgres::Pool) -> anyhow::Result<Dispatcher> {
+    pub fn dispatcher(
+        &self,
+        pool: deadpool_postgres::Pool,
+        metrics: Option<crate::http::metrics::Metrics>,
+    ) -> anyhow::Result<Dispatcher> {
         Ok(Dispatcher {
             pool,
+            metrics,
             providers: self.providers()?,
             settings: DispatchSettings {
                 backoff_base_seconds: self.retry_base_seconds,

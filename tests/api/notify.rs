@@ -97,6 +97,7 @@ fn dispatcher(
     }
     Dispatcher {
         pool,
+        metrics: None,
         providers,
         settings: DispatchSettings {
             batch_size: 25,
@@ -241,6 +242,17 @@ async fn a_notification_goes_out_once_and_its_history_shows_every_step() {
         .collect();
     assert_eq!(events, ["created", "sent"]);
     assert_eq!(statuses(&app).await.len(), 1);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(
+            r#"fingertip_notifications_total{channel="sms",provider="log-sms",status="sent"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("fingertip_notification_outbox_depth 0"),
+        "{metrics}"
+    );
     app.stop().await;
 }
 
