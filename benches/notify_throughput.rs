@@ -7,7 +7,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../tests/support/fakes/aliyun.rs"]
-#[allow(dead_code)]
 mod fake_aliyun;
 
 use std::os::unix::fs::PermissionsExt;
