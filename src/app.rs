@@ -206,9 +206,10 @@ pub async fn start_with(
         shutdown_rx.clone(),
     );
 
-    let dispatcher = config
-        .notify
-        .dispatcher(pool.clone(), Some(services.metrics.clone()))?;
+    let dispatcher =
+        config
+            .notify
+            .dispatcher(pool.clone(), Some(services.metrics.clone()), config.mode)?;
     let demo_only = dispatcher.providers.demo_only();
     if config.mode == Mode::Production && !demo_only.is_empty() {
         anyhow::bail!(

@@ -10,7 +10,8 @@ use serde::Deserialize;
 use super::dispatcher::{DispatchSettings, Dispatcher, Providers};
 use super::outbox::OutboxSettings;
 use super::provider::Provider;
-use super::providers::{aliyun, apns, fcm, huawei, log::LogOnlyProvider, smpp, tencent};
+use super::providers::{aliyun, apns, email, fcm, huawei, log::LogOnlyProvider, smpp, tencent};
+use crate::config::Mode;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -34,6 +35,7 @@ pub struct NotifyConfig {
     pub apns: Option<apns::ApnsConfig>,
     pub fcm: Option<fcm::FcmConfig>,
     pub huawei: Option<huawei::HuaweiConfig>,
+    pub email: Option<email::EmailConfig>,
     /// Seconds a must-reach push may take before the SMS fallback goes.
     #[serde(default = "default_fallback_seconds")]
     pub fallback_delay_seconds: u64,
@@ -73,6 +75,7 @@ impl Default for NotifyConfig {
             apns: None,
             fcm: None,
             huawei: None,
+            email: None,
             fallback_delay_seconds: default_fallback_seconds(),
             per_address_hourly_limit: default_hourly_limit(),
             receipt_token: None,
@@ -91,7 +94,7 @@ impl NotifyConfig {
     }
 
     /// The providers as configured; log-only ones fill channels nobody configured.
-    pub fn providers(&self) -> anyhow::Result<Providers> {
+    pub fn providers(&self, mode: Mode) -> anyhow::Result<Providers> {
         let mut smpp_session = None;
         let sms: Arc<dyn Provider> = match self.sms_provider {
             SmsProvider::Log => Arc::new(LogOnlyProvider { name: "log-sms" }),
@@ -119,7 +122,10 @@ impl NotifyConfig {
         };
         let mut providers = Providers {
             sms: Some(sms),
-            email: Some(Arc::new(LogOnlyProvider { name: "log-email" })),
+            email: Some(match &self.email {
+                Some(c) => Arc::new(email::Email::new(c.clone(), mode)?),
+                None => Arc::new(LogOnlyProvider { name: "log-email" }),
+            }),
             push: Default::default(),
             smpp: smpp_session,
         };
@@ -138,11 +144,12 @@ impl NotifyConfig {
         &self,
         pool: deadpool_postgres::Pool,
         metrics: Option<crate::http::metrics::Metrics>,
+        mode: Mode,
     ) -> anyhow::Result<Dispatcher> {
         Ok(Dispatcher {
             pool,
             metrics,
-            providers: self.providers()?,
+            providers: self.providers(mode)?,
             settings: DispatchSettings {
                 backoff_base_seconds: self.retry_base_seconds,
                 ..DispatchSettings::default()

@@ -16,7 +16,18 @@ async fn connect(connection_string: &str) -> tokio_postgres::Client {
 async fn a_migrated_database_is_current_and_migrating_again_applies_nothing() {
     let database = fresh_database().await;
     let mut client = connect(&database.connection_string).await;
-    assert!(migrate::is_current(&client).await.unwrap());
+    let recorded: Vec<String> = client
+        .query("SELECT name FROM schema_migrations ORDER BY name", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        migrate::is_current(&client).await.unwrap(),
+        "{} recorded: {recorded:?}",
+        database.name
+    );
     assert!(migrate::run(&mut client).await.unwrap().is_empty());
 }
 
