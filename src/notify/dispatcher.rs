@@ -127,6 +127,20 @@ struct Due {
     variables: Map<String, Value>,
 }
 
+/// One delivery's new state, as [`Dispatcher::plan`] decides it.
+struct RowUpdate {
+    id: Uuid,
+    status: DeliveryStatus,
+    attempts: i32,
+    provider: Option<&'static str>,
+    provider_message_id: Option<String>,
+    error: Option<String>,
+    retry_in_seconds: Option<f64>,
+    dead_address: bool,
+    device_id: Option<Uuid>,
+    channel: Channel,
+}
+
 enum Outcome {
     Sent(&'static str, SendOutcome),
     Failed(&'static str, SendError),
@@ -197,9 +211,12 @@ impl Dispatcher {
 
         let outcomes = futures_util::future::join_all(due.iter().map(|d| self.deliver(d))).await;
 
-        for (d, outcome) in due.iter().zip(outcomes) {
-            self.record(&tx, d, outcome).await?;
-        }
+        let updates: Vec<RowUpdate> = due
+            .iter()
+            .zip(&outcomes)
+            .map(|(d, o)| self.plan(d, o))
+            .collect();
+        self.record(&tx, &updates).await?;
         tx.commit().await?;
         Ok(due.len())
     }
@@ -241,125 +258,138 @@ impl Dispatcher {
         }
     }
 
+    /// What to write for one delivery's outcome (no I/O).
+    fn plan(&self, d: &Due, outcome: &Outcome) -> RowUpdate {
+        let attempts = d.attempts + 1;
+        let mut update = RowUpdate {
+            id: d.id,
+            status: DeliveryStatus::Sent,
+            attempts,
+            provider: None,
+            provider_message_id: None,
+            error: None,
+            retry_in_seconds: None,
+            dead_address: false,
+            device_id: d.device_id,
+            channel: d.channel,
+        };
+        match outcome {
+            Outcome::Sent(name, sent) => {
+                update.provider = Some(name);
+                update.provider_message_id = sent.provider_message_id.clone();
+            }
+            Outcome::Failed(name, SendError::Temporary(reason))
+                if attempts < self.settings.max_attempts =>
+            {
+                update.status = DeliveryStatus::TemporaryFailure;
+                update.provider = Some(name);
+                update.error = Some(reason.clone());
+                update.retry_in_seconds = Some(backoff_seconds(
+                    attempts as u32,
+                    self.settings.backoff_base_seconds,
+                    self.settings.backoff_cap_seconds,
+                    random_unit(),
+                ));
+            }
+            Outcome::Failed(name, err) => {
+                update.status = match err {
+                    SendError::Temporary(_) => DeliveryStatus::TechnicalFailure,
+                    _ => DeliveryStatus::PermanentFailure,
+                };
+                update.provider = Some(name);
+                update.error = Some(err.to_string());
+                update.dead_address = matches!(err, SendError::InvalidAddress(_));
+            }
+            Outcome::NotNeeded => {
+                update.status = DeliveryStatus::Cancelled;
+                update.attempts = d.attempts;
+                update.error = Some("the push was sent: no SMS fallback needed".to_owned());
+            }
+            Outcome::TooOld => {
+                update.status = DeliveryStatus::TechnicalFailure;
+                update.attempts = d.attempts;
+                update.error = Some("too old to send".to_owned());
+            }
+            Outcome::NoProvider => {
+                update.status = DeliveryStatus::TechnicalFailure;
+                update.attempts = d.attempts;
+                update.error = Some("no provider configured for this channel".to_owned());
+            }
+        }
+        update
+    }
+
+    /// Writes a batch's outcomes and their history events in a few statements.
     async fn record(
         &self,
         tx: &deadpool_postgres::Transaction<'_>,
-        d: &Due,
-        outcome: Outcome,
+        updates: &[RowUpdate],
     ) -> anyhow::Result<()> {
-        let attempts = d.attempts + 1;
-        let (status, provider, detail): (DeliveryStatus, Option<&str>, Option<String>) =
-            match &outcome {
-                Outcome::Sent(name, sent) => {
-                    tx.execute(
-                    "UPDATE notification_delivery SET status = 'sent', attempts = $2, provider = $3,
-                         provider_message_id = $4, sent_at = now(), last_error = NULL WHERE id = $1",
-                    &[&d.id, &attempts, name, &sent.provider_message_id],
-                )
-                .await?;
-                    (
-                        DeliveryStatus::Sent,
-                        Some(*name),
-                        sent.provider_message_id.clone(),
-                    )
-                }
-                Outcome::Failed(name, SendError::Temporary(reason))
-                    if attempts < self.settings.max_attempts =>
-                {
-                    let delay = backoff_seconds(
-                        attempts as u32,
-                        self.settings.backoff_base_seconds,
-                        self.settings.backoff_cap_seconds,
-                        random_unit(),
-                    );
-                    tx.execute(
-                    "UPDATE notification_delivery SET status = 'temporary_failure', attempts = $2, provider = $3,
-                         last_error = $4, next_attempt_at = now() + make_interval(secs => $5) WHERE id = $1",
-                    &[&d.id, &attempts, name, reason, &delay],
-                )
-                .await?;
-                    (
-                        DeliveryStatus::TemporaryFailure,
-                        Some(*name),
-                        Some(reason.clone()),
-                    )
-                }
-                Outcome::Failed(name, err) => {
-                    let status = match err {
-                        SendError::Temporary(_) => DeliveryStatus::TechnicalFailure,
-                        _ => DeliveryStatus::PermanentFailure,
-                    };
-                    let reason = err.to_string();
-                    tx.execute(
-                    "UPDATE notification_delivery SET status = $2, attempts = $3, provider = $4, last_error = $5
-                     WHERE id = $1",
-                    &[&d.id, &status.as_str(), &attempts, name, &reason],
-                )
-                .await?;
-                    if let SendError::InvalidAddress(_) = err {
-                        // A dead push token: deactivate the device, and let the SMS fallback go now.
-                        if let Some(device) = d.device_id {
-                            tx.execute(
-                            "UPDATE device SET active = false, deactivated_reason = $2, updated_at = now() WHERE id = $1",
-                            &[&device, &reason],
-                        )
-                        .await?;
-                        }
-                        tx.execute(
-                            "UPDATE notification_delivery SET next_attempt_at = now()
-                         WHERE fallback_for = $1 AND status = 'created'",
-                            &[&d.id],
-                        )
-                        .await?;
-                    }
-                    (status, Some(*name), Some(reason))
-                }
-                Outcome::NotNeeded => {
-                    tx.execute(
-                    "UPDATE notification_delivery SET status = 'cancelled', last_error = 'primary sent' WHERE id = $1",
-                    &[&d.id],
-                )
-                .await?;
-                    (
-                        DeliveryStatus::Cancelled,
-                        None,
-                        Some("the push was sent: no SMS fallback needed".into()),
-                    )
-                }
-                Outcome::TooOld | Outcome::NoProvider => {
-                    let reason = if matches!(outcome, Outcome::TooOld) {
-                        "too old to send"
-                    } else {
-                        "no provider configured for this channel"
-                    };
-                    tx.execute(
-                    "UPDATE notification_delivery SET status = 'technical_failure', last_error = $2 WHERE id = $1",
-                    &[&d.id, &reason],
-                )
-                .await?;
-                    (
-                        DeliveryStatus::TechnicalFailure,
-                        None,
-                        Some(reason.to_owned()),
-                    )
-                }
-            };
-        if let Some(metrics) = &self.metrics {
-            metrics.notification(
-                d.channel.as_str(),
-                provider.unwrap_or("none"),
-                status.as_str(),
-            );
-        }
-        let detail = match provider {
-            Some(p) => Some(format!("{p}: {}", detail.unwrap_or_default())),
-            None => detail,
-        };
+        let ids: Vec<Uuid> = updates.iter().map(|u| u.id).collect();
+        let statuses: Vec<&str> = updates.iter().map(|u| u.status.as_str()).collect();
+        let attempts: Vec<i32> = updates.iter().map(|u| u.attempts).collect();
+        let providers: Vec<Option<&str>> = updates.iter().map(|u| u.provider).collect();
+        let message_ids: Vec<Option<&str>> = updates
+            .iter()
+            .map(|u| u.provider_message_id.as_deref())
+            .collect();
+        let errors: Vec<Option<&str>> = updates.iter().map(|u| u.error.as_deref()).collect();
+        let retries: Vec<Option<f64>> = updates.iter().map(|u| u.retry_in_seconds).collect();
         tx.execute(
-            "INSERT INTO notification_event (delivery_id, status, detail) VALUES ($1, $2, $3)",
-            &[&d.id, &status.as_str(), &detail],
+            "UPDATE notification_delivery d SET
+                 status = u.status, attempts = u.attempts,
+                 provider = COALESCE(u.provider, d.provider),
+                 provider_message_id = COALESCE(u.message_id, d.provider_message_id),
+                 last_error = u.error,
+                 next_attempt_at = CASE WHEN u.retry IS NULL THEN d.next_attempt_at
+                                        ELSE now() + make_interval(secs => u.retry) END,
+                 sent_at = CASE WHEN u.status = 'sent' THEN now() ELSE d.sent_at END
+             FROM unnest($1::uuid[], $2::text[], $3::int4[], $4::text[], $5::text[], $6::text[], $7::float8[])
+                  AS u(id, status, attempts, provider, message_id, error, retry)
+             WHERE d.id = u.id",
+            &[&ids, &statuses, &attempts, &providers, &message_ids, &errors, &retries],
         )
         .await?;
+        let details: Vec<Option<String>> = updates
+            .iter()
+            .map(|u| {
+                let text = u.provider_message_id.as_deref().or(u.error.as_deref());
+                match (u.provider, text) {
+                    (Some(p), t) => Some(format!("{p}: {}", t.unwrap_or_default())),
+                    (None, t) => t.map(str::to_owned),
+                }
+            })
+            .collect();
+        tx.execute(
+            "INSERT INTO notification_event (delivery_id, status, detail)
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])",
+            &[&ids, &statuses, &details],
+        )
+        .await?;
+        for update in updates.iter().filter(|u| u.dead_address) {
+            // A dead push token: deactivate the device, and let the SMS fallback go now.
+            if let Some(device) = update.device_id {
+                tx.execute(
+                    "UPDATE device SET active = false, deactivated_reason = $2, updated_at = now() WHERE id = $1",
+                    &[&device, &update.error],
+                )
+                .await?;
+            }
+            tx.execute(
+                "UPDATE notification_delivery SET next_attempt_at = now() WHERE fallback_for = $1 AND status = 'created'",
+                &[&update.id],
+            )
+            .await?;
+        }
+        if let Some(metrics) = &self.metrics {
+            for u in updates {
+                metrics.notification(
+                    u.channel.as_str(),
+                    u.provider.unwrap_or("none"),
+                    u.status.as_str(),
+                );
+            }
+        }
         Ok(())
     }
 

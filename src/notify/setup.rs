@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::dispatcher::{DispatchSettings, Dispatcher, Providers};
 use super::outbox::OutboxSettings;
 use super::provider::Provider;
+use super::providers::throttle::Throttled;
 use super::providers::{aliyun, apns, email, fcm, huawei, log::LogOnlyProvider, smpp, tencent};
 use crate::config::Mode;
 
@@ -47,6 +48,11 @@ pub struct NotifyConfig {
     /// First retry delay in seconds; each further retry doubles it (with jitter), up to an hour.
     #[serde(default = "default_retry_base")]
     pub retry_base_seconds: f64,
+    /// Sends per second this instance makes to the SMS provider (its published quota); unset:
+    /// unlimited.
+    pub sms_max_per_second: Option<u32>,
+    /// Sends per second to each push service.
+    pub push_max_per_second: Option<u32>,
     /// Whether this instance runs a dispatch worker.
     #[serde(default = "default_true")]
     pub dispatch: bool,
@@ -79,6 +85,8 @@ impl Default for NotifyConfig {
             fallback_delay_seconds: default_fallback_seconds(),
             per_address_hourly_limit: default_hourly_limit(),
             receipt_token: None,
+            sms_max_per_second: None,
+            push_max_per_second: None,
             retry_base_seconds: default_retry_base(),
             dispatch: true,
         }
@@ -120,6 +128,13 @@ impl NotifyConfig {
                 session
             }
         };
+        let throttle = |provider: Arc<dyn Provider>, quota: Option<u32>| -> Arc<dyn Provider> {
+            match quota {
+                Some(per_second) => Arc::new(Throttled::new(provider, per_second)),
+                None => provider,
+            }
+        };
+        let sms = throttle(sms, self.sms_max_per_second);
         let mut providers = Providers {
             sms: Some(sms),
             email: Some(match &self.email {
@@ -137,6 +152,12 @@ impl NotifyConfig {
         ] {
             providers.push.insert(platform, push(name));
         }
+        let quota = self.push_max_per_second;
+        providers.push = providers
+            .push
+            .into_iter()
+            .map(|(k, p)| (k, throttle(p, quota)))
+            .collect();
         Ok(providers)
     }
 

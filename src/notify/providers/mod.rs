@@ -8,3 +8,4 @@ pub mod huawei;
 pub mod log;
 pub mod smpp;
 pub mod tencent;
+pub mod throttle;
