@@ -9,6 +9,20 @@ use anyhow::Context;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
+/// Every certificate of a PEM file; an empty file is an error (a CA file must trust something).
+pub fn read_pem_certificates(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .with_context(|| format!("reading the CA file {}", path.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("parsing the CA file {}", path.display()))?;
+    anyhow::ensure!(
+        !certs.is_empty(),
+        "the CA file {} holds no certificate",
+        path.display()
+    );
+    Ok(certs)
+}
+
 /// Trusts the system's roots plus, optionally, the CA certificates in a PEM file.
 pub fn client_config(ca_file: Option<&Path>) -> anyhow::Result<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
@@ -18,16 +32,7 @@ pub fn client_config(ca_file: Option<&Path>) -> anyhow::Result<rustls::ClientCon
         let _ = roots.add(cert);
     }
     if let Some(path) = ca_file {
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-            .with_context(|| format!("reading the CA file {}", path.display()))?
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("parsing the CA file {}", path.display()))?;
-        anyhow::ensure!(
-            !certs.is_empty(),
-            "the CA file {} holds no certificate",
-            path.display()
-        );
-        for cert in certs {
+        for cert in read_pem_certificates(path)? {
             roots.add(cert).context("adding a CA certificate")?;
         }
     }

@@ -41,8 +41,6 @@ use lettre::transport::smtp::client::{
     AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters,
 };
 use lettre::transport::smtp::extension::ClientId;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use serde::Deserialize;
 
 use crate::config::{Mode, Secret};
@@ -380,15 +378,7 @@ fn tls_parameters(host: &str, ca_file: Option<&Path>) -> anyhow::Result<TlsParam
     let mut builder =
         TlsParameters::builder(host.to_owned()).certificate_store(CertificateStore::Default);
     if let Some(path) = ca_file {
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-            .with_context(|| format!("reading the CA file {}", path.display()))?
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("parsing the CA file {}", path.display()))?;
-        anyhow::ensure!(
-            !certs.is_empty(),
-            "the CA file {} holds no certificate",
-            path.display()
-        );
+        let certs = crate::tls::read_pem_certificates(path)?;
         for cert in certs {
             let cert = Certificate::from_der(cert.as_ref().to_vec())
                 .with_context(|| format!("loading a certificate of {}", path.display()))?;
