@@ -154,7 +154,7 @@ impl AuditRecord {
 
 /// Locks the aggregate's chain head, creating it when this is the aggregate's first record.
 ///
-/// A new head is inserted with the placeholder hash `''` (never a real hash) and seq 1; the
+/// A new head is inserted with the sentinel hash `''` (never a real hash) and seq 1; the
 /// upsert's `DO UPDATE` branch row-locks an existing head instead. Either way the row stays
 /// locked until the caller's transaction ends, so appends to one aggregate are serialised while
 /// other aggregates proceed in parallel. Two transactions creating the same aggregate at once

@@ -152,7 +152,7 @@ fn failed(what: String) -> impl FnOnce(AppError) -> anyhow::Error {
     move |e| anyhow::anyhow!("demo catalog: {what}: {e}")
 }
 
-/// The form placeholders of a draft, named and paired with their generated PDF.
+/// The form slots of a draft still to be filled, named and paired with their generated PDF.
 fn form_slots<'a>(code: &str, draft: &'a mut GuideDraft) -> Vec<(&'a mut FormFile, Vec<u8>)> {
     let mut slots = Vec::new();
     for m in &mut draft.materials {
@@ -313,7 +313,7 @@ fn material(key: &str, name: &str, req: Req, originals: u32, copies: u32) -> Mat
 
 /// An application form with a blank and a sample PDF (generated and uploaded when loading).
 fn form(key: &str, name: &str) -> MaterialDraft {
-    let placeholder = || {
+    let to_generate = || {
         Some(FormFile {
             sha256: String::new(),
             file_name: String::new(),
@@ -322,8 +322,8 @@ fn form(key: &str, name: &str) -> MaterialDraft {
     };
     MaterialDraft {
         file_types: vec![MaterialFileType::Pdf, MaterialFileType::Ofd],
-        blank_form: placeholder(),
-        sample_form: placeholder(),
+        blank_form: to_generate(),
+        sample_form: to_generate(),
         ..material(key, name, Req::Key, 1, 0)
     }
 }

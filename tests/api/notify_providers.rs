@@ -107,3 +107,119 @@ async fn an_sms_through_aliyun_is_retried_after_a_500_arrives_once_and_is_marked
     wait_for_status(&app, id, "delivered").await;
     app.stop().await;
 }
+
+/// A dispatcher dies mid-batch (its transaction never commits, as when the process is killed);
+/// after restart every committed notification reaches the provider. Sends that the provider had
+/// accepted in the dying batch go again (at-least-once, docs/decisions/0002): the test bounds
+/// those duplicates by what was in flight and checks every message arrived.
+#[tokio::test]
+async fn after_a_crash_mid_dispatch_every_committed_notification_is_sent() {
+    use std::sync::Arc;
+
+    use fingertip::notify::dispatcher::{DispatchSettings, Dispatcher, Providers};
+    use fingertip::notify::providers::aliyun::AliyunSms;
+
+    let fake = FakeAliyun::start("LTAI5tCrash", "crash-secret").await;
+    let app = spawn_app_with(|c| c.notify.dispatch = false).await;
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            "/api/v1/admin/notification-templates",
+            &json!({"key": "case.accepted", "content": {
+                "sms_body": "【指尖办】您的申请已受理，受理编号{no}。",
+                "provider_templates": {"aliyun": "SMS_465000002"}
+            }}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    for i in 0..60 {
+        let (status, body) = app
+            .admin_json(
+                Method::POST,
+                "/api/v1/admin/notifications",
+                &json!({"template_key": "case.accepted", "variables": {"no": format!("N-{i}")},
+                        "phone": format!("139{i:08}"), "channels": ["sms"], "idempotency_key": format!("crash-{i}")}),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+    }
+    let dispatcher = || Dispatcher {
+        pool: fingertip::db::pool_for(app.database.connection_string.parse().unwrap(), 4).unwrap(),
+        metrics: None,
+        providers: Providers {
+            sms: Some(Arc::new(
+                AliyunSms::new(fake.client_config("指尖办")).unwrap(),
+            )),
+            email: None,
+            push: Default::default(),
+            smpp: None,
+        },
+        settings: DispatchSettings {
+            batch_size: 20,
+            poll_interval: Duration::from_millis(20),
+            ..DispatchSettings::default()
+        },
+    };
+    // The first batch hangs on slow answers; the dispatcher dies before it commits.
+    for _ in 0..20 {
+        fake.delay_next(Duration::from_secs(30));
+    }
+    let dying = dispatcher();
+    let crashed = tokio::spawn(async move { dying.run_once().await });
+    for _ in 0..200 {
+        if fake.received().len() >= 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    crashed.abort();
+    let in_flight = fake.received().len();
+    assert!(in_flight <= 20, "only the first batch was in flight");
+    let sent: i64 = app
+        .db()
+        .await
+        .query_one(
+            "SELECT count(*) FROM notification_delivery WHERE status = 'sent'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(sent, 0, "nothing of the dying batch was recorded as sent");
+
+    // Restart: a new dispatcher drains everything.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = dispatcher().spawn(stop_rx);
+    let client = app.db().await;
+    for _ in 0..400 {
+        let sent: i64 = client
+            .query_one(
+                "SELECT count(*) FROM notification_delivery WHERE status = 'sent'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if sent == 60 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    stop_tx.send(true).unwrap();
+    worker.await.unwrap();
+    let received = fake.received();
+    let mut out_ids: Vec<String> = received.iter().filter_map(|r| r.out_id.clone()).collect();
+    out_ids.sort();
+    out_ids.dedup();
+    assert_eq!(
+        out_ids.len(),
+        60,
+        "every committed notification reached the provider"
+    );
+    assert_eq!(
+        received.len(),
+        60 + in_flight,
+        "duplicates only for the sends in flight at the crash"
+    );
+    app.stop().await;
+}
