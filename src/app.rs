@@ -92,7 +92,11 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
                 admin: services.admin.clone(),
                 outbox: services.outbox.clone(),
             },
-            ReceiptsApi::new(services.pool.clone(), services.receipt_token.as_ref()),
+            ReceiptsApi::new(
+                services.pool.clone(),
+                services.receipt_token.as_ref(),
+                Some(services.metrics.clone()),
+            ),
         ),
         API_TITLE,
         env!("CARGO_PKG_VERSION"),

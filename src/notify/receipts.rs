@@ -59,14 +59,20 @@ pub async fn apply(
 
 pub struct ReceiptsApi {
     pub pool: deadpool_postgres::Pool,
+    pub metrics: Option<crate::http::metrics::Metrics>,
     /// SHA-256 of the callback token; `None` closes the callbacks.
     pub token_digest: Option<Vec<u8>>,
 }
 
 impl ReceiptsApi {
-    pub fn new(pool: deadpool_postgres::Pool, token: Option<&Secret>) -> Self {
+    pub fn new(
+        pool: deadpool_postgres::Pool,
+        token: Option<&Secret>,
+        metrics: Option<crate::http::metrics::Metrics>,
+    ) -> Self {
         ReceiptsApi {
             pool,
+            metrics,
             token_digest: token.map(|t| {
                 digest::digest(&digest::SHA256, t.expose().as_bytes())
                     .as_ref()
@@ -102,7 +108,15 @@ impl ReceiptsApi {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         for (id, delivered, code) in receipts {
-            apply(&*tx, provider, &id, delivered, code.as_deref()).await?;
+            let matched = apply(&*tx, provider, &id, delivered, code.as_deref()).await?;
+            if let (true, Some(metrics)) = (matched, &self.metrics) {
+                let status = if delivered {
+                    "delivered"
+                } else {
+                    "permanent_failure"
+                };
+                metrics.notification("sms", provider, status);
+            }
         }
         tx.commit().await?;
         Ok(())

@@ -105,6 +105,17 @@ async fn an_sms_through_aliyun_is_retried_after_a_500_arrives_once_and_is_marked
         .unwrap();
     assert_eq!(ack["code"], 0);
     wait_for_status(&app, id, "delivered").await;
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(
+            r#"fingertip_notifications_total{channel="sms",provider="aliyun",status="delivered"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"provider="aliyun",status="temporary_failure"} 1"#),
+        "{metrics}"
+    );
     app.stop().await;
 }
 
