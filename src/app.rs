@@ -188,6 +188,17 @@ pub async fn start_with(
         tracing::info!(?applied, "migrations applied");
     }
     let services = Services::new(&config, pool.clone())?;
+    let dispatcher =
+        config
+            .notify
+            .dispatcher(pool.clone(), Some(services.metrics.clone()), config.mode)?;
+    let demo_only = dispatcher.providers.demo_only();
+    if config.mode == Mode::Production && !demo_only.is_empty() {
+        anyhow::bail!(
+            "production mode refuses the log-only demo providers ({}): configure real ones under [notify]",
+            demo_only.join(", ")
+        );
+    }
     if config.demo_data {
         if config.mode == Mode::Production {
             anyhow::bail!("demo data is never loaded in production mode");
@@ -210,17 +221,6 @@ pub async fn start_with(
         shutdown_rx.clone(),
     );
 
-    let dispatcher =
-        config
-            .notify
-            .dispatcher(pool.clone(), Some(services.metrics.clone()), config.mode)?;
-    let demo_only = dispatcher.providers.demo_only();
-    if config.mode == Mode::Production && !demo_only.is_empty() {
-        anyhow::bail!(
-            "production mode refuses the log-only demo providers ({}): configure real ones under [notify]",
-            demo_only.join(", ")
-        );
-    }
     let smpp_receipts = dispatcher.spawn_smpp_receipts(shutdown_rx.clone());
     let dispatch_worker = config
         .notify

@@ -611,3 +611,27 @@ async fn bad_notification_requests_get_4xx_with_the_field() {
     expect_problem(response, 400, "invalid_parameter").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn production_mode_refuses_the_log_only_demo_providers() {
+    let database = crate::support::db::fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = fingertip::config::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        database_url: Some(fingertip::config::Secret::new(
+            database.connection_string.clone(),
+        )),
+        mode: fingertip::config::Mode::Production,
+        ..fingertip::config::Config::default()
+    };
+    let err = match fingertip::app::start(config, false).await {
+        Ok(running) => {
+            running.stop().await.unwrap();
+            panic!("production started with log-only providers");
+        }
+        Err(err) => err.to_string(),
+    };
+    assert!(err.contains("log-only demo providers"), "{err}");
+    assert!(err.contains("log-sms"), "{err}");
+}
