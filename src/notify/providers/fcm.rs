@@ -14,9 +14,9 @@ use ring::rand::SystemRandom;
 use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use rustls::pki_types::PrivatePkcs8KeyDer;
 use rustls::pki_types::pem::PemObject;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::oauth::{TokenCache, snippet, transport_error};
 use crate::config::Secret;
 use crate::notify::provider::{
     Address, OutgoingMessage, Provider, PushPlatform, SendError, SendFuture, SendOutcome,
@@ -26,8 +26,6 @@ pub const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
 const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// Lifetime of the signed assertion (Google's maximum).
 const ASSERTION_LIFETIME_SECS: i64 = 3600;
-/// An access token is replaced this long before it expires.
-const TOKEN_EXPIRY_MARGIN_SECS: i64 = 300;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The current time as Unix seconds; injectable for tests.
@@ -46,26 +44,13 @@ pub struct FcmConfig {
     pub private_key_pem: Secret,
 }
 
-struct AccessToken {
-    token: String,
-    /// Unix seconds after which it is not used any more.
-    refresh_at: i64,
-}
-
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    expires_in: i64,
-}
-
 pub struct Fcm {
     config: FcmConfig,
     key: RsaKeyPair,
     rng: SystemRandom,
     client: reqwest::Client,
     clock: Clock,
-    /// Held across the token request so that concurrent sends wait for one token.
-    token: tokio::sync::Mutex<Option<AccessToken>>,
+    token: TokenCache,
 }
 
 impl std::fmt::Debug for Fcm {
@@ -98,7 +83,7 @@ impl Fcm {
             rng: SystemRandom::new(),
             client,
             clock: Arc::new(|| chrono::Utc::now().timestamp()),
-            token: tokio::sync::Mutex::new(None),
+            token: TokenCache::default(),
         })
     }
 
@@ -139,50 +124,15 @@ impl Fcm {
     }
 
     async fn access_token(&self) -> Result<String, SendError> {
-        let mut cached = self.token.lock().await;
         let now = (self.clock)();
-        if let Some(token) = cached.as_ref().filter(|t| now < t.refresh_at) {
-            return Ok(token.token.clone());
-        }
-        let assertion = self.assertion_at(now)?;
-        let response = self
-            .client
-            .post(&self.config.token_uri)
-            .form(&[
-                ("grant_type", GRANT_TYPE),
-                ("assertion", assertion.as_str()),
-            ])
-            .send()
+        self.token
+            .get(&self.client, &self.config.token_uri, now, "FCM", || {
+                Ok(vec![
+                    ("grant_type", GRANT_TYPE.to_owned()),
+                    ("assertion", self.assertion_at(now)?),
+                ])
+            })
             .await
-            .map_err(|e| transport_error("OAuth token", e))?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            let text = format!("FCM OAuth token: {status} {}", snippet(&body));
-            return Err(if status.as_u16() == 429 || status.is_server_error() {
-                SendError::Temporary(text)
-            } else {
-                // invalid_grant / invalid_client: the service account or its key is wrong.
-                SendError::Permanent(text)
-            });
-        }
-        let token: TokenResponse = response
-            .json()
-            .await
-            .map_err(|e| SendError::Temporary(format!("FCM OAuth token response: {e}")))?;
-        let margin = TOKEN_EXPIRY_MARGIN_SECS.min(token.expires_in / 2);
-        *cached = Some(AccessToken {
-            token: token.access_token.clone(),
-            refresh_at: now + token.expires_in - margin,
-        });
-        Ok(token.access_token)
-    }
-
-    async fn drop_token(&self, token: &str) {
-        let mut cached = self.token.lock().await;
-        if cached.as_ref().is_some_and(|t| t.token == token) {
-            *cached = None;
-        }
     }
 
     async fn deliver(&self, message: &OutgoingMessage) -> Result<SendOutcome, SendError> {
@@ -234,7 +184,7 @@ impl Fcm {
             .json(&body)
             .send()
             .await
-            .map_err(|e| transport_error("send", e))?;
+            .map_err(|e| transport_error("FCM", "send", e))?;
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
         let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -245,7 +195,7 @@ impl Fcm {
             });
         }
         if status == 401 {
-            self.drop_token(&access_token).await;
+            self.token.drop_token(&access_token).await;
         }
         Err(classify(status, &json, &text))
     }
@@ -290,18 +240,6 @@ pub fn classify(status: u16, body: &Value, raw: &str) -> SendError {
         SendError::Temporary(text)
     } else {
         SendError::Permanent(text)
-    }
-}
-
-fn snippet(body: &str) -> String {
-    body.chars().take(200).collect()
-}
-
-fn transport_error(what: &str, error: reqwest::Error) -> SendError {
-    if error.is_builder() {
-        SendError::Permanent(format!("FCM {what} request: {error}"))
-    } else {
-        SendError::Temporary(format!("FCM {what} unreachable: {error}"))
     }
 }
 

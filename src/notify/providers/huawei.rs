@@ -7,9 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::oauth::{TokenCache, snippet, transport_error};
 use crate::config::Secret;
 use crate::notify::provider::{
     Address, OutgoingMessage, Provider, PushPlatform, SendError, SendFuture, SendOutcome,
@@ -23,8 +23,6 @@ pub const CODE_TOKEN_EXPIRED: &str = "80200003";
 /// All device tokens are invalid.
 pub const CODE_INVALID_TOKENS: &str = "80300007";
 pub const CODE_SYSTEM_ERROR: &str = "81000001";
-/// An access token is replaced this long before it expires.
-const TOKEN_EXPIRY_MARGIN_SECS: i64 = 300;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The current time as Unix seconds; injectable for tests.
@@ -41,23 +39,11 @@ pub struct HuaweiConfig {
     pub client_secret: Secret,
 }
 
-struct AccessToken {
-    token: String,
-    refresh_at: i64,
-}
-
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    expires_in: i64,
-}
-
 pub struct Huawei {
     config: HuaweiConfig,
     client: reqwest::Client,
     clock: Clock,
-    /// Held across the token request so that concurrent sends wait for one token.
-    token: tokio::sync::Mutex<Option<AccessToken>>,
+    token: TokenCache,
 }
 
 impl std::fmt::Debug for Huawei {
@@ -80,7 +66,7 @@ impl Huawei {
             config,
             client,
             clock: Arc::new(|| chrono::Utc::now().timestamp()),
-            token: tokio::sync::Mutex::new(None),
+            token: TokenCache::default(),
         })
     }
 
@@ -91,50 +77,25 @@ impl Huawei {
     }
 
     async fn access_token(&self) -> Result<String, SendError> {
-        let mut cached = self.token.lock().await;
         let now = (self.clock)();
-        if let Some(token) = cached.as_ref().filter(|t| now < t.refresh_at) {
-            return Ok(token.token.clone());
-        }
-        let response = self
-            .client
-            .post(&self.config.token_endpoint)
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", self.config.app_id.as_str()),
-                ("client_secret", self.config.client_secret.expose()),
-            ])
-            .send()
+        self.token
+            .get(
+                &self.client,
+                &self.config.token_endpoint,
+                now,
+                "Huawei",
+                || {
+                    Ok(vec![
+                        ("grant_type", "client_credentials".to_owned()),
+                        ("client_id", self.config.app_id.clone()),
+                        (
+                            "client_secret",
+                            self.config.client_secret.expose().to_owned(),
+                        ),
+                    ])
+                },
+            )
             .await
-            .map_err(|e| transport_error("OAuth token", e))?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            let text = format!("Huawei OAuth token: {status} {}", snippet(&body));
-            return Err(if status.as_u16() == 429 || status.is_server_error() {
-                SendError::Temporary(text)
-            } else {
-                // Wrong app id or secret: retrying will not help until the configuration changes.
-                SendError::Permanent(text)
-            });
-        }
-        let token: TokenResponse = response
-            .json()
-            .await
-            .map_err(|e| SendError::Temporary(format!("Huawei OAuth token response: {e}")))?;
-        let margin = TOKEN_EXPIRY_MARGIN_SECS.min(token.expires_in / 2);
-        *cached = Some(AccessToken {
-            token: token.access_token.clone(),
-            refresh_at: now + token.expires_in - margin,
-        });
-        Ok(token.access_token)
-    }
-
-    async fn drop_token(&self, token: &str) {
-        let mut cached = self.token.lock().await;
-        if cached.as_ref().is_some_and(|t| t.token == token) {
-            *cached = None;
-        }
     }
 
     async fn deliver(&self, message: &OutgoingMessage) -> Result<SendOutcome, SendError> {
@@ -183,13 +144,13 @@ impl Huawei {
             .json(&body)
             .send()
             .await
-            .map_err(|e| transport_error("send", e))?;
+            .map_err(|e| transport_error("Huawei", "send", e))?;
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
         let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         let code = json.get("code").and_then(Value::as_str).unwrap_or("");
         if matches!(code, CODE_TOKEN_EXPIRED | CODE_OAUTH_ERROR) || status == 401 {
-            self.drop_token(&access_token).await;
+            self.token.drop_token(&access_token).await;
         }
         classify(status, &json, &text, device_token)
     }
@@ -242,18 +203,6 @@ pub fn classify(
         CODE_TOKEN_EXPIRED | CODE_SYSTEM_ERROR => Err(SendError::Temporary(text)),
         _ if status == 429 || status >= 500 => Err(SendError::Temporary(text)),
         _ => Err(SendError::Permanent(text)),
-    }
-}
-
-fn snippet(body: &str) -> String {
-    body.chars().take(200).collect()
-}
-
-fn transport_error(what: &str, error: reqwest::Error) -> SendError {
-    if error.is_builder() {
-        SendError::Permanent(format!("Huawei {what} request: {error}"))
-    } else {
-        SendError::Temporary(format!("Huawei {what} unreachable: {error}"))
     }
 }
 

@@ -6,6 +6,7 @@ pub mod email;
 pub mod fcm;
 pub mod huawei;
 pub mod log;
+pub mod oauth;
 pub mod smpp;
 pub mod tencent;
 pub mod throttle;
