@@ -70,6 +70,18 @@ pub enum SendError {
     InvalidAddress(String),
 }
 
+/// One delivery report of an SMS, as a provider's status callback gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryReceipt {
+    /// The provider's id for the message (Aliyun `BizId`, Tencent `sid`): what `send` returned.
+    pub provider_message_id: String,
+    /// Our message id, when the callback echoes it (Aliyun `OutId`; Tencent only via `ext`).
+    pub out_id: Option<String>,
+    pub delivered: bool,
+    /// The carrier's status code when not delivered.
+    pub error_code: Option<String>,
+}
+
 pub trait Provider: Send + Sync {
     /// Stable name used in configuration, metrics and the notification history (`aliyun`, `apns`…).
     fn name(&self) -> &'static str;

@@ -7,6 +7,7 @@ use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{ApiResponse, OpenApi};
 use ring::digest;
 
+use super::provider::DeliveryReceipt;
 use super::providers::{aliyun, tencent};
 use crate::config::Secret;
 use crate::http::{ApiTags, AppError, AppResult};
@@ -100,17 +101,14 @@ impl ReceiptsApi {
         }
     }
 
-    async fn apply_all(
-        &self,
-        provider: &str,
-        receipts: Vec<(String, bool, Option<String>)>,
-    ) -> AppResult<()> {
+    async fn apply_all(&self, provider: &str, receipts: Vec<DeliveryReceipt>) -> AppResult<()> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        for (id, delivered, code) in receipts {
-            let matched = apply(&*tx, provider, &id, delivered, code.as_deref()).await?;
+        for r in receipts {
+            let code = r.error_code.as_deref();
+            let matched = apply(&*tx, provider, &r.provider_message_id, r.delivered, code).await?;
             if let (true, Some(metrics)) = (matched, &self.metrics) {
-                let status = if delivered {
+                let status = if r.delivered {
                     "delivered"
                 } else {
                     "permanent_failure"
@@ -145,14 +143,7 @@ impl ReceiptsApi {
     async fn aliyun_receipts(&self, token: Query<String>, body: Binary<Vec<u8>>) -> AppResult<Ack> {
         self.check(&token.0)?;
         let receipts = aliyun::parse_reports(&body.0).map_err(bad_body)?;
-        self.apply_all(
-            "aliyun",
-            receipts
-                .into_iter()
-                .map(|r| (r.provider_message_id, r.delivered, r.error_code))
-                .collect(),
-        )
-        .await?;
+        self.apply_all("aliyun", receipts).await?;
         Ok(Ack::Ok(Json(
             serde_json::from_str(aliyun::REPORT_ACK).map_err(anyhow::Error::from)?,
         )))
@@ -167,14 +158,7 @@ impl ReceiptsApi {
     ) -> AppResult<Ack> {
         self.check(&token.0)?;
         let receipts = tencent::parse_reports(&body.0).map_err(bad_body)?;
-        self.apply_all(
-            "tencent",
-            receipts
-                .into_iter()
-                .map(|r| (r.provider_message_id, r.delivered, r.error_code))
-                .collect(),
-        )
-        .await?;
+        self.apply_all("tencent", receipts).await?;
         Ok(Ack::Ok(Json(
             serde_json::from_str(tencent::REPORT_ACK).map_err(anyhow::Error::from)?,
         )))

@@ -388,17 +388,7 @@ impl Provider for AliyunSms {
     }
 }
 
-/// One delivery report of an SMS sent through the provider.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryReceipt {
-    /// Aliyun's `BizId` (the `SendSms` answer's id).
-    pub provider_message_id: String,
-    /// The `OutId` we sent: our message id.
-    pub out_id: Option<String>,
-    pub delivered: bool,
-    /// The carrier's status code (`err_code`) when not delivered.
-    pub error_code: Option<String>,
-}
+pub use crate::notify::provider::DeliveryReceipt;
 
 /// One element of the SmsReport push: `phone_number`, `send_time`, `report_time`, `success`,
 /// `err_code`, `err_msg`, `sms_size`, `biz_id`, `out_id` (Aliyun's SmsReport document).

@@ -444,18 +444,7 @@ impl Provider for TencentSms {
     }
 }
 
-/// One delivery report of an SMS sent through the provider.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryReceipt {
-    /// Tencent's `sid`, the `SerialNo` of the `SendSms` answer.
-    pub provider_message_id: String,
-    /// Our message id, when the callback carries it (`ext`, the `SessionContext` sent); the
-    /// documented callback has no such field, so match on `provider_message_id`.
-    pub out_id: Option<String>,
-    pub delivered: bool,
-    /// The carrier's status (`errmsg`, e.g. `MK:0001`) when not delivered.
-    pub error_code: Option<String>,
-}
+pub use crate::notify::provider::DeliveryReceipt;
 
 /// One element of the status callback: `user_receive_time`, `nationcode`, `mobile`,
 /// `report_status` (`SUCCESS`/`FAIL`), `errmsg`, `description`, `sid` (Tencent's "SMS sending
