@@ -12,6 +12,7 @@ pub mod department;
 pub mod filetype;
 pub mod health;
 pub mod http;
+pub mod identity;
 pub mod logging;
 pub mod notify;
 pub mod tls;
