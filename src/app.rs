@@ -22,10 +22,12 @@ use crate::config::{Config, Mode};
 use crate::db;
 use crate::department::api::DepartmentApi;
 use crate::health::HealthApi;
-use crate::http::admin_auth::AdminGate;
 use crate::http::catch_all::problem_for_error;
 use crate::http::metrics::{Metrics, MetricsMiddleware};
 use crate::http::request_id::RequestIdMiddleware;
+use crate::identity::api::IdentityApi;
+use crate::identity::gate::Gate;
+use crate::identity::setup::IdentitySecrets;
 use crate::notify::api::NotifyApi;
 use crate::notify::outbox::OutboxSettings;
 use crate::notify::receipts::ReceiptsApi;
@@ -36,7 +38,9 @@ pub const API_TITLE: &str = "fingertip 网上行政审批平台 API";
 pub struct Services {
     pub pool: Pool,
     pub metrics: Metrics,
-    pub admin: AdminGate,
+    /// Authentication and authorization for every non-public endpoint.
+    pub gate: Gate,
+    pub identity: IdentityApi,
     pub calendar: Arc<CalendarService>,
     pub catalog: Arc<CatalogService>,
     pub outbox: OutboxSettings,
@@ -44,11 +48,14 @@ pub struct Services {
 }
 
 impl Services {
-    pub fn new(config: &Config, pool: Pool) -> anyhow::Result<Services> {
+    pub fn new(config: &Config, pool: Pool, secrets: IdentitySecrets) -> anyhow::Result<Services> {
         let blobs: Arc<dyn BlobStore> = Arc::new(FileBlobStore::new(config.data_dir.join("blobs")));
+        let identity =
+            crate::identity::setup::build(config, pool.clone(), config.notify.outbox(), secrets)?;
         Ok(Services {
             metrics: Metrics::new()?,
-            admin: AdminGate::new(config.admin_token.as_ref()),
+            gate: identity.gate.clone(),
+            identity,
             calendar: Arc::new(CalendarService::new(pool.clone())),
             catalog: Arc::new(CatalogService::new(pool.clone(), blobs)),
             outbox: config.notify.outbox(),
@@ -65,6 +72,7 @@ type Apis = (
     CatalogApi,
     NotifyApi,
     ReceiptsApi,
+    IdentityApi,
 );
 
 pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
@@ -76,20 +84,20 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
             },
             CalendarApi {
                 service: services.calendar.clone(),
-                admin: services.admin.clone(),
+                gate: services.gate.clone(),
             },
             DepartmentApi {
                 pool: services.pool.clone(),
-                admin: services.admin.clone(),
+                gate: services.gate.clone(),
             },
             CatalogApi {
                 service: services.catalog.clone(),
-                admin: services.admin.clone(),
+                gate: services.gate.clone(),
                 pool: services.pool.clone(),
             },
             NotifyApi {
                 pool: services.pool.clone(),
-                admin: services.admin.clone(),
+                gate: services.gate.clone(),
                 outbox: services.outbox.clone(),
             },
             ReceiptsApi::new(
@@ -97,6 +105,7 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
                 services.receipt_token.as_ref(),
                 Some(services.metrics.clone()),
             ),
+            services.identity.clone(),
         ),
         API_TITLE,
         env!("CARGO_PKG_VERSION"),
@@ -107,7 +116,7 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
 pub fn openapi_spec_json() -> anyhow::Result<String> {
     // A pool that never connects: the spec only needs the shapes.
     let pool = db::pool_for(tokio_postgres::Config::new(), 1)?;
-    let services = Services::new(&Config::default(), pool)?;
+    let services = Services::new(&Config::default(), pool, IdentitySecrets::ephemeral()?)?;
     Ok(openapi_service(&services).spec())
 }
 
@@ -187,7 +196,7 @@ pub async fn start_with(
     if !applied.is_empty() {
         tracing::info!(?applied, "migrations applied");
     }
-    let services = Services::new(&config, pool.clone())?;
+    let services = Services::new(&config, pool.clone(), IdentitySecrets::load(&config)?)?;
     let dispatcher =
         config
             .notify
@@ -199,6 +208,10 @@ pub async fn start_with(
             demo_only.join(", ")
         );
     }
+    crate::identity::setup::refuse_demo_realname(
+        config.mode,
+        &*services.identity.citizens.realname,
+    )?;
     if config.demo_data {
         if config.mode == Mode::Production {
             anyhow::bail!("demo data is never loaded in production mode");
@@ -206,9 +219,12 @@ pub async fn start_with(
         if crate::catalog::demo::load_demo(&pool, &services.catalog).await? {
             tracing::info!("demo catalog loaded");
         }
-    }
-    if !services.admin.is_configured() {
-        tracing::warn!("no FINGERTIP_ADMIN_TOKEN configured: the admin API answers 401");
+        if crate::identity::demo::load_demo_staff(&pool, &config.identity.demo_password).await? {
+            tracing::info!(
+                usernames = ?crate::identity::demo::DEMO_STAFF.iter().map(|s| s.0).collect::<Vec<_>>(),
+                "demo staff created with the configured demo password (identity.demo_password)"
+            );
+        }
     }
     let signer = Arc::new(
         AuditSigner::load_or_create(&config.audit_key_path()).context("audit signing key")?,

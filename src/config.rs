@@ -48,8 +48,6 @@ pub struct Config {
     pub mode: Mode,
     /// Load the demo catalog into an empty database (never in production).
     pub demo_data: bool,
-    /// Bearer token for the admin API until staff login exists (issue #4).
-    pub admin_token: Option<Secret>,
     pub max_body_bytes: usize,
     pub db_pool_size: usize,
     /// How often the audit checkpoint signs the set of chain heads.
@@ -61,6 +59,8 @@ pub struct Config {
     pub audit_key_file: Option<PathBuf>,
     /// The notification hub's providers and limits (`[notify]`).
     pub notify: crate::notify::setup::NotifyConfig,
+    /// Logins, sessions, keys and limits (`[identity]`).
+    pub identity: crate::identity::config::IdentityConfig,
 }
 
 impl Default for Config {
@@ -72,13 +72,13 @@ impl Default for Config {
             database_ca_file: None,
             mode: Mode::Development,
             demo_data: false,
-            admin_token: None,
             max_body_bytes: 1024 * 1024,
             db_pool_size: 16,
             audit_checkpoint_seconds: 300,
             log_format: "json".to_owned(),
             audit_key_file: None,
             notify: Default::default(),
+            identity: Default::default(),
         }
     }
 }
@@ -93,13 +93,13 @@ struct FileLayer {
     database_ca_file: Option<PathBuf>,
     mode: Option<Mode>,
     demo_data: Option<bool>,
-    admin_token: Option<Secret>,
     max_body_bytes: Option<usize>,
     db_pool_size: Option<usize>,
     audit_checkpoint_seconds: Option<u64>,
     log_format: Option<String>,
     audit_key_file: Option<PathBuf>,
     notify: Option<crate::notify::setup::NotifyConfig>,
+    identity: Option<crate::identity::config::IdentityConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -174,8 +174,8 @@ impl Config {
         if f.database_url.is_some() {
             self.database_url = f.database_url;
         }
-        if f.admin_token.is_some() {
-            self.admin_token = f.admin_token;
+        if let Some(identity) = f.identity {
+            self.identity = identity;
         }
     }
 
@@ -208,8 +208,11 @@ impl Config {
                     self.database_ca_file = Some(PathBuf::from(value))
                 }
                 "FINGERTIP_DEMO_DATA" => self.demo_data = parse_bool(value).map_err(bad)?,
-                "FINGERTIP_ADMIN_TOKEN" if !value.is_empty() => {
-                    self.admin_token = Some(Secret::new(value.clone()))
+                "FINGERTIP_TOKEN_KEY_FILE" if !value.is_empty() => {
+                    self.identity.token_key_file = Some(PathBuf::from(value))
+                }
+                "FINGERTIP_PII_KEY_FILE" if !value.is_empty() => {
+                    self.identity.pii_key_file = Some(PathBuf::from(value))
                 }
                 "FINGERTIP_MAX_BODY_BYTES" => {
                     self.max_body_bytes = value.parse().map_err(|e| bad(format!("{e}")))?
@@ -246,11 +249,11 @@ impl Config {
                         .to_owned(),
                 ));
             }
-            if let Some(token) = &self.admin_token
-                && token.expose().len() < 32
-            {
+            // A key made on first start would be lost with the machine, and every stored ID
+            // number with it: production names a key file that is provisioned and backed up.
+            if self.identity.pii_key_file.is_none() {
                 return Err(ConfigError::Rule(
-                    "FINGERTIP_ADMIN_TOKEN must be at least 32 characters in production mode"
+                    "production mode needs identity.pii_key_file (FINGERTIP_PII_KEY_FILE): the key that encrypts ID numbers"
                         .to_owned(),
                 ));
             }
@@ -308,21 +311,15 @@ mod tests {
 
     #[test]
     fn secrets_never_appear_in_debug_output() {
-        let config = Config::load_from(
-            None,
-            &env(&[
-                ("DATABASE_URL", "postgres://u:hunter2@db/x"),
-                ("FINGERTIP_ADMIN_TOKEN", "tok-secret"),
-            ]),
-        )
-        .unwrap();
+        let config =
+            Config::load_from(None, &env(&[("DATABASE_URL", "postgres://u:hunter2@db/x")]))
+                .unwrap();
         let printed = format!("{config:?}");
         assert!(!printed.contains("hunter2"), "{printed}");
-        assert!(!printed.contains("tok-secret"), "{printed}");
     }
 
     #[test]
-    fn production_refuses_demo_data_and_short_tokens() {
+    fn production_refuses_demo_data_and_a_missing_pii_key() {
         assert!(
             Config::load_from(
                 None,
@@ -333,15 +330,16 @@ mod tests {
             )
             .is_err()
         );
+        assert!(Config::load_from(None, &env(&[("FINGERTIP_MODE", "production"),])).is_err());
         assert!(
             Config::load_from(
                 None,
                 &env(&[
                     ("FINGERTIP_MODE", "production"),
-                    ("FINGERTIP_ADMIN_TOKEN", "short")
+                    ("FINGERTIP_PII_KEY_FILE", "/etc/fingertip/pii.key")
                 ])
             )
-            .is_err()
+            .is_ok()
         );
         assert!(Config::load_from(None, &env(&[("FINGERTIP_MODE", "staging")])).is_err());
     }

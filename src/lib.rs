@@ -13,6 +13,7 @@ pub mod filetype;
 pub mod health;
 pub mod http;
 pub mod identity;
+pub mod keys;
 pub mod logging;
 pub mod notify;
 pub mod tls;

@@ -34,6 +34,23 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Staff account tools.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Create a platform administrator (the first account of a new installation). The password
+    /// is read from FINGERTIP_BOOTSTRAP_PASSWORD, or from the first line of standard input.
+    CreateAdmin {
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value = "平台管理员")]
+        display_name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -128,6 +145,37 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<ExitCode> {
                         Ok(ExitCode::SUCCESS)
                     }
                 }
+            })
+            .await
+        }
+        Command::Staff {
+            command:
+                StaffCommand::CreateAdmin {
+                    username,
+                    display_name,
+                },
+        } => {
+            let password = match std::env::var("FINGERTIP_BOOTSTRAP_PASSWORD") {
+                Ok(p) if !p.is_empty() => p,
+                _ => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("reading the password from standard input")?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            with_database(&config, |pool| async move {
+                fingertip::db::migrate(&pool).await?;
+                let id = fingertip::identity::staff::create_platform_admin(
+                    &pool,
+                    &username,
+                    &display_name,
+                    password,
+                )
+                .await?;
+                println!("created platform administrator {username} ({id})");
+                Ok(ExitCode::SUCCESS)
             })
             .await
         }

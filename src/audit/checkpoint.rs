@@ -11,9 +11,9 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use tokio_postgres::Client;
 
+use super::AuditSigner;
 use super::canonical::push_field;
 use super::chain::format_timestamp;
-use super::signer::AuditSigner;
 
 /// Domain-separation prefix of the checkpoint signing message (version 1).
 pub const CHECKPOINT_DOMAIN: &str = "fingertip-audit-checkpoint-v1\n";

@@ -9,10 +9,11 @@
 pub mod canonical;
 pub mod chain;
 pub mod checkpoint;
-pub mod signer;
 pub mod verify;
 pub mod view;
 
+/// The key that signs checkpoints is an ordinary Ed25519 [`SigningKey`](crate::keys::SigningKey).
+pub use crate::keys::{SignerError, SigningKey as AuditSigner};
 pub use canonical::{canonical_json, digest_json};
 pub use chain::{
     AuditEntry, AuditReceipt, AuditRecord, GENESIS_HASH, RecordFields, append, history, record_hash,
@@ -20,6 +21,5 @@ pub use chain::{
 pub use checkpoint::{
     CHECKPOINT_LOCK_KEY, HeadsDigest, checkpoint, checkpoint_message, head_line, spawn_checkpointer,
 };
-pub use signer::{AuditSigner, SignerError};
 pub use verify::{AuditProblem, VerifyReport, verify};
 pub use view::AuditRecordView;

@@ -9,7 +9,7 @@ use tokio_postgres::{Client, Row};
 
 use super::chain::{AuditRecord, GENESIS_HASH};
 use super::checkpoint::{FETCH_BATCH, HeadsDigest, checkpoint_message};
-use super::signer::signature_is_valid;
+use crate::keys::signature_is_valid;
 
 /// What `verify` found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -10,12 +10,13 @@ use serde::Deserialize;
 
 use super::service::CalendarService;
 use super::store::{DayRow, YearRow};
-use crate::http::admin_auth::{AdminBearer, AdminGate};
 use crate::http::{ApiTags, AppResult, JsonBody, path_number};
+use crate::identity::gate::{AccessToken, Gate};
+use crate::identity::policy::Rule;
 
 pub struct CalendarApi {
     pub service: Arc<CalendarService>,
-    pub admin: AdminGate,
+    pub gate: Gate,
 }
 
 #[derive(Object)]
@@ -92,11 +93,11 @@ impl CalendarApi {
     #[oai(path = "/admin/calendar", method = "post", tag = "ApiTags::Admin")]
     async fn load_year(
         &self,
-        auth: AdminBearer,
+        auth: AccessToken,
         body: JsonBody<CalendarYear>,
     ) -> AppResult<YearLoaded> {
-        let actor = self.admin.check(&auth)?;
-        let year = body.0;
+        let actor = self.gate.require(&auth, Rule::PlatformAdmin).await?.actor();
+        let year = body.parse()?;
         let day = |d: &CalendarDay, day_off| DayRow {
             day: d.date,
             day_off,

@@ -11,8 +11,8 @@ use serde_json::json;
 use super::model::{Calendar, CalendarError, YearCalendar};
 use super::store::{self, YearRow};
 use crate::audit::{self, AuditEntry};
-use crate::http::admin_auth::Actor;
 use crate::http::{AppError, AppResult, FieldError};
+use crate::identity::model::Actor;
 
 /// Another instance's newly loaded year shows here within this time.
 const CALENDAR_TTL: Duration = Duration::from_secs(60);

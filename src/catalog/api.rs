@@ -15,14 +15,17 @@ use super::views::{
     UploadedFile, VersionInfo,
 };
 use crate::audit;
-use crate::http::admin_auth::{AdminBearer, AdminGate};
 use crate::http::download::FileDownload;
 use crate::http::pre_serialized::PreSerialized;
 use crate::http::{ApiTags, AppError, AppResult, JsonBody, path_number};
+use crate::identity::gate::forbidden;
+use crate::identity::gate::{AccessToken, Gate};
+use crate::identity::model::Actor;
+use crate::identity::policy::{Rule, allows};
 
 pub struct CatalogApi {
     pub service: Arc<CatalogService>,
-    pub admin: AdminGate,
+    pub gate: Gate,
     pub pool: deadpool_postgres::Pool,
 }
 
@@ -116,12 +119,17 @@ impl CatalogApi {
     #[oai(path = "/admin/items", method = "post", tag = "ApiTags::Admin")]
     async fn create_item(
         &self,
-        auth: AdminBearer,
+        auth: AccessToken,
         body: JsonBody<NewItem>,
     ) -> AppResult<ItemCreated> {
-        let actor = self.admin.check(&auth)?;
+        // Only administrators get to learn what the body must hold; which department's
+        // administrator is known once the body names the lead department.
+        self.gate.require(&auth, Rule::SomeAdministrator).await?;
+        let item = body.parse()?;
+        let department = self.department_of_new_item(&item).await?;
+        let actor = self.gate.require(&auth, department).await?.actor();
         Ok(ItemCreated::Created(Json(
-            self.service.create_item(&actor, body.0).await?,
+            self.service.create_item(&actor, item).await?,
         )))
     }
 
@@ -129,10 +137,10 @@ impl CatalogApi {
     #[oai(path = "/admin/items/:code", method = "get", tag = "ApiTags::Admin")]
     async fn admin_item(
         &self,
-        auth: AdminBearer,
+        auth: AccessToken,
         code: Path<String>,
     ) -> AppResult<Json<ItemAdminView>> {
-        self.admin.check(&auth)?;
+        self.require_item_admin(&auth, &code.0).await?;
         Ok(Json(self.service.admin_view(&code.0).await?))
     }
 
@@ -144,12 +152,12 @@ impl CatalogApi {
     )]
     async fn update_draft(
         &self,
-        auth: AdminBearer,
+        auth: AccessToken,
         code: Path<String>,
         body: JsonBody<DraftUpdate>,
     ) -> AppResult<Json<ItemAdminView>> {
-        let actor = self.admin.check(&auth)?;
-        let update = body.0;
+        let actor = self.require_item_admin(&auth, &code.0).await?;
+        let update = body.parse()?;
         Ok(Json(
             self.service
                 .update_draft(&actor, &code.0, update.revision, update.draft)
@@ -165,14 +173,14 @@ impl CatalogApi {
     )]
     async fn publish(
         &self,
-        auth: AdminBearer,
+        auth: AccessToken,
         code: Path<String>,
         body: JsonBody<PublishRequest>,
     ) -> AppResult<VersionPublished> {
-        let actor = self.admin.check(&auth)?;
+        let actor = self.require_item_admin(&auth, &code.0).await?;
         Ok(VersionPublished::Published(Json(
             self.service
-                .publish(&actor, &code.0, body.0.revision)
+                .publish(&actor, &code.0, body.parse()?.revision)
                 .await?,
         )))
     }
@@ -185,13 +193,15 @@ impl CatalogApi {
     )]
     async fn cancel(
         &self,
-        auth: AdminBearer,
+        auth: AccessToken,
         code: Path<String>,
         body: JsonBody<CancelRequest>,
     ) -> AppResult<Json<ItemAdminView>> {
-        let actor = self.admin.check(&auth)?;
+        let actor = self.require_item_admin(&auth, &code.0).await?;
         Ok(Json(
-            self.service.cancel(&actor, &code.0, &body.0.reason).await?,
+            self.service
+                .cancel(&actor, &code.0, &body.parse()?.reason)
+                .await?,
         ))
     }
 
@@ -203,10 +213,10 @@ impl CatalogApi {
     )]
     async fn item_audit(
         &self,
-        auth: AdminBearer,
+        auth: AccessToken,
         code: Path<String>,
     ) -> AppResult<Json<Vec<audit::AuditRecordView>>> {
-        self.admin.check(&auth)?;
+        self.require_item_admin(&auth, &code.0).await?;
         let client = self.pool.get().await?;
         let item_id = client
             .query_opt("SELECT id FROM item WHERE code = $1", &[&code.0])
@@ -227,11 +237,16 @@ impl CatalogApi {
     #[oai(path = "/admin/files", method = "post", tag = "ApiTags::Admin")]
     async fn upload_file(
         &self,
-        auth: AdminBearer,
+        auth: AccessToken,
         req: &Request,
         body: Binary<Vec<u8>>,
     ) -> AppResult<FileStored> {
-        let actor = self.admin.check(&auth)?;
+        // Forms are referenced by digest from any item's draft: any department admin may upload.
+        let actor = self
+            .gate
+            .require(&auth, Rule::SomeAdministrator)
+            .await?
+            .actor();
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -246,6 +261,53 @@ impl CatalogApi {
 }
 
 impl CatalogApi {
+    /// The rule for creating an item: an admin of its lead department (or the platform admin).
+    async fn department_of_new_item(&self, item: &NewItem) -> AppResult<Rule<'static>> {
+        let client = self.pool.get().await?;
+        let department =
+            crate::department::store::find_by_code(&client, &item.lead_department_code)
+                .await?
+                .map(|(id, _)| id)
+                .ok_or_else(|| {
+                    AppError::invalid_field(
+                        "lead_department_code",
+                        "unknown_department",
+                        "no department with this code",
+                    )
+                })?;
+        Ok(Rule::DepartmentAdmin(department))
+    }
+
+    /// Items are administered by their lead department's admins and the platform admin. A
+    /// caller who may not see the item gets 403 whether or not it exists.
+    async fn require_item_admin(&self, auth: &AccessToken, code: &str) -> AppResult<Actor> {
+        let principal = self.gate.authenticate(auth).await?;
+        let client = self.pool.get().await?;
+        let department: Option<uuid::Uuid> = client
+            .query_opt(
+                "SELECT lead_department_id FROM item WHERE code = $1",
+                &[&code],
+            )
+            .await?
+            .map(|r| r.get(0));
+        let allowed = match department {
+            Some(d) => allows(&principal, &Rule::DepartmentAdmin(d)),
+            None => allows(&principal, &Rule::PlatformAdmin),
+        };
+        if !allowed {
+            return Err(forbidden(&Rule::DepartmentAdmin(
+                department.unwrap_or_default(),
+            )));
+        }
+        if department.is_none() {
+            return Err(AppError::not_found(
+                "item_not_found",
+                format!("no item {code}"),
+            ));
+        }
+        Ok(principal.actor())
+    }
+
     async fn form(&self, code: &str, key: &str, kind: FormKind) -> AppResult<FileDownload> {
         let (form, bytes) = self.service.form(code, key, kind).await?;
         Ok(FileDownload {

@@ -10,7 +10,7 @@ use super::service::CatalogService;
 use super::views::NewItem;
 use crate::department::model::{Level, NewDepartment};
 use crate::http::AppError;
-use crate::http::admin_auth::Actor;
+use crate::identity::model::Actor;
 
 const TOWN: &str = "220882101-ZF";
 const LAND: &str = "220882-ZRZY";

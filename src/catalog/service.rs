@@ -21,9 +21,9 @@ use super::views::{
 use crate::audit::{self, AuditEntry};
 use crate::blobs::{BlobStore, sha256_hex};
 use crate::department::store as departments;
-use crate::http::admin_auth::Actor;
 use crate::http::pre_serialized::PreSerialized;
 use crate::http::{AppError, AppResult, FieldError};
+use crate::identity::model::Actor;
 
 /// Published guides stay cached this long; another instance's publication shows within it.
 const DETAIL_TTL: Duration = Duration::from_secs(30);

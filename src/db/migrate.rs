@@ -27,6 +27,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_notify.sql",
         include_str!("../../migrations/0005_notify.sql"),
     ),
+    (
+        "0006_identity.sql",
+        include_str!("../../migrations/0006_identity.sql"),
+    ),
 ];
 
 /// Arbitrary constant naming the migration lock in `pg_advisory_lock`.

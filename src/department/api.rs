@@ -6,12 +6,13 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::model::{Department, NewDepartment};
 use super::{service, store};
-use crate::http::admin_auth::{AdminBearer, AdminGate};
 use crate::http::{ApiTags, AppResult, JsonBody};
+use crate::identity::gate::{AccessToken, Gate};
+use crate::identity::policy::Rule;
 
 pub struct DepartmentApi {
     pub pool: Pool,
-    pub admin: AdminGate,
+    pub gate: Gate,
 }
 
 #[derive(ApiResponse)]
@@ -32,10 +33,10 @@ impl DepartmentApi {
 
     /// 新建部门 (platform admin).
     #[oai(path = "/admin/departments", method = "post", tag = "ApiTags::Admin")]
-    async fn create(&self, auth: AdminBearer, body: JsonBody<NewDepartment>) -> AppResult<Created> {
-        let actor = self.admin.check(&auth)?;
+    async fn create(&self, auth: AccessToken, body: JsonBody<NewDepartment>) -> AppResult<Created> {
+        let actor = self.gate.require(&auth, Rule::PlatformAdmin).await?.actor();
         Ok(Created::Created(Json(
-            service::create(&self.pool, &actor, body.0).await?,
+            service::create(&self.pool, &actor, body.parse()?).await?,
         )))
     }
 }

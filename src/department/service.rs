@@ -6,8 +6,8 @@ use serde_json::json;
 use super::model::{Department, NewDepartment, check_new};
 use super::store;
 use crate::audit::{self, AuditEntry};
-use crate::http::admin_auth::Actor;
 use crate::http::{AppError, AppResult};
+use crate::identity::model::Actor;
 
 /// Creates a department under its parent, audited.
 pub async fn create(pool: &Pool, actor: &Actor, new: NewDepartment) -> AppResult<Department> {

@@ -1,6 +1,10 @@
 //! `JsonBody<T>`: a JSON request payload parsed with serde so that errors name the offending
 //! field (`materials[1].copies`), which poem-openapi's own `Json<T>` does not do.
 //!
+//! Extraction only reads the bytes; the handler calls [`JsonBody::parse`] after its
+//! authorization check, so a caller who may not use an endpoint learns 401/403 and nothing
+//! about what the endpoint would accept.
+//!
 //! The OpenAPI schema still comes from `T: Type` (derive `Object` and `Deserialize` together,
 //! with the same renames).
 
@@ -13,8 +17,17 @@ use serde::de::DeserializeOwned;
 
 use super::problem::AppError;
 
-#[derive(Debug, Clone)]
-pub struct JsonBody<T>(pub T);
+pub struct JsonBody<T> {
+    bytes: Vec<u8>,
+    target: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> JsonBody<T> {
+    /// The body as `T`, or a 400 naming the offending field.
+    pub fn parse(self) -> Result<T, AppError> {
+        parse_json(&self.bytes)
+    }
+}
 
 impl<T: Type> Payload for JsonBody<T> {
     const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
@@ -64,7 +77,10 @@ impl<T: Type + DeserializeOwned> ParsePayload for JsonBody<T> {
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let bytes = <Vec<u8> as FromRequest>::from_request(request, body).await?;
-        Ok(JsonBody(parse_json(&bytes)?))
+        Ok(JsonBody {
+            bytes,
+            target: std::marker::PhantomData,
+        })
     }
 }
 

@@ -1,7 +1,6 @@
 //! HTTP plumbing shared by every capability: problem+json errors, JSON bodies that name the
 //! offending field, request ids, metrics, and the admin bearer token.
 
-pub mod admin_auth;
 pub mod body_limit;
 pub mod catch_all;
 pub mod download;
@@ -25,6 +24,10 @@ pub enum ApiTags {
     Operations,
     /// 对接：短信回执等外部系统回调（均需认证）
     Integration,
+    /// 指尖办 App：注册、登录、会话与我的账户
+    App,
+    /// 工作人员：登录与办件
+    Staff,
 }
 
 /// Parses a numeric path segment, naming it in the error. (poem-openapi names typed path

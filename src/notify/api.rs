@@ -15,12 +15,13 @@ use uuid::Uuid;
 use super::model::{Channel, DeliveryStatus, RenderError};
 use super::outbox::{self, EnqueueError, NewNotification, OutboxSettings, Recipient};
 use super::templates::{self, TemplateContent, TemplateVersion};
-use crate::http::admin_auth::{AdminBearer, AdminGate};
 use crate::http::{ApiTags, AppError, AppResult, FieldError, JsonBody};
+use crate::identity::gate::{AccessToken, Gate};
+use crate::identity::policy::Rule;
 
 pub struct NotifyApi {
     pub pool: Pool,
-    pub admin: AdminGate,
+    pub gate: Gate,
     pub outbox: OutboxSettings,
 }
 
@@ -187,11 +188,11 @@ impl NotifyApi {
     #[oai(path = "/notification-templates", method = "post")]
     async fn create_template(
         &self,
-        auth: AdminBearer,
+        auth: AccessToken,
         body: JsonBody<NewTemplateVersion>,
     ) -> AppResult<TemplateCreated> {
-        let actor = self.admin.check(&auth)?;
-        let new = body.0;
+        let actor = self.gate.require(&auth, Rule::PlatformAdmin).await?.actor();
+        let new = body.parse()?;
         let variables =
             templates::check(&new.key, &new.content).map_err(|errors| AppError::Invalid {
                 code: "validation_failed",
@@ -234,10 +235,10 @@ impl NotifyApi {
     #[oai(path = "/notification-templates/:key", method = "get")]
     async fn template_versions(
         &self,
-        auth: AdminBearer,
+        auth: AccessToken,
         key: Path<String>,
     ) -> AppResult<Json<Vec<TemplateVersion>>> {
-        self.admin.check(&auth)?;
+        self.gate.require(&auth, Rule::PlatformAdmin).await?;
         let client = self.pool.get().await?;
         let versions = templates::versions(&client, &key.0).await?;
         if versions.is_empty() {
@@ -253,11 +254,11 @@ impl NotifyApi {
     #[oai(path = "/notification-templates/:key/preview", method = "post")]
     async fn preview(
         &self,
-        auth: AdminBearer,
+        auth: AccessToken,
         key: Path<String>,
         body: JsonBody<PreviewRequest>,
     ) -> AppResult<Json<PreviewResult>> {
-        self.admin.check(&auth)?;
+        self.gate.require(&auth, Rule::PlatformAdmin).await?;
         let client = self.pool.get().await?;
         let latest = templates::versions(&client, &key.0)
             .await?
@@ -265,8 +266,8 @@ impl NotifyApi {
             .ok_or_else(|| {
                 AppError::not_found("template_not_found", format!("no template {}", key.0))
             })?;
-        let rendered =
-            templates::preview(&latest.content, &to_map(body.0.variables)).map_err(render_error)?;
+        let rendered = templates::preview(&latest.content, &to_map(body.parse()?.variables))
+            .map_err(render_error)?;
         let sms_segments = rendered.sms_body.as_deref().map(super::model::sms_segments);
         Ok(Json(PreviewResult {
             rendered,
@@ -278,11 +279,11 @@ impl NotifyApi {
     #[oai(path = "/notifications", method = "post")]
     async fn send(
         &self,
-        auth: AdminBearer,
+        auth: AccessToken,
         body: JsonBody<SendRequest>,
     ) -> AppResult<NotificationAccepted> {
-        self.admin.check(&auth)?;
-        let req = body.0;
+        self.gate.require(&auth, Rule::PlatformAdmin).await?;
+        let req = body.parse()?;
         if req.idempotency_key.trim().is_empty() || req.idempotency_key.len() > 200 {
             return Err(AppError::invalid_field(
                 "idempotency_key",
@@ -351,10 +352,10 @@ impl NotifyApi {
     #[oai(path = "/notifications/:id", method = "get")]
     async fn history(
         &self,
-        auth: AdminBearer,
+        auth: AccessToken,
         id: Path<String>,
     ) -> AppResult<Json<NotificationView>> {
-        self.admin.check(&auth)?;
+        self.gate.require(&auth, Rule::PlatformAdmin).await?;
         let id = parse_id(&id.0)?;
         let client = self.pool.get().await?;
         Ok(Json(load_view(&client, id).await?))
@@ -364,10 +365,10 @@ impl NotifyApi {
     #[oai(path = "/notifications/:id/resend", method = "post")]
     async fn resend(
         &self,
-        auth: AdminBearer,
+        auth: AccessToken,
         id: Path<String>,
     ) -> AppResult<Json<NotificationView>> {
-        let actor = self.admin.check(&auth)?;
+        let actor = self.gate.require(&auth, Rule::PlatformAdmin).await?.actor();
         let id = parse_id(&id.0)?;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;

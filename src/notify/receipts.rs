@@ -140,8 +140,13 @@ fn bad_body(detail: String) -> AppError {
 impl ReceiptsApi {
     /// Aliyun SmsReport push (短信回执).
     #[oai(path = "/sms/aliyun/receipts", method = "post")]
-    async fn aliyun_receipts(&self, token: Query<String>, body: Binary<Vec<u8>>) -> AppResult<Ack> {
-        self.check(&token.0)?;
+    async fn aliyun_receipts(
+        &self,
+        token: Query<Option<String>>,
+        body: Binary<Vec<u8>>,
+    ) -> AppResult<Ack> {
+        // A missing token is a 401 like a wrong one, not a 400 about a missing parameter.
+        self.check(token.0.as_deref().unwrap_or_default())?;
         let receipts = aliyun::parse_reports(&body.0).map_err(bad_body)?;
         self.apply_all("aliyun", receipts).await?;
         Ok(Ack::Ok(Json(
@@ -153,10 +158,10 @@ impl ReceiptsApi {
     #[oai(path = "/sms/tencent/receipts", method = "post")]
     async fn tencent_receipts(
         &self,
-        token: Query<String>,
+        token: Query<Option<String>>,
         body: Binary<Vec<u8>>,
     ) -> AppResult<Ack> {
-        self.check(&token.0)?;
+        self.check(token.0.as_deref().unwrap_or_default())?;
         let receipts = tencent::parse_reports(&body.0).map_err(bad_body)?;
         self.apply_all("tencent", receipts).await?;
         Ok(Ack::Ok(Json(

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::support::{spawn_app, spawn_demo_app};
+use crate::support::{TestApp, spawn_app, spawn_demo_app};
 
 /// Follows a path like `items[0].lead_department.name` (or `[0].code` for a top-level array).
 fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
@@ -69,6 +69,35 @@ fn substitute_json(value: &Value, saved: &HashMap<String, String>) -> Value {
     }
 }
 
+/// What the phone does outside the API: read an SMS, let time pass, sign with a USB key.
+async fn device_step(
+    app: &TestApp,
+    device: &Value,
+    saved: &mut HashMap<String, String>,
+    name: &str,
+) {
+    match device["action"].as_str() {
+        Some("read_sms") => {
+            let phone = device["phone"].as_str().expect("phone");
+            let code = crate::identity::code_sent_to(app, phone).await;
+            saved.insert(device["save"].as_str().expect("save").to_owned(), code);
+        }
+        Some("wait_for_resend") => {
+            // Time passes: the codes of this phone move a minute into the past.
+            let phone = device["phone"].as_str().expect("phone");
+            app.db()
+                .await
+                .execute(
+                    "UPDATE otp_code SET created_at = created_at - interval '61 seconds' WHERE phone = $1",
+                    &[&phone],
+                )
+                .await
+                .unwrap();
+        }
+        other => panic!("{name}: unknown device action {other:?}"),
+    }
+}
+
 async fn replay(file: &std::path::Path) {
     let scenario: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     let journey = scenario["journey"].as_str().expect("journey");
@@ -88,6 +117,10 @@ async fn replay(file: &std::path::Path) {
             "{journey} / step {i} {}",
             step["name"].as_str().unwrap_or_default()
         );
+        if let Some(device) = step.get("device") {
+            device_step(&app, device, &mut saved, &name).await;
+            continue;
+        }
         let request = &step["request"];
         let method: reqwest::Method = request["method"].as_str().unwrap_or("GET").parse().unwrap();
         let path = substitute(request["path"].as_str().expect("path"), &saved);

@@ -57,7 +57,12 @@ async fn demo_data_loads_only_into_an_empty_database() {
     let app = spawn_demo_app().await;
     let (_, first) = app.get_json("/api/v1/items?limit=100").await;
     let pool = fingertip::db::pool_for(app.database.connection_string.parse().unwrap(), 2).unwrap();
-    let services = fingertip::app::Services::new(&app.config, pool.clone()).unwrap();
+    let services = fingertip::app::Services::new(
+        &app.config,
+        pool.clone(),
+        fingertip::identity::setup::IdentitySecrets::ephemeral().unwrap(),
+    )
+    .unwrap();
     assert!(
         !fingertip::catalog::demo::load_demo(&pool, &services.catalog)
             .await

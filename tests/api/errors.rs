@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::{ADMIN_TOKEN, expect_problem, spawn_app};
+use crate::support::{expect_problem, spawn_app};
 
 #[tokio::test]
 async fn malformed_json_is_a_400_invalid_json() {
@@ -160,24 +160,30 @@ async fn the_admin_api_refuses_missing_and_wrong_tokens() {
     let wrong = app
         .http
         .post(app.url("/api/v1/admin/departments"))
-        .bearer_auth(format!("{ADMIN_TOKEN}x"))
+        .bearer_auth(format!("{}x", app.admin_token))
         .json(&body)
         .send()
         .await
         .unwrap();
-    expect_problem(wrong, 401, "unauthorized").await;
+    expect_problem(wrong, 401, "token_malformed").await;
     app.stop().await;
 }
 
 #[tokio::test]
-async fn without_a_configured_token_the_admin_api_is_closed() {
-    let app = crate::support::spawn_app_with(|c| c.admin_token = None).await;
+async fn a_logged_out_admin_token_is_refused_at_once() {
+    let app = spawn_app().await;
+    let logout = app
+        .admin(Method::POST, "/api/v1/auth/logout")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 204);
     let response = app
         .admin(Method::POST, "/api/v1/admin/departments")
         .json(&json!({"code": "A-1", "name": "某局", "level": "county", "region_code": "220882"}))
         .send()
         .await
         .unwrap();
-    expect_problem(response, 401, "admin_disabled").await;
+    expect_problem(response, 401, "session_revoked").await;
     app.stop().await;
 }

@@ -10,12 +10,14 @@ mod fake_aliyun;
 
 mod audit_chain;
 mod audit_log;
+mod authorization;
 mod calendar;
 mod catalog;
 mod contract;
 mod database_tls;
 mod demo;
 mod errors;
+mod identity;
 mod migrations;
 mod notify;
 mod notify_providers;

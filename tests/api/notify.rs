@@ -625,6 +625,14 @@ async fn production_mode_refuses_the_log_only_demo_providers() {
         mode: fingertip::config::Mode::Production,
         ..fingertip::config::Config::default()
     };
+    let mut config = config;
+    let key_file = dir.path().join("pii.key");
+    std::fs::write(
+        &key_file,
+        fingertip::identity::pii::IdentityKeys::generate_master_key_base64().unwrap(),
+    )
+    .unwrap();
+    config.identity.pii_key_file = Some(key_file);
     let err = match fingertip::app::start(config, false).await {
         Ok(running) => {
             running.stop().await.unwrap();

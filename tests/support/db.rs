@@ -246,9 +246,12 @@ async fn ensure_template(
             .await
             .map_err(|e| format!("connecting to {template}: {e}"))?;
     let task = tokio::spawn(connection);
-    let migrated = fingertip::db::migrate::run(&mut client)
-        .await
-        .map_err(|e| format!("migrating {template}: {e}"));
+    let migrated = match fingertip::db::migrate::run(&mut client).await {
+        Ok(_) => seed(&client)
+            .await
+            .map_err(|e| format!("seeding {template}: {e}")),
+        Err(e) => Err(format!("migrating {template}: {e}")),
+    };
     // Disconnect before marking: cloning needs no session on the template.
     drop(client);
     let _ = task.await;
@@ -264,6 +267,35 @@ async fn ensure_template(
     Ok(())
 }
 
+pub const SEED_ADMIN_USERNAME: &str = "test.admin";
+pub const SEED_ADMIN_PASSWORD: &str = "Test-admin-password-1";
+const SEED_VERSION: &[u8] = b"seed-v1: platform admin test.admin";
+
+/// What every test database starts with besides the migrations: one platform administrator,
+/// whose password hash uses argon2id with small parameters so each test's login is quick
+/// (verification reads the parameters from the hash; production hashes use the full ones).
+async fn seed(client: &tokio_postgres::Client) -> Result<(), String> {
+    let hash =
+        fingertip::identity::password::hash_password_with_params(SEED_ADMIN_PASSWORD, 64, 1, 1)
+            .map_err(|e| format!("hashing: {e}"))?;
+    let id = uuid::Uuid::new_v4();
+    client
+        .execute(
+            "INSERT INTO staff (id, username, display_name, password_hash) VALUES ($1, $2, '测试平台管理员', $3)",
+            &[&id, &SEED_ADMIN_USERNAME, &hash],
+        )
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    client
+        .execute(
+            "INSERT INTO staff_role (id, staff_id, role, granted_by) VALUES ($1, $2, 'platform_admin', 'test-seed')",
+            &[&uuid::Uuid::new_v4(), &id],
+        )
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(())
+}
+
 /// First 12 hex digits of a SHA-256 over the migrations compiled into this build (names and
 /// texts, in order), so a template is rebuilt whenever the list or any text changes. (Hashing
 /// the folder instead once let a build whose list lagged behind the folder make a template
@@ -271,6 +303,7 @@ async fn ensure_template(
 fn migrations_hash() -> Result<String, String> {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     ctx.update(b"compiled-migrations-v2\0");
+    ctx.update(SEED_VERSION);
     for (name, sql) in fingertip::db::migrate::MIGRATIONS {
         ctx.update(name.as_bytes());
         ctx.update(&[0]);

@@ -7,13 +7,17 @@ use fingertip::app::Running;
 use fingertip::config::{Config, Secret};
 use serde_json::Value;
 
-pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
+/// The platform administrator seeded into every test database (see `db.rs`).
+pub const ADMIN_USERNAME: &str = db::SEED_ADMIN_USERNAME;
+pub const ADMIN_PASSWORD: &str = db::SEED_ADMIN_PASSWORD;
 
 pub struct TestApp {
     pub address: String,
     pub http: reqwest::Client,
     pub database: db::TestDatabase,
     pub config: Config,
+    /// An access token of the seeded platform administrator.
+    pub admin_token: String,
     running: Option<Running>,
     _data_dir: tempfile::TempDir,
 }
@@ -37,7 +41,6 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         listen: "127.0.0.1:0".parse().expect("address"),
         data_dir: data_dir.path().to_path_buf(),
         database_url: Some(Secret::new(database.connection_string.clone())),
-        admin_token: Some(Secret::new(ADMIN_TOKEN)),
         db_pool_size: 8,
         ..Config::default()
     };
@@ -45,14 +48,40 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let running = fingertip::app::start(config.clone(), false)
         .await
         .expect("app starts");
+    let address = format!("http://{}", running.address);
+    let http = reqwest::Client::builder().build().expect("http client");
+    let admin_token = staff_login(&http, &address, ADMIN_USERNAME, ADMIN_PASSWORD).await;
     TestApp {
-        address: format!("http://{}", running.address),
-        http: reqwest::Client::builder().build().expect("http client"),
+        address,
+        http,
         database,
         config,
+        admin_token,
         running: Some(running),
         _data_dir: data_dir,
     }
+}
+
+/// Logs a staff member in; returns the access token.
+pub async fn staff_login(
+    http: &reqwest::Client,
+    address: &str,
+    username: &str,
+    password: &str,
+) -> String {
+    let response = http
+        .post(format!("{address}/api/v1/auth/staff/login"))
+        .json(&serde_json::json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .expect("login request");
+    let status = response.status();
+    let body: Value = response.json().await.expect("login body");
+    assert_eq!(status, 200, "staff login of {username}: {body}");
+    body["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned()
 }
 
 impl TestApp {
@@ -70,11 +99,21 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    /// A request with the admin bearer token.
+    /// A request with the platform administrator's access token.
     pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.http
             .request(method, self.url(path))
-            .bearer_auth(ADMIN_TOKEN)
+            .bearer_auth(&self.admin_token)
+    }
+
+    /// A request with the given access token.
+    pub fn with_token(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        self.http.request(method, self.url(path)).bearer_auth(token)
     }
 
     pub async fn admin_json(

@@ -1,4 +1,4 @@
-//! The Ed25519 key that signs audit checkpoints: loading it from (or creating it in) a PKCS#8
+//! An Ed25519 signing key (audit checkpoints, access tokens): loading it from (or creating it in) a PKCS#8
 //! file readable by its owner only.
 
 use std::fmt;
@@ -12,9 +12,9 @@ use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignerError {
-    #[error("cannot read the audit signing key {}: {source}", path.display())]
+    #[error("cannot read the signing key {}: {source}", path.display())]
     Read { path: PathBuf, source: io::Error },
-    #[error("cannot write the audit signing key {}: {source}", path.display())]
+    #[error("cannot write the signing key {}: {source}", path.display())]
     Write { path: PathBuf, source: io::Error },
     #[error("{} is not an Ed25519 PKCS#8 key", path.display())]
     InvalidKey { path: PathBuf },
@@ -23,24 +23,24 @@ pub enum SignerError {
 }
 
 /// Signs checkpoints. `Debug` shows the public key only.
-pub struct AuditSigner {
+pub struct SigningKey {
     key: Ed25519KeyPair,
 }
 
-impl fmt::Debug for AuditSigner {
+impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuditSigner")
+        f.debug_struct("SigningKey")
             .field("public_key", &self.public_key_hex())
             .finish()
     }
 }
 
-impl AuditSigner {
+impl SigningKey {
     /// Reads the PKCS#8 document (raw DER bytes) at `path`, or, when there is no file, generates
     /// a key and writes it there with mode 0600 (creating parent directories with mode 0700).
     /// The file is written under a temporary name and hard-linked into place, so concurrent
     /// starters agree on one key and a crash never leaves a half-written key behind.
-    pub fn load_or_create(path: &Path) -> Result<AuditSigner, SignerError> {
+    pub fn load_or_create(path: &Path) -> Result<SigningKey, SignerError> {
         match fs::read(path) {
             Ok(bytes) => return Self::from_file_bytes(path, &bytes),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -78,7 +78,7 @@ impl AuditSigner {
         let _ = fs::remove_file(&tmp);
         match written {
             Ok(()) => {
-                tracing::info!(path = %path.display(), "created a new audit signing key");
+                tracing::info!(path = %path.display(), "created a new signing key");
                 Self::from_file_bytes(path, pkcs8.as_ref())
             }
             // Another process created the key meanwhile: use theirs.
@@ -88,7 +88,7 @@ impl AuditSigner {
     }
 
     /// Reads an existing key; never creates one (for `audit verify`).
-    pub fn load(path: &Path) -> Result<AuditSigner, SignerError> {
+    pub fn load(path: &Path) -> Result<SigningKey, SignerError> {
         let bytes = fs::read(path).map_err(|source| SignerError::Read {
             path: path.to_owned(),
             source,
@@ -97,25 +97,25 @@ impl AuditSigner {
     }
 
     /// A key from PKCS#8 bytes (v1 or v2 documents, as written by ring or OpenSSL).
-    pub fn from_pkcs8(bytes: &[u8]) -> Option<AuditSigner> {
+    pub fn from_pkcs8(bytes: &[u8]) -> Option<SigningKey> {
         Ed25519KeyPair::from_pkcs8_maybe_unchecked(bytes)
             .ok()
-            .map(|key| AuditSigner { key })
+            .map(|key| SigningKey { key })
     }
 
     /// A fresh key that lives in memory only (tests, tools).
-    pub fn generate() -> Result<AuditSigner, SignerError> {
+    pub fn generate() -> Result<SigningKey, SignerError> {
         let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
             .map_err(|_| SignerError::Generate)?;
         Self::from_pkcs8(pkcs8.as_ref()).ok_or(SignerError::Generate)
     }
 
-    fn from_file_bytes(path: &Path, bytes: &[u8]) -> Result<AuditSigner, SignerError> {
+    fn from_file_bytes(path: &Path, bytes: &[u8]) -> Result<SigningKey, SignerError> {
         if let Ok(meta) = fs::metadata(path)
             && meta.mode() & 0o077 != 0
         {
             tracing::warn!(path = %path.display(), mode = format!("{:o}", meta.mode() & 0o777),
-                "the audit signing key is readable by other users; it should be mode 0600");
+                "a signing key is readable by other users; it should be mode 0600");
         }
         Self::from_pkcs8(bytes).ok_or_else(|| SignerError::InvalidKey {
             path: path.to_owned(),
@@ -162,13 +162,13 @@ mod tests {
     fn creates_a_private_key_file_and_reloads_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys/nested/audit.pk8");
-        let first = AuditSigner::load_or_create(&path).unwrap();
+        let first = SigningKey::load_or_create(&path).unwrap();
         let mode = fs::metadata(&path).unwrap().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let again = AuditSigner::load_or_create(&path).unwrap();
+        let again = SigningKey::load_or_create(&path).unwrap();
         assert_eq!(first.public_key_hex(), again.public_key_hex());
         assert_eq!(first.public_key().len(), 32);
-        let loaded = AuditSigner::load(&path).unwrap();
+        let loaded = SigningKey::load(&path).unwrap();
         assert_eq!(loaded.public_key_hex(), first.public_key_hex());
         // No temporary files left behind.
         assert_eq!(fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
@@ -176,7 +176,7 @@ mod tests {
         let sig = first.sign(b"message");
         assert!(signature_is_valid(first.public_key(), b"message", &sig));
         assert!(!signature_is_valid(first.public_key(), b"messagE", &sig));
-        let other = AuditSigner::generate().unwrap();
+        let other = SigningKey::generate().unwrap();
         assert!(!signature_is_valid(other.public_key(), b"message", &sig));
     }
 
@@ -186,7 +186,7 @@ mod tests {
         let path = dir.path().join("audit.pk8");
         fs::write(&path, b"not a key").unwrap();
         assert!(matches!(
-            AuditSigner::load_or_create(&path),
+            SigningKey::load_or_create(&path),
             Err(SignerError::InvalidKey { .. })
         ));
     }

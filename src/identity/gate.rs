@@ -1,0 +1,166 @@
+//! Authentication of every non-public request: the bearer access token is verified (signature,
+//! expiry), its session must still be live, and for staff the account must be active; their
+//! grants (own roles plus those held as an AB backup) are loaded fresh, so a revoked role or a
+//! logged-out session stops working at once, not when the token expires.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use deadpool_postgres::Pool;
+use poem_openapi::SecurityScheme;
+use poem_openapi::auth::Bearer;
+use uuid::Uuid;
+
+use super::model::{Grant, Principal, Role, Subject};
+use super::policy::{Rule, allows};
+use super::tokens::TokenSigner;
+use crate::http::problem::{AppError, AppResult};
+
+/// `Authorization: Bearer <access token>` from a login (`/api/v1/auth/...`).
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "JWT")]
+pub struct AccessToken(pub Bearer);
+
+#[derive(Clone)]
+pub struct Gate {
+    signer: Arc<TokenSigner>,
+    pool: Pool,
+}
+
+const SESSION_LIVE: &str =
+    "SELECT revoked_at IS NULL FROM auth_session WHERE id = $1 AND subject = $2";
+
+const STAFF_ACTIVE: &str = "SELECT active FROM staff WHERE id = $1";
+
+/// Own grants, then the handling grants of every principal this staff member covers for now.
+const STAFF_GRANTS: &str = "
+    SELECT role, department_id, item_code, step, NULL::uuid AS covering_for,
+           NULL::timestamptz AS until
+      FROM staff_role
+     WHERE staff_id = $1 AND revoked_at IS NULL
+    UNION ALL
+    SELECT r.role, r.department_id, r.item_code, r.step, b.principal_id, b.ends_at
+      FROM staff_backup b
+      JOIN staff_role r ON r.staff_id = b.principal_id AND r.revoked_at IS NULL
+     WHERE b.backup_id = $1 AND b.revoked_at IS NULL
+       AND now() >= b.starts_at AND now() < b.ends_at
+       AND r.role IN ('window_clerk', 'reviewer', 'approver')";
+
+impl Gate {
+    pub fn new(signer: Arc<TokenSigner>, pool: Pool) -> Gate {
+        Gate { signer, pool }
+    }
+
+    pub fn signer(&self) -> &Arc<TokenSigner> {
+        &self.signer
+    }
+
+    /// Who is calling, or 401.
+    pub async fn authenticate(&self, token: &AccessToken) -> AppResult<Principal> {
+        let access = self
+            .signer
+            .verify(&token.0.token, Utc::now())
+            .map_err(|e| AppError::Unauthorized {
+                code: e.code(),
+                detail: e.to_string(),
+            })?;
+        let client = self.pool.get().await?;
+        let live: Option<bool> = client
+            .query_opt(
+                SESSION_LIVE,
+                &[&access.session_id, &access.subject.to_string()],
+            )
+            .await?
+            .map(|row| row.get(0));
+        if live != Some(true) {
+            return Err(AppError::Unauthorized {
+                code: "session_revoked",
+                detail: "the session has ended (logged out or revoked); log in again".to_owned(),
+            });
+        }
+        let grants = match access.subject {
+            Subject::Staff(id) => {
+                let active: Option<bool> = client
+                    .query_opt(STAFF_ACTIVE, &[&id])
+                    .await?
+                    .map(|row| row.get(0));
+                if active != Some(true) {
+                    return Err(AppError::Unauthorized {
+                        code: "account_disabled",
+                        detail: "this staff account is disabled".to_owned(),
+                    });
+                }
+                load_grants(&client, id).await?
+            }
+            Subject::Citizen(_) | Subject::Enterprise(_) => Vec::new(),
+        };
+        Ok(Principal {
+            subject: access.subject,
+            session_id: access.session_id,
+            assurance: access.assurance,
+            grants,
+        })
+    }
+
+    /// Who is calling, if `rule` lets them; 401 when not logged in, 403 when not allowed.
+    pub async fn require(&self, token: &AccessToken, rule: Rule<'_>) -> AppResult<Principal> {
+        let principal = self.authenticate(token).await?;
+        if allows(&principal, &rule) {
+            Ok(principal)
+        } else {
+            Err(forbidden(&rule))
+        }
+    }
+}
+
+/// The 403 for a rule the caller does not meet.
+pub fn forbidden(rule: &Rule<'_>) -> AppError {
+    let (code, detail) = match rule {
+        Rule::Applicant(level) => (
+            "applicant_only",
+            format!(
+                "this action is for citizens and enterprises at assurance level {} or above",
+                level.level()
+            ),
+        ),
+        Rule::PlatformAdmin => (
+            "forbidden",
+            "requires the platform administrator role".to_owned(),
+        ),
+        Rule::DepartmentAdmin(_) | Rule::SomeAdministrator => (
+            "forbidden",
+            "requires the administrator role of this department".to_owned(),
+        ),
+        Rule::Oversight => (
+            "forbidden",
+            "requires a supervisor, observer or platform administrator role".to_owned(),
+        ),
+        Rule::Staff => ("forbidden", "requires a staff account".to_owned()),
+        Rule::Handle { role, .. } => (
+            "forbidden",
+            format!(
+                "requires the {} role for this department and step",
+                role.as_str()
+            ),
+        ),
+        Rule::Authenticated => ("forbidden", "not allowed".to_owned()),
+    };
+    AppError::Forbidden { code, detail }
+}
+
+async fn load_grants(client: &deadpool_postgres::Client, staff_id: Uuid) -> AppResult<Vec<Grant>> {
+    let rows = client.query(STAFF_GRANTS, &[&staff_id]).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            Some(Grant {
+                role: Role::parse(row.get::<_, &str>(0))?,
+                department_id: row.get(1),
+                item_code: row.get(2),
+                step: row.get(3),
+                covering_for: row.get(4),
+                until: row.get(5),
+            })
+        })
+        .collect())
+}

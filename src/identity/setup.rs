@@ -1,0 +1,154 @@
+//! Builds the identity gateway from configuration: keys, the real-name provider, the certificate
+//! verifier, and the settings every use case reads.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::Duration;
+use deadpool_postgres::Pool;
+
+use super::api::{IdentityApi, session_settings};
+use super::certificate::CertificateVerifier;
+use super::citizens::{Citizens, OtpSettings};
+use super::config::IdentityConfig;
+use super::enterprises::Enterprises;
+use super::gate::Gate;
+use super::otp::SendLimits;
+use super::pii::IdentityKeys;
+use super::staff::LockoutSettings;
+use super::tokens::TokenSigner;
+use crate::config::{Config, Mode};
+use crate::keys::SigningKey;
+use crate::notify::outbox::OutboxSettings;
+
+/// The identity gateway's keys: the access-token signing key and the ID-number master key.
+pub struct IdentitySecrets {
+    pub token_key: SigningKey,
+    pub pii: IdentityKeys,
+}
+
+impl IdentityConfig {
+    pub fn token_key_path(&self, data_dir: &std::path::Path) -> PathBuf {
+        self.token_key_file
+            .clone()
+            .unwrap_or_else(|| data_dir.join("keys").join("token-ed25519.pk8"))
+    }
+
+    pub fn pii_key_path(&self, data_dir: &std::path::Path) -> PathBuf {
+        self.pii_key_file
+            .clone()
+            .unwrap_or_else(|| data_dir.join("keys").join("pii.key"))
+    }
+}
+
+impl IdentitySecrets {
+    /// Reads the keys, creating missing ones (production mode has already insisted that the
+    /// ID-number key file is named in config; see `Config::check`).
+    pub fn load(config: &Config) -> anyhow::Result<IdentitySecrets> {
+        let identity = &config.identity;
+        let token_key = SigningKey::load_or_create(&identity.token_key_path(&config.data_dir))
+            .context("access-token signing key")?;
+        let pii_path = identity.pii_key_path(&config.data_dir);
+        let pii = if config.mode == Mode::Production {
+            IdentityKeys::load(&pii_path)
+        } else {
+            IdentityKeys::load_or_create(&pii_path)
+        }
+        .with_context(|| format!("ID-number key {}", pii_path.display()))?;
+        Ok(IdentitySecrets { token_key, pii })
+    }
+
+    /// Keys that live in memory only (the OpenAPI document, tools).
+    pub fn ephemeral() -> anyhow::Result<IdentitySecrets> {
+        Ok(IdentitySecrets {
+            token_key: SigningKey::generate()?,
+            pii: IdentityKeys::from_master_key(&[0u8; 32]),
+        })
+    }
+}
+
+/// Production verifies real names for real: the demo provider (which confirms everyone) is
+/// refused.
+pub fn refuse_demo_realname(
+    mode: Mode,
+    provider: &dyn super::realname::RealNameProvider,
+) -> anyhow::Result<()> {
+    if mode == Mode::Production && provider.is_demo_only() {
+        anyhow::bail!(
+            "production mode refuses the demo real-name provider: configure [identity.realname] with provider = \"http\""
+        );
+    }
+    Ok(())
+}
+
+/// The identity endpoints and the gate every other endpoint uses.
+pub fn build(
+    config: &Config,
+    pool: Pool,
+    outbox: OutboxSettings,
+    secrets: IdentitySecrets,
+) -> anyhow::Result<IdentityApi> {
+    let identity = &config.identity;
+    let signer = Arc::new(TokenSigner::new(
+        secrets.token_key,
+        identity.access_token_seconds,
+    ));
+    let gate = Gate::new(signer.clone(), pool.clone());
+    let sessions = session_settings(identity.refresh_token_days);
+    let realname = identity.realname.build().context("real-name provider")?;
+    let citizens = Citizens {
+        pool: pool.clone(),
+        signer: signer.clone(),
+        keys: Arc::new(secrets.pii),
+        realname,
+        outbox,
+        otp: OtpSettings {
+            ttl: Duration::seconds(identity.otp.ttl_seconds),
+            limits: SendLimits {
+                resend_after: Duration::seconds(identity.otp.resend_seconds),
+                per_phone_daily: identity.otp.per_phone_daily,
+                per_ip_hourly: identity.otp.per_ip_hourly,
+            },
+            max_attempts: identity.otp.max_attempts,
+        },
+        sessions,
+    };
+    let enterprises = match &identity.certificates {
+        Some(certificates) => Some(Enterprises {
+            pool: pool.clone(),
+            signer: signer.clone(),
+            verifier: Arc::new(
+                CertificateVerifier::new(certificates).context("certificate login")?,
+            ),
+            sessions,
+            challenge_lifetime: Duration::minutes(5),
+        }),
+        None => None,
+    };
+    Ok(IdentityApi {
+        pool,
+        gate,
+        citizens,
+        enterprises,
+        sessions,
+        lockout: LockoutSettings {
+            max_failed_logins: identity.max_failed_logins,
+            lockout: Duration::minutes(identity.lockout_minutes),
+            failures_per_ip_hourly: identity.login_failures_per_ip_hourly,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::realname::DemoRealNameProvider;
+
+    #[test]
+    fn production_refuses_the_demo_real_name_provider() {
+        assert!(refuse_demo_realname(Mode::Development, &DemoRealNameProvider).is_ok());
+        let err = refuse_demo_realname(Mode::Production, &DemoRealNameProvider).unwrap_err();
+        assert!(err.to_string().contains("demo real-name provider"), "{err}");
+    }
+}

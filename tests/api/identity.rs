@@ -1,0 +1,909 @@
+//! The identity gateway end to end: citizens by SMS code (through the notification hub),
+//! sessions (rotation, reuse, logout), staff passwords with lockout, roles and AB backups.
+
+use std::time::Duration;
+
+use fingertip::notify::setup::SmsProvider;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::fake_aliyun::FakeAliyun;
+use crate::support::{TestApp, expect_problem, spawn_app, spawn_app_with, staff_login};
+
+pub const ID_1: &str = "11010519491231002X";
+pub const ID_2: &str = "440524188001010014";
+
+/// The newest code sent to `phone`, read from the outbox (the log-only SMS provider prints it).
+pub async fn code_sent_to(app: &TestApp, phone: &str) -> String {
+    let db = app.db().await;
+    let row = db
+        .query_one(
+            "SELECT variables->>'code' FROM notification WHERE phone = $1 ORDER BY created_at DESC LIMIT 1",
+            &[&phone],
+        )
+        .await
+        .expect("a code notification");
+    row.get(0)
+}
+
+pub async fn post(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+    app.http
+        .post(app.url(path))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn json_of(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Registers a citizen through the public API; returns the login response.
+pub async fn register_citizen(app: &TestApp, phone: &str, name: &str, id_number: &str) -> Value {
+    let (status, sent) = json_of(
+        post(
+            app,
+            "/api/v1/auth/otp",
+            json!({"phone": phone, "purpose": "register"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 202, "{sent}");
+    let code = code_sent_to(app, phone).await;
+    let (status, body) = json_of(
+        post(
+            app,
+            "/api/v1/auth/citizen/register",
+            json!({"phone": phone, "code": code, "name": name, "id_number": id_number}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn a_citizen_registers_and_logs_in_with_codes_delivered_by_the_fake_sms_provider() {
+    let fake = FakeAliyun::start("LTAI5tIdentity", "identity-secret").await;
+    let sms = fake.client_config("指尖办");
+    let app = spawn_app_with(move |c| {
+        c.notify.sms_provider = SmsProvider::Aliyun;
+        c.notify.aliyun = Some(sms);
+        c.notify.retry_base_seconds = 0.05;
+    })
+    .await;
+    // The approved Aliyun template for the code SMS.
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            "/api/v1/admin/notification-templates",
+            &json!({"key": "identity.otp", "content": {
+                "sms_body": "您的验证码为{code}，{minutes}分钟内有效。",
+                "provider_templates": {"aliyun": "SMS_470000001"}
+            }}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    let phone = "13900139000";
+    let response = post(
+        &app,
+        "/api/v1/auth/otp",
+        json!({"phone": "+86 139-0013-9000", "purpose": "register"}),
+    )
+    .await;
+    assert_eq!(response.status(), 202);
+    let sms = wait_for_sms(&fake, 1).await;
+    assert_eq!(sms.phone, phone);
+    assert_eq!(sms.template_code, "SMS_470000001");
+    let code = sms.params["code"].as_str().unwrap().to_owned();
+    assert_eq!(sms.params["minutes"], "5");
+
+    let (status, registered) = json_of(
+        post(
+            &app,
+            "/api/v1/auth/citizen/register",
+            json!({"phone": phone, "code": code, "name": "张三", "id_number": ID_1}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{registered}");
+    assert_eq!(
+        registered["assurance_level"], 2,
+        "the demo authority confirms: L2"
+    );
+    assert_eq!(registered["realname_status"], "verified");
+    assert!(
+        registered["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("citizen:")
+    );
+
+    // The code is single use.
+    let again = post(
+        &app,
+        "/api/v1/auth/citizen/register",
+        json!({"phone": phone, "code": code, "name": "张三", "id_number": ID_1}),
+    )
+    .await;
+    expect_problem(again, 401, "otp_invalid").await;
+
+    // Log in later with a fresh code (the resend wait is a minute: move the first code back).
+    app.db()
+        .await
+        .execute(
+            "UPDATE otp_code SET created_at = created_at - interval '2 minutes'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        post(
+            &app,
+            "/api/v1/auth/otp",
+            json!({"phone": phone, "purpose": "login"})
+        )
+        .await
+        .status(),
+        202
+    );
+    let sms = wait_for_sms(&fake, 2).await;
+    let code = sms.params["code"].as_str().unwrap().to_owned();
+    let (status, login) = json_of(
+        post(
+            &app,
+            "/api/v1/auth/citizen/login",
+            json!({"phone": phone, "code": code}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{login}");
+    assert_eq!(login["subject"], registered["subject"]);
+
+    // The owner sees the full ID number; the database holds it encrypted only.
+    let me = app
+        .with_token(
+            Method::GET,
+            "/api/v1/me",
+            login["access_token"].as_str().unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(me["citizen"]["id_number"], ID_1);
+    assert_eq!(me["citizen"]["name"], "张三");
+    let db = app.db().await;
+    let row = db
+        .query_one(
+            "SELECT id_number_sealed, id_number_masked, id_number_index FROM citizen",
+            &[],
+        )
+        .await
+        .unwrap();
+    let sealed: Vec<u8> = row.get(0);
+    let masked: String = row.get(1);
+    assert_eq!(masked, "1101**********002X");
+    assert!(
+        !String::from_utf8_lossy(&sealed).contains("19491231"),
+        "the ID number is encrypted at rest"
+    );
+    let stored_codes: Vec<Vec<u8>> = db
+        .query("SELECT code_hash FROM otp_code", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        stored_codes
+            .iter()
+            .all(|h| h.len() == 32 && !String::from_utf8_lossy(h).contains(&code))
+    );
+    app.stop().await;
+}
+
+async fn wait_for_sms(fake: &FakeAliyun, count: usize) -> crate::fake_aliyun::ReceivedSms {
+    for _ in 0..200 {
+        let received = fake.received();
+        if received.len() >= count {
+            return received[count - 1].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the fake SMS provider never received message {count}");
+}
+
+#[tokio::test]
+async fn codes_are_limited_per_phone_and_per_address_with_retry_after() {
+    let app = spawn_app_with(|c| c.identity.otp.per_ip_hourly = 3).await;
+    let first = post(
+        &app,
+        "/api/v1/auth/otp",
+        json!({"phone": "13800000001", "purpose": "login"}),
+    )
+    .await;
+    assert_eq!(first.status(), 202);
+    let second = post(
+        &app,
+        "/api/v1/auth/otp",
+        json!({"phone": "13800000001", "purpose": "login"}),
+    )
+    .await;
+    let retry_after: u64 = second.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "retry after {retry_after}");
+    expect_problem(second, 429, "rate_limited").await;
+
+    // Ten a day per phone: with nine more in the last day, the next waits for the oldest to age.
+    let db = app.db().await;
+    db.execute(
+        "INSERT INTO otp_code (id, phone, purpose, code_hash, expires_at, created_at)
+         SELECT gen_random_uuid(), '13800000002', 'login', '\\x00', now(), now() - (n || ' hours')::interval
+           FROM generate_series(2, 11) AS n",
+        &[],
+    )
+    .await
+    .unwrap();
+    let daily = post(
+        &app,
+        "/api/v1/auth/otp",
+        json!({"phone": "13800000002", "purpose": "login"}),
+    )
+    .await;
+    let retry_after: u64 = daily.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (12 * 3600..=13 * 3600).contains(&retry_after),
+        "retry after {retry_after}"
+    );
+    expect_problem(daily, 429, "rate_limited").await;
+
+    // Per address: the limit is 3 an hour in this test.
+    assert_eq!(
+        post(
+            &app,
+            "/api/v1/auth/otp",
+            json!({"phone": "13800000003", "purpose": "login"})
+        )
+        .await
+        .status(),
+        202
+    );
+    assert_eq!(
+        post(
+            &app,
+            "/api/v1/auth/otp",
+            json!({"phone": "13800000004", "purpose": "login"})
+        )
+        .await
+        .status(),
+        202
+    );
+    let blocked = post(
+        &app,
+        "/api/v1/auth/otp",
+        json!({"phone": "13800000005", "purpose": "login"}),
+    )
+    .await;
+    expect_problem(blocked, 429, "rate_limited").await;
+
+    // A malformed phone is a 422 naming the field.
+    let bad = post(
+        &app,
+        "/api/v1/auth/otp",
+        json!({"phone": "12345", "purpose": "login"}),
+    )
+    .await;
+    let body = expect_problem(bad, 422, "invalid_phone").await;
+    assert_eq!(body["field"], "phone");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_and_expired_codes_are_refused_and_five_wrong_guesses_burn_a_code() {
+    let app = spawn_app().await;
+    let phone = "13700137000";
+    assert_eq!(
+        post(
+            &app,
+            "/api/v1/auth/otp",
+            json!({"phone": phone, "purpose": "register"})
+        )
+        .await
+        .status(),
+        202
+    );
+    let code = code_sent_to(&app, phone).await;
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    let body = json!({"phone": phone, "code": wrong, "name": "李四", "id_number": ID_2});
+    for _ in 0..5 {
+        expect_problem(
+            post(&app, "/api/v1/auth/citizen/register", body.clone()).await,
+            401,
+            "otp_invalid",
+        )
+        .await;
+    }
+    let right = json!({"phone": phone, "code": code, "name": "李四", "id_number": ID_2});
+    expect_problem(
+        post(&app, "/api/v1/auth/citizen/register", right.clone()).await,
+        401,
+        "otp_attempts_exceeded",
+    )
+    .await;
+
+    // A fresh code that has expired.
+    app.db()
+        .await
+        .execute(
+            "UPDATE otp_code SET created_at = created_at - interval '2 minutes'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        post(
+            &app,
+            "/api/v1/auth/otp",
+            json!({"phone": phone, "purpose": "register"})
+        )
+        .await
+        .status(),
+        202
+    );
+    let code = code_sent_to(&app, phone).await;
+    app.db().await.execute("UPDATE otp_code SET expires_at = now() - interval '1 second' WHERE consumed_at IS NULL", &[]).await.unwrap();
+    let right = json!({"phone": phone, "code": code, "name": "李四", "id_number": ID_2});
+    expect_problem(
+        post(&app, "/api/v1/auth/citizen/register", right).await,
+        401,
+        "otp_expired",
+    )
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_registrations_name_the_field_and_the_wrong_part() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            json!({"phone": "13600136000", "code": "123456", "name": "王五", "id_number": "11010519491231002"}),
+            "id_number",
+            "id_number_length",
+        ),
+        (
+            json!({"phone": "13600136000", "code": "123456", "name": "王五", "id_number": "110105194912310021"}),
+            "id_number",
+            "id_number_check_digit",
+        ),
+        (
+            json!({"phone": "13600136000", "code": "123456", "name": "王五", "id_number": "110105202302300011"}),
+            "id_number",
+            "id_number_birth_date",
+        ),
+        (
+            json!({"phone": "13600136000", "code": "123456", "name": "王", "id_number": ID_1}),
+            "name",
+            "invalid_name",
+        ),
+        (
+            json!({"phone": "10086", "code": "123456", "name": "王五", "id_number": ID_1}),
+            "phone",
+            "invalid_phone",
+        ),
+    ];
+    for (body, field, code) in cases {
+        let problem = expect_problem(
+            post(&app, "/api/v1/auth/citizen/register", body).await,
+            422,
+            code,
+        )
+        .await;
+        assert_eq!(problem["field"], field, "{problem}");
+    }
+    let unknown_field = post(&app, "/api/v1/auth/citizen/register",
+        json!({"phone": "13600136000", "code": "123456", "name": "王五", "id_number": ID_1, "admin": true})).await;
+    expect_problem(unknown_field, 400, "invalid_body").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn one_account_per_phone_and_per_id_number() {
+    let app = spawn_app().await;
+    register_citizen(&app, "13500135000", "赵六", ID_1).await;
+    app.db()
+        .await
+        .execute(
+            "UPDATE otp_code SET created_at = created_at - interval '2 minutes'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        post(
+            &app,
+            "/api/v1/auth/otp",
+            json!({"phone": "13500135001", "purpose": "register"})
+        )
+        .await
+        .status(),
+        202
+    );
+    let code = code_sent_to(&app, "13500135001").await;
+    let duplicate = post(
+        &app,
+        "/api/v1/auth/citizen/register",
+        json!({"phone": "13500135001", "code": code, "name": "赵六", "id_number": ID_1}),
+    )
+    .await;
+    expect_problem(duplicate, 409, "id_number_registered").await;
+    // Logging in with an unregistered phone says so, without using the code up.
+    assert_eq!(
+        post(
+            &app,
+            "/api/v1/auth/otp",
+            json!({"phone": "13500135002", "purpose": "login"})
+        )
+        .await
+        .status(),
+        202
+    );
+    let code = code_sent_to(&app, "13500135002").await;
+    let unknown = post(
+        &app,
+        "/api/v1/auth/citizen/login",
+        json!({"phone": "13500135002", "code": code}),
+    )
+    .await;
+    expect_problem(unknown, 404, "account_not_found").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_a_reused_one_ends_the_session() {
+    let app = spawn_app().await;
+    let login = register_citizen(&app, "13400134000", "钱七", ID_2).await;
+    let first_refresh = login["refresh_token"].as_str().unwrap().to_owned();
+    let (status, rotated) = json_of(
+        post(
+            &app,
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": first_refresh}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{rotated}");
+    assert_ne!(rotated["refresh_token"], login["refresh_token"]);
+    assert_eq!(rotated["session_id"], login["session_id"]);
+    let access = rotated["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.with_token(Method::GET, "/api/v1/me", &access)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // The old refresh token again: someone copied it. The whole session ends.
+    let reuse = post(
+        &app,
+        "/api/v1/auth/refresh",
+        json!({"refresh_token": first_refresh}),
+    )
+    .await;
+    expect_problem(reuse, 401, "refresh_token_reused").await;
+    let newest = post(
+        &app,
+        "/api/v1/auth/refresh",
+        json!({"refresh_token": rotated["refresh_token"]}),
+    )
+    .await;
+    expect_problem(newest, 401, "session_revoked").await;
+    expect_problem(
+        app.with_token(Method::GET, "/api/v1/me", &access)
+            .send()
+            .await
+            .unwrap(),
+        401,
+        "session_revoked",
+    )
+    .await;
+    let garbage = post(
+        &app,
+        "/api/v1/auth/refresh",
+        json!({"refresh_token": "rt_nothing"}),
+    )
+    .await;
+    expect_problem(garbage, 401, "refresh_token_invalid").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn logout_ends_one_session_and_logout_all_ends_every_device() {
+    let app = spawn_app().await;
+    let a = staff_login(
+        &app.http,
+        &app.address,
+        crate::support::ADMIN_USERNAME,
+        crate::support::ADMIN_PASSWORD,
+    )
+    .await;
+    let b = staff_login(
+        &app.http,
+        &app.address,
+        crate::support::ADMIN_USERNAME,
+        crate::support::ADMIN_PASSWORD,
+    )
+    .await;
+    assert_eq!(
+        app.with_token(Method::POST, "/api/v1/auth/logout", &a)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    expect_problem(
+        app.with_token(Method::GET, "/api/v1/me", &a)
+            .send()
+            .await
+            .unwrap(),
+        401,
+        "session_revoked",
+    )
+    .await;
+    assert_eq!(
+        app.with_token(Method::GET, "/api/v1/me", &b)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let (status, ended) = json_of(
+        app.with_token(Method::POST, "/api/v1/auth/logout-all", &b)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(ended["sessions_ended"].as_u64().unwrap() >= 2, "{ended}");
+    expect_problem(
+        app.with_token(Method::GET, "/api/v1/me", &b)
+            .send()
+            .await
+            .unwrap(),
+        401,
+        "session_revoked",
+    )
+    .await;
+    expect_problem(
+        app.admin(Method::GET, "/api/v1/me").send().await.unwrap(),
+        401,
+        "session_revoked",
+    )
+    .await;
+    app.stop().await;
+}
+
+/// Creates a staff account with one role (in `department`, unless platform-wide); returns its id.
+pub async fn create_staff(
+    app: &TestApp,
+    username: &str,
+    role: &str,
+    department: Option<&str>,
+) -> String {
+    let (status, created) = app
+        .admin_json(
+            Method::POST,
+            "/api/v1/admin/staff",
+            &json!({"username": username, "display_name": username, "password": STAFF_PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let mut grant = json!({"role": role});
+    if let Some(d) = department {
+        grant["department_code"] = json!(d);
+    }
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            &format!("/api/v1/admin/staff/{id}/roles"),
+            &grant,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    id
+}
+
+pub const STAFF_PASSWORD: &str = "Staff-password-42";
+
+pub async fn create_department(app: &TestApp, code: &str) {
+    let (status, body) = app
+        .admin_json(Method::POST, "/api/v1/admin/departments",
+            &json!({"code": code, "name": format!("测试局{code}"), "level": "county", "region_code": "220882"}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+#[tokio::test]
+async fn staff_are_locked_out_after_five_wrong_passwords_and_every_attempt_is_audited() {
+    let app = spawn_app().await;
+    create_department(&app, "LOCK-A").await;
+    let id = create_staff(&app, "lock.clerk", "window_clerk", Some("LOCK-A")).await;
+    for _ in 0..5 {
+        let wrong = post(
+            &app,
+            "/api/v1/auth/staff/login",
+            json!({"username": "lock.clerk", "password": "Wrong-password-1"}),
+        )
+        .await;
+        expect_problem(wrong, 401, "invalid_credentials").await;
+    }
+    let locked = post(
+        &app,
+        "/api/v1/auth/staff/login",
+        json!({"username": "lock.clerk", "password": STAFF_PASSWORD}),
+    )
+    .await;
+    expect_problem(locked, 423, "account_locked").await;
+    let unknown = post(
+        &app,
+        "/api/v1/auth/staff/login",
+        json!({"username": "nobody", "password": STAFF_PASSWORD}),
+    )
+    .await;
+    expect_problem(unknown, 401, "invalid_credentials").await;
+
+    let db = app.db().await;
+    let actions: Vec<String> = db
+        .query(
+            "SELECT action FROM audit_record WHERE aggregate_id = $1 ORDER BY id",
+            &[&format!("staff:{id}")],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        actions.iter().filter(|a| *a == "login.failure").count(),
+        6,
+        "{actions:?}"
+    );
+    assert_eq!(
+        actions.iter().filter(|a| *a == "login.lockout").count(),
+        1,
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"staff.create".to_owned())
+            && actions.contains(&"staff.role.grant".to_owned())
+    );
+    let who: String = db
+        .query_one(
+            "SELECT actor FROM audit_record WHERE action = 'staff.create' AND aggregate_id = $1",
+            &[&format!("staff:{id}")],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        who.starts_with("staff:"),
+        "changes name who did them: {who}"
+    );
+
+    // The platform admin unlocks; the right password works again.
+    assert_eq!(
+        app.admin(Method::POST, &format!("/api/v1/admin/staff/{id}/unlock"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    staff_login(&app.http, &app.address, "lock.clerk", STAFF_PASSWORD).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn failed_passwords_from_one_address_are_limited() {
+    let app = spawn_app_with(|c| c.identity.login_failures_per_ip_hourly = 3).await;
+    for _ in 0..3 {
+        let wrong = post(
+            &app,
+            "/api/v1/auth/staff/login",
+            json!({"username": "ghost", "password": "Wrong-password-1"}),
+        )
+        .await;
+        expect_problem(wrong, 401, "invalid_credentials").await;
+    }
+    let limited = post(
+        &app,
+        "/api/v1/auth/staff/login",
+        json!({"username": "ghost", "password": "Wrong-password-1"}),
+    )
+    .await;
+    assert!(limited.headers().contains_key("retry-after"));
+    expect_problem(limited, 429, "rate_limited").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn department_admins_grant_roles_in_their_own_department_only_and_ab_backups_cover() {
+    let app = spawn_app().await;
+    create_department(&app, "DEPT-A").await;
+    create_department(&app, "DEPT-B").await;
+    create_staff(&app, "a.admin", "department_admin", Some("DEPT-A")).await;
+    let clerk = create_staff(&app, "a.clerk", "window_clerk", Some("DEPT-A")).await;
+    let backup = create_staff(&app, "b.clerk", "window_clerk", Some("DEPT-B")).await;
+    let a_admin = staff_login(&app.http, &app.address, "a.admin", STAFF_PASSWORD).await;
+
+    let own = app.with_token(Method::POST, &format!("/api/v1/admin/staff/{clerk}/roles"), &a_admin)
+        .json(&json!({"role": "reviewer", "department_code": "DEPT-A", "item_code": "FOOD-01", "step": "review"}))
+        .send().await.unwrap();
+    assert_eq!(own.status(), 201);
+    let other = app
+        .with_token(
+            Method::POST,
+            &format!("/api/v1/admin/staff/{backup}/roles"),
+            &a_admin,
+        )
+        .json(&json!({"role": "reviewer", "department_code": "DEPT-B"}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(other, 403, "forbidden").await;
+    let platform_role = app
+        .with_token(
+            Method::POST,
+            &format!("/api/v1/admin/staff/{clerk}/roles"),
+            &a_admin,
+        )
+        .json(&json!({"role": "platform_admin"}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(platform_role, 403, "forbidden").await;
+    let bad_shape = app.admin(Method::POST, &format!("/api/v1/admin/staff/{clerk}/roles"))
+        .json(&json!({"role": "department_admin", "department_code": "DEPT-A", "item_code": "FOOD-01"}))
+        .send().await.unwrap();
+    let problem = expect_problem(bad_shape, 422, "not_allowed").await;
+    assert_eq!(problem["field"], "item_code");
+
+    // AB岗: b.clerk covers a.clerk for a day and, meanwhile, holds a.clerk's handling roles.
+    let now = chrono::Utc::now();
+    let designation = app
+        .with_token(
+            Method::POST,
+            &format!("/api/v1/admin/staff/{clerk}/backups"),
+            &a_admin,
+        )
+        .json(
+            &json!({"backup_id": backup, "starts_at": now - chrono::Duration::minutes(1),
+                      "ends_at": now + chrono::Duration::days(1), "reason": "年休假"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(designation.status(), 201);
+    let b_token = staff_login(&app.http, &app.address, "b.clerk", STAFF_PASSWORD).await;
+    let me: Value = app
+        .with_token(Method::GET, "/api/v1/me", &b_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let covering: Vec<&Value> = me["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["covering_for"] == json!(clerk))
+        .collect();
+    assert_eq!(
+        covering.len(),
+        2,
+        "window_clerk and the narrowed reviewer role: {me}"
+    );
+    assert!(
+        covering
+            .iter()
+            .any(|r| r["role"] == "reviewer" && r["step"] == "review")
+    );
+
+    // Disabling an account ends its sessions at once.
+    assert_eq!(
+        app.admin(
+            Method::POST,
+            &format!("/api/v1/admin/staff/{backup}/disable")
+        )
+        .send()
+        .await
+        .unwrap()
+        .status(),
+        204
+    );
+    let refused = app
+        .with_token(Method::GET, "/api/v1/me", &b_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_weak_password_or_taken_username_is_refused() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            "/api/v1/admin/staff",
+            &json!({"username": "weak.one", "display_name": "弱密码", "password": "password"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["field"], "password");
+    let (status, _) = app
+        .admin_json(
+            Method::POST,
+            "/api/v1/admin/staff",
+            &json!({"username": "test.admin", "display_name": "重名", "password": STAFF_PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 409);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn tokens_from_another_key_or_tampered_are_refused() {
+    let app = spawn_app().await;
+    let mut parts: Vec<String> = app.admin_token.split('.').map(str::to_owned).collect();
+    // Another valid base64url character in the middle of the signature.
+    let mut signature: Vec<char> = parts[2].chars().collect();
+    signature[20] = if signature[20] == 'A' { 'B' } else { 'A' };
+    parts[2] = signature.into_iter().collect();
+    let tampered = parts.join(".");
+    expect_problem(
+        app.with_token(Method::GET, "/api/v1/me", &tampered)
+            .send()
+            .await
+            .unwrap(),
+        401,
+        "token_invalid",
+    )
+    .await;
+    expect_problem(
+        app.with_token(Method::GET, "/api/v1/me", "not-a-token")
+            .send()
+            .await
+            .unwrap(),
+        401,
+        "token_malformed",
+    )
+    .await;
+    app.stop().await;
+}
