@@ -5,8 +5,8 @@
 
 #[path = "support/fakes/crl_server.rs"]
 mod crl_server;
-
-use std::path::PathBuf;
+#[path = "support/pki.rs"]
+mod pki;
 
 use chrono::{DateTime, Utc};
 use fingertip::identity::certificate::{
@@ -17,23 +17,9 @@ use ring::rand::SystemRandom;
 use ring::signature::{self as ring_sig, EcdsaKeyPair, RsaKeyPair};
 
 use crl_server::CrlServer;
+use pki::{DP_BASE, chain, der, dev, file_config, key, sign, sm2_sign, standard_files};
 
-const DP_BASE: &str = "http://127.0.0.1:18080/crl/";
 const CHALLENGE: &[u8] = b"fingertip login challenge 2026-01-01T00:00:00Z nonce=3f9a";
-
-fn dev(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("certs/dev")
-        .join(name)
-}
-
-fn der(name: &str) -> Vec<u8> {
-    std::fs::read(dev(&format!("{name}.der"))).unwrap()
-}
-
-fn key(name: &str) -> Vec<u8> {
-    std::fs::read(dev(&format!("{name}.key.der"))).unwrap()
-}
 
 fn now() -> DateTime<Utc> {
     Utc::now()
@@ -49,72 +35,6 @@ fn dp_config(server: &CrlServer) -> CertificateLoginConfig {
         .crl_url_rewrite
         .insert(DP_BASE.to_owned(), server.base_url.clone());
     config
-}
-
-/// Trusts the dev roots; CRLs only from files, no fetching.
-fn file_config(crls: &[&str]) -> CertificateLoginConfig {
-    CertificateLoginConfig {
-        trust_anchors: vec![dev("root-ca.pem"), dev("sm2-root-ca.pem")],
-        crl_files: crls.iter().map(|c| dev(c)).collect(),
-        crl_from_distribution_points: false,
-        ..CertificateLoginConfig::default()
-    }
-}
-
-fn standard_files() -> CertificateLoginConfig {
-    file_config(&[
-        "root.crl.pem",
-        "intermediate.crl",
-        "sm2-root.crl.pem",
-        "sm2-intermediate.crl",
-        "sub.crl",
-        "not-a-ca.crl",
-    ])
-}
-
-/// The chain a client sends: leaf, then its intermediate(s).
-fn chain(leaf: &str) -> Vec<Vec<u8>> {
-    let intermediates: &[&str] = match leaf {
-        "enterprise-sm2" => &["sm2-intermediate-ca"],
-        "enterprise-wrong-root" => &["wrong-root-ca"],
-        "enterprise-path-too-long" => &["sub-ca", "intermediate-ca"],
-        "enterprise-under-not-a-ca" => &["not-a-ca"],
-        _ => &["intermediate-ca"],
-    };
-    std::iter::once(der(leaf))
-        .chain(intermediates.iter().map(|i| der(i)))
-        .collect()
-}
-
-/// Signs the challenge with the leaf's private key the way a client would (DER signatures).
-fn sign(leaf: &str, message: &[u8]) -> Vec<u8> {
-    let pkcs8 = key(leaf);
-    let rng = SystemRandom::new();
-    if let Ok(rsa) = RsaKeyPair::from_pkcs8(&pkcs8) {
-        let mut signature = vec![0; rsa.public().modulus_len()];
-        rsa.sign(&ring_sig::RSA_PKCS1_SHA256, &rng, message, &mut signature)
-            .unwrap();
-        return signature;
-    }
-    if let Ok(ec) =
-        EcdsaKeyPair::from_pkcs8(&ring_sig::ECDSA_P256_SHA256_ASN1_SIGNING, &pkcs8, &rng)
-    {
-        return ec.sign(&rng, message).unwrap().as_ref().to_vec();
-    }
-    if let Ok(ec) =
-        EcdsaKeyPair::from_pkcs8(&ring_sig::ECDSA_P384_SHA384_ASN1_SIGNING, &pkcs8, &rng)
-    {
-        return ec.sign(&rng, message).unwrap().as_ref().to_vec();
-    }
-    sm2_sign(&pkcs8, message).to_der().as_bytes().to_vec()
-}
-
-fn sm2_sign(pkcs8: &[u8], message: &[u8]) -> sm2::dsa::Signature {
-    use sm2::dsa::signature::Signer as _;
-    use sm2::pkcs8::DecodePrivateKey as _;
-    let secret = sm2::SecretKey::from_pkcs8_der(pkcs8).expect("an SM2 PKCS#8 key");
-    let signing = sm2::dsa::SigningKey::new("1234567812345678", &secret).unwrap();
-    signing.sign(message)
 }
 
 async fn login(

@@ -16,6 +16,7 @@ mod catalog;
 mod contract;
 mod database_tls;
 mod demo;
+mod enterprise_login;
 mod errors;
 mod identity;
 mod migrations;

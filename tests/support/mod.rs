@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod db;
+pub mod pki;
 
 use fingertip::app::Running;
 use fingertip::config::{Config, Secret};

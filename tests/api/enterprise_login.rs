@@ -1,0 +1,169 @@
+//! Enterprise login through the API with each certificate of the development PKI: the challenge,
+//! the signed answer, the enterprise identified by its credit code; the bad certificates refused
+//! with distinct codes.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::pki::{chain, sign, standard_files};
+use crate::support::{TestApp, expect_problem, spawn_app_with};
+
+async fn certificate_app() -> TestApp {
+    spawn_app_with(|c| c.identity.certificates = Some(standard_files())).await
+}
+
+async fn challenge(app: &TestApp) -> String {
+    let response = app
+        .http
+        .post(app.url("/api/v1/auth/enterprise/challenge"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    body["challenge"].as_str().unwrap().to_owned()
+}
+
+/// The login request a client makes for `leaf` answering `challenge`.
+fn login_body(leaf: &str, challenge: &str) -> Value {
+    json!({
+        "challenge": challenge,
+        "certificate_chain": chain(leaf).iter().map(|der| STANDARD.encode(der)).collect::<Vec<_>>(),
+        "signature": STANDARD.encode(sign(leaf, challenge.as_bytes())),
+    })
+}
+
+async fn login(app: &TestApp, body: &Value) -> reqwest::Response {
+    app.http
+        .post(app.url("/api/v1/auth/enterprise/login"))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn each_good_certificate_logs_in_and_is_identified_by_its_credit_code() {
+    let app = certificate_app().await;
+    let cases = [
+        ("enterprise-rsa-cfca", "91440300MA5F3K7Q81", "uscc"),
+        ("enterprise-p256-gmt", "91110108MA01T6X294", "uscc"),
+        ("enterprise-p384-ou", "91310115MA1H8W3R5G", "uscc"),
+        ("enterprise-rsa-legacy", "MA5D12340", "organisation"),
+        ("enterprise-sm2", "91330106MA27Y8JK99", "uscc"),
+    ];
+    for (leaf, code, kind) in cases {
+        let challenge = challenge(&app).await;
+        let response = login(&app, &login_body(leaf, &challenge)).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{leaf}: {body}");
+        assert_eq!(body["enterprise"]["code"], code, "{leaf}: {body}");
+        assert_eq!(body["enterprise"]["code_kind"], kind, "{leaf}");
+        assert!(body["enterprise"]["matched_field"].is_string());
+        assert_eq!(body["assurance_level"], 3, "a certificate is L3");
+        let me: Value = app
+            .with_token(
+                Method::GET,
+                "/api/v1/me",
+                body["access_token"].as_str().unwrap(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["enterprise"]["code"], code, "{me}");
+    }
+    // A second login maps to the same account.
+    let first = login(
+        &app,
+        &login_body("enterprise-p256-gmt", &challenge(&app).await),
+    )
+    .await
+    .json::<Value>()
+    .await
+    .unwrap();
+    let second = login(
+        &app,
+        &login_body("enterprise-p256-gmt", &challenge(&app).await),
+    )
+    .await
+    .json::<Value>()
+    .await
+    .unwrap();
+    assert_eq!(first["subject"], second["subject"]);
+    let db = app.db().await;
+    let enterprises: i64 = db
+        .query_one("SELECT count(*) FROM enterprise", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(enterprises, 5);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn revoked_expired_wrong_root_and_badly_signed_certificates_are_refused_with_distinct_codes()
+{
+    let app = certificate_app().await;
+    for (leaf, code) in [
+        ("enterprise-revoked", "certificate_revoked"),
+        ("enterprise-expired", "certificate_expired"),
+        ("enterprise-wrong-root", "certificate_untrusted"),
+        ("enterprise-bad-code", "certificate_invalid_enterprise_code"),
+        ("enterprise-no-code", "certificate_no_enterprise_code"),
+    ] {
+        let challenge = challenge(&app).await;
+        expect_problem(login(&app, &login_body(leaf, &challenge)).await, 401, code).await;
+    }
+    // A signature over something else.
+    let challenge_text = challenge(&app).await;
+    let mut body = login_body("enterprise-rsa-cfca", &challenge_text);
+    body["signature"] = json!(STANDARD.encode(sign("enterprise-rsa-cfca", b"another message")));
+    expect_problem(login(&app, &body).await, 401, "certificate_bad_signature").await;
+    // Someone else's key with this certificate.
+    let mut body = login_body("enterprise-rsa-cfca", &challenge(&app).await);
+    let challenge_text = body["challenge"].as_str().unwrap().to_owned();
+    body["signature"] =
+        json!(STANDARD.encode(sign("enterprise-revoked", challenge_text.as_bytes())));
+    expect_problem(login(&app, &body).await, 401, "certificate_bad_signature").await;
+
+    // A challenge works once, and only as issued.
+    let challenge_text = challenge(&app).await;
+    let body = login_body("enterprise-p384-ou", &challenge_text);
+    assert_eq!(login(&app, &body).await.status(), 200);
+    expect_problem(login(&app, &body).await, 401, "challenge_invalid").await;
+    let forged = login_body("enterprise-p384-ou", "fingertip-login:made-up:1");
+    expect_problem(login(&app, &forged).await, 401, "challenge_invalid").await;
+
+    // Malformed input names the field.
+    let mut bad = login_body("enterprise-p384-ou", &challenge(&app).await);
+    bad["certificate_chain"] = json!(["not base64!"]);
+    let problem = expect_problem(login(&app, &bad).await, 422, "invalid_base64").await;
+    assert_eq!(problem["field"], "certificate_chain[0]");
+
+    // Every refusal is in the audit log.
+    let refusals: i64 = app
+        .db().await
+        .query_one("SELECT count(*) FROM audit_record WHERE aggregate_type = 'certificate' AND action = 'login.failure'", &[])
+        .await.unwrap().get(0);
+    assert_eq!(refusals, 7);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_certificate_configuration_the_endpoints_say_so() {
+    let app = crate::support::spawn_app().await;
+    let response = app
+        .http
+        .post(app.url("/api/v1/auth/enterprise/challenge"))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 501, "certificate_login_disabled").await;
+    app.stop().await;
+}
