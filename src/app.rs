@@ -139,6 +139,8 @@ pub fn routes(config: &Config, services: &Services) -> impl Endpoint + 'static {
 /// A running server: its address and the handle that stops it.
 pub struct Running {
     pub address: std::net::SocketAddr,
+    /// The certificate-login (mTLS) listener's address, when configured.
+    pub mtls_address: Option<std::net::SocketAddr>,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -243,6 +245,31 @@ pub async fn start_with(
         .dispatch
         .then(|| dispatcher.spawn(shutdown_rx.clone()));
 
+    let verifier = services
+        .identity
+        .enterprises
+        .as_ref()
+        .map(|e| e.verifier.clone());
+    let crl_refresh = verifier.clone().map(|v| {
+        crate::identity::mtls_listener::spawn_crl_refresh(
+            v,
+            Duration::from_secs(config.identity.crl_refresh_seconds.max(1)),
+            shutdown_rx.clone(),
+        )
+    });
+    let mtls = match (&config.identity.mtls, verifier) {
+        (Some(mtls_config), Some(verifier)) => {
+            let (acceptor, address) =
+                crate::identity::mtls_listener::bind(mtls_config, verifier).await?;
+            tracing::info!(%address, "certificate login (mTLS) listening");
+            Some((acceptor, address, routes(&config, &services)))
+        }
+        (Some(_), None) => anyhow::bail!(
+            "identity.mtls needs identity.certificates: the trust anchors that client certificates are verified against"
+        ),
+        (None, _) => None,
+    };
+    let mtls_address = mtls.as_ref().map(|m| m.1);
     let endpoint = routes(&config, &services);
     let acceptor = TcpListener::bind(config.listen)
         .into_acceptor()
@@ -255,6 +282,8 @@ pub async fn start_with(
         .context("listener address")?;
     tracing::info!(%address, mode = ?config.mode, "fingertip listening");
 
+    let mtls_stop = shutdown_rx.clone();
+    let stop_all = shutdown_tx.clone();
     let mut stop_rx = shutdown_rx;
     let task = tokio::spawn(async move {
         let signal = async move {
@@ -263,9 +292,28 @@ pub async fn start_with(
                 _ = shutdown_signal(handle_signals) => { tracing::info!("shutdown signal received"); },
             }
         };
+        let mtls_task = mtls.map(|(acceptor, _, endpoint)| {
+            let mut stop = mtls_stop;
+            tokio::spawn(async move {
+                let signal = async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                };
+                Server::new_with_acceptor(acceptor)
+                    .run_with_graceful_shutdown(endpoint, signal, Some(Duration::from_secs(30)))
+                    .await
+            })
+        });
         let served = Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(endpoint, signal, Some(Duration::from_secs(30)))
             .await;
+        // The main server has stopped (signal or stop()): stop the mTLS one too.
+        let _ = stop_all.send(true);
+        if let Some(task) = mtls_task {
+            let _ = task.await;
+        }
+        if let Some(task) = crl_refresh {
+            task.abort();
+        }
         checkpointer.abort();
         if let Some(task) = smpp_receipts {
             task.abort();
@@ -280,6 +328,7 @@ pub async fn start_with(
     });
     Ok(Running {
         address,
+        mtls_address,
         shutdown: shutdown_tx,
         task,
     })

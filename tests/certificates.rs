@@ -511,6 +511,7 @@ mod mutual_tls {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+    use super::pki::mtls_client;
     use super::{dev, standard_files};
 
     #[handler]
@@ -519,36 +520,6 @@ mod mutual_tls {
             Ok(verified) => format!("{} {}", verified.enterprise_code, verified.matched_field),
             Err(error) => format!("error {}", error.code()),
         }
-    }
-
-    fn client(identity: Option<&str>) -> reqwest::Client {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(dev("root-ca.pem")).unwrap() {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots);
-        let config = match identity {
-            Some(name) => {
-                let chain: Vec<CertificateDer<'static>> =
-                    CertificateDer::pem_file_iter(dev(&format!("{name}.chain.pem")))
-                        .unwrap()
-                        .map(|c| c.unwrap())
-                        .collect();
-                let key = PrivateKeyDer::from_pem_file(dev(&format!("{name}.key.pem"))).unwrap();
-                builder.with_client_auth_cert(chain, key).unwrap()
-            }
-            None => builder.with_no_client_auth(),
-        };
-        reqwest::Client::builder()
-            .use_preconfigured_tls(config)
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .unwrap()
     }
 
     #[tokio::test]
@@ -582,7 +553,7 @@ mod mutual_tls {
             ),
             ("enterprise-p384-ou", "91310115MA1H8W3R5G subject OU"),
         ] {
-            let body = client(Some(name))
+            let body = mtls_client(Some(name))
                 .get(&url)
                 .send()
                 .await
@@ -594,15 +565,15 @@ mod mutual_tls {
         }
 
         // No client certificate, or one the verifier refuses: no HTTP exchange at all.
-        assert!(client(None).get(&url).send().await.is_err());
+        assert!(mtls_client(None).get(&url).send().await.is_err());
         for refused in ["enterprise-revoked", "enterprise-wrong-root"] {
             assert!(
-                client(Some(refused)).get(&url).send().await.is_err(),
+                mtls_client(Some(refused)).get(&url).send().await.is_err(),
                 "{refused} was let in"
             );
         }
         // The server still serves good clients afterwards.
-        let body = client(Some("enterprise-rsa-cfca"))
+        let body = mtls_client(Some("enterprise-rsa-cfca"))
             .get(&url)
             .send()
             .await

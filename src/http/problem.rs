@@ -231,6 +231,7 @@ fn title_for(code: &str, status: StatusCode) -> &'static str {
         "citizens_only" => "仅限自然人用户",
         "challenge_invalid" => "登录挑战无效或已过期，请重新获取",
         "certificate_login_disabled" => "未启用数字证书登录",
+        "client_certificate_required" => "请使用数字证书（USB Key）连接证书登录地址",
         "certificate_revoked" => "数字证书已吊销",
         "certificate_expired" => "数字证书已过期",
         "certificate_not_yet_valid" => "数字证书尚未生效",

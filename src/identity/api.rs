@@ -406,6 +406,37 @@ impl IdentityApi {
         Ok(Json(view))
     }
 
+    /// 法人证书登录（双向TLS） — public, on the certificate-login listener: the TLS handshake
+    /// verified the client certificate; this turns it into a session. Elsewhere: 401.
+    #[oai(
+        path = "/auth/enterprise/mtls-login",
+        method = "post",
+        tag = "ApiTags::App"
+    )]
+    async fn enterprise_mtls_login(&self, request: &Request) -> AppResult<Json<TokensView>> {
+        let enterprises = self.enterprises()?;
+        let remote = request.remote_addr();
+        if super::certificate::mtls::peer_certificate(remote).is_none() {
+            return Err(AppError::Unauthorized {
+                code: "client_certificate_required",
+                detail: "connect to the certificate-login listener with a client certificate"
+                    .to_owned(),
+            });
+        }
+        let verified = super::certificate::mtls::identify_peer(&enterprises.verifier, remote)
+            .map_err(|e| super::enterprises::certificate_refused(&e))?;
+        let client = ClientInfo {
+            ip: super::certificate::mtls::peer_socket_addr(remote).map(|a| a.ip().to_string()),
+            user_agent: ClientInfo::from_request(request).user_agent,
+        };
+        let issued = enterprises
+            .sign_in(&verified, "certificate_mtls", &client)
+            .await?;
+        let mut view = TokensView::from(issued);
+        view.enterprise = Some(enterprise_view(&verified));
+        Ok(Json(view))
+    }
+
     /// 工作人员登录 — public; locks the account after repeated wrong passwords.
     #[oai(path = "/auth/staff/login", method = "post", tag = "ApiTags::Staff")]
     async fn staff_login(

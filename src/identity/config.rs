@@ -32,6 +32,8 @@ pub struct IdentityConfig {
     pub certificates: Option<crate::identity::certificate::CertificateLoginConfig>,
     /// Optional second listener for certificate login by TLS client authentication.
     pub mtls: Option<MtlsListenerConfig>,
+    /// How often cached CRLs are fetched again (certificate login).
+    pub crl_refresh_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -82,6 +84,7 @@ impl Default for IdentityConfig {
             realname: Default::default(),
             certificates: None,
             mtls: None,
+            crl_refresh_seconds: 900,
         }
     }
 }

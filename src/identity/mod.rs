@@ -12,6 +12,7 @@ pub mod demo;
 pub mod enterprises;
 pub mod gate;
 pub mod model;
+pub mod mtls_listener;
 pub mod otp;
 pub mod password;
 pub mod pii;

@@ -20,6 +20,8 @@ enum Who {
     Public,
     /// Authenticated by the caller's own scheme (provider signature / token), not a login.
     Integration,
+    /// Authenticated by a TLS client certificate on the certificate-login listener.
+    ClientCertificate,
     /// Any logged-in account.
     Authenticated,
     /// Citizens and enterprises. (No operation is applicant-only yet; cases will be.)
@@ -73,6 +75,7 @@ const DECLARED: &[(&str, Who, bool)] = &[
     ("POST /api/v1/auth/citizen/login", Who::Public, true),
     ("POST /api/v1/auth/enterprise/challenge", Who::Public, true),
     ("POST /api/v1/auth/enterprise/login", Who::Public, true),
+    ("POST /api/v1/auth/enterprise/mtls-login", Who::ClientCertificate, true),
     ("POST /api/v1/auth/staff/login", Who::Public, true),
     ("POST /api/v1/auth/refresh", Who::Public, true),
     ("POST /api/v1/auth/logout", Who::Authenticated, false),
@@ -106,7 +109,7 @@ enum Caller {
 fn allowed(who: Who, caller: Caller) -> bool {
     use Caller::*;
     match who {
-        Who::Public | Who::Integration | Who::Authenticated => true,
+        Who::Public | Who::Integration | Who::ClientCertificate | Who::Authenticated => true,
         Who::Applicant => matches!(caller, Citizen | OtherCitizen | Enterprise),
         Who::Citizen => matches!(caller, Citizen | OtherCitizen),
         Who::PlatformAdmin => caller == PlatformAdmin,
@@ -319,7 +322,7 @@ async fn every_operation_answers_401_or_403_to_exactly_the_callers_its_rule_excl
                     }
                 }
             }
-            if who == Who::Integration {
+            if matches!(who, Who::Integration | Who::ClientCertificate) {
                 continue;
             }
             for (caller, token) in &fixture.callers {

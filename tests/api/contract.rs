@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::support::{TestApp, spawn_app, spawn_demo_app};
+use crate::support::{TestApp, spawn_app_with, spawn_demo_app};
 
 /// Follows a path like `items[0].lead_department.name` (or `[0].code` for a top-level array).
 fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
@@ -94,6 +94,29 @@ async fn device_step(
                 .await
                 .unwrap();
         }
+        Some("sign_challenge") => {
+            // The USB key signs the challenge; the chain leaves the key as PEM.
+            use base64::Engine;
+            let leaf = device["certificate"].as_str().expect("certificate");
+            let challenge = substitute(device["challenge"].as_str().expect("challenge"), saved);
+            let signature = crate::support::pki::sign(leaf, challenge.as_bytes());
+            let engine = base64::engine::general_purpose::STANDARD;
+            saved.insert(
+                device["save_signature"]
+                    .as_str()
+                    .expect("save_signature")
+                    .to_owned(),
+                engine.encode(signature),
+            );
+            let names = device["save_chain"].as_array().expect("save_chain");
+            for (der, name) in crate::support::pki::chain(leaf).iter().zip(names) {
+                let pem = format!(
+                    "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+                    engine.encode(der)
+                );
+                saved.insert(name.as_str().expect("chain name").to_owned(), pem);
+            }
+        }
         other => panic!("{name}: unknown device action {other:?}"),
     }
 }
@@ -103,7 +126,12 @@ async fn replay(file: &std::path::Path) {
     let journey = scenario["journey"].as_str().expect("journey");
     let app = match scenario["fixture"].as_str() {
         Some("demo") => spawn_demo_app().await,
-        Some("empty") => spawn_app().await,
+        Some("empty") => {
+            spawn_app_with(|c| {
+                c.identity.certificates = Some(crate::support::pki::standard_files())
+            })
+            .await
+        }
         other => panic!("{journey}: unknown fixture {other:?}"),
     };
     let mut saved = HashMap::new();

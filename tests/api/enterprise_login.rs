@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::pki::{chain, sign, standard_files};
+use crate::support::pki::{chain, dev, mtls_client, sign, standard_files};
 use crate::support::{TestApp, expect_problem, spawn_app_with};
 
 async fn certificate_app() -> TestApp {
@@ -165,5 +165,62 @@ async fn without_certificate_configuration_the_endpoints_say_so() {
         .await
         .unwrap();
     expect_problem(response, 501, "certificate_login_disabled").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_browser_with_a_usb_key_logs_in_on_the_mtls_listener() {
+    let app = spawn_app_with(|c| {
+        c.identity.certificates = Some(standard_files());
+        c.identity.mtls = Some(fingertip::identity::config::MtlsListenerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            certificate_file: dev("server-localhost.chain.pem"),
+            key_file: dev("server-localhost.key.pem"),
+        });
+    })
+    .await;
+    let port = app.mtls_address.expect("the mTLS listener runs").port();
+    let url = format!("https://127.0.0.1:{port}/api/v1/auth/enterprise/mtls-login");
+    let response = mtls_client(Some("enterprise-p384-ou"))
+        .post(&url)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["enterprise"]["code"], "91310115MA1H8W3R5G");
+    assert_eq!(body["assurance_level"], 3);
+    // The session works on the main listener too.
+    let me: Value = app
+        .with_token(
+            Method::GET,
+            "/api/v1/me",
+            body["access_token"].as_str().unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["enterprise"]["code"], "91310115MA1H8W3R5G");
+    // No certificate, or a revoked one: no TLS session at all.
+    assert!(mtls_client(None).post(&url).send().await.is_err());
+    assert!(
+        mtls_client(Some("enterprise-revoked"))
+            .post(&url)
+            .send()
+            .await
+            .is_err()
+    );
+    // On the main listener the endpoint says what it needs.
+    let plain = app
+        .http
+        .post(app.url("/api/v1/auth/enterprise/mtls-login"))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(plain, 401, "client_certificate_required").await;
     app.stop().await;
 }

@@ -17,6 +17,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub database: db::TestDatabase,
     pub config: Config,
+    /// The certificate-login (mTLS) listener, when configured.
+    pub mtls_address: Option<std::net::SocketAddr>,
     /// An access token of the seeded platform administrator.
     pub admin_token: String,
     running: Option<Running>,
@@ -50,6 +52,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         .await
         .expect("app starts");
     let address = format!("http://{}", running.address);
+    let mtls_address = running.mtls_address;
     let http = reqwest::Client::builder().build().expect("http client");
     let admin_token = staff_login(&http, &address, ADMIN_USERNAME, ADMIN_PASSWORD).await;
     TestApp {
@@ -57,6 +60,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         http,
         database,
         config,
+        mtls_address,
         admin_token,
         running: Some(running),
         _data_dir: data_dir,

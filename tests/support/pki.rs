@@ -92,3 +92,40 @@ pub fn sm2_sign(pkcs8: &[u8], message: &[u8]) -> sm2::dsa::Signature {
     let signing = sm2::dsa::SigningKey::new("1234567812345678", &secret).unwrap();
     signing.sign(message)
 }
+
+/// An HTTPS client trusting the dev root, presenting `identity`'s certificate chain and key
+/// (`certs/dev/<identity>.chain.pem` / `.key.pem`) as its TLS client certificate, if any.
+pub fn mtls_client(identity: Option<&str>) -> reqwest::Client {
+    use std::sync::Arc;
+
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(dev("root-ca.pem")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots);
+    let config = match identity {
+        Some(name) => {
+            let chain: Vec<CertificateDer<'static>> =
+                CertificateDer::pem_file_iter(dev(&format!("{name}.chain.pem")))
+                    .unwrap()
+                    .map(|c| c.unwrap())
+                    .collect();
+            let key = PrivateKeyDer::from_pem_file(dev(&format!("{name}.key.pem"))).unwrap();
+            builder.with_client_auth_cert(chain, key).unwrap()
+        }
+        None => builder.with_no_client_auth(),
+    };
+    reqwest::Client::builder()
+        .use_preconfigured_tls(config)
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
