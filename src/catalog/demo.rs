@@ -770,6 +770,20 @@ mod tests {
             let guide =
                 check_for_publication(&draft, &ctx).unwrap_or_else(|e| panic!("{code}: {e:?}"));
             assert!(guide.consultation_phone.starts_with("0436-"), "{code}");
+            // Unless an item says otherwise, applying online needs a verified real name; a level
+            // outside 1–3 is refused, naming the field.
+            assert_eq!(guide.required_assurance_level, 2, "{code}");
+            let mut certificate_only = draft.clone();
+            certificate_only.required_assurance_level = Some(3);
+            assert_eq!(
+                check_for_publication(&certificate_only, &ctx)
+                    .unwrap()
+                    .required_assurance_level,
+                3
+            );
+            certificate_only.required_assurance_level = Some(4);
+            let errors = check_for_publication(&certificate_only, &ctx).unwrap_err();
+            assert_eq!(errors[0].field, "required_assurance_level");
             assert!(guide.statutory_limit_days >= guide.promised_limit_days);
             if guide.parent_code.is_none() {
                 published.push(code);

@@ -304,6 +304,9 @@ pub struct GuideDraft {
     pub complaint_phone: Option<String>,
     /// 办理地点
     pub handling_location: Option<String>,
+    /// The identity assurance an applicant needs to apply online: 1 phone proven, 2 real name
+    /// verified (the default), 3 CA certificate.
+    pub required_assurance_level: Option<i16>,
 }
 
 /// A complete guide, as published (immutable once published).
@@ -331,6 +334,17 @@ pub struct Guide {
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub handling_location: Option<String>,
+    /// 1 phone proven, 2 real name verified, 3 CA certificate: what an applicant needs to apply
+    /// online. Versions published before the field existed read as 2.
+    #[serde(default = "default_assurance_level")]
+    pub required_assurance_level: i16,
+}
+
+/// Online applications need a verified real name unless the item says otherwise.
+pub const DEFAULT_ASSURANCE_LEVEL: i16 = 2;
+
+fn default_assurance_level() -> i16 {
+    DEFAULT_ASSURANCE_LEVEL
 }
 
 /// Accepts an item code (统一事项编码): 6–40 characters of digits, capital letters and `-`.
@@ -684,6 +698,15 @@ pub fn check_for_publication(
         );
     }
 
+    if let Some(level) = draft.required_assurance_level
+        && !(1..=3).contains(&level)
+    {
+        errors.push(FieldError::new(
+            "required_assurance_level",
+            "out_of_range",
+            "1 (phone proven), 2 (real name verified) or 3 (CA certificate)",
+        ));
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -719,6 +742,9 @@ pub fn check_for_publication(
         consultation_phone: consultation_phone.ok_or_else(incomplete)?,
         complaint_phone: complaint_phone.ok_or_else(incomplete)?,
         handling_location: text(&draft.handling_location),
+        required_assurance_level: draft
+            .required_assurance_level
+            .unwrap_or(DEFAULT_ASSURANCE_LEVEL),
     })
 }
 
