@@ -250,6 +250,11 @@ pub async fn start_with(
         .enterprises
         .as_ref()
         .map(|e| e.verifier.clone());
+    let housekeeping = crate::identity::housekeeping::spawn(
+        pool.clone(),
+        Duration::from_secs(600),
+        shutdown_rx.clone(),
+    );
     let crl_refresh = verifier.clone().map(|v| {
         crate::identity::mtls_listener::spawn_crl_refresh(
             v,
@@ -314,6 +319,7 @@ pub async fn start_with(
         if let Some(task) = crl_refresh {
             task.abort();
         }
+        housekeeping.abort();
         checkpointer.abort();
         if let Some(task) = smpp_receipts {
             task.abort();

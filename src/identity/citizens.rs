@@ -235,6 +235,26 @@ impl Citizens {
                 &[&id],
             )
             .await?;
+            // Chained under a keyed digest of the phone: guessing shows in one place, and the
+            // audit log holds no phone number.
+            let aggregate = format!(
+                "phone:{}",
+                hex::encode(&self.keys.blind_index(&format!("phone:{phone}"))[..12])
+            );
+            audit::append(
+                &tx,
+                AuditEntry {
+                    aggregate_type: "account",
+                    aggregate_id: &aggregate,
+                    actor: "anonymous",
+                    action: "login.failure",
+                    before: None,
+                    after: None,
+                    details: json!({ "method": "sms_otp", "reason": "wrong_code",
+                                     "attempt": attempts + 1, "purpose": purpose.as_str() }),
+                },
+            )
+            .await?;
             tx.commit().await?;
             return Err(invalid());
         }

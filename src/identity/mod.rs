@@ -11,6 +11,7 @@ pub mod credit_code;
 pub mod demo;
 pub mod enterprises;
 pub mod gate;
+pub mod housekeeping;
 pub mod model;
 pub mod mtls_listener;
 pub mod otp;

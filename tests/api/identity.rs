@@ -347,6 +347,25 @@ async fn wrong_and_expired_codes_are_refused_and_five_wrong_guesses_burn_a_code(
         "otp_attempts_exceeded",
     )
     .await;
+    // Each wrong guess is in the audit log, under a digest of the phone, never the number.
+    let db = app.db().await;
+    let rows = db
+        .query(
+            "SELECT aggregate_id, details::text FROM audit_record WHERE action = 'login.failure'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 5);
+    for row in rows {
+        let aggregate: String = row.get(0);
+        let details: String = row.get(1);
+        assert!(
+            aggregate.starts_with("phone:") && !aggregate.contains(phone),
+            "{aggregate}"
+        );
+        assert!(!details.contains(phone), "{details}");
+    }
 
     // A fresh code that has expired.
     app.db()
@@ -905,5 +924,38 @@ async fn tokens_from_another_key_or_tampered_are_refused() {
         "token_malformed",
     )
     .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn housekeeping_deletes_what_the_limits_and_logins_no_longer_need() {
+    let app = spawn_app().await;
+    let db = app.db().await;
+    db.batch_execute(
+        "INSERT INTO login_challenge (challenge_hash, expires_at) VALUES
+            ('\\x01', now() - interval '2 hours'), ('\\x02', now() + interval '5 minutes');
+         INSERT INTO otp_code (id, phone, purpose, code_hash, expires_at, created_at) VALUES
+            (gen_random_uuid(), '13800000009', 'login', '\\x00', now() - interval '3 days', now() - interval '3 days'),
+            (gen_random_uuid(), '13800000009', 'login', '\\x00', now(), now() - interval '20 hours');
+         INSERT INTO login_failure (client_ip, at) VALUES ('192.0.2.1', now() - interval '3 hours'), ('192.0.2.1', now());",
+    )
+    .await
+    .unwrap();
+    let config: tokio_postgres::Config = app.database.connection_string.parse().unwrap();
+    let pool = fingertip::db::pool_for(config, 2).unwrap();
+    let deleted = fingertip::identity::housekeeping::run_once(&pool)
+        .await
+        .unwrap();
+    assert_eq!(deleted, Some(3));
+    let left: i64 = db
+        .query_one(
+            "SELECT (SELECT count(*) FROM login_challenge) + (SELECT count(*) FROM otp_code)
+                  + (SELECT count(*) FROM login_failure)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 3, "the rows still inside their windows stay");
     app.stop().await;
 }
