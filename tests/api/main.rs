@@ -7,6 +7,8 @@ mod support;
 
 #[path = "../support/fakes/aliyun.rs"]
 mod fake_aliyun;
+#[path = "../support/fakes/realname.rs"]
+mod fake_realname;
 
 mod audit_chain;
 mod audit_log;
