@@ -29,6 +29,7 @@ use crate::identity::api::IdentityApi;
 use crate::identity::gate::Gate;
 use crate::identity::setup::IdentitySecrets;
 use crate::notify::api::NotifyApi;
+use crate::notify::me_api::NotifyMeApi;
 use crate::notify::outbox::OutboxSettings;
 use crate::notify::receipts::ReceiptsApi;
 
@@ -71,6 +72,7 @@ type Apis = (
     DepartmentApi,
     CatalogApi,
     NotifyApi,
+    NotifyMeApi,
     ReceiptsApi,
     IdentityApi,
 );
@@ -99,6 +101,10 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
                 pool: services.pool.clone(),
                 gate: services.gate.clone(),
                 outbox: services.outbox.clone(),
+            },
+            NotifyMeApi {
+                pool: services.pool.clone(),
+                gate: services.gate.clone(),
             },
             ReceiptsApi::new(
                 services.pool.clone(),

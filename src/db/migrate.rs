@@ -31,6 +31,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0006_identity.sql",
         include_str!("../../migrations/0006_identity.sql"),
     ),
+    (
+        "0007_notify_preferences.sql",
+        include_str!("../../migrations/0007_notify_preferences.sql"),
+    ),
 ];
 
 /// Arbitrary constant naming the migration lock in `pg_advisory_lock`.

@@ -244,6 +244,13 @@ fn title_for(code: &str, status: StatusCode) -> &'static str {
             "数字证书中没有有效的统一社会信用代码"
         }
         code if code.starts_with("certificate_") => "数字证书无效",
+        "invalid_device_token" => "推送令牌格式不正确",
+        "invalid_locale" => "语言区域格式不正确，应如 zh-CN",
+        "invalid_app_version" => "应用版本号格式不正确",
+        "invalid_quiet_hours" => "免打扰时段设置不正确",
+        "device_not_found" => "设备不存在",
+        "device_token_registered" => "该推送令牌已登记为另一台设备",
+        "notification_not_found" => "消息不存在",
         _ => match status {
             StatusCode::NOT_FOUND => "请求的资源不存在",
             StatusCode::CONFLICT => "与当前状态冲突",

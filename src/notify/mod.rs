@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod dispatcher;
+pub mod me_api;
 pub mod model;
 pub mod outbox;
 pub mod provider;

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, FixedOffset, NaiveTime, Offset, Utc};
 use poem_openapi::Enum;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -274,6 +275,94 @@ pub fn required_variables(texts: &[&str]) -> Result<BTreeSet<String>, RenderErro
     Ok(all)
 }
 
+/// An owner's channel preferences (`notification_preference`); the defaults when they set none:
+/// every channel on, no quiet hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelPreferences {
+    pub push: bool,
+    pub sms: bool,
+    pub email: bool,
+    /// Local times (Asia/Shanghai) `[start, end)` during which non-essential push waits; may
+    /// wrap midnight (22:00–07:00).
+    pub quiet_hours: Option<(NaiveTime, NaiveTime)>,
+}
+
+impl Default for ChannelPreferences {
+    fn default() -> Self {
+        ChannelPreferences {
+            push: true,
+            sms: true,
+            email: true,
+            quiet_hours: None,
+        }
+    }
+}
+
+impl ChannelPreferences {
+    pub fn allows(&self, channel: Channel) -> bool {
+        match channel {
+            Channel::Push => self.push,
+            Channel::Sms => self.sms,
+            Channel::Email => self.email,
+        }
+    }
+}
+
+/// Essential notifications ignore preferences: must-reach ones (legal notices — decisions,
+/// correction requests) and priority-10 ones (OTPs).
+pub fn is_essential(must_reach: bool, priority: i16) -> bool {
+    must_reach || priority >= 10
+}
+
+/// Which of the requested channels go, in their order: all of them for an essential
+/// notification, otherwise those the owner has not switched off.
+pub fn channels_to_send(
+    requested: &[Channel],
+    must_reach: bool,
+    priority: i16,
+    preferences: &ChannelPreferences,
+) -> Vec<Channel> {
+    let essential = is_essential(must_reach, priority);
+    requested
+        .iter()
+        .copied()
+        .filter(|c| essential || preferences.allows(*c))
+        .collect()
+}
+
+/// China Standard Time (Asia/Shanghai): UTC+8, no daylight saving since 1991.
+pub fn shanghai() -> FixedOffset {
+    // 8 h is within ±24 h, so this never falls back.
+    FixedOffset::east_opt(8 * 3600).unwrap_or(Utc.fix())
+}
+
+/// When `now` falls in the quiet hours `[start, end)` (Asia/Shanghai local time, wrapping
+/// midnight when `start > end`), the instant they end; `None` outside them (or when
+/// `start == end`, which means no quiet hours).
+pub fn quiet_until(now: DateTime<Utc>, start: NaiveTime, end: NaiveTime) -> Option<DateTime<Utc>> {
+    let local = now.with_timezone(&shanghai());
+    let t = local.time();
+    let today = local.date_naive();
+    let end_day = if start < end {
+        (start <= t && t < end).then_some(today)?
+    } else if start > end {
+        if t >= start {
+            today.succ_opt()?
+        } else if t < end {
+            today
+        } else {
+            return None;
+        }
+    } else {
+        return None;
+    };
+    let end_local = end_day
+        .and_time(end)
+        .and_local_timezone(shanghai())
+        .single()?;
+    Some(end_local.with_timezone(&Utc))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,6 +433,68 @@ mod tests {
         assert_eq!(parse_mainland_mobile("1380013800"), None);
         assert_eq!(parse_mainland_mobile("+1 415 555 0100"), None);
         assert!(is_email("a@b.cn") && !is_email("a@b") && !is_email("a b@c.cn"));
+    }
+
+    fn time(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn switched_off_channels_are_skipped_except_for_essential_notifications() {
+        let prefs = ChannelPreferences {
+            sms: false,
+            email: false,
+            ..ChannelPreferences::default()
+        };
+        let all = [Channel::Push, Channel::Sms, Channel::Email];
+        assert_eq!(
+            channels_to_send(&all, false, 5, &prefs),
+            vec![Channel::Push]
+        );
+        assert_eq!(channels_to_send(&[Channel::Sms], false, 5, &prefs), vec![]);
+        // Legal notices (must reach) and OTPs (priority 10) always go.
+        assert_eq!(channels_to_send(&all, true, 5, &prefs), all.to_vec());
+        assert_eq!(
+            channels_to_send(&[Channel::Sms], false, 10, &prefs),
+            vec![Channel::Sms]
+        );
+        assert_eq!(
+            channels_to_send(&all, false, 5, &ChannelPreferences::default()),
+            all.to_vec()
+        );
+    }
+
+    #[test]
+    fn quiet_hours_end_in_shanghai_time_and_may_wrap_midnight() {
+        let utc = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        // 23:30 Shanghai (15:30 UTC) in 22:00–07:00: waits until 07:00 the next morning.
+        assert_eq!(
+            quiet_until(utc("2026-03-01T15:30:00Z"), time(22, 0), time(7, 0)),
+            Some(utc("2026-03-02T07:00:00+08:00"))
+        );
+        // 06:00 Shanghai: the same night's end, that morning.
+        assert_eq!(
+            quiet_until(utc("2026-03-01T22:00:00Z"), time(22, 0), time(7, 0)),
+            Some(utc("2026-03-02T07:00:00+08:00"))
+        );
+        // 12:00 Shanghai is outside; the end itself is outside.
+        assert_eq!(
+            quiet_until(utc("2026-03-01T04:00:00Z"), time(22, 0), time(7, 0)),
+            None
+        );
+        assert_eq!(
+            quiet_until(utc("2026-03-01T23:00:00Z"), time(22, 0), time(7, 0)),
+            None
+        );
+        // A daytime period (12:00–14:00), and an empty one.
+        assert_eq!(
+            quiet_until(utc("2026-03-01T04:30:00Z"), time(12, 0), time(14, 0)),
+            Some(utc("2026-03-01T14:00:00+08:00"))
+        );
+        assert_eq!(
+            quiet_until(utc("2026-03-01T04:30:00Z"), time(12, 0), time(12, 0)),
+            None
+        );
     }
 
     proptest! {

@@ -28,7 +28,11 @@ pub struct NewNotification {
     pub template_key: String,
     pub variables: Map<String, Value>,
     pub recipient: Recipient,
-    /// Channels to use, in order of preference.
+    /// Channels to use, in order of preference. For a [`Recipient::Owner`], the channels the
+    /// owner switched off in their preferences are skipped and a push waits out their quiet
+    /// hours — unless the notification is essential (`must_reach`, or priority 10): legal
+    /// notices and codes always go at once. When preferences leave no channel, the notification
+    /// is still recorded (it is in the owner's inbox) with no delivery.
     pub channels: Vec<Channel>,
     /// Push first, and SMS when the push is not sent within the fallback delay (or there is no
     /// active device).
@@ -105,6 +109,29 @@ async fn latest_template(
         email_subject: r.get(4),
         email_body: r.get(5),
     }))
+}
+
+/// An owner's channel preferences (the defaults when they have set none).
+pub async fn preferences(
+    client: &impl GenericClient,
+    owner: &str,
+) -> Result<model::ChannelPreferences, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT push, sms, email, quiet_start, quiet_end FROM notification_preference WHERE owner = $1",
+            &[&owner],
+        )
+        .await?;
+    Ok(row
+        .map(|r| model::ChannelPreferences {
+            push: r.get(0),
+            sms: r.get(1),
+            email: r.get(2),
+            quiet_hours: r
+                .get::<_, Option<chrono::NaiveTime>>(3)
+                .zip(r.get::<_, Option<chrono::NaiveTime>>(4)),
+        })
+        .unwrap_or_default())
 }
 
 /// A rendered delivery about to be written.
@@ -202,11 +229,29 @@ pub async fn enqueue(
         return Ok(existing.get(0));
     }
 
+    // The owner's preferences: switched-off channels are skipped and push waits out quiet
+    // hours, except for essential notifications (must-reach, priority 10).
+    let preferences = match &owner {
+        Some(owner) => preferences(tx, owner).await?,
+        None => model::ChannelPreferences::default(),
+    };
+    let channels =
+        model::channels_to_send(&new.channels, new.must_reach, new.priority, &preferences);
+    let push_delay = match preferences.quiet_hours {
+        Some((start, end)) if !model::is_essential(new.must_reach, new.priority) => {
+            let now = chrono::Utc::now();
+            model::quiet_until(now, start, end)
+                .and_then(|until| (until - now).to_std().ok())
+                .unwrap_or(Duration::ZERO)
+        }
+        _ => Duration::ZERO,
+    };
+
     let mut planned: Vec<Planned> = Vec::new();
     let sms_vars = model::masked_for_sms(&new.variables);
-    let wants = |c: Channel| new.channels.contains(&c) || (new.must_reach && c == Channel::Sms);
+    let wants = |c: Channel| channels.contains(&c) || (new.must_reach && c == Channel::Sms);
     let mut push_ids = Vec::new();
-    if new.channels.contains(&Channel::Push)
+    if channels.contains(&Channel::Push)
         && let Some(owner) = &owner
     {
         let devices = tx
@@ -230,12 +275,12 @@ pub async fn enqueue(
                 body: body.clone(),
                 segments: None,
                 fallback_for: None,
-                delay: Duration::ZERO,
+                delay: push_delay,
             });
         }
     }
     if wants(Channel::Sms) {
-        let only_fallback = !new.channels.contains(&Channel::Sms);
+        let only_fallback = !channels.contains(&Channel::Sms);
         match &phone {
             Some(phone) => {
                 let body = render(&template.sms_body, &sms_vars, "sms")?;
@@ -265,7 +310,7 @@ pub async fn enqueue(
             None => {}
         }
     }
-    if new.channels.contains(&Channel::Email) {
+    if channels.contains(&Channel::Email) {
         let address = email.clone().ok_or(EnqueueError::NoAddress("email"))?;
         planned.push(Planned {
             id: Uuid::new_v4(),
@@ -280,6 +325,10 @@ pub async fn enqueue(
         });
     }
     if planned.is_empty() {
+        if channels.len() < new.channels.len() {
+            // The owner switched these channels off: the notification stays in their inbox.
+            return Ok(id);
+        }
         return Err(EnqueueError::NoAddress("any channel"));
     }
 

@@ -69,7 +69,8 @@ fn substitute_json(value: &Value, saved: &HashMap<String, String>) -> Value {
     }
 }
 
-/// What the phone does outside the API: read an SMS, let time pass, sign with a USB key.
+/// What the phone does outside the API: read an SMS, let time pass, sign with a USB key — or
+/// what happens to it: a back office sends the user a notification.
 async fn device_step(
     app: &TestApp,
     device: &Value,
@@ -116,6 +117,36 @@ async fn device_step(
                 );
                 saved.insert(name.as_str().expect("chain name").to_owned(), pem);
             }
+        }
+        Some("notify") => {
+            // A back office tells the user something: through the admin API, as a capability
+            // would through the outbox (creating the template first when the step gives it).
+            let device = substitute_json(device, saved);
+            let key = device["template_key"].as_str().expect("template_key");
+            if let Some(content) = device.get("template") {
+                let (status, body) = app
+                    .admin_json(
+                        reqwest::Method::POST,
+                        "/api/v1/admin/notification-templates",
+                        &serde_json::json!({"key": key, "content": content}),
+                    )
+                    .await;
+                assert_eq!(status, 201, "{name}: template: {body}");
+            }
+            let (status, body) = app
+                .admin_json(
+                    reqwest::Method::POST,
+                    "/api/v1/admin/notifications",
+                    &serde_json::json!({
+                        "template_key": key,
+                        "owner": device["owner"],
+                        "variables": device["variables"],
+                        "channels": device["channels"],
+                        "idempotency_key": format!("contract-{}", uuid::Uuid::new_v4()),
+                    }),
+                )
+                .await;
+            assert_eq!(status, 202, "{name}: notification: {body}");
         }
         other => panic!("{name}: unknown device action {other:?}"),
     }

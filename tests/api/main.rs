@@ -23,6 +23,7 @@ mod errors;
 mod identity;
 mod migrations;
 mod notify;
+mod notify_me;
 mod notify_providers;
 mod observability;
 mod openapi;
