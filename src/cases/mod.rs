@@ -1,0 +1,6 @@
+//! Cases (办件): the pure core — the state machine, the deadline clock and the acceptance
+//! number (受理编号). Storage, services and endpoints build on these and add no rules of their own.
+
+pub mod acceptance_number;
+pub mod clock;
+pub mod model;

@@ -1,0 +1,995 @@
+//! The case (办件) state machine: one pure function, [`transition`], decides every change of a
+//! case's state and the timeline events it records. No I/O: the service loads the state, calls
+//! `transition`, and writes the new state, the events, the audit record and the notifications in
+//! one transaction.
+//!
+//! Rules (DOMAIN.md "A case"):
+//! - Pre-review ends in ONE correction notice listing everything missing or wrong
+//!   (一次性补齐补正告知书); the answer goes back to the department that asked [000 art.19]. The
+//!   notices are counted: more than one is an anomaly for supervision [004 art.9(2)].
+//! - Acceptance may leave a non-key material pending with a date (容缺受理) or rest on a signed
+//!   commitment (告知承诺制) [002 二2]; non-acceptance (不予受理) needs a written reason
+//!   [000 art.21][004 art.9(3)].
+//! - Department steps run in stages as the item's process says (`catalog::model::Step::stage`):
+//!   steps sharing a stage run in parallel (并联审批), stages one after another; the decision needs
+//!   every step completed [000 art.23-25].
+//! - Suspension for a special step (挂起), extension (延期) and termination (终止) each need a
+//!   reason [000 art.24,30][004 art.9(5)(6)]; a denial needs reasons and the applicant's
+//!   remedies [002 三(六)2][004 art.9(4)].
+//! - Decided, rejected, terminated and withdrawn cases accept nothing more.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::identity::model::Role;
+
+/// The standard remedies text of a denial (不予批准决定书): administrative reconsideration within
+/// 60 days (行政复议法 art.20) or an administrative lawsuit within 6 months (行政诉讼法 art.46)
+/// [002 三(六)2].
+pub const STANDARD_REMEDIES: &str = "申请人如对本决定不服，可以自知道该决定之日起六十日内依法申请行政复议，\
+或者自知道该决定之日起六个月内依法向人民法院提起行政诉讼。";
+
+/// Words a denial's remedies text must contain: both remedies must be named.
+const REMEDY_TERMS: [&str; 2] = ["行政复议", "行政诉讼"];
+
+/// Who takes an action. Staff roles map through [`ActorKind::from_role`]; an authorised agent
+/// (代办员) acts as the applicant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// 申办人 (or their authorised agent).
+    Applicant,
+    /// 窗口受理人员: pre-review, correction notices, acceptance and non-acceptance.
+    WindowClerk,
+    /// 审查人员: department steps, suspension.
+    Reviewer,
+    /// 审批（决定）人员: decision, extension, termination.
+    Approver,
+    /// The platform itself (routing online submissions, starting the item's steps, ending
+    /// abandoned cases).
+    System,
+}
+
+impl ActorKind {
+    /// All actor kinds.
+    pub const ALL: [ActorKind; 5] = [
+        ActorKind::Applicant,
+        ActorKind::WindowClerk,
+        ActorKind::Reviewer,
+        ActorKind::Approver,
+        ActorKind::System,
+    ];
+
+    /// The actor kind of a staff role; None for roles that never act on a case (admins and
+    /// supervisors only read).
+    pub fn from_role(role: Role) -> Option<ActorKind> {
+        match role {
+            Role::WindowClerk => Some(ActorKind::WindowClerk),
+            Role::Reviewer => Some(ActorKind::Reviewer),
+            Role::Approver => Some(ActorKind::Approver),
+            Role::DepartmentAdmin | Role::PlatformAdmin | Role::Supervisor | Role::Observer => None,
+        }
+    }
+}
+
+/// Where a department step stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    /// Waiting for an earlier stage to complete.
+    Waiting,
+    /// Open for the department to handle.
+    Running,
+    /// Done.
+    Completed,
+}
+
+/// A step of the item's process as the item version defines it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StepSpec {
+    /// The department's code (the lead department 主办 or a co-department 协办).
+    pub department: String,
+    /// The step's name, e.g. 审查.
+    pub name: String,
+    /// Steps sharing a stage run in parallel; stages run in ascending order. All steps in one
+    /// stage is parallel approval, one step per stage is serial.
+    pub stage: u32,
+}
+
+/// A running case's department step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// The department's code.
+    pub department: String,
+    /// The step's name.
+    pub name: String,
+    /// Its stage (see [`StepSpec::stage`]).
+    pub stage: u32,
+    /// Where it stands.
+    pub status: StepStatus,
+}
+
+/// The department steps of a case in review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    /// The steps, in the item's order.
+    pub steps: Vec<Step>,
+}
+
+impl Review {
+    /// Every step completed: the case may be decided.
+    pub fn all_completed(&self) -> bool {
+        self.steps.iter().all(|s| s.status == StepStatus::Completed)
+    }
+
+    /// The stage now running: the lowest stage with a step not completed.
+    pub fn current_stage(&self) -> Option<u32> {
+        self.steps
+            .iter()
+            .filter(|s| s.status != StepStatus::Completed)
+            .map(|s| s.stage)
+            .min()
+    }
+}
+
+/// The special step a case is suspended for (特殊环节) [000 art.24][002 三(四)3].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpecialStep {
+    /// 现场踏勘
+    SiteInspection,
+    /// 专家评审
+    ExpertReview,
+    /// 听证
+    Hearing,
+    /// 检验检测
+    Testing,
+    /// 公示
+    PublicNotice,
+}
+
+/// A non-key material accepted as pending (容缺受理), to be supplied by `due`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DeferredMaterial {
+    /// The item's material list entry (its code).
+    pub material: String,
+    /// The date by which it is to be supplied.
+    pub due: NaiveDate,
+}
+
+/// The terms a case was accepted on; present once the case has been accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Acceptance {
+    /// 容缺受理: materials still to be supplied.
+    pub pending: Vec<DeferredMaterial>,
+    /// 容缺受理: materials supplied since.
+    pub supplied: Vec<DeferredMaterial>,
+    /// 告知承诺制: accepted on the applicant's signed commitment.
+    pub commitment: bool,
+}
+
+/// The stage a suspended case resumes into: only stages where the clock runs can be suspended,
+/// so a suspended case can never resume into a terminal stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum ResumeStage {
+    /// Accepted, steps not started.
+    Accepted,
+    /// In review with these steps.
+    InReview(Review),
+}
+
+impl ResumeStage {
+    fn into_stage(self) -> Stage {
+        match self {
+            ResumeStage::Accepted => Stage::Accepted,
+            ResumeStage::InReview(review) => Stage::InReview(review),
+        }
+    }
+}
+
+/// Where a case stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum Stage {
+    /// 已提交: submitted, not yet taken up.
+    Submitted,
+    /// 预审: pre-review by this department.
+    PreReview { department: String },
+    /// 待补正: the applicant must answer the correction notice of this department.
+    AwaitingCorrection {
+        department: String,
+        /// Every missing or wrong material, in ONE notice.
+        missing: Vec<String>,
+    },
+    /// 已受理: accepted, department steps not started.
+    Accepted,
+    /// 审查中: department steps running.
+    InReview(Review),
+    /// 挂起: the clock stopped for a special step.
+    Suspended {
+        resume_to: ResumeStage,
+        kind: SpecialStep,
+        reason: String,
+        expected_end: NaiveDate,
+    },
+    /// 准予许可
+    DecidedApproved,
+    /// 不予许可, with reasons and the applicant's remedies.
+    DecidedDenied { reasons: String, remedies: String },
+    /// 不予受理, with the reason.
+    Rejected { reason: String },
+    /// 终止, with the reason.
+    Terminated { reason: String },
+    /// 撤回 by the applicant.
+    Withdrawn { reason: Option<String> },
+}
+
+impl Stage {
+    /// Stable name, for errors and the database column.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Stage::Submitted => "submitted",
+            Stage::PreReview { .. } => "pre_review",
+            Stage::AwaitingCorrection { .. } => "awaiting_correction",
+            Stage::Accepted => "accepted",
+            Stage::InReview(_) => "in_review",
+            Stage::Suspended { .. } => "suspended",
+            Stage::DecidedApproved => "decided_approved",
+            Stage::DecidedDenied { .. } => "decided_denied",
+            Stage::Rejected { .. } => "rejected",
+            Stage::Terminated { .. } => "terminated",
+            Stage::Withdrawn { .. } => "withdrawn",
+        }
+    }
+
+    /// A terminal stage accepts no action.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            Stage::DecidedApproved
+                | Stage::DecidedDenied { .. }
+                | Stage::Rejected { .. }
+                | Stage::Terminated { .. }
+                | Stage::Withdrawn { .. }
+        )
+    }
+
+    /// A decision was made (办结).
+    pub fn is_decided(&self) -> bool {
+        matches!(self, Stage::DecidedApproved | Stage::DecidedDenied { .. })
+    }
+}
+
+/// A case's state: the stage plus what the case carries through its stages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseState {
+    /// Where the case stands.
+    pub stage: Stage,
+    /// Correction notices issued so far; only ever increases.
+    pub correction_count: u32,
+    /// The acceptance terms, once accepted.
+    pub acceptance: Option<Acceptance>,
+    /// The latest extended deadline, if the case was extended.
+    pub extended_to: Option<NaiveDate>,
+}
+
+impl CaseState {
+    /// A newly submitted case.
+    pub fn submitted() -> Self {
+        Self {
+            stage: Stage::Submitted,
+            correction_count: 0,
+            acceptance: None,
+            extended_to: None,
+        }
+    }
+
+    /// A terminal case accepts no action.
+    pub fn is_terminal(&self) -> bool {
+        self.stage.is_terminal()
+    }
+}
+
+/// Something done to a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Take up a submitted case for pre-review by `department`.
+    PreReviewStart { department: String },
+    /// Issue the ONE correction notice listing every missing or wrong material.
+    RequestCorrection { missing: Vec<String> },
+    /// The applicant answers the correction notice.
+    AnswerCorrection,
+    /// Accept, possibly with deferred materials (容缺受理) or on a commitment (告知承诺制).
+    Accept {
+        deferred: Vec<DeferredMaterial>,
+        commitment: bool,
+    },
+    /// Do not accept (不予受理), with the reason.
+    Reject { reason: String },
+    /// Start the item's department steps.
+    StartSteps { steps: Vec<StepSpec> },
+    /// A department completes its step.
+    CompleteStep { department: String, name: String },
+    /// A deferred material is supplied.
+    SupplyDeferred { material: String },
+    /// Stop the clock for a special step.
+    Suspend {
+        kind: SpecialStep,
+        reason: String,
+        expected_end: NaiveDate,
+    },
+    /// Restart the clock after a special step.
+    Resume,
+    /// Extend the deadline, with the reason.
+    Extend {
+        reason: String,
+        new_deadline: NaiveDate,
+    },
+    /// End the case without a decision, with the reason.
+    Terminate { reason: String },
+    /// The applicant withdraws; a reason, if given, must not be blank.
+    Withdraw { reason: Option<String> },
+    /// Decide: approve.
+    Approve,
+    /// Decide: deny, with reasons and remedies (see [`STANDARD_REMEDIES`]).
+    Deny { reasons: String, remedies: String },
+}
+
+impl Action {
+    /// Stable name, for errors and the audit record.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::PreReviewStart { .. } => "pre_review_start",
+            Action::RequestCorrection { .. } => "request_correction",
+            Action::AnswerCorrection => "answer_correction",
+            Action::Accept { .. } => "accept",
+            Action::Reject { .. } => "reject",
+            Action::StartSteps { .. } => "start_steps",
+            Action::CompleteStep { .. } => "complete_step",
+            Action::SupplyDeferred { .. } => "supply_deferred",
+            Action::Suspend { .. } => "suspend",
+            Action::Resume => "resume",
+            Action::Extend { .. } => "extend",
+            Action::Terminate { .. } => "terminate",
+            Action::Withdraw { .. } => "withdraw",
+            Action::Approve => "approve",
+            Action::Deny { .. } => "deny",
+        }
+    }
+
+    /// The actor kinds that may take this action (in a stage where it applies).
+    pub fn permitted_actors(&self) -> &'static [ActorKind] {
+        use ActorKind::*;
+        match self {
+            // Online submissions are routed by the platform; window intake by the clerk.
+            Action::PreReviewStart { .. } => &[WindowClerk, System],
+            Action::RequestCorrection { .. } | Action::Accept { .. } | Action::Reject { .. } => {
+                &[WindowClerk]
+            }
+            Action::AnswerCorrection | Action::Withdraw { .. } => &[Applicant],
+            // Paper brought to the window is registered by the clerk.
+            Action::SupplyDeferred { .. } => &[Applicant, WindowClerk],
+            Action::StartSteps { .. } => &[WindowClerk, System],
+            Action::CompleteStep { .. } => &[Reviewer],
+            Action::Suspend { .. } | Action::Resume => &[Reviewer, Approver],
+            Action::Extend { .. } | Action::Approve | Action::Deny { .. } => &[Approver],
+            // The platform ends cases abandoned by the applicant (an unanswered correction).
+            Action::Terminate { .. } => &[Approver, System],
+        }
+    }
+}
+
+/// What the timeline records for one change (kind + details).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    PreReviewStarted {
+        department: String,
+    },
+    CorrectionRequested {
+        department: String,
+        missing: Vec<String>,
+        /// 1 for the first notice; above 1 is the anomaly supervision looks for.
+        notice_number: u32,
+    },
+    CorrectionAnswered {
+        /// The department that asked, which reviews the answer.
+        department: String,
+    },
+    Accepted {
+        deferred: Vec<DeferredMaterial>,
+        commitment: bool,
+    },
+    Rejected {
+        reason: String,
+    },
+    StepsStarted {
+        steps: Vec<StepSpec>,
+    },
+    StepStarted {
+        department: String,
+        name: String,
+    },
+    StepCompleted {
+        department: String,
+        name: String,
+    },
+    DeferredSupplied {
+        material: String,
+    },
+    Suspended {
+        special_step: SpecialStep,
+        reason: String,
+        expected_end: NaiveDate,
+    },
+    Resumed {
+        special_step: SpecialStep,
+    },
+    Extended {
+        reason: String,
+        new_deadline: NaiveDate,
+    },
+    Terminated {
+        reason: String,
+    },
+    Withdrawn {
+        reason: Option<String>,
+    },
+    Approved,
+    Denied {
+        reasons: String,
+        remedies: String,
+    },
+}
+
+impl Event {
+    /// Stable kind, for the timeline's kind column and the notification templates.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::PreReviewStarted { .. } => "pre_review_started",
+            Event::CorrectionRequested { .. } => "correction_requested",
+            Event::CorrectionAnswered { .. } => "correction_answered",
+            Event::Accepted { .. } => "accepted",
+            Event::Rejected { .. } => "rejected",
+            Event::StepsStarted { .. } => "steps_started",
+            Event::StepStarted { .. } => "step_started",
+            Event::StepCompleted { .. } => "step_completed",
+            Event::DeferredSupplied { .. } => "deferred_supplied",
+            Event::Suspended { .. } => "suspended",
+            Event::Resumed { .. } => "resumed",
+            Event::Extended { .. } => "extended",
+            Event::Terminated { .. } => "terminated",
+            Event::Withdrawn { .. } => "withdrawn",
+            Event::Approved => "approved",
+            Event::Denied { .. } => "denied",
+        }
+    }
+}
+
+/// The outcome of an allowed action: the new state and the events to record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transition {
+    pub state: CaseState,
+    pub events: Vec<Event>,
+}
+
+/// How the API answers a refused action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The actor may never take this action (403).
+    Forbidden,
+    /// Not possible in the case's current stage (409).
+    Conflict,
+    /// The action's content is wrong (422, with a field).
+    Invalid,
+}
+
+/// Why an action is refused. Each blank-reason refusal is its own variant: these are the
+/// anomalies supervision looks for [004 art.9].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("{actor:?} may not {action}")]
+    Forbidden {
+        action: &'static str,
+        actor: ActorKind,
+    },
+    #[error("the case is {stage} and accepts no further action")]
+    Terminal { stage: &'static str },
+    #[error("cannot {action} a case that is {stage}")]
+    NotInThisStage {
+        action: &'static str,
+        stage: &'static str,
+    },
+    #[error("the department is blank")]
+    BlankDepartment,
+    #[error("a correction notice must list at least one missing or wrong material")]
+    EmptyCorrectionList,
+    #[error("entry {index} of the correction notice is blank")]
+    BlankCorrectionEntry { index: usize },
+    #[error("a non-acceptance (不予受理) needs a reason")]
+    BlankRejectReason,
+    #[error("deferred material {index} is blank")]
+    BlankDeferredMaterial { index: usize },
+    #[error("deferred material {index} is listed twice")]
+    DuplicateDeferredMaterial { index: usize },
+    #[error("the item's process has no steps")]
+    NoSteps,
+    #[error("step {index} has a blank department or name")]
+    BlankStep { index: usize },
+    #[error("step {index} is listed twice")]
+    DuplicateStep { index: usize },
+    #[error("the case has no step {name} for department {department}")]
+    UnknownStep { department: String, name: String },
+    #[error("step {name} of department {department} is not running")]
+    StepNotRunning { department: String, name: String },
+    #[error("material {0} is not pending")]
+    UnknownDeferredMaterial(String),
+    #[error("a suspension needs a reason")]
+    BlankSuspendReason,
+    #[error("an extension needs a reason")]
+    BlankExtendReason,
+    #[error("the new deadline {new_deadline} is not after the previous extension to {previous}")]
+    ExtensionNotLater {
+        new_deadline: NaiveDate,
+        previous: NaiveDate,
+    },
+    #[error("a termination needs a reason")]
+    BlankTerminateReason,
+    #[error("a withdrawal reason, when given, must not be blank")]
+    BlankWithdrawReason,
+    #[error("a denial needs reasons")]
+    BlankDenyReasons,
+    #[error("a denial must state the remedies: administrative reconsideration and litigation")]
+    IncompleteRemedies,
+    #[error("not every department step is completed")]
+    StepsIncomplete,
+    #[error("deferred materials are still pending")]
+    DeferredMaterialsPending,
+}
+
+impl TransitionError {
+    /// Stable machine code, for problem+json.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Forbidden { .. } => "case_action_forbidden",
+            Self::Terminal { .. } => "case_closed",
+            Self::NotInThisStage { .. } => "case_action_not_in_stage",
+            Self::BlankDepartment => "department_blank",
+            Self::EmptyCorrectionList => "correction_list_empty",
+            Self::BlankCorrectionEntry { .. } => "correction_entry_blank",
+            Self::BlankRejectReason => "reject_reason_blank",
+            Self::BlankDeferredMaterial { .. } => "deferred_material_blank",
+            Self::DuplicateDeferredMaterial { .. } => "deferred_material_duplicate",
+            Self::NoSteps => "steps_empty",
+            Self::BlankStep { .. } => "step_blank",
+            Self::DuplicateStep { .. } => "step_duplicate",
+            Self::UnknownStep { .. } => "step_unknown",
+            Self::StepNotRunning { .. } => "step_not_running",
+            Self::UnknownDeferredMaterial(_) => "deferred_material_unknown",
+            Self::BlankSuspendReason => "suspend_reason_blank",
+            Self::BlankExtendReason => "extend_reason_blank",
+            Self::ExtensionNotLater { .. } => "extension_not_later",
+            Self::BlankTerminateReason => "terminate_reason_blank",
+            Self::BlankWithdrawReason => "withdraw_reason_blank",
+            Self::BlankDenyReasons => "deny_reasons_blank",
+            Self::IncompleteRemedies => "remedies_incomplete",
+            Self::StepsIncomplete => "steps_incomplete",
+            Self::DeferredMaterialsPending => "deferred_materials_pending",
+        }
+    }
+
+    /// 403, 409 or 422.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Forbidden { .. } => ErrorClass::Forbidden,
+            Self::Terminal { .. }
+            | Self::NotInThisStage { .. }
+            | Self::StepNotRunning { .. }
+            | Self::StepsIncomplete
+            | Self::DeferredMaterialsPending => ErrorClass::Conflict,
+            _ => ErrorClass::Invalid,
+        }
+    }
+
+    /// The request field at fault, for a 422.
+    pub fn field(&self) -> Option<String> {
+        let field = match self {
+            Self::BlankDepartment => "department".to_owned(),
+            Self::EmptyCorrectionList => "missing".to_owned(),
+            Self::BlankCorrectionEntry { index } => format!("missing[{index}]"),
+            Self::BlankDeferredMaterial { index } | Self::DuplicateDeferredMaterial { index } => {
+                format!("deferred[{index}].material")
+            }
+            Self::NoSteps => "steps".to_owned(),
+            Self::BlankStep { index } | Self::DuplicateStep { index } => format!("steps[{index}]"),
+            Self::UnknownStep { .. } => "name".to_owned(),
+            Self::UnknownDeferredMaterial(_) => "material".to_owned(),
+            Self::BlankRejectReason
+            | Self::BlankSuspendReason
+            | Self::BlankExtendReason
+            | Self::BlankTerminateReason
+            | Self::BlankWithdrawReason => "reason".to_owned(),
+            Self::ExtensionNotLater { .. } => "new_deadline".to_owned(),
+            Self::BlankDenyReasons => "reasons".to_owned(),
+            Self::IncompleteRemedies => "remedies".to_owned(),
+            Self::Forbidden { .. }
+            | Self::Terminal { .. }
+            | Self::NotInThisStage { .. }
+            | Self::StepNotRunning { .. }
+            | Self::StepsIncomplete
+            | Self::DeferredMaterialsPending => return None,
+        };
+        Some(field)
+    }
+}
+
+/// Applies `action` by `actor` to `state`. Checks, in order: the actor may take the action at
+/// all (403), the case is not closed and the action applies to its stage (409), the action's
+/// content is valid (422). Texts are stored trimmed.
+pub fn transition(
+    state: &CaseState,
+    action: &Action,
+    actor: &ActorKind,
+) -> Result<Transition, TransitionError> {
+    if !action.permitted_actors().contains(actor) {
+        return Err(TransitionError::Forbidden {
+            action: action.name(),
+            actor: *actor,
+        });
+    }
+    if state.is_terminal() {
+        return Err(TransitionError::Terminal {
+            stage: state.stage.name(),
+        });
+    }
+    let not_here = || TransitionError::NotInThisStage {
+        action: action.name(),
+        stage: state.stage.name(),
+    };
+    let mut next = state.clone();
+    let events = match (action, &state.stage) {
+        (Action::PreReviewStart { department }, Stage::Submitted) => {
+            let department = required(department, TransitionError::BlankDepartment)?;
+            next.stage = Stage::PreReview {
+                department: department.clone(),
+            };
+            vec![Event::PreReviewStarted { department }]
+        }
+        (Action::RequestCorrection { missing }, Stage::PreReview { department }) => {
+            let missing = correction_list(missing)?;
+            next.correction_count = state.correction_count.saturating_add(1);
+            next.stage = Stage::AwaitingCorrection {
+                department: department.clone(),
+                missing: missing.clone(),
+            };
+            vec![Event::CorrectionRequested {
+                department: department.clone(),
+                missing,
+                notice_number: next.correction_count,
+            }]
+        }
+        // [000 art.19]: the department that asked reviews the answer.
+        (Action::AnswerCorrection, Stage::AwaitingCorrection { department, .. }) => {
+            next.stage = Stage::PreReview {
+                department: department.clone(),
+            };
+            vec![Event::CorrectionAnswered {
+                department: department.clone(),
+            }]
+        }
+        (
+            Action::Accept {
+                deferred,
+                commitment,
+            },
+            Stage::PreReview { .. },
+        ) => {
+            let deferred = deferred_list(deferred)?;
+            next.stage = Stage::Accepted;
+            next.acceptance = Some(Acceptance {
+                pending: deferred.clone(),
+                supplied: Vec::new(),
+                commitment: *commitment,
+            });
+            vec![Event::Accepted {
+                deferred,
+                commitment: *commitment,
+            }]
+        }
+        (Action::Reject { reason }, Stage::PreReview { .. }) => {
+            let reason = required(reason, TransitionError::BlankRejectReason)?;
+            next.stage = Stage::Rejected {
+                reason: reason.clone(),
+            };
+            vec![Event::Rejected { reason }]
+        }
+        (Action::StartSteps { steps }, Stage::Accepted) => {
+            let specs = step_list(steps)?;
+            let mut review = Review {
+                steps: specs
+                    .iter()
+                    .map(|spec| Step {
+                        department: spec.department.clone(),
+                        name: spec.name.clone(),
+                        stage: spec.stage,
+                        status: StepStatus::Waiting,
+                    })
+                    .collect(),
+            };
+            let mut events = vec![Event::StepsStarted { steps: specs }];
+            events.extend(open_next_stage(&mut review));
+            next.stage = Stage::InReview(review);
+            events
+        }
+        (Action::CompleteStep { department, name }, Stage::InReview(review)) => {
+            let (review, events) = complete_step(review, department, name)?;
+            next.stage = Stage::InReview(review);
+            events
+        }
+        (
+            Action::SupplyDeferred { material },
+            Stage::Accepted | Stage::InReview(_) | Stage::Suspended { .. },
+        ) => {
+            let material = material.trim();
+            let mut acceptance = state.acceptance.clone().unwrap_or_default();
+            let index = acceptance
+                .pending
+                .iter()
+                .position(|d| d.material == material)
+                .ok_or_else(|| TransitionError::UnknownDeferredMaterial(material.to_owned()))?;
+            let supplied = acceptance.pending.remove(index);
+            acceptance.supplied.push(supplied);
+            next.acceptance = Some(acceptance);
+            vec![Event::DeferredSupplied {
+                material: material.to_owned(),
+            }]
+        }
+        (
+            Action::Suspend {
+                kind,
+                reason,
+                expected_end,
+            },
+            Stage::Accepted | Stage::InReview(_),
+        ) => {
+            let reason = required(reason, TransitionError::BlankSuspendReason)?;
+            let resume_to = match &state.stage {
+                Stage::InReview(review) => ResumeStage::InReview(review.clone()),
+                _ => ResumeStage::Accepted,
+            };
+            next.stage = Stage::Suspended {
+                resume_to,
+                kind: *kind,
+                reason: reason.clone(),
+                expected_end: *expected_end,
+            };
+            vec![Event::Suspended {
+                special_step: *kind,
+                reason,
+                expected_end: *expected_end,
+            }]
+        }
+        (
+            Action::Resume,
+            Stage::Suspended {
+                resume_to, kind, ..
+            },
+        ) => {
+            next.stage = resume_to.clone().into_stage();
+            vec![Event::Resumed {
+                special_step: *kind,
+            }]
+        }
+        (
+            Action::Extend {
+                reason,
+                new_deadline,
+            },
+            Stage::Accepted | Stage::InReview(_) | Stage::Suspended { .. },
+        ) => {
+            let reason = required(reason, TransitionError::BlankExtendReason)?;
+            // Whether the new deadline is after the computed one needs the calendar: the
+            // service checks it with `clock::deadline_as_of`; here, only against the last
+            // extension.
+            if let Some(previous) = state.extended_to
+                && *new_deadline <= previous
+            {
+                return Err(TransitionError::ExtensionNotLater {
+                    new_deadline: *new_deadline,
+                    previous,
+                });
+            }
+            next.extended_to = Some(*new_deadline);
+            vec![Event::Extended {
+                reason,
+                new_deadline: *new_deadline,
+            }]
+        }
+        (Action::Terminate { reason }, _) => {
+            let reason = required(reason, TransitionError::BlankTerminateReason)?;
+            next.stage = Stage::Terminated {
+                reason: reason.clone(),
+            };
+            vec![Event::Terminated { reason }]
+        }
+        (Action::Withdraw { reason }, _) => {
+            let reason = match reason {
+                Some(reason) => Some(required(reason, TransitionError::BlankWithdrawReason)?),
+                None => None,
+            };
+            next.stage = Stage::Withdrawn {
+                reason: reason.clone(),
+            };
+            vec![Event::Withdrawn { reason }]
+        }
+        (Action::Approve, Stage::InReview(review)) => {
+            decidable(review)?;
+            if state
+                .acceptance
+                .as_ref()
+                .is_some_and(|a| !a.pending.is_empty())
+            {
+                // 容缺受理: the result is not issued before the pending material arrives.
+                return Err(TransitionError::DeferredMaterialsPending);
+            }
+            next.stage = Stage::DecidedApproved;
+            vec![Event::Approved]
+        }
+        (Action::Deny { reasons, remedies }, Stage::InReview(review)) => {
+            decidable(review)?;
+            let reasons = required(reasons, TransitionError::BlankDenyReasons)?;
+            let remedies = remedies.trim();
+            if !REMEDY_TERMS.iter().all(|term| remedies.contains(term)) {
+                return Err(TransitionError::IncompleteRemedies);
+            }
+            next.stage = Stage::DecidedDenied {
+                reasons: reasons.clone(),
+                remedies: remedies.to_owned(),
+            };
+            vec![Event::Denied {
+                reasons,
+                remedies: remedies.to_owned(),
+            }]
+        }
+        _ => return Err(not_here()),
+    };
+    Ok(Transition {
+        state: next,
+        events,
+    })
+}
+
+/// The trimmed text, or `error` when it is blank.
+fn required(text: &str, error: TransitionError) -> Result<String, TransitionError> {
+    let text = text.trim();
+    if text.is_empty() {
+        Err(error)
+    } else {
+        Ok(text.to_owned())
+    }
+}
+
+fn correction_list(missing: &[String]) -> Result<Vec<String>, TransitionError> {
+    if missing.is_empty() {
+        return Err(TransitionError::EmptyCorrectionList);
+    }
+    missing
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| required(entry, TransitionError::BlankCorrectionEntry { index }))
+        .collect()
+}
+
+fn deferred_list(deferred: &[DeferredMaterial]) -> Result<Vec<DeferredMaterial>, TransitionError> {
+    let mut list: Vec<DeferredMaterial> = Vec::with_capacity(deferred.len());
+    for (index, entry) in deferred.iter().enumerate() {
+        let material = required(
+            &entry.material,
+            TransitionError::BlankDeferredMaterial { index },
+        )?;
+        if list.iter().any(|d| d.material == material) {
+            return Err(TransitionError::DuplicateDeferredMaterial { index });
+        }
+        list.push(DeferredMaterial {
+            material,
+            due: entry.due,
+        });
+    }
+    Ok(list)
+}
+
+fn step_list(steps: &[StepSpec]) -> Result<Vec<StepSpec>, TransitionError> {
+    if steps.is_empty() {
+        return Err(TransitionError::NoSteps);
+    }
+    let mut list: Vec<StepSpec> = Vec::with_capacity(steps.len());
+    for (index, step) in steps.iter().enumerate() {
+        let blank = TransitionError::BlankStep { index };
+        let spec = StepSpec {
+            department: required(&step.department, blank.clone())?,
+            name: required(&step.name, blank)?,
+            stage: step.stage,
+        };
+        if list
+            .iter()
+            .any(|s| s.department == spec.department && s.name == spec.name)
+        {
+            return Err(TransitionError::DuplicateStep { index });
+        }
+        list.push(spec);
+    }
+    Ok(list)
+}
+
+/// Opens the lowest stage that still has waiting steps, once no step is running; returns the
+/// `StepStarted` events.
+fn open_next_stage(review: &mut Review) -> Vec<Event> {
+    if review.steps.iter().any(|s| s.status == StepStatus::Running) {
+        return Vec::new();
+    }
+    let Some(stage) = review.current_stage() else {
+        return Vec::new();
+    };
+    review
+        .steps
+        .iter_mut()
+        .filter(|s| s.stage == stage && s.status == StepStatus::Waiting)
+        .map(|step| {
+            step.status = StepStatus::Running;
+            Event::StepStarted {
+                department: step.department.clone(),
+                name: step.name.clone(),
+            }
+        })
+        .collect()
+}
+
+fn complete_step(
+    review: &Review,
+    department: &str,
+    name: &str,
+) -> Result<(Review, Vec<Event>), TransitionError> {
+    let (department, name) = (department.trim(), name.trim());
+    let index = review
+        .steps
+        .iter()
+        .position(|s| s.department == department && s.name == name)
+        .ok_or_else(|| TransitionError::UnknownStep {
+            department: department.to_owned(),
+            name: name.to_owned(),
+        })?;
+    let mut review = review.clone();
+    let mut events = Vec::with_capacity(2);
+    match review.steps.get_mut(index) {
+        Some(step) if step.status == StepStatus::Running => {
+            step.status = StepStatus::Completed;
+            events.push(Event::StepCompleted {
+                department: step.department.clone(),
+                name: step.name.clone(),
+            });
+        }
+        _ => {
+            return Err(TransitionError::StepNotRunning {
+                department: department.to_owned(),
+                name: name.to_owned(),
+            });
+        }
+    }
+    // The next stage opens when the last step of this one completes.
+    events.extend(open_next_stage(&mut review));
+    Ok((review, events))
+}
+
+fn decidable(review: &Review) -> Result<(), TransitionError> {
+    if review.all_completed() {
+        Ok(())
+    } else {
+        Err(TransitionError::StepsIncomplete)
+    }
+}
+
+#[cfg(test)]
+#[path = "model_tests.rs"]
+mod tests;
