@@ -231,6 +231,8 @@ fn title_for(code: &str, status: StatusCode) -> &'static str {
         "citizens_only" => "仅限自然人用户",
         "challenge_invalid" => "登录挑战无效或已过期，请重新获取",
         "certificate_login_disabled" => "未启用数字证书登录",
+        "certificate_not_bound" => "该数字证书未绑定工作人员账号",
+        "certificate_bound_elsewhere" => "该数字证书已绑定其他工作人员账号",
         "client_certificate_required" => "请使用数字证书（USB Key）连接证书登录地址",
         "certificate_revoked" => "数字证书已吊销",
         "certificate_expired" => "数字证书已过期",

@@ -76,6 +76,13 @@ pub struct StaffLogin {
 
 #[derive(Debug, Clone, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct CertificateBinding {
+    /// The staff member's certificate chain, leaf first, each as base64 DER or PEM.
+    pub certificate_chain: Vec<String>,
+}
+
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
@@ -437,6 +444,43 @@ impl IdentityApi {
         Ok(Json(view))
     }
 
+    /// 工作人员证书登录 — public; a challenge signed with the staff member's bound certificate.
+    #[oai(
+        path = "/auth/staff/certificate-login",
+        method = "post",
+        tag = "ApiTags::Staff"
+    )]
+    async fn staff_certificate_login(
+        &self,
+        request: &Request,
+        body: JsonBody<EnterpriseLogin>,
+    ) -> AppResult<Json<TokensView>> {
+        let client = ClientInfo::from_request(request);
+        let b = body.parse()?;
+        let enterprises = self.enterprises()?;
+        let chain = super::enterprises::decode_chain(&b.certificate_chain)?;
+        let signature = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            b.signature.trim().as_bytes(),
+        )
+        .map_err(|_| AppError::invalid_field("signature", "invalid_base64", "base64"))?;
+        enterprises.use_challenge(&b.challenge).await?;
+        let certificate = enterprises
+            .verifier
+            .verify_personal_challenge(&chain, b.challenge.as_bytes(), &signature, Utc::now())
+            .await
+            .map_err(|e| super::enterprises::certificate_refused(&e))?;
+        let issued = staff::certificate_login(
+            &self.pool,
+            self.gate.signer(),
+            self.sessions,
+            &certificate,
+            &client,
+        )
+        .await?;
+        Ok(Json(TokensView::from(issued)))
+    }
+
     /// 工作人员登录 — public; locks the account after repeated wrong passwords.
     #[oai(path = "/auth/staff/login", method = "post", tag = "ApiTags::Staff")]
     async fn staff_login(
@@ -695,6 +739,32 @@ impl IdentityApi {
         )
         .await?;
         Ok(IdCreated::Created(Json(CreatedId { id: designation })))
+    }
+
+    /// 绑定工作人员数字证书 — platform admin; the chain must verify (root, validity, CRL).
+    #[oai(
+        path = "/admin/staff/:id/certificate",
+        method = "put",
+        tag = "ApiTags::Admin"
+    )]
+    async fn bind_certificate(
+        &self,
+        auth: AccessToken,
+        id: Path<String>,
+        body: JsonBody<CertificateBinding>,
+    ) -> AppResult<Done> {
+        let staff_id = uuid_param("id", &id.0)?;
+        let principal = self.gate.require(&auth, Rule::PlatformAdmin).await?;
+        let b = body.parse()?;
+        let chain = super::enterprises::decode_chain(&b.certificate_chain)?;
+        let certificate = self
+            .enterprises()?
+            .verifier
+            .verify_personal_chain(&chain, Utc::now())
+            .await
+            .map_err(|e| super::enterprises::certificate_refused(&e))?;
+        staff::bind_certificate(&self.pool, &principal.actor(), staff_id, &certificate).await?;
+        Ok(Done::NoContent)
     }
 
     /// 解除锁定 — platform admin.

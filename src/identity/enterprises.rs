@@ -130,24 +130,7 @@ impl Enterprises {
         let signature = STANDARD
             .decode(signature_b64.trim().as_bytes())
             .map_err(|_| AppError::invalid_field("signature", "invalid_base64", "base64"))?;
-        if !challenge.starts_with(CHALLENGE_PREFIX) || challenge.len() > 200 {
-            return Err(challenge_refused());
-        }
-        // The challenge is used up before the (slower) verification, so it cannot be replayed
-        // even by a request racing this one.
-        {
-            let db = self.pool.get().await?;
-            let used = db
-                .execute(
-                    "UPDATE login_challenge SET used_at = now()
-                      WHERE challenge_hash = $1 AND used_at IS NULL AND expires_at > now()",
-                    &[&challenge_hash(challenge)],
-                )
-                .await?;
-            if used != 1 {
-                return Err(challenge_refused());
-            }
-        }
+        self.use_challenge(challenge).await?;
         let verified = match self
             .verifier
             .verify_signed_challenge(&chain, challenge.as_bytes(), &signature, Utc::now())
@@ -163,6 +146,27 @@ impl Enterprises {
             .sign_in(&verified, "certificate_challenge", client)
             .await?;
         Ok((issued, verified))
+    }
+
+    /// Uses up an issued challenge — before the (slower) verification, so it cannot be replayed
+    /// even by a request racing this one.
+    pub async fn use_challenge(&self, challenge: &str) -> AppResult<()> {
+        if !challenge.starts_with(CHALLENGE_PREFIX) || challenge.len() > 200 {
+            return Err(challenge_refused());
+        }
+        let db = self.pool.get().await?;
+        let used = db
+            .execute(
+                "UPDATE login_challenge SET used_at = now()
+                  WHERE challenge_hash = $1 AND used_at IS NULL AND expires_at > now()",
+                &[&challenge_hash(challenge)],
+            )
+            .await?;
+        if used == 1 {
+            Ok(())
+        } else {
+            Err(challenge_refused())
+        }
     }
 
     /// Finds or creates the enterprise of a verified certificate and starts a session.

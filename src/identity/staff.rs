@@ -183,6 +183,104 @@ async fn record_failure(
     Ok(())
 }
 
+/// Binds a verified personal certificate to a staff account (replacing any earlier one).
+pub async fn bind_certificate(
+    pool: &Pool,
+    actor: &Actor,
+    staff_id: Uuid,
+    certificate: &super::certificate::PersonalCertificate,
+) -> AppResult<()> {
+    let mut db = pool.get().await?;
+    let tx = db.transaction().await?;
+    ensure_staff_exists(&tx, staff_id).await?;
+    let taken = tx
+        .query_opt(
+            "SELECT id FROM staff WHERE certificate_fingerprint = $1 AND id <> $2",
+            &[&certificate.fingerprint_sha256, &staff_id],
+        )
+        .await?;
+    if taken.is_some() {
+        return Err(AppError::conflict(
+            "certificate_bound_elsewhere",
+            "this certificate is bound to another staff account",
+        ));
+    }
+    tx.execute(
+        "UPDATE staff SET certificate_fingerprint = $2, updated_at = now() WHERE id = $1",
+        &[&staff_id, &certificate.fingerprint_sha256],
+    )
+    .await?;
+    audit::append(
+        &tx,
+        AuditEntry {
+            aggregate_type: "account",
+            aggregate_id: &Subject::Staff(staff_id).to_string(),
+            actor: &actor.0,
+            action: "staff.certificate.bind",
+            before: None,
+            after: Some(&json!({
+                "fingerprint": certificate.fingerprint_sha256, "subject": certificate.subject,
+                "issuer": certificate.issuer, "not_after": certificate.not_after,
+            })),
+            details: json!({}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Certificate login of a staff member whose certificate an administrator bound (L3).
+pub async fn certificate_login(
+    pool: &Pool,
+    signer: &TokenSigner,
+    sessions_settings: SessionSettings,
+    certificate: &super::certificate::PersonalCertificate,
+    client: &ClientInfo,
+) -> AppResult<IssuedTokens> {
+    let mut db = pool.get().await?;
+    let tx = db.transaction().await?;
+    let row = tx
+        .query_opt(
+            "SELECT id, active, locked_until FROM staff WHERE certificate_fingerprint = $1
+                FOR UPDATE",
+            &[&certificate.fingerprint_sha256],
+        )
+        .await?
+        .ok_or_else(|| AppError::Unauthorized {
+            code: "certificate_not_bound",
+            detail: "this certificate is not bound to a staff account".to_owned(),
+        })?;
+    let staff_id: Uuid = row.get(0);
+    let active: bool = row.get(1);
+    let locked_until: Option<DateTime<Utc>> = row.get(2);
+    if !active {
+        return Err(AppError::Unauthorized {
+            code: "account_disabled",
+            detail: "this staff account is disabled".to_owned(),
+        });
+    }
+    if locked_until.is_some_and(|u| u > Utc::now()) {
+        return Err(AppError::Status {
+            status: poem::http::StatusCode::LOCKED,
+            code: "account_locked",
+            detail: "the account is locked".to_owned(),
+        });
+    }
+    let issued = sessions::start(
+        &tx,
+        signer,
+        sessions_settings,
+        Subject::Staff(staff_id),
+        Assurance::Certificate,
+        "certificate_challenge",
+        client,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(issued)
+}
+
 /// A new staff account (no roles yet).
 pub struct NewStaff {
     pub username: String,

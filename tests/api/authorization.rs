@@ -77,6 +77,7 @@ const DECLARED: &[(&str, Who, bool)] = &[
     ("POST /api/v1/auth/enterprise/login", Who::Public, true),
     ("POST /api/v1/auth/enterprise/mtls-login", Who::ClientCertificate, true),
     ("POST /api/v1/auth/staff/login", Who::Public, true),
+    ("POST /api/v1/auth/staff/certificate-login", Who::Public, true),
     ("POST /api/v1/auth/refresh", Who::Public, true),
     ("POST /api/v1/auth/logout", Who::Authenticated, false),
     ("POST /api/v1/auth/logout-all", Who::Authenticated, false),
@@ -97,6 +98,7 @@ const DECLARED: &[(&str, Who, bool)] = &[
     ("DELETE /api/v1/admin/staff/{id}/roles/{grant_id}", Who::SomeAdministrator, true),
     ("POST /api/v1/admin/staff/{id}/backups", Who::SomeAdministrator, true),
     ("POST /api/v1/admin/staff/{id}/unlock", Who::PlatformAdmin, true),
+    ("PUT /api/v1/admin/staff/{id}/certificate", Who::PlatformAdmin, true),
     ("POST /api/v1/admin/staff/{id}/disable", Who::PlatformAdmin, false),
 ];
 

@@ -224,3 +224,83 @@ async fn a_browser_with_a_usb_key_logs_in_on_the_mtls_listener() {
     expect_problem(plain, 401, "client_certificate_required").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn staff_log_in_with_a_certificate_an_administrator_bound_to_their_account() {
+    let app = certificate_app().await;
+    let (status, created) = app
+        .admin_json(
+            Method::POST,
+            "/api/v1/admin/staff",
+            &json!({"username": "cert.clerk", "display_name": "证书用户", "password": "Staff-password-42"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap();
+    let leaf = "enterprise-p384-ou";
+    let chain_b64: Vec<String> = chain(leaf).iter().map(|d| STANDARD.encode(d)).collect();
+
+    // Not yet bound: refused.
+    let url = "/api/v1/auth/staff/certificate-login";
+    let unbound = app
+        .http
+        .post(app.url(url))
+        .json(&login_body(leaf, &challenge(&app).await))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(unbound, 401, "certificate_not_bound").await;
+
+    // A revoked certificate cannot be bound.
+    let revoked: Vec<String> = chain("enterprise-revoked")
+        .iter()
+        .map(|d| STANDARD.encode(d))
+        .collect();
+    let refused = app
+        .admin(
+            Method::PUT,
+            &format!("/api/v1/admin/staff/{id}/certificate"),
+        )
+        .json(&json!({"certificate_chain": revoked}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(refused, 401, "certificate_revoked").await;
+
+    let bound = app
+        .admin(
+            Method::PUT,
+            &format!("/api/v1/admin/staff/{id}/certificate"),
+        )
+        .json(&json!({"certificate_chain": chain_b64}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bound.status(), 204);
+    let response = app
+        .http
+        .post(app.url(url))
+        .json(&login_body(leaf, &challenge(&app).await))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["subject"], format!("staff:{id}"));
+    assert_eq!(body["assurance_level"], 3);
+    // Someone else's signature with this certificate is refused.
+    let challenge_text = challenge(&app).await;
+    let mut forged = login_body(leaf, &challenge_text);
+    forged["signature"] =
+        json!(STANDARD.encode(sign("enterprise-p256-gmt", challenge_text.as_bytes())));
+    let forged = app
+        .http
+        .post(app.url(url))
+        .json(&forged)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(forged, 401, "certificate_bad_signature").await;
+    app.stop().await;
+}

@@ -296,6 +296,38 @@ impl CertificateVerifier {
         }
     }
 
+    /// For personal certificates (staff): the chain, revocation and the challenge signature, with
+    /// no enterprise code required; the account is found by the leaf's fingerprint.
+    pub async fn verify_personal_challenge(
+        &self,
+        chain_der: &[Vec<u8>],
+        message: &[u8],
+        signature: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<PersonalCertificate, CertificateError> {
+        let path = self.checked_path(chain_der, now)?;
+        self.check_revocation(&path, now).await?;
+        let leaf = &path[0];
+        match verify_challenge(&leaf.public_key, message, signature) {
+            Ok(()) => Ok(PersonalCertificate::of(leaf)),
+            Err(SignatureFailure::Invalid) => Err(CertificateError::BadSignature),
+            Err(SignatureFailure::Unsupported(what)) => {
+                Err(CertificateError::UnsupportedAlgorithm(what))
+            }
+        }
+    }
+
+    /// The chain and revocation of a personal certificate an administrator binds to an account.
+    pub async fn verify_personal_chain(
+        &self,
+        chain_der: &[Vec<u8>],
+        now: DateTime<Utc>,
+    ) -> Result<PersonalCertificate, CertificateError> {
+        let path = self.checked_path(chain_der, now)?;
+        self.check_revocation(&path, now).await?;
+        Ok(PersonalCertificate::of(&path[0]))
+    }
+
     /// The synchronous variant (for TLS handshakes): CRLs only from files and from what earlier
     /// fetches or [`Self::refresh_crls`] cached; nothing is fetched.
     pub fn verify_chain_cached(
@@ -651,6 +683,28 @@ impl CertificateVerifier {
             key_algorithm: leaf.public_key.alg.label(),
             not_after: utc(leaf.not_after),
         })
+    }
+}
+
+/// A verified certificate of a person (no enterprise code needed).
+#[derive(Debug, Clone)]
+pub struct PersonalCertificate {
+    pub subject: String,
+    pub issuer: String,
+    pub serial_hex: String,
+    pub fingerprint_sha256: String,
+    pub not_after: DateTime<Utc>,
+}
+
+impl PersonalCertificate {
+    fn of(leaf: &ParsedCert) -> PersonalCertificate {
+        PersonalCertificate {
+            subject: leaf.subject.clone(),
+            issuer: leaf.issuer.clone(),
+            serial_hex: hex::encode(&leaf.serial),
+            fingerprint_sha256: hex::encode(ring::digest::digest(&ring::digest::SHA256, &leaf.der)),
+            not_after: utc(leaf.not_after),
+        }
     }
 }
 
