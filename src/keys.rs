@@ -53,37 +53,17 @@ impl SigningKey {
         }
         let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
             .map_err(|_| SignerError::Generate)?;
-        let write_err = |source| SignerError::Write {
-            path: path.to_owned(),
-            source,
-        };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(parent)
-                .map_err(write_err)?;
-        }
-        let tmp = temporary_sibling(path);
-        let written = (|| {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            file.write_all(pkcs8.as_ref())?;
-            file.sync_all()?;
-            fs::hard_link(&tmp, path)
-        })();
-        let _ = fs::remove_file(&tmp);
-        match written {
-            Ok(()) => {
+        match create_secret_file(path, pkcs8.as_ref()) {
+            Ok(true) => {
                 tracing::info!(path = %path.display(), "created a new signing key");
                 Self::from_file_bytes(path, pkcs8.as_ref())
             }
             // Another process created the key meanwhile: use theirs.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Self::load(path),
-            Err(source) => Err(write_err(source)),
+            Ok(false) => Self::load(path),
+            Err(source) => Err(SignerError::Write {
+                path: path.to_owned(),
+                source,
+            }),
         }
     }
 
@@ -142,6 +122,36 @@ pub fn signature_is_valid(public_key: &[u8], message: &[u8], signature: &[u8]) -
     UnparsedPublicKey::new(&ED25519, public_key)
         .verify(message, signature)
         .is_ok()
+}
+
+/// Writes `contents` to a new file at `path` that only its owner may read (mode 0600; missing
+/// parent directories 0700). The file is written under a temporary name and hard-linked into
+/// place, so concurrent creators agree on one file and a crash never leaves half a key behind.
+/// `Ok(false)`: another process created the file meanwhile — use theirs.
+pub fn create_secret_file(path: &Path, contents: &[u8]) -> io::Result<bool> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)?;
+    }
+    let tmp = temporary_sibling(path);
+    let written = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        fs::hard_link(&tmp, path)
+    })();
+    let _ = fs::remove_file(&tmp);
+    match written {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 fn temporary_sibling(path: &Path) -> PathBuf {

@@ -10,10 +10,10 @@
 //! Callers pass associated data that ties a ciphertext to its place (e.g. `"citizen.id_number:"
 //! + account id`), so a value copied into another row or column fails to decrypt.
 
-use std::fs::{self, DirBuilder, OpenOptions};
-use std::io::{self, Write as _};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 use anyhow::Context;
 use base64::Engine as _;
@@ -114,40 +114,14 @@ impl IdentityKeys {
             }
         }
         let encoded = Self::generate_master_key_base64()?;
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
-        let tmp = temporary_sibling(path);
-        let written = (|| {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            file.write_all(encoded.as_bytes())?;
-            file.write_all(b"\n")?;
-            file.sync_all()?;
-            fs::hard_link(&tmp, path)
-        })();
-        let _ = fs::remove_file(&tmp);
-        match written {
-            Ok(()) => {
-                tracing::info!(path = %path.display(), "created a new identity master key");
-                Self::from_base64(&encoded)
-            }
+        let created = crate::keys::create_secret_file(path, format!("{encoded}\n").as_bytes())
+            .with_context(|| format!("writing the identity key file {}", path.display()))?;
+        if created {
+            tracing::info!(path = %path.display(), "created a new identity master key");
+            Self::from_base64(&encoded)
+        } else {
             // Another process created the key meanwhile: use theirs.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let text = fs::read_to_string(path)
-                    .with_context(|| format!("reading the identity key file {}", path.display()))?;
-                Self::load_text(path, &text)
-            }
-            Err(e) => {
-                Err(e).with_context(|| format!("writing the identity key file {}", path.display()))
-            }
+            Self::load(path)
         }
     }
 
@@ -231,12 +205,6 @@ impl IdentityKeys {
             .as_ref()
             .to_vec()
     }
-}
-
-fn temporary_sibling(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
-    path.with_file_name(name)
 }
 
 #[cfg(test)]
