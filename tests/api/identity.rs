@@ -1012,3 +1012,65 @@ async fn the_identity_authority_decides_l2_and_its_failure_leaves_a_whole_accoun
     assert_eq!(fake.received().len(), 4);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn expired_sms_codes_are_scrubbed_from_the_outbox_once_delivered() {
+    let app = spawn_app().await;
+    let phone = "13200132000";
+    assert_eq!(
+        post(
+            &app,
+            "/api/v1/auth/otp",
+            json!({"phone": phone, "purpose": "login"})
+        )
+        .await
+        .status(),
+        202
+    );
+    let code = code_sent_to(&app, phone).await;
+    let db = app.db().await;
+    // The log provider sends it; then time passes beyond the code's life.
+    let mut sent = false;
+    for _ in 0..200 {
+        let status: String = db
+            .query_one(
+                "SELECT status FROM notification_delivery WHERE address = $1",
+                &[&phone],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if status == "sent" || status == "delivered" {
+            sent = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(sent, "the code SMS was sent");
+    db.execute(
+        "UPDATE notification SET created_at = created_at - interval '11 minutes'",
+        &[],
+    )
+    .await
+    .unwrap();
+    let config: tokio_postgres::Config = app.database.connection_string.parse().unwrap();
+    let pool = fingertip::db::pool_for(config, 2).unwrap();
+    fingertip::identity::housekeeping::run_once(&pool)
+        .await
+        .unwrap();
+    let row = db
+        .query_one(
+            "SELECT n.variables::text, d.body FROM notification n
+               JOIN notification_delivery d ON d.notification_id = n.id WHERE d.address = $1",
+            &[&phone],
+        )
+        .await
+        .unwrap();
+    let variables: String = row.get(0);
+    let body: String = row.get(1);
+    assert!(
+        !variables.contains(&code) && !body.contains(&code),
+        "{variables} / {body}"
+    );
+    app.stop().await;
+}
