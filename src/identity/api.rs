@@ -458,12 +458,8 @@ impl IdentityApi {
         let client = ClientInfo::from_request(request);
         let b = body.parse()?;
         let enterprises = self.enterprises()?;
-        let chain = super::enterprises::decode_chain(&b.certificate_chain)?;
-        let signature = base64::Engine::decode(
-            &base64::engine::general_purpose::STANDARD,
-            b.signature.trim().as_bytes(),
-        )
-        .map_err(|_| AppError::invalid_field("signature", "invalid_base64", "base64"))?;
+        let (chain, signature) =
+            super::enterprises::decode_signed_challenge(&b.certificate_chain, &b.signature)?;
         enterprises.use_challenge(&b.challenge).await?;
         let certificate = enterprises
             .verifier
@@ -564,18 +560,11 @@ impl IdentityApi {
                 });
             }
             Subject::Enterprise(id) => {
-                let db = self.pool.get().await?;
-                let row = db
-                    .query_opt(
-                        "SELECT code, code_kind, name FROM enterprise WHERE id = $1",
-                        &[&id],
-                    )
-                    .await?
-                    .ok_or_else(|| AppError::not_found("account_not_found", "no such account"))?;
+                let (code, code_kind, name) = super::enterprises::profile(&self.pool, id).await?;
                 view.enterprise = Some(EnterpriseView {
-                    code: row.get(0),
-                    code_kind: row.get(1),
-                    name: row.get(2),
+                    code,
+                    code_kind,
+                    name,
                     matched_field: None,
                 });
             }

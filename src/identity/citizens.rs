@@ -328,7 +328,8 @@ impl Citizens {
         let citizen_id = Uuid::new_v4();
         let sealed = self
             .keys
-            .encrypt(id_number.expose().as_bytes(), citizen_id.as_bytes());
+            .encrypt(id_number.expose().as_bytes(), citizen_id.as_bytes())
+            .map_err(|e| anyhow::anyhow!("sealing an ID number: {e}"))?;
         let mut db = self.pool.get().await?;
         let tx = db.transaction().await?;
         Self::consume_code(&tx, code_id).await?;

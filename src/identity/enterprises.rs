@@ -94,6 +94,18 @@ pub fn decode_chain(chain: &[String]) -> AppResult<Vec<Vec<u8>>> {
         .collect()
 }
 
+/// The chain and the signature of a challenge login, decoded (422 naming the field otherwise).
+pub fn decode_signed_challenge(
+    chain: &[String],
+    signature_b64: &str,
+) -> AppResult<(Vec<Vec<u8>>, Vec<u8>)> {
+    let chain = decode_chain(chain)?;
+    let signature = STANDARD
+        .decode(signature_b64.trim().as_bytes())
+        .map_err(|_| AppError::invalid_field("signature", "invalid_base64", "base64"))?;
+    Ok((chain, signature))
+}
+
 impl Enterprises {
     pub async fn challenge(&self) -> AppResult<Challenge> {
         let mut nonce = [0u8; 32];
@@ -126,10 +138,7 @@ impl Enterprises {
         signature_b64: &str,
         client: &ClientInfo,
     ) -> AppResult<(IssuedTokens, VerifiedCertificate)> {
-        let chain = decode_chain(chain)?;
-        let signature = STANDARD
-            .decode(signature_b64.trim().as_bytes())
-            .map_err(|_| AppError::invalid_field("signature", "invalid_base64", "base64"))?;
+        let (chain, signature) = decode_signed_challenge(chain, signature_b64)?;
         self.use_challenge(challenge).await?;
         let verified = match self
             .verifier
@@ -271,22 +280,23 @@ impl Enterprises {
         tx.commit().await?;
         Ok(())
     }
+}
 
-    /// The enterprise's own profile.
-    pub async fn profile(
-        &self,
-        enterprise_id: Uuid,
-    ) -> AppResult<(String, String, Option<String>)> {
-        let db = self.pool.get().await?;
-        let row = db
-            .query_opt(
-                "SELECT code, code_kind, name FROM enterprise WHERE id = $1",
-                &[&enterprise_id],
-            )
-            .await?
-            .ok_or_else(|| AppError::not_found("account_not_found", "no such account"))?;
-        Ok((row.get(0), row.get(1), row.get(2)))
-    }
+/// An enterprise account's code, its kind and its name (for `/me`; works without certificate
+/// login configured, for accounts created earlier).
+pub async fn profile(
+    pool: &Pool,
+    enterprise_id: Uuid,
+) -> AppResult<(String, String, Option<String>)> {
+    let db = pool.get().await?;
+    let row = db
+        .query_opt(
+            "SELECT code, code_kind, name FROM enterprise WHERE id = $1",
+            &[&enterprise_id],
+        )
+        .await?
+        .ok_or_else(|| AppError::not_found("account_not_found", "no such account"))?;
+    Ok((row.get(0), row.get(1), row.get(2)))
 }
 
 fn challenge_refused() -> AppError {

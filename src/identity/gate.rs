@@ -27,10 +27,11 @@ pub struct Gate {
     pool: Pool,
 }
 
-const SESSION_LIVE: &str =
-    "SELECT revoked_at IS NULL FROM auth_session WHERE id = $1 AND subject = $2";
-
-const STAFF_ACTIVE: &str = "SELECT active FROM staff WHERE id = $1";
+/// Whether the session is live and, for staff (`$3`), whether the account is active: one read.
+const SESSION_LIVE: &str = "
+    SELECT s.revoked_at IS NULL, st.active
+      FROM auth_session s LEFT JOIN staff st ON st.id = $3
+     WHERE s.id = $1 AND s.subject = $2";
 
 /// Own grants, then the handling grants of every principal this staff member covers for now.
 const STAFF_GRANTS: &str = "
@@ -65,26 +66,27 @@ impl Gate {
                 detail: e.to_string(),
             })?;
         let client = self.pool.get().await?;
-        let live: Option<bool> = client
+        let staff_id = match access.subject {
+            Subject::Staff(id) => Some(id),
+            Subject::Citizen(_) | Subject::Enterprise(_) => None,
+        };
+        let row = client
             .query_opt(
                 SESSION_LIVE,
-                &[&access.session_id, &access.subject.to_string()],
+                &[&access.session_id, &access.subject.to_string(), &staff_id],
             )
-            .await?
-            .map(|row| row.get(0));
+            .await?;
+        let live = row.as_ref().map(|r| r.get::<_, bool>(0));
+        let staff_active: Option<bool> = row.as_ref().and_then(|r| r.get(1));
         if live != Some(true) {
             return Err(AppError::Unauthorized {
                 code: "session_revoked",
                 detail: "the session has ended (logged out or revoked); log in again".to_owned(),
             });
         }
-        let grants = match access.subject {
-            Subject::Staff(id) => {
-                let active: Option<bool> = client
-                    .query_opt(STAFF_ACTIVE, &[&id])
-                    .await?
-                    .map(|row| row.get(0));
-                if active != Some(true) {
+        let grants = match staff_id {
+            Some(id) => {
+                if staff_active != Some(true) {
                     return Err(AppError::Unauthorized {
                         code: "account_disabled",
                         detail: "this staff account is disabled".to_owned(),
@@ -92,7 +94,7 @@ impl Gate {
                 }
                 load_grants(&client, id).await?
             }
-            Subject::Citizen(_) | Subject::Enterprise(_) => Vec::new(),
+            None => Vec::new(),
         };
         Ok(Principal {
             subject: access.subject,

@@ -39,6 +39,10 @@ pub enum PiiError {
     /// Wrong key, wrong associated data, or tampered with.
     #[error("sealed value could not be decrypted (wrong key, wrong context or tampered)")]
     Decrypt,
+    /// No fresh nonce (the system random generator failed) or a plaintext beyond GCM's limit:
+    /// nothing is sealed rather than risk a reused nonce.
+    #[error("the value could not be sealed: {0}")]
+    Seal(&'static str),
 }
 
 /// The encryption key and the blind-index key, derived from one master key.
@@ -146,29 +150,24 @@ impl IdentityKeys {
     }
 
     /// Encrypts `plaintext` bound to `associated` (which is authenticated, not stored).
-    #[allow(clippy::panic)]
-    pub fn encrypt(&self, plaintext: &[u8], associated: &[u8]) -> Vec<u8> {
+    pub fn encrypt(&self, plaintext: &[u8], associated: &[u8]) -> Result<Vec<u8>, PiiError> {
         let mut nonce_bytes = [0u8; NONCE_LEN];
-        // SystemRandom reads the OS generator; if that fails the process cannot do any
-        // cryptography safely, and reusing a nonce under GCM would be catastrophic.
-        if self.rng.fill(&mut nonce_bytes).is_err() {
-            panic!("the system random generator failed");
-        }
+        // SystemRandom reads the OS generator; if that fails nothing may be sealed: reusing a
+        // nonce under GCM would be catastrophic.
+        self.rng
+            .fill(&mut nonce_bytes)
+            .map_err(|_| PiiError::Seal("the system random generator failed"))?;
         let mut sealed = Vec::with_capacity(1 + NONCE_LEN + plaintext.len() + TAG_LEN);
         sealed.push(SEALED_VERSION);
         sealed.extend_from_slice(&nonce_bytes);
         let mut in_out = plaintext.to_vec();
         let nonce = Nonce::assume_unique_for_key(nonce_bytes);
-        if self
-            .encryption
+        // Only plaintexts beyond GCM's 64 GiB limit are refused.
+        self.encryption
             .seal_in_place_append_tag(nonce, Aad::from(associated), &mut in_out)
-            .is_err()
-        {
-            // Only for plaintexts beyond GCM's 64 GiB limit.
-            panic!("AES-GCM refused to seal");
-        }
+            .map_err(|_| PiiError::Seal("AES-GCM refused the plaintext"))?;
         sealed.extend_from_slice(&in_out);
-        sealed
+        Ok(sealed)
     }
 
     pub fn decrypt(&self, sealed: &[u8], associated: &[u8]) -> Result<Vec<u8>, PiiError> {
@@ -188,7 +187,7 @@ impl IdentityKeys {
     }
 
     /// [`encrypt`](Self::encrypt) for text.
-    pub fn encrypt_str(&self, plaintext: &str, associated: &[u8]) -> Vec<u8> {
+    pub fn encrypt_str(&self, plaintext: &str, associated: &[u8]) -> Result<Vec<u8>, PiiError> {
         self.encrypt(plaintext.as_bytes(), associated)
     }
 
@@ -221,23 +220,26 @@ mod tests {
     #[test]
     fn round_trip() {
         let k = keys(1);
-        let sealed = k.encrypt(b"11010519491231002X", b"citizen:42");
+        let sealed = k.encrypt(b"11010519491231002X", b"citizen:42").unwrap();
         assert_eq!(sealed[0], SEALED_VERSION);
         assert_eq!(sealed.len(), 1 + NONCE_LEN + 18 + TAG_LEN);
         assert_eq!(
             k.decrypt(&sealed, b"citizen:42").unwrap(),
             b"11010519491231002X"
         );
-        let text = k.encrypt_str("张三", b"");
+        let text = k.encrypt_str("张三", b"").unwrap();
         assert_eq!(k.decrypt_string(&text, b"").unwrap(), "张三");
         // Empty plaintext works too.
-        assert_eq!(k.decrypt(&k.encrypt(b"", b"x"), b"x").unwrap(), b"");
+        assert_eq!(
+            k.decrypt(&k.encrypt(b"", b"x").unwrap(), b"x").unwrap(),
+            b""
+        );
     }
 
     #[test]
     fn tampering_is_detected() {
         let k = keys(1);
-        let sealed = k.encrypt(b"secret", b"ctx");
+        let sealed = k.encrypt(b"secret", b"ctx").unwrap();
         for index in 1..sealed.len() {
             let mut bad = sealed.clone();
             bad[index] ^= 0x01;
@@ -261,7 +263,7 @@ mod tests {
     #[test]
     fn wrong_associated_data_or_key_fails() {
         let k = keys(1);
-        let sealed = k.encrypt(b"secret", b"citizen:42");
+        let sealed = k.encrypt(b"secret", b"citizen:42").unwrap();
         assert_eq!(k.decrypt(&sealed, b"citizen:43"), Err(PiiError::Decrypt));
         assert_eq!(
             keys(2).decrypt(&sealed, b"citizen:42"),
@@ -272,8 +274,8 @@ mod tests {
     #[test]
     fn nonces_differ() {
         let k = keys(1);
-        let a = k.encrypt(b"same", b"");
-        let b = k.encrypt(b"same", b"");
+        let a = k.encrypt(b"same", b"").unwrap();
+        let b = k.encrypt(b"same", b"").unwrap();
         assert_ne!(a[1..1 + NONCE_LEN], b[1..1 + NONCE_LEN]);
         assert_ne!(a, b);
     }
@@ -327,7 +329,7 @@ mod tests {
             .mode()
             & 0o777;
         assert_eq!(parent_mode, 0o700);
-        let sealed = first.encrypt(b"persisted", b"ctx");
+        let sealed = first.encrypt(b"persisted", b"ctx").unwrap();
         let second = IdentityKeys::load_or_create(&path).unwrap();
         assert_eq!(second.decrypt(&sealed, b"ctx").unwrap(), b"persisted");
         assert_eq!(first.blind_index("a"), second.blind_index("a"));
