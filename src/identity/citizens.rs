@@ -296,22 +296,19 @@ impl Citizens {
         let code_id = self.check_code(&phone, OtpPurpose::Register, code).await?;
         let index = self.keys.blind_index(id_number.expose());
         {
+            // Both uniqueness checks in one read, before asking the identity authority.
             let db = self.pool.get().await?;
-            if db
-                .query_opt("SELECT 1 FROM citizen WHERE phone = $1", &[&phone])
-                .await?
-                .is_some()
-            {
+            let taken = db
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM citizen WHERE phone = $1),
+                            EXISTS (SELECT 1 FROM citizen WHERE id_number_index = $2)",
+                    &[&phone, &index],
+                )
+                .await?;
+            if taken.get::<_, bool>(0) {
                 return Err(phone_registered());
             }
-            if db
-                .query_opt(
-                    "SELECT 1 FROM citizen WHERE id_number_index = $1",
-                    &[&index],
-                )
-                .await?
-                .is_some()
-            {
+            if taken.get::<_, bool>(1) {
                 return Err(id_registered());
             }
         }
