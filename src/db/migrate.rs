@@ -35,6 +35,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_notify_preferences.sql",
         include_str!("../../migrations/0007_notify_preferences.sql"),
     ),
+    (
+        "0008_cases.sql",
+        include_str!("../../migrations/0008_cases.sql"),
+    ),
 ];
 
 /// Arbitrary constant naming the migration lock in `pg_advisory_lock`.
