@@ -16,6 +16,7 @@ use crate::audit::{self, AuditSigner};
 use crate::blobs::{BlobStore, FileBlobStore};
 use crate::calendar::api::CalendarApi;
 use crate::calendar::service::CalendarService;
+use crate::cases::api::CasesApi;
 use crate::catalog::api::CatalogApi;
 use crate::catalog::service::CatalogService;
 use crate::config::{Config, Mode};
@@ -46,6 +47,8 @@ pub struct Services {
     pub catalog: Arc<CatalogService>,
     pub outbox: OutboxSettings,
     pub receipt_token: Option<crate::config::Secret>,
+    pub cases: crate::cases::service::CaseService,
+    pub blobs: Arc<dyn BlobStore>,
 }
 
 impl Services {
@@ -53,12 +56,23 @@ impl Services {
         let blobs: Arc<dyn BlobStore> = Arc::new(FileBlobStore::new(config.data_dir.join("blobs")));
         let identity =
             crate::identity::setup::build(config, pool.clone(), config.notify.outbox(), secrets)?;
+        let calendar = Arc::new(CalendarService::new(pool.clone()));
+        let catalog = Arc::new(CatalogService::new(pool.clone(), blobs.clone()));
+        let cases = crate::cases::service::CaseService::new(
+            pool.clone(),
+            calendar.clone(),
+            catalog.clone(),
+            identity.citizens.keys.clone(),
+            config.notify.outbox(),
+        );
         Ok(Services {
             metrics: Metrics::new()?,
             gate: identity.gate.clone(),
             identity,
-            calendar: Arc::new(CalendarService::new(pool.clone())),
-            catalog: Arc::new(CatalogService::new(pool.clone(), blobs)),
+            calendar,
+            catalog,
+            cases,
+            blobs,
             outbox: config.notify.outbox(),
             receipt_token: config.notify.receipt_token.clone(),
             pool,
@@ -75,6 +89,7 @@ type Apis = (
     NotifyMeApi,
     ReceiptsApi,
     IdentityApi,
+    CasesApi,
 );
 
 pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
@@ -112,6 +127,11 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
                 Some(services.metrics.clone()),
             ),
             services.identity.clone(),
+            CasesApi {
+                service: services.cases.clone(),
+                gate: services.gate.clone(),
+                blobs: services.blobs.clone(),
+            },
         ),
         API_TITLE,
         env!("CARGO_PKG_VERSION"),

@@ -2,5 +2,10 @@
 //! number (受理编号). Storage, services and endpoints build on these and add no rules of their own.
 
 pub mod acceptance_number;
+pub mod api;
 pub mod clock;
 pub mod model;
+pub mod service;
+pub mod store;
+pub mod tasks;
+pub mod views;

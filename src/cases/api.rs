@@ -1,0 +1,543 @@
+//! The case endpoints: applicants apply and follow their cases from the app; staff work their
+//! inbox and act at the step whose turn it is; window clerks register cases for applicants
+//! present in person. Rules: applicant endpoints need a signed-in citizen or enterprise (the
+//! item's own assurance level is checked on submission); staff endpoints need a staff account
+//! and then the role the action needs in the department whose turn it is (the service decides
+//! that from the case). Another applicant's case, or a case of departments the caller does not
+//! belong to, is a 404: ids reveal nothing.
+
+use poem_openapi::param::{Header, Path};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi};
+use uuid::Uuid;
+
+use super::model::{Action, DeferredMaterial};
+use super::service::{ActRequest, CaseService};
+use super::views::*;
+use crate::http::download::FileDownload;
+use crate::http::{ApiTags, AppError, AppResult, JsonBody};
+use crate::identity::gate::{AccessToken, Gate};
+use crate::identity::model::Assurance;
+use crate::identity::policy::Rule;
+
+/// A path segment that must be a UUID, named in the error.
+pub fn path_uuid(name: &str, raw: &str) -> AppResult<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| AppError::BadRequest {
+        code: "invalid_parameter",
+        field: Some(name.to_owned()),
+        detail: format!("path parameter `{name}` must be a UUID"),
+    })
+}
+
+#[derive(ApiResponse)]
+pub enum Submitted {
+    /// The case was created.
+    #[oai(status = 201)]
+    Created(Json<CaseDetail>),
+    /// This `Idempotency-Key` already created a case: here it is (a retry never makes two).
+    #[oai(status = 200)]
+    Existing(Json<CaseDetail>),
+}
+
+impl Submitted {
+    fn from((case, created): (CaseDetail, bool)) -> Self {
+        if created {
+            Submitted::Created(Json(case))
+        } else {
+            Submitted::Existing(Json(case))
+        }
+    }
+}
+
+fn require_idempotency_key(key: Option<String>) -> AppResult<String> {
+    key.ok_or_else(|| AppError::BadRequest {
+        code: "idempotency_key_required",
+        field: Some("Idempotency-Key".to_owned()),
+        detail: "send an Idempotency-Key header (a UUID per application) so a retry never \
+                 creates a second case"
+            .to_owned(),
+    })
+}
+
+pub struct CasesApi {
+    pub service: CaseService,
+    pub gate: Gate,
+    pub blobs: std::sync::Arc<dyn crate::blobs::BlobStore>,
+}
+
+#[OpenApi]
+impl CasesApi {
+    /// 申请 — apply for an item (its version in force) with the form and materials on file.
+    /// Send an `Idempotency-Key`: the same key returns the same case.
+    #[oai(path = "/api/v1/cases", method = "post", tag = "ApiTags::App")]
+    async fn submit(
+        &self,
+        auth: AccessToken,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: JsonBody<NewCase>,
+    ) -> AppResult<Submitted> {
+        let principal = self
+            .gate
+            .require(&auth, Rule::Applicant(Assurance::PhoneProven))
+            .await?;
+        let key = require_idempotency_key(idempotency_key.0)?;
+        let body = body.parse()?;
+        Ok(Submitted::from(
+            self.service.submit(&principal, &key, body).await?,
+        ))
+    }
+
+    /// 我的办件 — the caller's cases (as applicant or as agent), newest first.
+    #[oai(path = "/api/v1/me/cases", method = "get", tag = "ApiTags::App")]
+    async fn my_cases(&self, auth: AccessToken) -> AppResult<Json<CaseList>> {
+        let principal = self
+            .gate
+            .require(&auth, Rule::Applicant(Assurance::PhoneProven))
+            .await?;
+        Ok(Json(self.service.my_cases(&principal).await?))
+    }
+
+    /// One of my cases: timeline, current step, deadline, and what I must do now.
+    #[oai(path = "/api/v1/me/cases/:id", method = "get", tag = "ApiTags::App")]
+    async fn my_case(&self, auth: AccessToken, id: Path<String>) -> AppResult<Json<CaseDetail>> {
+        let principal = self
+            .gate
+            .require(&auth, Rule::Applicant(Assurance::PhoneProven))
+            .await?;
+        let id = path_uuid("id", &id.0)?;
+        Ok(Json(self.service.my_case(&principal, id).await?))
+    }
+
+    /// 补正 — answer the one-time correction notice with the materials it lists.
+    #[oai(
+        path = "/api/v1/me/cases/:id/correction-answer",
+        method = "post",
+        tag = "ApiTags::App"
+    )]
+    async fn answer_correction(
+        &self,
+        auth: AccessToken,
+        id: Path<String>,
+        body: JsonBody<CorrectionAnswer>,
+    ) -> AppResult<Json<CaseDetail>> {
+        let principal = self
+            .gate
+            .require(&auth, Rule::Applicant(Assurance::PhoneProven))
+            .await?;
+        let id = path_uuid("id", &id.0)?;
+        let body = body.parse()?;
+        if body.materials.is_empty() {
+            return Err(AppError::invalid_field(
+                "materials",
+                "materials_required",
+                "answer with the materials the notice asks for",
+            ));
+        }
+        let mut request = ActRequest::new(Action::AnswerCorrection, body.revision, None);
+        request.materials = body.materials;
+        Ok(Json(
+            self.service.applicant_act(&principal, id, request).await?,
+        ))
+    }
+
+    /// 容缺补交 — supply a material the case was accepted without.
+    #[oai(
+        path = "/api/v1/me/cases/:id/deferred-materials",
+        method = "post",
+        tag = "ApiTags::App"
+    )]
+    async fn supply_deferred(
+        &self,
+        auth: AccessToken,
+        id: Path<String>,
+        body: JsonBody<DeferredSupply>,
+    ) -> AppResult<Json<CaseDetail>> {
+        let principal = self
+            .gate
+            .require(&auth, Rule::Applicant(Assurance::PhoneProven))
+            .await?;
+        let id = path_uuid("id", &id.0)?;
+        let body = body.parse()?;
+        let mut request = ActRequest::new(
+            Action::SupplyDeferred {
+                material: body.material_key.clone(),
+            },
+            body.revision,
+            None,
+        );
+        request.materials = vec![MaterialRef {
+            material_key: body.material_key,
+            file_ids: body.file_ids,
+        }];
+        Ok(Json(
+            self.service.applicant_act(&principal, id, request).await?,
+        ))
+    }
+
+    /// 撤回 — withdraw my application (a reason is optional; when given, not blank).
+    #[oai(
+        path = "/api/v1/me/cases/:id/withdraw",
+        method = "post",
+        tag = "ApiTags::App"
+    )]
+    async fn withdraw(
+        &self,
+        auth: AccessToken,
+        id: Path<String>,
+        body: JsonBody<WithdrawRequest>,
+    ) -> AppResult<Json<CaseDetail>> {
+        let principal = self
+            .gate
+            .require(&auth, Rule::Applicant(Assurance::PhoneProven))
+            .await?;
+        let id = path_uuid("id", &id.0)?;
+        let body = body.parse()?;
+        let request = ActRequest::new(
+            Action::Withdraw {
+                reason: body.reason,
+            },
+            body.revision,
+            None,
+        );
+        Ok(Json(
+            self.service.applicant_act(&principal, id, request).await?,
+        ))
+    }
+
+    /// 待办 — the cases waiting on a role the caller holds, soonest deadline first, with the
+    /// days left.
+    #[oai(path = "/api/v1/staff/inbox", method = "get", tag = "ApiTags::Staff")]
+    async fn inbox(&self, auth: AccessToken) -> AppResult<Json<Inbox>> {
+        let principal = self.gate.require(&auth, Rule::Staff).await?;
+        Ok(Json(self.service.inbox(&principal).await?))
+    }
+
+    /// A case, for staff of a department it involves (co-departments see the shared materials)
+    /// and for oversight.
+    #[oai(
+        path = "/api/v1/staff/cases/:id",
+        method = "get",
+        tag = "ApiTags::Staff"
+    )]
+    async fn staff_case(&self, auth: AccessToken, id: Path<String>) -> AppResult<Json<CaseDetail>> {
+        let principal = self.gate.require(&auth, Rule::Staff).await?;
+        let id = path_uuid("id", &id.0)?;
+        Ok(Json(self.service.staff_case(&principal, id).await?))
+    }
+
+    /// Download one of a case's material files.
+    #[oai(
+        path = "/api/v1/staff/cases/:id/materials/:material_id",
+        method = "get",
+        tag = "ApiTags::Staff"
+    )]
+    async fn staff_material(
+        &self,
+        auth: AccessToken,
+        id: Path<String>,
+        material_id: Path<String>,
+    ) -> AppResult<FileDownload> {
+        let principal = self.gate.require(&auth, Rule::Staff).await?;
+        let id = path_uuid("id", &id.0)?;
+        let material_id = path_uuid("material_id", &material_id.0)?;
+        let (sha256, content_type) = self
+            .service
+            .staff_material(&principal, id, material_id)
+            .await?;
+        let bytes = self
+            .blobs
+            .get(&sha256)
+            .await
+            .map_err(anyhow::Error::from)?
+            .ok_or_else(|| anyhow::anyhow!("material blob {sha256} is missing"))?;
+        let extension = match content_type.as_str() {
+            "application/pdf" => "pdf",
+            "image/jpeg" => "jpg",
+            "image/png" => "png",
+            _ => "ofd",
+        };
+        Ok(FileDownload {
+            bytes,
+            content_type,
+            file_name: format!("{material_id}.{extension}"),
+        })
+    }
+
+    /// 一次性补正告知 — ONE notice listing every missing or wrong material.
+    #[oai(
+        path = "/api/v1/staff/cases/:id/correction-notice",
+        method = "post",
+        tag = "ApiTags::Staff"
+    )]
+    async fn correction_notice(
+        &self,
+        auth: AccessToken,
+        id: Path<String>,
+        body: JsonBody<CorrectionNotice>,
+    ) -> AppResult<Json<CaseDetail>> {
+        let (principal, id) = self.staff(&auth, &id).await?;
+        let body = body.parse()?;
+        let request = ActRequest::new(
+            Action::RequestCorrection {
+                missing: body.missing,
+            },
+            body.revision,
+            body.occurred_at,
+        );
+        Ok(Json(self.service.staff_act(&principal, id, request).await?))
+    }
+
+    /// 受理 — accept: issues the acceptance number, fixes the deadline and starts the item's
+    /// department steps. 容缺受理 with `deferred`, 告知承诺制 with `commitment`.
+    #[oai(
+        path = "/api/v1/staff/cases/:id/accept",
+        method = "post",
+        tag = "ApiTags::Staff"
+    )]
+    async fn accept(
+        &self,
+        auth: AccessToken,
+        id: Path<String>,
+        body: JsonBody<AcceptRequest>,
+    ) -> AppResult<Json<CaseDetail>> {
+        let (principal, id) = self.staff(&auth, &id).await?;
+        let body = body.parse()?;
+        let request = ActRequest::new(
+            Action::Accept {
+                deferred: body
+                    .deferred
+                    .into_iter()
+                    .map(|d| DeferredMaterial {
+                        material: d.material_key,
+                        due: d.due,
+                    })
+                    .collect(),
+                commitment: body.commitment,
+            },
+            body.revision,
+            body.occurred_at,
+        );
+        Ok(Json(self.service.staff_act(&principal, id, request).await?))
+    }
+
+    /// 不予受理 — a reason is mandatory.
+    #[oai(
+        path = "/api/v1/staff/cases/:id/reject",
+        method = "post",
+        tag = "ApiTags::Staff"
+    )]
+    async fn reject(
+        &self,
+        auth: AccessToken,
+        id: Path<String>,
+        body: JsonBody<ReasonRequest>,
+    ) -> AppResult<Json<CaseDetail>> {
+        let (principal, id) = self.staff(&auth, &id).await?;
+        let body = body.parse()?;
+        let request = ActRequest::new(
+            Action::Reject {
+                reason: body.reason,
+            },
+            body.revision,
+            body.occurred_at,
+        );
+        Ok(Json(self.service.staff_act(&principal, id, request).await?))
+    }
+
+    /// A department completes its step (并联 steps of one stage complete independently).
+    #[oai(
+        path = "/api/v1/staff/cases/:id/complete-step",
+        method = "post",
+        tag = "ApiTags::Staff"
+    )]
+    async fn complete_step(
+        &self,
+        auth: AccessToken,
+        id: Path<String>,
+        body: JsonBody<CompleteStepRequest>,
+    ) -> AppResult<Json<CaseDetail>> {
+        let (principal, id) = self.staff(&auth, &id).await?;
+        let body = body.parse()?;
+        let mut request = ActRequest::new(
+            Action::CompleteStep {
+                department: body.department_code,
+                name: body.step,
+            },
+            body.revision,
+            body.occurred_at,
+        );
+        request.note = body
+            .opinion
+            .map(|o| o.trim().to_owned())
+            .filter(|o| !o.is_empty());
+        Ok(Json(self.service.staff_act(&principal, id, request).await?))
+    }
+
+    /// 挂起 — stop the clock for a special step, with a reason and an expected end.
+    #[oai(
+        path = "/api/v1/staff/cases/:id/suspend",
+        method = "post",
+        tag = "ApiTags::Staff"
+    )]
+    async fn suspend(
+        &self,
+        auth: AccessToken,
+        id: Path<String>,
+        body: JsonBody<SuspendRequest>,
+    ) -> AppResult<Json<CaseDetail>> {
+        let (principal, id) = self.staff(&auth, &id).await?;
+        let body = body.parse()?;
+        let request = ActRequest::new(
+            Action::Suspend {
+                kind: body.special_step.to_model(),
+                reason: body.reason,
+                expected_end: body.expected_end,
+            },
+            body.revision,
+            body.occurred_at,
+        );
+        Ok(Json(self.service.staff_act(&principal, id, request).await?))
+    }
+
+    /// 恢复 — the special step is over; the clock runs again.
+    #[oai(
+        path = "/api/v1/staff/cases/:id/resume",
+        method = "post",
+        tag = "ApiTags::Staff"
+    )]
+    async fn resume(
+        &self,
+        auth: AccessToken,
+        id: Path<String>,
+        body: JsonBody<PlainRequest>,
+    ) -> AppResult<Json<CaseDetail>> {
+        let (principal, id) = self.staff(&auth, &id).await?;
+        let body = body.parse()?;
+        let request = ActRequest::new(Action::Resume, body.revision, body.occurred_at);
+        Ok(Json(self.service.staff_act(&principal, id, request).await?))
+    }
+
+    /// 延期 — extend the deadline to a later working day, with a reason.
+    #[oai(
+        path = "/api/v1/staff/cases/:id/extend",
+        method = "post",
+        tag = "ApiTags::Staff"
+    )]
+    async fn extend(
+        &self,
+        auth: AccessToken,
+        id: Path<String>,
+        body: JsonBody<ExtendRequest>,
+    ) -> AppResult<Json<CaseDetail>> {
+        let (principal, id) = self.staff(&auth, &id).await?;
+        let body = body.parse()?;
+        let request = ActRequest::new(
+            Action::Extend {
+                reason: body.reason,
+                new_deadline: body.new_deadline,
+            },
+            body.revision,
+            body.occurred_at,
+        );
+        Ok(Json(self.service.staff_act(&principal, id, request).await?))
+    }
+
+    /// 终止 — end the case without a decision, with a reason.
+    #[oai(
+        path = "/api/v1/staff/cases/:id/terminate",
+        method = "post",
+        tag = "ApiTags::Staff"
+    )]
+    async fn terminate(
+        &self,
+        auth: AccessToken,
+        id: Path<String>,
+        body: JsonBody<ReasonRequest>,
+    ) -> AppResult<Json<CaseDetail>> {
+        let (principal, id) = self.staff(&auth, &id).await?;
+        let body = body.parse()?;
+        let request = ActRequest::new(
+            Action::Terminate {
+                reason: body.reason,
+            },
+            body.revision,
+            body.occurred_at,
+        );
+        Ok(Json(self.service.staff_act(&principal, id, request).await?))
+    }
+
+    /// 准予许可 — approve, once every department step is complete. Two approvers at once: one
+    /// wins, the other gets 409.
+    #[oai(
+        path = "/api/v1/staff/cases/:id/approve",
+        method = "post",
+        tag = "ApiTags::Staff"
+    )]
+    async fn approve(
+        &self,
+        auth: AccessToken,
+        id: Path<String>,
+        body: JsonBody<PlainRequest>,
+    ) -> AppResult<Json<CaseDetail>> {
+        let (principal, id) = self.staff(&auth, &id).await?;
+        let body = body.parse()?;
+        let request = ActRequest::new(Action::Approve, body.revision, body.occurred_at);
+        Ok(Json(self.service.staff_act(&principal, id, request).await?))
+    }
+
+    /// 不予许可 — deny with reasons and the applicant's remedies (the standard text when none
+    /// is given).
+    #[oai(
+        path = "/api/v1/staff/cases/:id/deny",
+        method = "post",
+        tag = "ApiTags::Staff"
+    )]
+    async fn deny(
+        &self,
+        auth: AccessToken,
+        id: Path<String>,
+        body: JsonBody<DenyRequest>,
+    ) -> AppResult<Json<CaseDetail>> {
+        let (principal, id) = self.staff(&auth, &id).await?;
+        let body = body.parse()?;
+        let request = ActRequest::new(
+            Action::Deny {
+                reasons: body.reasons,
+                remedies: body.remedies.unwrap_or_default(),
+            },
+            body.revision,
+            body.occurred_at,
+        );
+        Ok(Json(self.service.staff_act(&principal, id, request).await?))
+    }
+
+    /// 窗口收件 — register a case for an applicant present in person, with the paper
+    /// digitised (`/window/files`) and the paper that cannot be noted. An `Idempotency-Key` is
+    /// honoured when sent.
+    #[oai(path = "/api/v1/window/cases", method = "post", tag = "ApiTags::Staff")]
+    async fn window_case(
+        &self,
+        auth: AccessToken,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: JsonBody<WindowCase>,
+    ) -> AppResult<Submitted> {
+        let principal = self.gate.require(&auth, Rule::Staff).await?;
+        let body = body.parse()?;
+        Ok(Submitted::from(
+            self.service
+                .window_intake(&principal, idempotency_key.0.as_deref(), body)
+                .await?,
+        ))
+    }
+}
+
+impl CasesApi {
+    async fn staff(
+        &self,
+        auth: &AccessToken,
+        id: &Path<String>,
+    ) -> AppResult<(crate::identity::model::Principal, Uuid)> {
+        let principal = self.gate.require(auth, Rule::Staff).await?;
+        Ok((principal, path_uuid("id", &id.0)?))
+    }
+}

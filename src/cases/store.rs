@@ -1,0 +1,471 @@
+//! The cases tables: one case row (its state machine state as jsonb, with the columns indexes
+//! need), its materials and its timeline.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
+use tokio_postgres::GenericClient;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::clock::{Extension, SuspensionPeriod};
+use super::model::CaseState;
+
+/// Suspensions and extensions as the `clock` column keeps them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ClockRecord {
+    pub suspensions: Vec<SuspensionPeriod>,
+    pub extensions: Vec<Extension>,
+}
+
+/// A case as stored.
+#[derive(Debug, Clone)]
+pub struct CaseRow {
+    pub id: Uuid,
+    pub region_code: String,
+    pub item_id: Uuid,
+    pub item_code: String,
+    pub item_version: i32,
+    pub item_name: String,
+    pub lead_department_id: Uuid,
+    pub channel: String,
+    pub applicant_kind: String,
+    pub applicant_subject: Option<String>,
+    pub applicant_name: String,
+    pub applicant_id_masked: String,
+    pub applicant_tail_mac: Vec<u8>,
+    pub applicant_phone: Option<String>,
+    pub agent_subject: Option<String>,
+    pub agent_name: Option<String>,
+    pub submitted_by: String,
+    pub form: Value,
+    pub state: CaseState,
+    pub revision: i32,
+    pub department_ids: Vec<Uuid>,
+    pub acceptance_number: Option<String>,
+    pub accepted_on: Option<NaiveDate>,
+    pub limit_working_days: i32,
+    pub instant: bool,
+    pub clock: ClockRecord,
+    pub submitted_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "id, region_code, item_id, item_code, item_version, item_name, \
+    lead_department_id, channel, applicant_kind, applicant_subject, applicant_name, \
+    applicant_id_masked, applicant_tail_mac, applicant_phone, agent_subject, agent_name, \
+    submitted_by, form, state, revision, department_ids, acceptance_number, accepted_on, \
+    limit_working_days, instant, clock, submitted_at, updated_at, closed_at";
+
+impl CaseRow {
+    fn from_row(row: &Row) -> anyhow::Result<CaseRow> {
+        Ok(CaseRow {
+            id: row.try_get(0)?,
+            region_code: row.try_get(1)?,
+            item_id: row.try_get(2)?,
+            item_code: row.try_get(3)?,
+            item_version: row.try_get(4)?,
+            item_name: row.try_get(5)?,
+            lead_department_id: row.try_get(6)?,
+            channel: row.try_get(7)?,
+            applicant_kind: row.try_get(8)?,
+            applicant_subject: row.try_get(9)?,
+            applicant_name: row.try_get(10)?,
+            applicant_id_masked: row.try_get(11)?,
+            applicant_tail_mac: row.try_get(12)?,
+            applicant_phone: row.try_get(13)?,
+            agent_subject: row.try_get(14)?,
+            agent_name: row.try_get(15)?,
+            submitted_by: row.try_get(16)?,
+            form: row.try_get(17)?,
+            state: serde_json::from_value(row.try_get(18)?)?,
+            revision: row.try_get(19)?,
+            department_ids: row.try_get(20)?,
+            acceptance_number: row.try_get(21)?,
+            accepted_on: row.try_get(22)?,
+            limit_working_days: row.try_get(23)?,
+            instant: row.try_get(24)?,
+            clock: serde_json::from_value(row.try_get(25)?)?,
+            submitted_at: row.try_get(26)?,
+            updated_at: row.try_get(27)?,
+            closed_at: row.try_get(28)?,
+        })
+    }
+
+    /// Whether `subject` is this case's applicant or their agent.
+    pub fn belongs_to(&self, subject: &str) -> bool {
+        self.applicant_subject.as_deref() == Some(subject)
+            || self.agent_subject.as_deref() == Some(subject)
+    }
+}
+
+pub async fn load(client: &impl GenericClient, id: Uuid) -> anyhow::Result<Option<CaseRow>> {
+    let row = client
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM cases WHERE id = $1"),
+            &[&id],
+        )
+        .await?;
+    row.as_ref().map(CaseRow::from_row).transpose()
+}
+
+pub async fn load_by_acceptance_number(
+    client: &impl GenericClient,
+    number: &str,
+) -> anyhow::Result<Option<CaseRow>> {
+    let row = client
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM cases WHERE acceptance_number = $1"),
+            &[&number],
+        )
+        .await?;
+    row.as_ref().map(CaseRow::from_row).transpose()
+}
+
+/// The case an idempotency key already created for `submitted_by`, with its request digest.
+pub async fn find_by_idempotency_key(
+    client: &impl GenericClient,
+    submitted_by: &str,
+    key: &str,
+) -> anyhow::Result<Option<(Uuid, Option<String>)>> {
+    let row = client
+        .query_opt(
+            "SELECT id, request_digest FROM cases WHERE submitted_by = $1 AND idempotency_key = $2",
+            &[&submitted_by, &key],
+        )
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// Cases of an applicant (as applicant or agent), newest first.
+pub async fn list_for_subject(
+    client: &impl GenericClient,
+    subject: &str,
+    limit: i64,
+) -> anyhow::Result<Vec<CaseRow>> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM cases WHERE applicant_subject = $1 \
+                 UNION SELECT {COLUMNS} FROM cases WHERE agent_subject = $1 \
+                 ORDER BY submitted_at DESC LIMIT $2"
+            ),
+            &[&subject, &limit],
+        )
+        .await?;
+    rows.iter().map(CaseRow::from_row).collect()
+}
+
+/// Open cases waiting on any of the inbox `entries` (`<department code>:<role>`), oldest first.
+pub async fn waiting_on(
+    client: &impl GenericClient,
+    entries: &[String],
+    limit: i64,
+) -> anyhow::Result<Vec<CaseRow>> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM cases WHERE waiting_on && $1 AND closed_at IS NULL \
+                 ORDER BY submitted_at LIMIT $2"
+            ),
+            &[&entries, &limit],
+        )
+        .await?;
+    rows.iter().map(CaseRow::from_row).collect()
+}
+
+/// A new case's row, as submission writes it.
+pub struct NewCaseRow<'a> {
+    pub id: Uuid,
+    pub region_code: &'a str,
+    pub item_id: Uuid,
+    pub item_code: &'a str,
+    pub item_version: i32,
+    pub item_name: &'a str,
+    pub lead_department_id: Uuid,
+    pub channel: &'a str,
+    pub applicant_kind: &'a str,
+    pub applicant_subject: Option<&'a str>,
+    pub applicant_name: &'a str,
+    pub applicant_id_masked: &'a str,
+    pub applicant_tail_mac: &'a [u8],
+    pub applicant_phone: Option<&'a str>,
+    pub agent_subject: Option<&'a str>,
+    pub agent_name: Option<&'a str>,
+    pub submitted_by: &'a str,
+    pub idempotency_key: Option<&'a str>,
+    pub request_digest: Option<&'a str>,
+    pub form: &'a Value,
+    pub state: &'a CaseState,
+    pub waiting_on: &'a [String],
+    pub department_ids: &'a [Uuid],
+    pub limit_working_days: i32,
+    pub instant: bool,
+}
+
+/// Inserts the case; `false` when the idempotency key was already used (nothing written).
+pub async fn insert(client: &impl GenericClient, new: &NewCaseRow<'_>) -> anyhow::Result<bool> {
+    let state = serde_json::to_value(new.state)?;
+    let inserted = client
+        .execute(
+            "INSERT INTO cases (id, region_code, item_id, item_code, item_version, item_name,
+                 lead_department_id, channel, applicant_kind, applicant_subject, applicant_name,
+                 applicant_id_masked, applicant_tail_mac, applicant_phone, agent_subject,
+                 agent_name, submitted_by, idempotency_key, request_digest, form, state, stage,
+                 waiting_on, department_ids, limit_working_days, instant)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                     $18, $19, $20, $21, $22, $23, $24, $25, $26)
+             ON CONFLICT (submitted_by, idempotency_key) DO NOTHING",
+            &[
+                &new.id,
+                &new.region_code,
+                &new.item_id,
+                &new.item_code,
+                &new.item_version,
+                &new.item_name,
+                &new.lead_department_id,
+                &new.channel,
+                &new.applicant_kind,
+                &new.applicant_subject,
+                &new.applicant_name,
+                &new.applicant_id_masked,
+                &new.applicant_tail_mac,
+                &new.applicant_phone,
+                &new.agent_subject,
+                &new.agent_name,
+                &new.submitted_by,
+                &new.idempotency_key,
+                &new.request_digest,
+                &new.form,
+                &state,
+                &new.state.stage.name(),
+                &new.waiting_on,
+                &new.department_ids,
+                &new.limit_working_days,
+                &new.instant,
+            ],
+        )
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// A change to a case, written only if the case is still at `revision` (optimistic
+/// concurrency); `false` when another change got there first.
+pub struct CaseUpdate<'a> {
+    pub id: Uuid,
+    pub revision: i32,
+    pub state: &'a CaseState,
+    pub waiting_on: &'a [String],
+    pub department_ids: &'a [Uuid],
+    pub acceptance_number: Option<&'a str>,
+    pub accepted_on: Option<NaiveDate>,
+    pub clock: &'a ClockRecord,
+    pub closed: bool,
+}
+
+pub async fn update(client: &impl GenericClient, change: &CaseUpdate<'_>) -> anyhow::Result<bool> {
+    let state = serde_json::to_value(change.state)?;
+    let clock = serde_json::to_value(change.clock)?;
+    let correction_count = i32::try_from(change.state.correction_count).unwrap_or(i32::MAX);
+    let updated = client
+        .execute(
+            "UPDATE cases SET state = $3, stage = $4, revision = revision + 1, waiting_on = $5,
+                 department_ids = $6, acceptance_number = $7, accepted_on = $8, clock = $9,
+                 correction_count = $10, updated_at = now(),
+                 closed_at = CASE WHEN $11 THEN coalesce(closed_at, now()) END
+             WHERE id = $1 AND revision = $2",
+            &[
+                &change.id,
+                &change.revision,
+                &state,
+                &change.state.stage.name(),
+                &change.waiting_on,
+                &change.department_ids,
+                &change.acceptance_number,
+                &change.accepted_on,
+                &clock,
+                &correction_count,
+                &change.closed,
+            ],
+        )
+        .await?;
+    Ok(updated == 1)
+}
+
+/// One timeline entry to write.
+pub struct NewEvent<'a> {
+    pub kind: &'a str,
+    pub details: Value,
+    pub actor: &'a str,
+    pub actor_kind: &'a str,
+    pub department_id: Option<Uuid>,
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Appends events after the case's last one. Callers hold the case row lock (they have just
+/// inserted or updated it), so sequence numbers cannot collide.
+pub async fn append_events(
+    client: &impl GenericClient,
+    case_id: Uuid,
+    region_code: &str,
+    events: &[NewEvent<'_>],
+) -> anyhow::Result<()> {
+    let last: i32 = client
+        .query_one(
+            "SELECT coalesce(max(seq), 0) FROM case_event WHERE case_id = $1",
+            &[&case_id],
+        )
+        .await?
+        .get(0);
+    for (offset, event) in events.iter().enumerate() {
+        let seq = last + 1 + i32::try_from(offset)?;
+        client
+            .execute(
+                "INSERT INTO case_event (case_id, seq, region_code, kind, details, actor, actor_kind,
+                     department_id, occurred_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, clock_timestamp()))",
+                &[
+                    &case_id,
+                    &seq,
+                    &region_code,
+                    &event.kind,
+                    &event.details,
+                    &event.actor,
+                    &event.actor_kind,
+                    &event.department_id,
+                    &event.occurred_at,
+                ],
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// A timeline entry as stored.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub seq: i32,
+    pub kind: String,
+    pub details: Value,
+    pub actor: String,
+    pub actor_kind: String,
+    pub recorded_at: DateTime<Utc>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+pub async fn events(client: &impl GenericClient, case_id: Uuid) -> anyhow::Result<Vec<EventRow>> {
+    let rows = client
+        .query(
+            "SELECT seq, kind, details, actor, actor_kind, recorded_at, occurred_at
+             FROM case_event WHERE case_id = $1 ORDER BY seq",
+            &[&case_id],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| EventRow {
+            seq: r.get(0),
+            kind: r.get(1),
+            details: r.get(2),
+            actor: r.get(3),
+            actor_kind: r.get(4),
+            recorded_at: r.get(5),
+            occurred_at: r.get(6),
+        })
+        .collect())
+}
+
+/// A material to link to a case: a digitised file, or paper noted by the clerk.
+pub struct NewMaterial<'a> {
+    pub material_key: &'a str,
+    pub file_id: Option<Uuid>,
+    pub paper_note: Option<&'a str>,
+    pub supplied_in: &'a str,
+}
+
+pub async fn add_materials(
+    client: &impl GenericClient,
+    case_id: Uuid,
+    region_code: &str,
+    materials: &[NewMaterial<'_>],
+) -> anyhow::Result<()> {
+    if materials.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = materials.iter().map(|_| Uuid::new_v4()).collect();
+    let keys: Vec<&str> = materials.iter().map(|m| m.material_key).collect();
+    let files: Vec<Option<Uuid>> = materials.iter().map(|m| m.file_id).collect();
+    let notes: Vec<Option<&str>> = materials.iter().map(|m| m.paper_note).collect();
+    let supplied: Vec<&str> = materials.iter().map(|m| m.supplied_in).collect();
+    // One statement for every material: a submission with many files is one round trip.
+    client
+        .execute(
+            "INSERT INTO case_material (id, case_id, region_code, material_key, file_id, paper_note, supplied_in)
+             SELECT id, $2, $3, key, file, note, supplied
+             FROM unnest($1::uuid[], $4::text[], $5::uuid[], $6::text[], $7::text[])
+                  AS m(id, key, file, note, supplied)",
+            &[&ids, &case_id, &region_code, &keys, &files, &notes, &supplied],
+        )
+        .await?;
+    Ok(())
+}
+
+/// A case's material as stored, with its file's facts.
+#[derive(Debug, Clone)]
+pub struct MaterialRow {
+    pub id: Uuid,
+    pub material_key: String,
+    pub file_id: Option<Uuid>,
+    pub sha256: Option<String>,
+    pub content_type: Option<String>,
+    pub file_name: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub paper_note: Option<String>,
+    pub supplied_in: String,
+    pub added_at: DateTime<Utc>,
+}
+
+pub async fn materials(
+    client: &impl GenericClient,
+    case_id: Uuid,
+) -> anyhow::Result<Vec<MaterialRow>> {
+    let rows = client
+        .query(
+            "SELECT m.id, m.material_key, m.file_id, f.sha256, f.content_type, f.file_name,
+                    f.size_bytes, m.paper_note, m.supplied_in, m.added_at
+             FROM case_material m LEFT JOIN material_file f ON f.id = m.file_id
+             WHERE m.case_id = $1 ORDER BY m.added_at, m.material_key",
+            &[&case_id],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| MaterialRow {
+            id: r.get(0),
+            material_key: r.get(1),
+            file_id: r.get(2),
+            sha256: r.get(3),
+            content_type: r.get(4),
+            file_name: r.get(5),
+            size_bytes: r.get(6),
+            paper_note: r.get(7),
+            supplied_in: r.get(8),
+            added_at: r.get(9),
+        })
+        .collect())
+}
+
+/// Files of `owner` among `ids`: (id, content type).
+pub async fn owned_files(
+    client: &impl GenericClient,
+    owner: &str,
+    ids: &[Uuid],
+) -> anyhow::Result<Vec<(Uuid, String)>> {
+    let rows = client
+        .query(
+            "SELECT id, content_type FROM material_file WHERE owner = $1 AND id = ANY($2)",
+            &[&owner, &ids],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}

@@ -1,0 +1,490 @@
+//! The wire shapes of the case API: requests and views.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use poem_openapi::{Enum, Object};
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::model::SpecialStep as ModelSpecialStep;
+
+/// Files given for one entry of the item's material list.
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaterialRef {
+    /// The item's material list entry (`materials[].key` of the guide).
+    pub material_key: String,
+    /// Files on file (`/me/files`, or `/window/files` at the window), 1–20.
+    pub file_ids: Vec<Uuid>,
+}
+
+/// A paper material that cannot be digitised, noted by the window clerk [000 art.18].
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaperMaterial {
+    pub material_key: String,
+    /// Why it stays on paper and where it is kept, e.g. 原件核验后退还.
+    pub note: String,
+}
+
+/// An application from the app.
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCase {
+    /// The item's code; the application runs under its version in force now.
+    pub item_code: String,
+    /// The application form's fields (a JSON object, at most 64 KiB).
+    #[oai(default)]
+    #[serde(default)]
+    pub form: Option<Value>,
+    /// The materials, each linked to the material list entry it satisfies.
+    #[oai(default)]
+    #[serde(default)]
+    pub materials: Vec<MaterialRef>,
+    /// 代办: the authorisation (from `/me/agent-authorisations`) under which the caller applies
+    /// for someone else.
+    #[oai(default)]
+    #[serde(default)]
+    pub on_behalf_of: Option<Uuid>,
+    /// A contact mobile number: required for enterprises; citizens default to their account's.
+    #[oai(default)]
+    #[serde(default)]
+    pub contact_phone: Option<String>,
+}
+
+/// Who applies at the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Deserialize)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicantKind {
+    Citizen,
+    Enterprise,
+}
+
+impl ApplicantKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplicantKind::Citizen => "citizen",
+            ApplicantKind::Enterprise => "enterprise",
+        }
+    }
+}
+
+/// An applicant present at the window, identified from their documents.
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowApplicant {
+    pub kind: ApplicantKind,
+    /// The person's or enterprise's name.
+    pub name: String,
+    /// 居民身份证号码 (citizens) or 统一社会信用代码 (enterprises).
+    pub id_number: String,
+    /// A mobile number for notices.
+    #[oai(default)]
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// A case registered by a window clerk for an applicant present in person [000 art.17].
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowCase {
+    pub item_code: String,
+    pub applicant: WindowApplicant,
+    #[oai(default)]
+    #[serde(default)]
+    pub form: Option<Value>,
+    /// Paper digitised at the window (files from `/window/files`).
+    #[oai(default)]
+    #[serde(default)]
+    pub materials: Vec<MaterialRef>,
+    /// Paper that cannot be digitised.
+    #[oai(default)]
+    #[serde(default)]
+    pub paper_materials: Vec<PaperMaterial>,
+    /// When the applicant was at the window, if this is entered afterwards (事后补录).
+    #[oai(default)]
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// A material listed as pending at acceptance (容缺受理).
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeferredRequest {
+    /// A non-key entry of the item's material list.
+    pub material_key: String,
+    /// The date by which it is to be supplied.
+    pub due: NaiveDate,
+}
+
+/// Fields every staff action may carry.
+#[derive(Debug, Clone, Object, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionNotice {
+    /// Every missing or wrong material, in ONE notice (一次性告知).
+    pub missing: Vec<String>,
+    /// The case revision the clerk saw; a stale one is refused with 409.
+    #[oai(default)]
+    #[serde(default)]
+    pub revision: Option<i32>,
+    /// When it happened, if entered afterwards (事后补录); never in the future.
+    #[oai(default)]
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Object, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptRequest {
+    /// 容缺受理: non-key materials still to be supplied, with dates.
+    #[oai(default)]
+    #[serde(default)]
+    pub deferred: Vec<DeferredRequest>,
+    /// 告知承诺制: accepted on the applicant's signed commitment.
+    #[oai(default)]
+    #[serde(default)]
+    pub commitment: bool,
+    #[oai(default)]
+    #[serde(default)]
+    pub revision: Option<i32>,
+    #[oai(default)]
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// An action whose content is one reason (reject, terminate).
+#[derive(Debug, Clone, Object, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonRequest {
+    pub reason: String,
+    #[oai(default)]
+    #[serde(default)]
+    pub revision: Option<i32>,
+    #[oai(default)]
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Completing a department step.
+#[derive(Debug, Clone, Object, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteStepRequest {
+    /// The step's department code.
+    pub department_code: String,
+    /// The step's name.
+    pub step: String,
+    /// The department's opinion (审查意见).
+    #[oai(default)]
+    #[serde(default)]
+    pub opinion: Option<String>,
+    #[oai(default)]
+    #[serde(default)]
+    pub revision: Option<i32>,
+    #[oai(default)]
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// The special steps a case can be suspended for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Deserialize)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum SpecialStep {
+    /// 现场踏勘
+    SiteInspection,
+    /// 专家评审
+    ExpertReview,
+    /// 听证
+    Hearing,
+    /// 检验检测
+    Testing,
+    /// 公示
+    PublicNotice,
+}
+
+impl SpecialStep {
+    pub fn to_model(self) -> ModelSpecialStep {
+        match self {
+            SpecialStep::SiteInspection => ModelSpecialStep::SiteInspection,
+            SpecialStep::ExpertReview => ModelSpecialStep::ExpertReview,
+            SpecialStep::Hearing => ModelSpecialStep::Hearing,
+            SpecialStep::Testing => ModelSpecialStep::Testing,
+            SpecialStep::PublicNotice => ModelSpecialStep::PublicNotice,
+        }
+    }
+}
+
+/// The Chinese name of a special step.
+pub fn special_step_label(step: ModelSpecialStep) -> &'static str {
+    match step {
+        ModelSpecialStep::SiteInspection => "现场踏勘",
+        ModelSpecialStep::ExpertReview => "专家评审",
+        ModelSpecialStep::Hearing => "听证",
+        ModelSpecialStep::Testing => "检验检测",
+        ModelSpecialStep::PublicNotice => "公示",
+    }
+}
+
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuspendRequest {
+    pub special_step: SpecialStep,
+    pub reason: String,
+    /// When the special step is expected to end; not before today.
+    pub expected_end: NaiveDate,
+    #[oai(default)]
+    #[serde(default)]
+    pub revision: Option<i32>,
+    #[oai(default)]
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Resume, approve: no content beyond the common fields.
+#[derive(Debug, Clone, Object, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PlainRequest {
+    #[oai(default)]
+    #[serde(default)]
+    pub revision: Option<i32>,
+    #[oai(default)]
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendRequest {
+    pub reason: String,
+    /// A working day after the current deadline.
+    pub new_deadline: NaiveDate,
+    #[oai(default)]
+    #[serde(default)]
+    pub revision: Option<i32>,
+    #[oai(default)]
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DenyRequest {
+    pub reasons: String,
+    /// The applicant's remedies; absent: the standard text (行政复议 within 60 days, 行政诉讼
+    /// within 6 months). A text given must name both.
+    #[oai(default)]
+    #[serde(default)]
+    pub remedies: Option<String>,
+    #[oai(default)]
+    #[serde(default)]
+    pub revision: Option<i32>,
+    #[oai(default)]
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// The applicant answers the correction notice with the materials it asked for.
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionAnswer {
+    pub materials: Vec<MaterialRef>,
+    #[oai(default)]
+    #[serde(default)]
+    pub revision: Option<i32>,
+}
+
+/// A material accepted as pending (容缺) is supplied.
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeferredSupply {
+    pub material_key: String,
+    pub file_ids: Vec<Uuid>,
+    #[oai(default)]
+    #[serde(default)]
+    pub revision: Option<i32>,
+}
+
+#[derive(Debug, Clone, Object, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawRequest {
+    /// Optional; when given, not blank.
+    #[oai(default)]
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[oai(default)]
+    #[serde(default)]
+    pub revision: Option<i32>,
+}
+
+/// Deadline facts, computed from the record on every read (never stored).
+#[derive(Debug, Clone, Object)]
+pub struct DeadlineView {
+    pub deadline: NaiveDate,
+    pub working_days_used: u32,
+    /// Negative when overdue.
+    pub working_days_left: i64,
+    /// Working days the clock stood still for special steps.
+    pub suspended_working_days: u32,
+    pub overdue: bool,
+    pub extended: bool,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ApplicantView {
+    /// citizen or enterprise.
+    pub kind: String,
+    pub name: String,
+    /// ID number or credit code, masked.
+    pub id_masked: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct AgentView {
+    pub subject: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct TaskView {
+    pub department_code: String,
+    /// window_clerk, reviewer or approver.
+    pub role: String,
+    pub step: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct StepView {
+    pub department_code: String,
+    pub name: String,
+    pub stage: u32,
+    /// waiting, running or completed.
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct MaterialView {
+    pub id: Uuid,
+    pub material_key: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub file_id: Option<Uuid>,
+    #[oai(skip_serializing_if_is_none)]
+    pub sha256: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub content_type: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub file_name: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub size_bytes: Option<i64>,
+    /// Paper that could not be digitised.
+    #[oai(skip_serializing_if_is_none)]
+    pub paper_note: Option<String>,
+    /// submission, correction or deferred.
+    pub supplied_in: String,
+    pub added_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct EventView {
+    pub seq: i32,
+    pub kind: String,
+    pub details: Value,
+    /// applicant, window_clerk, reviewer, approver or system.
+    pub actor_kind: String,
+    /// When the server recorded it (drives the clock).
+    pub recorded_at: DateTime<Utc>,
+    /// When staff say it happened; differs from `recorded_at` for work entered afterwards.
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// A case in a list.
+#[derive(Debug, Clone, Object)]
+pub struct CaseSummary {
+    pub id: Uuid,
+    pub item_code: String,
+    pub item_name: String,
+    /// The state machine's stage (stable code).
+    pub stage: String,
+    /// The stage for people.
+    pub stage_label: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub acceptance_number: Option<String>,
+    pub submitted_at: DateTime<Utc>,
+    #[oai(skip_serializing_if_is_none)]
+    pub deadline: Option<DeadlineView>,
+    /// What the applicant must do now: answer_correction, supply_deferred.
+    #[oai(skip_serializing_if_is_none)]
+    pub applicant_todo: Option<String>,
+    pub revision: i32,
+}
+
+/// One case with everything about it.
+#[derive(Debug, Clone, Object)]
+pub struct CaseDetail {
+    pub id: Uuid,
+    pub item_code: String,
+    pub item_name: String,
+    /// The item version the case runs under (kept when the item changes).
+    pub item_version: i32,
+    /// online or window.
+    pub channel: String,
+    pub applicant: ApplicantView,
+    /// 代办员, when someone applied for the applicant.
+    #[oai(skip_serializing_if_is_none)]
+    pub agent: Option<AgentView>,
+    pub stage: String,
+    pub stage_label: String,
+    /// The stage's own facts: the correction list, the suspension, the decision's reasons…
+    pub stage_details: Value,
+    /// Correction notices issued so far (more than one is an anomaly).
+    pub correction_count: u32,
+    #[oai(skip_serializing_if_is_none)]
+    pub acceptance_number: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub accepted_on: Option<NaiveDate>,
+    /// The acceptance terms: 容缺 pending and supplied materials, 告知承诺制 commitment.
+    #[oai(skip_serializing_if_is_none)]
+    pub acceptance: Option<Value>,
+    /// The item's promised limit in working days (0: instant item, decided on the acceptance
+    /// day).
+    pub limit_working_days: i32,
+    #[oai(skip_serializing_if_is_none)]
+    pub deadline: Option<DeadlineView>,
+    /// Why deadline facts are missing for an accepted case (e.g. calendar_year_not_loaded).
+    #[oai(skip_serializing_if_is_none)]
+    pub deadline_unavailable: Option<String>,
+    /// Department steps (并联 steps share a stage).
+    pub steps: Vec<StepView>,
+    /// Who must act now.
+    pub waiting_on: Vec<TaskView>,
+    #[oai(skip_serializing_if_is_none)]
+    pub applicant_todo: Option<String>,
+    pub form: Value,
+    pub materials: Vec<MaterialView>,
+    pub timeline: Vec<EventView>,
+    /// Pass back as `revision` to act on what you saw.
+    pub revision: i32,
+    pub submitted_at: DateTime<Utc>,
+    #[oai(skip_serializing_if_is_none)]
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct CaseList {
+    pub cases: Vec<CaseSummary>,
+}
+
+/// A staff inbox entry.
+#[derive(Debug, Clone, Object)]
+pub struct InboxEntry {
+    pub case: CaseSummary,
+    /// What the caller may do on it.
+    pub tasks: Vec<TaskView>,
+    pub applicant_name: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Inbox {
+    /// Soonest deadline first; cases not yet accepted first of all.
+    pub entries: Vec<InboxEntry>,
+}
