@@ -16,7 +16,9 @@ use crate::audit::{self, AuditSigner};
 use crate::blobs::{BlobStore, FileBlobStore};
 use crate::calendar::api::CalendarApi;
 use crate::calendar::service::CalendarService;
+use crate::cases::agents::AgentsApi;
 use crate::cases::api::CasesApi;
+use crate::cases::progress::ProgressApi;
 use crate::catalog::api::CatalogApi;
 use crate::catalog::service::CatalogService;
 use crate::config::{Config, Mode};
@@ -90,6 +92,8 @@ type Apis = (
     ReceiptsApi,
     IdentityApi,
     CasesApi,
+    ProgressApi,
+    AgentsApi,
 );
 
 pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
@@ -131,6 +135,14 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
                 service: services.cases.clone(),
                 gate: services.gate.clone(),
                 blobs: services.blobs.clone(),
+            },
+            ProgressApi {
+                service: services.cases.clone(),
+                citizens: services.identity.citizens.clone(),
+            },
+            AgentsApi {
+                pool: services.pool.clone(),
+                gate: services.gate.clone(),
             },
         ),
         API_TITLE,

@@ -2,9 +2,11 @@
 //! number (受理编号). Storage, services and endpoints build on these and add no rules of their own.
 
 pub mod acceptance_number;
+pub mod agents;
 pub mod api;
 pub mod clock;
 pub mod model;
+pub mod progress;
 pub mod service;
 pub mod store;
 pub mod tasks;

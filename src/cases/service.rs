@@ -727,6 +727,26 @@ impl CaseService {
             .await?
             .filter(|r| r.belongs_to(&subject))
             .ok_or_else(case_not_found)?;
+        // An agent acts only while the applicant's authorisation holds.
+        if row.applicant_subject.as_deref() != Some(subject.as_str())
+            && let Some(grantor) = &row.applicant_subject
+        {
+            let valid = client
+                .query_opt(
+                    "SELECT 1 FROM agent_authorisation
+                     WHERE grantor = $1 AND agent = $2 AND revoked_at IS NULL
+                       AND valid_until > now() AND (item_code IS NULL OR item_code = $3)",
+                    &[grantor, &subject, &row.item_code],
+                )
+                .await?
+                .is_some();
+            if !valid {
+                return Err(AppError::Forbidden {
+                    code: "agent_not_authorised",
+                    detail: "your authorisation to act for this applicant has ended".to_owned(),
+                });
+            }
+        }
         drop(client);
         let acting = Acting {
             kind: ActorKind::Applicant,

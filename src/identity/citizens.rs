@@ -261,6 +261,17 @@ impl Citizens {
         Ok(id)
     }
 
+    /// Checks and uses up a code in one step (for a code that only unlocks a read, such as the
+    /// public progress query).
+    pub async fn use_code(&self, phone: &str, purpose: OtpPurpose, code: &str) -> AppResult<()> {
+        let id = self.check_code(phone, purpose, code).await?;
+        let mut db = self.pool.get().await?;
+        let tx = db.transaction().await?;
+        Self::consume_code(&tx, id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Uses up a checked code inside the transaction that acts on it.
     async fn consume_code(tx: &tokio_postgres::Transaction<'_>, id: Uuid) -> AppResult<()> {
         let used = tx

@@ -14,6 +14,8 @@ use super::pii::IdentityKeys;
 pub enum OtpPurpose {
     Register,
     Login,
+    /// The public progress query of a case applied for with this phone.
+    Progress,
 }
 
 impl OtpPurpose {
@@ -21,6 +23,7 @@ impl OtpPurpose {
         match self {
             OtpPurpose::Register => "register",
             OtpPurpose::Login => "login",
+            OtpPurpose::Progress => "progress",
         }
     }
 }

@@ -1,0 +1,938 @@
+//! Cases (办件) end to end through the public API: online application → one-time correction →
+//! acceptance → parallel steps in two departments → suspension → approval; window intake;
+//! rejection; denial; withdrawal; idempotent resubmission; who may see and act.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::catalog::{complete_draft, create_departments, publish_item};
+use crate::fake_aliyun::FakeAliyun;
+use crate::identity::{
+    ID_1, ID_2, STAFF_PASSWORD, create_department, create_staff, register_citizen,
+};
+use crate::support::{TestApp, expect_problem, spawn_app, spawn_app_with, staff_login};
+
+pub const ITEM: &str = "CASE-FOOD-0001";
+pub const PDF: &[u8] = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
+pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
+
+/// The cast of a case: an item with parallel review steps in DA-SCJG and DA-WJ, and a staff
+/// member for every role, plus a reviewer of an uninvolved department.
+pub struct Cast {
+    pub clerk: String,
+    pub reviewer: String,
+    pub health_reviewer: String,
+    pub approver: String,
+    pub outsider: String,
+}
+
+pub async fn set_up(app: &TestApp) -> Cast {
+    create_departments(app).await;
+    create_department(app, "OTHER-DEPT").await;
+    publish_item(app, ITEM, "DA-SCJG", complete_draft("食品经营许可")).await;
+    create_staff(app, "c.clerk", "window_clerk", Some("DA-SCJG")).await;
+    create_staff(app, "c.reviewer", "reviewer", Some("DA-SCJG")).await;
+    create_staff(app, "c.health", "reviewer", Some("DA-WJ")).await;
+    create_staff(app, "c.approver", "approver", Some("DA-SCJG")).await;
+    create_staff(app, "c.outsider", "reviewer", Some("OTHER-DEPT")).await;
+    let login = |name: &'static str| staff_login(&app.http, &app.address, name, STAFF_PASSWORD);
+    Cast {
+        clerk: login("c.clerk").await,
+        reviewer: login("c.reviewer").await,
+        health_reviewer: login("c.health").await,
+        approver: login("c.approver").await,
+        outsider: login("c.outsider").await,
+    }
+}
+
+pub async fn citizen(app: &TestApp, phone: &str, name: &str, id: &str) -> String {
+    register_citizen(app, phone, name, id).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Uploads a material file; returns its id.
+pub async fn upload(app: &TestApp, token: &str, bytes: &[u8], content_type: &str) -> String {
+    let response = app
+        .with_token(Method::POST, "/api/v1/me/files", token)
+        .header("content-type", content_type)
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    assert!(status == 201 || status == 200, "{status} {body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+pub async fn call(
+    app: &TestApp,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
+    let response = app
+        .with_token(method, path, token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+pub async fn apply(app: &TestApp, token: &str, key: &str, materials: Value) -> (u16, Value) {
+    let response = app
+        .with_token(Method::POST, "/api/v1/cases", token)
+        .header("Idempotency-Key", key)
+        .json(&json!({"item_code": ITEM, "form": {"经营场所": "大安市长虹路1号"}, "materials": materials}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// A staff action on a case; asserts 200 and returns the case.
+pub async fn act(app: &TestApp, token: &str, case: &str, action: &str, body: Value) -> Value {
+    let (status, out) = call(
+        app,
+        token,
+        Method::POST,
+        &format!("/api/v1/staff/cases/{case}/{action}"),
+        body,
+    )
+    .await;
+    assert_eq!(status, 200, "{action}: {out}");
+    out
+}
+
+fn kinds(case: &Value) -> Vec<String> {
+    case["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// An applicant with both materials on file, applying: returns (token, case).
+async fn applicant_with_case(app: &TestApp, phone: &str, id: &str) -> (String, Value) {
+    let token = citizen(app, phone, "李四", id).await;
+    let form = upload(app, &token, PDF, "application/pdf").await;
+    let licence = upload(app, &token, PNG, "image/png").await;
+    let (status, case) = apply(
+        app,
+        &token,
+        &Uuid::new_v4().to_string(),
+        json!([
+            {"material_key": "application_form", "file_ids": [form]},
+            {"material_key": "business_licence", "file_ids": [licence]}
+        ]),
+    )
+    .await;
+    assert_eq!(status, 201, "{case}");
+    (token, case)
+}
+
+async fn wait_for_templates(app: &TestApp, owner_phone: &str, wanted: &[&str]) {
+    let db = app.db().await;
+    for _ in 0..200 {
+        let rows = db
+            .query(
+                "SELECT DISTINCT n.template_key FROM notification n JOIN delivery d ON d.notification_id = n.id
+                 WHERE n.phone = $1 AND d.status = 'sent'",
+                &[&owner_phone],
+            )
+            .await
+            .unwrap();
+        let sent: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        if wanted.iter().all(|w| sent.iter().any(|s| s == w)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("notifications {wanted:?} were not all sent to {owner_phone}");
+}
+
+#[tokio::test]
+async fn an_online_case_runs_from_application_through_correction_parallel_steps_and_suspension_to_approval()
+ {
+    let fake = FakeAliyun::start("LTAI5tCases", "cases-secret").await;
+    let sms = fake.client_config("指尖办");
+    let app = spawn_app_with(move |c| {
+        c.notify.sms_provider = fingertip::notify::setup::SmsProvider::Aliyun;
+        c.notify.aliyun = Some(sms);
+        c.notify.retry_base_seconds = 0.05;
+    })
+    .await;
+    // Aliyun sends only approved templates: register ours.
+    for (key, template) in [
+        ("identity.otp", "SMS_1000"),
+        ("case.submitted", "SMS_1001"),
+        ("case.correction_requested", "SMS_1002"),
+        ("case.accepted", "SMS_1003"),
+        ("case.suspended", "SMS_1004"),
+        ("case.resumed", "SMS_1005"),
+        ("case.approved", "SMS_1006"),
+    ] {
+        let (status, body) = app
+            .admin_json(
+                Method::GET,
+                &format!("/api/v1/admin/notification-templates/{key}"),
+                &json!(null),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let latest = body
+            .as_array()
+            .unwrap()
+            .iter()
+            .max_by_key(|v| v["version"].as_i64())
+            .unwrap();
+        let mut content = latest["content"].clone();
+        content["provider_templates"] = json!({"aliyun": template});
+        let (status, body) = app
+            .admin_json(
+                Method::POST,
+                "/api/v1/admin/notification-templates",
+                &json!({"key": key, "content": content}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let cast = set_up(&app).await;
+    let phone = "13900139001";
+    let (token, case) = applicant_with_case(&app, phone, ID_1).await;
+    let id = case["id"].as_str().unwrap().to_owned();
+    assert_eq!(case["stage"], "pre_review");
+    assert_eq!(case["item_version"], 1);
+    assert_eq!(case["materials"].as_array().unwrap().len(), 2);
+    assert_eq!(kinds(&case), ["submitted", "pre_review_started"]);
+    assert_eq!(case["waiting_on"][0]["role"], "window_clerk");
+
+    // The clerk sees it in the inbox and asks for corrections in ONE notice.
+    let (status, inbox) = call(
+        &app,
+        &cast.clerk,
+        Method::GET,
+        "/api/v1/staff/inbox",
+        json!(null),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        inbox["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["case"]["id"] == id.as_str()),
+        "{inbox}"
+    );
+    let case = act(
+        &app,
+        &cast.clerk,
+        &id,
+        "correction-notice",
+        json!({"missing": ["营业执照：照片不清晰", "申请书：缺少法定代表人签字"]}),
+    )
+    .await;
+    assert_eq!(case["stage"], "awaiting_correction");
+    assert_eq!(case["correction_count"], 1);
+    assert_eq!(case["applicant_todo"], "answer_correction");
+    assert_eq!(
+        case["stage_details"]["missing"].as_array().unwrap().len(),
+        2
+    );
+
+    // The applicant sees what to do and answers in the app.
+    let (status, mine) = call(
+        &app,
+        &token,
+        Method::GET,
+        &format!("/api/v1/me/cases/{id}"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(mine["applicant_todo"], "answer_correction");
+    let fixed = upload(
+        &app,
+        &token,
+        b"%PDF-1.7\nclearer scan\n%%EOF",
+        "application/pdf",
+    )
+    .await;
+    let (status, case) = call(
+        &app,
+        &token,
+        Method::POST,
+        &format!("/api/v1/me/cases/{id}/correction-answer"),
+        json!({"materials": [{"material_key": "business_licence", "file_ids": [fixed]}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{case}");
+    assert_eq!(
+        case["stage"], "pre_review",
+        "the department that asked reviews the answer"
+    );
+    assert!(
+        case["materials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["supplied_in"] == "correction")
+    );
+
+    // Accept: the acceptance number and the deadline; both departments' steps start at once.
+    let case = act(&app, &cast.clerk, &id, "accept", json!({})).await;
+    assert_eq!(case["stage"], "in_review");
+    let number = case["acceptance_number"].as_str().unwrap();
+    assert_eq!(number.len(), 21);
+    assert!(number.starts_with("220882"), "{number}");
+    assert_eq!(case["deadline"]["working_days_used"], 0);
+    assert_eq!(case["deadline"]["overdue"], false);
+    let running: Vec<&str> = case["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "running")
+        .map(|s| s["department_code"].as_str().unwrap())
+        .collect();
+    assert_eq!(running, ["DA-SCJG", "DA-WJ"], "parallel steps of one stage");
+
+    // The health department sees the shared materials without asking again.
+    let (status, seen) = call(
+        &app,
+        &cast.health_reviewer,
+        Method::GET,
+        &format!("/api/v1/staff/cases/{id}"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let material = seen["materials"][0]["id"].as_str().unwrap();
+    let download = app
+        .with_token(
+            Method::GET,
+            &format!("/api/v1/staff/cases/{id}/materials/{material}"),
+            &cast.health_reviewer,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.bytes().await.unwrap().as_ref(), PDF);
+
+    // A reviewer cannot complete the other department's step.
+    let (status, refused) = call(
+        &app,
+        &cast.reviewer,
+        Method::POST,
+        &format!("/api/v1/staff/cases/{id}/complete-step"),
+        json!({"department_code": "DA-WJ", "step": "卫生审查"}),
+    )
+    .await;
+    assert_eq!(status, 403, "{refused}");
+    act(
+        &app,
+        &cast.health_reviewer,
+        &id,
+        "complete-step",
+        json!({"department_code": "DA-WJ", "step": "卫生审查", "opinion": "符合卫生要求"}),
+    )
+    .await;
+
+    // Suspend for a site inspection: the clock stops; a suspension without a reason is refused.
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(3)).date_naive();
+    let (status, blank) = call(
+        &app,
+        &cast.reviewer,
+        Method::POST,
+        &format!("/api/v1/staff/cases/{id}/suspend"),
+        json!({"special_step": "site_inspection", "reason": "  ", "expected_end": tomorrow}),
+    )
+    .await;
+    assert_eq!(status, 422, "{blank}");
+    assert_eq!(blank["code"], "suspend_reason_blank");
+    let case = act(&app, &cast.reviewer, &id, "suspend",
+        json!({"special_step": "site_inspection", "reason": "现场核查经营场所", "expected_end": tomorrow})).await;
+    assert_eq!(case["stage"], "suspended");
+    let case = act(&app, &cast.reviewer, &id, "resume", json!({})).await;
+    assert_eq!(case["stage"], "in_review");
+
+    // Approving before every step is done is a conflict; then it goes through.
+    let (status, early) = call(
+        &app,
+        &cast.approver,
+        Method::POST,
+        &format!("/api/v1/staff/cases/{id}/approve"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 409, "{early}");
+    assert_eq!(early["code"], "steps_incomplete");
+    act(
+        &app,
+        &cast.reviewer,
+        &id,
+        "complete-step",
+        json!({"department_code": "DA-SCJG", "step": "审查"}),
+    )
+    .await;
+    let case = act(&app, &cast.approver, &id, "approve", json!({})).await;
+    assert_eq!(case["stage"], "decided_approved");
+    assert!(case["closed_at"].is_string());
+    assert_eq!(case["waiting_on"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        kinds(&case),
+        [
+            "submitted",
+            "pre_review_started",
+            "correction_requested",
+            "correction_answered",
+            "accepted",
+            "steps_started",
+            "step_started",
+            "step_started",
+            "step_completed",
+            "suspended",
+            "resumed",
+            "step_completed",
+            "approved"
+        ]
+    );
+    let with_opinion = case["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "step_completed")
+        .unwrap();
+    assert_eq!(with_opinion["details"]["opinion"], "符合卫生要求");
+
+    // The audit chain has one record per change, and it verifies.
+    let db = app.db().await;
+    let actions: Vec<String> = db
+        .query("SELECT action FROM audit_record WHERE aggregate_type = 'case' AND aggregate_id = $1 ORDER BY seq", &[&id])
+        .await.unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(
+        actions,
+        [
+            "case.submit",
+            "case.request_correction",
+            "case.answer_correction",
+            "case.accept",
+            "case.complete_step",
+            "case.suspend",
+            "case.resume",
+            "case.complete_step",
+            "case.approve"
+        ]
+    );
+
+    // Every notice reached the applicant's phone through the (fake) SMS gateway.
+    wait_for_templates(
+        &app,
+        phone,
+        &[
+            "case.submitted",
+            "case.correction_requested",
+            "case.accepted",
+            "case.suspended",
+            "case.resumed",
+            "case.approved",
+        ],
+    )
+    .await;
+    let received: Vec<String> = fake
+        .received()
+        .iter()
+        .filter(|s| s.phone == phone)
+        .map(|s| s.template_code.clone())
+        .collect();
+    for code in [
+        "SMS_1001", "SMS_1002", "SMS_1003", "SMS_1004", "SMS_1005", "SMS_1006",
+    ] {
+        assert!(
+            received.iter().any(|r| r == code),
+            "{code} not in {received:?}"
+        );
+    }
+    let accepted = fake
+        .received()
+        .into_iter()
+        .find(|s| s.template_code == "SMS_1003")
+        .unwrap();
+    assert_eq!(accepted.params["acceptance_number"], number);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn resubmitting_with_the_same_idempotency_key_returns_the_same_case() {
+    let app = spawn_app().await;
+    set_up(&app).await;
+    let token = citizen(&app, "13900139002", "王五", ID_1).await;
+    let form = upload(&app, &token, PDF, "application/pdf").await;
+    // Uploading the same bytes again is the same file on file (资料交一份).
+    assert_eq!(upload(&app, &token, PDF, "application/pdf").await, form);
+    let materials = json!([{"material_key": "application_form", "file_ids": [form]}]);
+    let key = Uuid::new_v4().to_string();
+    let (first, a) = apply(&app, &token, &key, materials.clone()).await;
+    let (again, b) = apply(&app, &token, &key, materials.clone()).await;
+    assert_eq!((first, again), (201, 200));
+    assert_eq!(a["id"], b["id"]);
+    // Concurrent retries make one case too.
+    let key = Uuid::new_v4().to_string();
+    let attempts = futures_util::future::join_all(
+        (0..4).map(|_| apply(&app, &token, &key, materials.clone())),
+    )
+    .await;
+    let ids: std::collections::BTreeSet<String> = attempts
+        .iter()
+        .map(|(s, c)| {
+            assert!(*s == 201 || *s == 200, "{s} {c}");
+            c["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1);
+    // The same key for a different application is refused.
+    let (status, reused) = apply(&app, &token, &key, json!([])).await;
+    assert_eq!(status, 422, "{reused}");
+    assert_eq!(reused["code"], "idempotency_key_reused");
+    let (status, list) = call(&app, &token, Method::GET, "/api/v1/me/cases", json!(null)).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["cases"].as_array().unwrap().len(), 2);
+    // No key at all is refused before anything is written.
+    let response = app
+        .with_token(Method::POST, "/api/v1/cases", &token)
+        .json(&json!({"item_code": ITEM, "materials": materials}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 400, "idempotency_key_required").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_applications_are_refused_with_the_field_named() {
+    let app = spawn_app().await;
+    set_up(&app).await;
+    let token = citizen(&app, "13900139003", "赵六", ID_1).await;
+    let other = citizen(&app, "13900139004", "钱七", ID_2).await;
+    let png = upload(&app, &token, PNG, "image/png").await;
+    let theirs = upload(&app, &other, PDF, "application/pdf").await;
+    let key = || Uuid::new_v4().to_string();
+
+    // A key material missing.
+    let (status, body) = apply(&app, &token, &key(), json!([])).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["code"], "materials_missing");
+    assert_eq!(body["errors"][0]["field"], "materials.application_form");
+    // A PNG where only PDF is accepted.
+    let (status, body) = apply(
+        &app,
+        &token,
+        &key(),
+        json!([{"material_key": "application_form", "file_ids": [png]}]),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["code"], "file_type_not_allowed");
+    assert_eq!(body["errors"][0]["field"], "materials[0].file_ids[0]");
+    // Someone else's file.
+    let (status, body) = apply(
+        &app,
+        &token,
+        &key(),
+        json!([{"material_key": "application_form", "file_ids": [theirs]}]),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["code"], "file_not_found");
+    // A material not on the item's list.
+    let (status, body) = apply(
+        &app,
+        &token,
+        &key(),
+        json!([{"material_key": "nonsense", "file_ids": [png]}]),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["errors"][0]["code"], "unknown_material");
+    // An unknown item, a form that is not an object.
+    let response = app
+        .with_token(Method::POST, "/api/v1/cases", &token)
+        .header("Idempotency-Key", key())
+        .json(&json!({"item_code": "NO-SUCH-ITEM", "materials": []}))
+        .send()
+        .await
+        .unwrap();
+    let body = expect_problem(response, 422, "item_not_found").await;
+    assert_eq!(body["errors"][0]["field"], "item_code");
+    let response = app
+        .with_token(Method::POST, "/api/v1/cases", &token)
+        .header("Idempotency-Key", key())
+        .json(&json!({"item_code": ITEM, "form": [1, 2], "materials": []}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 422, "form_invalid").await;
+    // Unknown fields and broken JSON are 400s, never 500s.
+    let response = app
+        .with_token(Method::POST, "/api/v1/cases", &token)
+        .header("Idempotency-Key", key())
+        .header("content-type", "application/json")
+        .body("{\"item_code\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let response = app
+        .with_token(Method::POST, "/api/v1/cases", &token)
+        .header("Idempotency-Key", "short")
+        .json(&json!({"item_code": ITEM}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 400, "invalid_idempotency_key").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn items_refuse_applicants_below_their_assurance_level() {
+    let app = spawn_app().await;
+    create_departments(&app).await;
+    let mut draft = complete_draft("需要证书的事项");
+    draft["required_assurance_level"] = json!(3);
+    publish_item(&app, ITEM, "DA-SCJG", draft).await;
+    let token = citizen(&app, "13900139005", "孙八", ID_1).await;
+    let form = upload(&app, &token, PDF, "application/pdf").await;
+    let (status, body) = apply(
+        &app,
+        &token,
+        &Uuid::new_v4().to_string(),
+        json!([{"material_key": "application_form", "file_ids": [form]}]),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["code"], "assurance_too_low");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn other_citizens_and_other_departments_cannot_see_or_touch_a_case() {
+    let app = spawn_app().await;
+    let cast = set_up(&app).await;
+    let (_, case) = applicant_with_case(&app, "13900139006", ID_1).await;
+    let id = case["id"].as_str().unwrap();
+    let stranger = citizen(&app, "13900139007", "周九", ID_2).await;
+    let (status, _) = call(
+        &app,
+        &stranger,
+        Method::GET,
+        &format!("/api/v1/me/cases/{id}"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = call(
+        &app,
+        &stranger,
+        Method::POST,
+        &format!("/api/v1/me/cases/{id}/withdraw"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    // Staff of an uninvolved department: 404; involved staff without the role: 403.
+    let (status, _) = call(
+        &app,
+        &cast.outsider,
+        Method::GET,
+        &format!("/api/v1/staff/cases/{id}"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = call(
+        &app,
+        &cast.outsider,
+        Method::POST,
+        &format!("/api/v1/staff/cases/{id}/accept"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, body) = call(
+        &app,
+        &cast.approver,
+        Method::POST,
+        &format!("/api/v1/staff/cases/{id}/accept"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["code"], "case_action_forbidden");
+    // A citizen cannot use staff endpoints at all; nobody unauthenticated.
+    let (status, _) = call(
+        &app,
+        &stranger,
+        Method::GET,
+        &format!("/api/v1/staff/cases/{id}"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let response = app
+        .http
+        .get(app.url(&format!("/api/v1/me/cases/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    // Nothing of the outsider's shows in their inbox.
+    let (_, inbox) = call(
+        &app,
+        &cast.outsider,
+        Method::GET,
+        "/api/v1/staff/inbox",
+        json!(null),
+    )
+    .await;
+    assert_eq!(inbox["entries"].as_array().unwrap().len(), 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn rejection_needs_a_reason_and_ends_the_case() {
+    let app = spawn_app().await;
+    let cast = set_up(&app).await;
+    let (token, case) = applicant_with_case(&app, "13900139008", ID_1).await;
+    let id = case["id"].as_str().unwrap();
+    let (status, blank) = call(
+        &app,
+        &cast.clerk,
+        Method::POST,
+        &format!("/api/v1/staff/cases/{id}/reject"),
+        json!({"reason": " "}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(blank["code"], "reject_reason_blank");
+    assert_eq!(blank["errors"][0]["field"], "reason");
+    let case = act(
+        &app,
+        &cast.clerk,
+        id,
+        "reject",
+        json!({"reason": "申请事项不属于本机关职权范围"}),
+    )
+    .await;
+    assert_eq!(case["stage"], "rejected");
+    assert_eq!(
+        case["stage_details"]["reason"],
+        "申请事项不属于本机关职权范围"
+    );
+    assert!(case["acceptance_number"].is_null());
+    let (status, closed) = call(
+        &app,
+        &token,
+        Method::POST,
+        &format!("/api/v1/me/cases/{id}/withdraw"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(closed["code"], "case_closed");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_denial_carries_reasons_and_remedies_and_two_deciders_at_once_get_one_win_and_one_409() {
+    let app = spawn_app().await;
+    let cast = set_up(&app).await;
+    create_staff(&app, "c.approver2", "approver", Some("DA-SCJG")).await;
+    let second = staff_login(&app.http, &app.address, "c.approver2", STAFF_PASSWORD).await;
+    let (_, case) = applicant_with_case(&app, "13900139009", ID_1).await;
+    let id = case["id"].as_str().unwrap();
+    act(&app, &cast.clerk, id, "accept", json!({})).await;
+    act(
+        &app,
+        &cast.reviewer,
+        id,
+        "complete-step",
+        json!({"department_code": "DA-SCJG", "step": "审查"}),
+    )
+    .await;
+    let case = act(
+        &app,
+        &cast.health_reviewer,
+        id,
+        "complete-step",
+        json!({"department_code": "DA-WJ", "step": "卫生审查"}),
+    )
+    .await;
+    let revision = case["revision"].clone();
+    let (status, body) = call(
+        &app,
+        &cast.approver,
+        Method::POST,
+        &format!("/api/v1/staff/cases/{id}/deny"),
+        json!({"reasons": "场所不符合要求", "remedies": "不服可以申诉"}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["code"], "remedies_incomplete");
+
+    let deny_path = format!("/api/v1/staff/cases/{id}/deny");
+    let approve_path = format!("/api/v1/staff/cases/{id}/approve");
+    let deny = call(
+        &app,
+        &cast.approver,
+        Method::POST,
+        &deny_path,
+        json!({"reasons": "经营场所与食品安全要求不符", "revision": revision}),
+    );
+    let approve = call(
+        &app,
+        &second,
+        Method::POST,
+        &approve_path,
+        json!({"revision": revision}),
+    );
+    let ((a, denied), (b, approved)) = tokio::join!(deny, approve);
+    let mut statuses = [a, b];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{denied} {approved}");
+    let loser = if a == 409 { &denied } else { &approved };
+    assert!(
+        ["case_revision_conflict", "case_closed"].contains(&loser["code"].as_str().unwrap()),
+        "{loser}"
+    );
+    if a == 200 {
+        assert_eq!(denied["stage"], "decided_denied");
+        let remedies = denied["stage_details"]["remedies"].as_str().unwrap();
+        assert!(
+            remedies.contains("六十日") && remedies.contains("六个月"),
+            "{remedies}"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_applicant_withdraws_and_the_reason_if_given_is_not_blank() {
+    let app = spawn_app().await;
+    set_up(&app).await;
+    let (token, case) = applicant_with_case(&app, "13900139010", ID_1).await;
+    let id = case["id"].as_str().unwrap();
+    let (status, blank) = call(
+        &app,
+        &token,
+        Method::POST,
+        &format!("/api/v1/me/cases/{id}/withdraw"),
+        json!({"reason": ""}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(blank["code"], "withdraw_reason_blank");
+    let (status, case) = call(
+        &app,
+        &token,
+        Method::POST,
+        &format!("/api/v1/me/cases/{id}/withdraw"),
+        json!({"reason": "材料需重新准备"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{case}");
+    assert_eq!(case["stage"], "withdrawn");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn window_intake_registers_a_case_with_paper_noted_and_backdated_work_keeps_both_times() {
+    let app = spawn_app().await;
+    let cast = set_up(&app).await;
+    // The clerk digitises the application form at the window.
+    let response = app
+        .with_token(Method::POST, "/api/v1/window/files", &cast.clerk)
+        .header("content-type", "application/pdf")
+        .body(PDF.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let scan: Value = response.json().await.unwrap();
+    let an_hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    let (status, case) = call(&app, &cast.clerk, Method::POST, "/api/v1/window/cases", json!({
+        "item_code": ITEM,
+        "applicant": {"kind": "citizen", "name": "吴十", "id_number": ID_2, "phone": "13900139011"},
+        "materials": [{"material_key": "application_form", "file_ids": [scan["id"]]}],
+        "paper_materials": [{"material_key": "business_licence", "note": "原件核验后退还申请人"}],
+        "occurred_at": an_hour_ago,
+    })).await;
+    assert_eq!(status, 201, "{case}");
+    assert_eq!(case["channel"], "window");
+    assert_eq!(case["applicant"]["id_masked"], "4405**********0014");
+    let paper = case["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["material_key"] == "business_licence")
+        .unwrap();
+    assert_eq!(paper["paper_note"], "原件核验后退还申请人");
+    let submitted = &case["timeline"][0];
+    assert_eq!(submitted["actor_kind"], "window_clerk");
+    let recorded =
+        chrono::DateTime::parse_from_rfc3339(submitted["recorded_at"].as_str().unwrap()).unwrap();
+    let occurred =
+        chrono::DateTime::parse_from_rfc3339(submitted["occurred_at"].as_str().unwrap()).unwrap();
+    assert!(
+        recorded - occurred > chrono::Duration::minutes(59),
+        "the gap is kept for supervision"
+    );
+    // Only the accepting department's clerks register its cases; the future is refused.
+    let (status, body) = call(
+        &app,
+        &cast.reviewer,
+        Method::POST,
+        "/api/v1/window/cases",
+        json!({
+        "item_code": ITEM, "applicant": {"kind": "citizen", "name": "吴十", "id_number": ID_2}}),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = call(
+        &app,
+        &cast.clerk,
+        Method::POST,
+        "/api/v1/window/cases",
+        json!({
+        "item_code": ITEM, "applicant": {"kind": "citizen", "name": "吴十", "id_number": ID_2},
+        "occurred_at": chrono::Utc::now() + chrono::Duration::hours(2)}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["code"], "occurred_at_future");
+    let (status, body) = call(&app, &cast.clerk, Method::POST, "/api/v1/window/cases", json!({
+        "item_code": ITEM, "applicant": {"kind": "citizen", "name": "吴十", "id_number": "110105194912310021"}})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["field"], "applicant.id_number");
+    // Accepted at once by the clerk.
+    let case = act(
+        &app,
+        &cast.clerk,
+        case["id"].as_str().unwrap(),
+        "accept",
+        json!({}),
+    )
+    .await;
+    assert_eq!(case["stage"], "in_review");
+    app.stop().await;
+}
