@@ -59,7 +59,11 @@ impl Services {
         let identity =
             crate::identity::setup::build(config, pool.clone(), config.notify.outbox(), secrets)?;
         let calendar = Arc::new(CalendarService::new(pool.clone()));
-        let catalog = Arc::new(CatalogService::new(pool.clone(), blobs.clone()));
+        let catalog = Arc::new(CatalogService::new(
+            pool.clone(),
+            blobs.clone(),
+            config.notify.outbox(),
+        ));
         let cases = crate::cases::service::CaseService::new(
             pool.clone(),
             calendar.clone(),

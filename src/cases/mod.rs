@@ -5,6 +5,7 @@ pub mod acceptance_number;
 pub mod agents;
 pub mod api;
 pub mod clock;
+pub mod item_change;
 pub mod model;
 pub mod progress;
 pub mod service;

@@ -24,6 +24,7 @@ use crate::department::store as departments;
 use crate::http::pre_serialized::PreSerialized;
 use crate::http::{AppError, AppResult, FieldError};
 use crate::identity::model::Actor;
+use crate::notify::outbox::OutboxSettings;
 
 /// Published guides stay cached this long; another instance's publication shows within it.
 const DETAIL_TTL: Duration = Duration::from_secs(30);
@@ -32,6 +33,8 @@ pub const MAX_PAGE: i64 = 100;
 pub struct CatalogService {
     pool: Pool,
     blobs: Arc<dyn BlobStore>,
+    /// Publication tells applicants of open cases what changed, through the outbox.
+    outbox: OutboxSettings,
     /// The guide in force by item code, with its JSON serialized once.
     details: Cache<String, CachedDetail>,
 }
@@ -51,10 +54,11 @@ pub enum FormKind {
 }
 
 impl CatalogService {
-    pub fn new(pool: Pool, blobs: Arc<dyn BlobStore>) -> Self {
+    pub fn new(pool: Pool, blobs: Arc<dyn BlobStore>, outbox: OutboxSettings) -> Self {
         CatalogService {
             pool,
             blobs,
+            outbox,
             details: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(DETAIL_TTL)
@@ -226,6 +230,19 @@ impl CatalogService {
             },
         )
         .await?;
+        // Applicants of open cases under an older version hear what changed, at once.
+        if let Some(before) = &before {
+            crate::cases::item_change::notify_open_cases(
+                &*tx,
+                item.id,
+                version,
+                &guide.name,
+                before,
+                &guide_json,
+                &self.outbox,
+            )
+            .await?;
+        }
         tx.commit().await?;
         self.details.invalidate(code).await;
         Ok(VersionInfo {

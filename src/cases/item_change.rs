@@ -1,0 +1,112 @@
+//! When an item gets a new published version, applicants whose open cases run under an older
+//! one are told at once what changed (the rule allows 5 working days [000 art.11]); their cases
+//! keep the version they were applied under. Runs inside the publication's transaction, so the
+//! notices go if and only if the version is published.
+
+use serde_json::{Map, Value, json};
+use tokio_postgres::GenericClient;
+use uuid::Uuid;
+
+use crate::notify::model::Channel;
+use crate::notify::outbox::{self, NewNotification, OutboxSettings, Recipient};
+
+/// The guide's parts an applicant cares about, with their Chinese names.
+const PARTS: &[(&str, &str)] = &[
+    ("materials", "申请材料"),
+    ("conditions", "申请条件"),
+    ("promised_limit_days", "承诺时限"),
+    ("statutory_limit_days", "法定时限"),
+    ("fees", "收费标准"),
+    ("steps", "办理流程"),
+    ("legal_basis", "设定依据"),
+    ("handling_location", "办理地点"),
+    ("consultation_phone", "咨询电话"),
+    ("online_depth", "网上办理深度"),
+    ("result", "办理结果"),
+    ("name", "事项名称"),
+];
+
+/// The Chinese names of the guide parts that differ between two versions.
+pub fn changed_parts(before: &Value, after: &Value) -> Vec<&'static str> {
+    PARTS
+        .iter()
+        .filter(|(field, _)| before.get(field) != after.get(field))
+        .map(|(_, label)| *label)
+        .collect()
+}
+
+/// Enqueues the notice for every open case of the item under a version before `version`;
+/// returns how many cases were told.
+pub async fn notify_open_cases(
+    tx: &impl GenericClient,
+    item_id: Uuid,
+    version: i32,
+    item_name: &str,
+    before: &Value,
+    after: &Value,
+    settings: &OutboxSettings,
+) -> anyhow::Result<usize> {
+    let parts = changed_parts(before, after);
+    let changes = if parts.is_empty() {
+        "文字表述".to_owned()
+    } else {
+        parts.join("、")
+    };
+    let rows = tx
+        .query(
+            "SELECT id, applicant_subject, applicant_phone FROM cases
+             WHERE item_id = $1 AND item_version < $2 AND closed_at IS NULL",
+            &[&item_id, &version],
+        )
+        .await?;
+    for row in &rows {
+        let case_id: Uuid = row.get(0);
+        let subject: Option<String> = row.get(1);
+        let phone: Option<String> = row.get(2);
+        let recipient = match (subject, phone) {
+            (Some(owner), phone) => Recipient::Owner {
+                owner,
+                phone,
+                email: None,
+            },
+            (None, Some(phone)) => Recipient::Phone(phone),
+            (None, None) => continue,
+        };
+        let channels = match recipient {
+            Recipient::Phone(_) => vec![Channel::Sms],
+            _ => vec![Channel::Push, Channel::Sms],
+        };
+        let mut variables = Map::new();
+        variables.insert("item".to_owned(), json!(item_name));
+        variables.insert("changes".to_owned(), json!(changes));
+        outbox::enqueue(
+            tx,
+            &NewNotification {
+                template_key: "case.item_changed".to_owned(),
+                variables,
+                recipient,
+                channels,
+                must_reach: false,
+                priority: 5,
+                idempotency_key: format!("case:{case_id}:item-version:{version}"),
+            },
+            settings,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("enqueueing an item change notice: {e}"))?;
+    }
+    Ok(rows.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_only_the_parts_that_changed() {
+        let before = json!({"materials": [1], "fees": {"free": true}, "promised_limit_days": 10});
+        let after = json!({"materials": [1, 2], "fees": {"free": true}, "promised_limit_days": 8});
+        assert_eq!(changed_parts(&before, &after), ["申请材料", "承诺时限"]);
+        assert!(changed_parts(&before, &before).is_empty());
+    }
+}
