@@ -24,9 +24,10 @@ enum Who {
     ClientCertificate,
     /// Any logged-in account.
     Authenticated,
-    /// Citizens and enterprises. (No operation is applicant-only yet; cases will be.)
-    #[allow(dead_code)]
+    /// Citizens and enterprises.
     Applicant,
+    /// Any staff account (which role, department and step may act is decided per case).
+    Staff,
     /// Citizens only.
     Citizen,
     /// The platform administrator.
@@ -100,6 +101,30 @@ const DECLARED: &[(&str, Who, bool)] = &[
     ("POST /api/v1/admin/staff/{id}/unlock", Who::PlatformAdmin, true),
     ("PUT /api/v1/admin/staff/{id}/certificate", Who::PlatformAdmin, true),
     ("POST /api/v1/admin/staff/{id}/disable", Who::PlatformAdmin, false),
+    ("POST /api/v1/cases", Who::Applicant, true),
+    ("GET /api/v1/me/cases", Who::Applicant, true),
+    ("GET /api/v1/me/cases/{id}", Who::Applicant, true),
+    ("POST /api/v1/me/cases/{id}/correction-answer", Who::Applicant, true),
+    ("POST /api/v1/me/cases/{id}/deferred-materials", Who::Applicant, true),
+    ("POST /api/v1/me/cases/{id}/withdraw", Who::Applicant, true),
+    ("POST /api/v1/me/agent-authorisations", Who::Applicant, true),
+    ("GET /api/v1/me/agent-authorisations", Who::Applicant, true),
+    ("DELETE /api/v1/me/agent-authorisations/{id}", Who::Applicant, true),
+    ("GET /api/v1/staff/inbox", Who::Staff, true),
+    ("GET /api/v1/staff/cases/{id}", Who::Staff, true),
+    ("GET /api/v1/staff/cases/{id}/materials/{material_id}", Who::Staff, true),
+    ("POST /api/v1/staff/cases/{id}/correction-notice", Who::Staff, true),
+    ("POST /api/v1/staff/cases/{id}/accept", Who::Staff, true),
+    ("POST /api/v1/staff/cases/{id}/reject", Who::Staff, true),
+    ("POST /api/v1/staff/cases/{id}/complete-step", Who::Staff, true),
+    ("POST /api/v1/staff/cases/{id}/suspend", Who::Staff, true),
+    ("POST /api/v1/staff/cases/{id}/resume", Who::Staff, true),
+    ("POST /api/v1/staff/cases/{id}/extend", Who::Staff, true),
+    ("POST /api/v1/staff/cases/{id}/terminate", Who::Staff, true),
+    ("POST /api/v1/staff/cases/{id}/approve", Who::Staff, true),
+    ("POST /api/v1/staff/cases/{id}/deny", Who::Staff, true),
+    ("POST /api/v1/window/cases", Who::Staff, true),
+    ("POST /api/v1/public/progress", Who::Public, true),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +148,7 @@ fn allowed(who: Who, caller: Caller) -> bool {
         Who::Public | Who::Integration | Who::ClientCertificate | Who::Authenticated => true,
         Who::Applicant => matches!(caller, Citizen | OtherCitizen | Enterprise),
         Who::Citizen => matches!(caller, Citizen | OtherCitizen),
+        Who::Staff => !matches!(caller, Citizen | OtherCitizen | Enterprise),
         Who::PlatformAdmin => caller == PlatformAdmin,
         Who::DepartmentAdminOfItem => matches!(caller, PlatformAdmin | AdminOfItemDepartment),
         Who::SomeAdministrator => {
@@ -261,9 +287,10 @@ fn concrete_path(template: &str, fixture: &Fixture) -> String {
         ),
         ("{version}", "1".to_owned()),
         ("{grant_id}", uuid::Uuid::new_v4().to_string()),
+        ("{material_id}", uuid::Uuid::new_v4().to_string()),
         (
             "{id}",
-            if template.contains("/staff/") {
+            if template.contains("/admin/staff/") {
                 fixture.clerk_id.clone()
             } else {
                 uuid::Uuid::new_v4().to_string()
