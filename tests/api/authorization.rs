@@ -24,11 +24,12 @@ enum Who {
     ClientCertificate,
     /// Any logged-in account.
     Authenticated,
-    /// Citizens and enterprises. (No operation is applicant-only yet; cases will be.)
-    #[allow(dead_code)]
+    /// Citizens and enterprises.
     Applicant,
     /// Citizens only.
     Citizen,
+    /// Staff holding the window clerk role (in any department).
+    WindowClerk,
     /// The platform administrator.
     PlatformAdmin,
     /// The platform administrator or an administrator of the department of the item in the path.
@@ -92,6 +93,10 @@ const DECLARED: &[(&str, Who, bool)] = &[
     ("POST /api/v1/me/notifications/read-all", Who::Authenticated, true),
     ("GET /api/v1/me/notification-preferences", Who::Authenticated, true),
     ("PUT /api/v1/me/notification-preferences", Who::Authenticated, true),
+    ("POST /api/v1/me/files", Who::Applicant, true),
+    ("GET /api/v1/me/files", Who::Applicant, true),
+    ("GET /api/v1/me/files/{id}", Who::Applicant, true),
+    ("POST /api/v1/window/files", Who::WindowClerk, true),
     ("GET /api/v1/admin/staff", Who::PlatformAdmin, true),
     ("POST /api/v1/admin/staff", Who::PlatformAdmin, true),
     ("POST /api/v1/admin/staff/{id}/roles", Who::SomeAdministrator, true),
@@ -123,6 +128,7 @@ fn allowed(who: Who, caller: Caller) -> bool {
         Who::Public | Who::Integration | Who::ClientCertificate | Who::Authenticated => true,
         Who::Applicant => matches!(caller, Citizen | OtherCitizen | Enterprise),
         Who::Citizen => matches!(caller, Citizen | OtherCitizen),
+        Who::WindowClerk => caller == WindowClerk,
         Who::PlatformAdmin => caller == PlatformAdmin,
         Who::DepartmentAdminOfItem => matches!(caller, PlatformAdmin | AdminOfItemDepartment),
         Who::SomeAdministrator => {
