@@ -18,6 +18,8 @@ use crate::calendar::api::CalendarApi;
 use crate::calendar::service::CalendarService;
 use crate::cases::agents::AgentsApi;
 use crate::cases::api::CasesApi;
+use crate::cases::files::MaterialFiles;
+use crate::cases::files_api::{CaseFilesApi, OWN_LIMIT_ROUTES};
 use crate::cases::progress::ProgressApi;
 use crate::catalog::api::CatalogApi;
 use crate::catalog::service::CatalogService;
@@ -47,6 +49,8 @@ pub struct Services {
     pub identity: IdentityApi,
     pub calendar: Arc<CalendarService>,
     pub catalog: Arc<CatalogService>,
+    /// Applicants' material files (资料交一份), in the same blob store as the catalog's forms.
+    pub files: MaterialFiles,
     pub outbox: OutboxSettings,
     pub receipt_token: Option<crate::config::Secret>,
     pub cases: crate::cases::service::CaseService,
@@ -78,6 +82,7 @@ impl Services {
             calendar,
             catalog,
             cases,
+            files: MaterialFiles::new(pool.clone(), blobs.clone(), config.cases.max_material_bytes),
             blobs,
             outbox: config.notify.outbox(),
             receipt_token: config.notify.receipt_token.clone(),
@@ -98,6 +103,7 @@ type Apis = (
     CasesApi,
     ProgressApi,
     AgentsApi,
+    CaseFilesApi,
 );
 
 pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
@@ -148,6 +154,11 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
                 pool: services.pool.clone(),
                 gate: services.gate.clone(),
             },
+            CaseFilesApi {
+                pool: services.pool.clone(),
+                gate: services.gate.clone(),
+                files: services.files.clone(),
+            },
         ),
         API_TITLE,
         env!("CARGO_PKG_VERSION"),
@@ -163,16 +174,21 @@ pub fn openapi_spec_json() -> anyhow::Result<String> {
 }
 
 /// Every route, with middleware: request id (outermost, so every log line has it), metrics,
-/// body size limit, and problem+json for every error.
+/// body size limit (material uploads excepted: they stream under `[cases] max_material_bytes`),
+/// and problem+json for every error.
 pub fn routes(config: &Config, services: &Services) -> impl Endpoint + 'static {
     let api = openapi_service(services);
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
+    let body_limit = OWN_LIMIT_ROUTES.into_iter().fold(
+        crate::http::body_limit::BodyLimit::new(config.max_body_bytes),
+        |limit, (method, path)| limit.own_limit(method, path),
+    );
     Route::new()
         .nest("/", api)
         .nest("/docs", docs)
         .at("/openapi.json", spec)
-        .with(crate::http::body_limit::BodyLimit(config.max_body_bytes))
+        .with(body_limit)
         .catch_all_error(problem_for_error)
         .with(MetricsMiddleware(services.metrics.clone()))
         .with(RequestIdMiddleware)

@@ -61,6 +61,26 @@ pub struct Config {
     pub notify: crate::notify::setup::NotifyConfig,
     /// Logins, sessions, keys and limits (`[identity]`).
     pub identity: crate::identity::config::IdentityConfig,
+    /// Cases and their materials (`[cases]`).
+    pub cases: CasesConfig,
+}
+
+/// `[cases]` in fingertip.toml.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CasesConfig {
+    /// The largest material file an applicant or a window clerk may upload, in bytes. Material
+    /// uploads are exempt from `max_body_bytes` (a scan is far larger than any JSON body) and
+    /// read under this limit instead.
+    pub max_material_bytes: usize,
+}
+
+impl Default for CasesConfig {
+    fn default() -> Self {
+        CasesConfig {
+            max_material_bytes: crate::cases::files::DEFAULT_MAX_MATERIAL_BYTES,
+        }
+    }
 }
 
 impl Default for Config {
@@ -79,6 +99,7 @@ impl Default for Config {
             audit_key_file: None,
             notify: Default::default(),
             identity: Default::default(),
+            cases: Default::default(),
         }
     }
 }
@@ -100,6 +121,7 @@ struct FileLayer {
     audit_key_file: Option<PathBuf>,
     notify: Option<crate::notify::setup::NotifyConfig>,
     identity: Option<crate::identity::config::IdentityConfig>,
+    cases: Option<CasesConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -177,6 +199,9 @@ impl Config {
         if let Some(identity) = f.identity {
             self.identity = identity;
         }
+        if let Some(cases) = f.cases {
+            self.cases = cases;
+        }
     }
 
     fn apply_env(&mut self, env: &[(String, String)]) -> Result<(), ConfigError> {
@@ -216,6 +241,10 @@ impl Config {
                 }
                 "FINGERTIP_MAX_BODY_BYTES" => {
                     self.max_body_bytes = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "FINGERTIP_MAX_MATERIAL_BYTES" => {
+                    self.cases.max_material_bytes =
+                        value.parse().map_err(|e| bad(format!("{e}")))?
                 }
                 "FINGERTIP_DB_POOL_SIZE" => {
                     self.db_pool_size = value.parse().map_err(|e| bad(format!("{e}")))?
@@ -261,6 +290,11 @@ impl Config {
         if self.db_pool_size == 0 {
             return Err(ConfigError::Rule(
                 "db_pool_size must be at least 1".to_owned(),
+            ));
+        }
+        if self.cases.max_material_bytes == 0 {
+            return Err(ConfigError::Rule(
+                "cases.max_material_bytes must be at least 1".to_owned(),
             ));
         }
         if !matches!(self.log_format.as_str(), "json" | "pretty") {
@@ -342,6 +376,25 @@ mod tests {
             .is_ok()
         );
         assert!(Config::load_from(None, &env(&[("FINGERTIP_MODE", "staging")])).is_err());
+    }
+
+    #[test]
+    fn the_material_limit_comes_from_cases_or_the_environment() {
+        assert_eq!(Config::default().cases.max_material_bytes, 20 * 1024 * 1024);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.toml");
+        std::fs::write(&path, "[cases]\nmax_material_bytes = 5000\n").unwrap();
+        let config = Config::load_from(Some(&path), &[]).unwrap();
+        assert_eq!(config.cases.max_material_bytes, 5000);
+        let config = Config::load_from(
+            Some(&path),
+            &env(&[("FINGERTIP_MAX_MATERIAL_BYTES", "7000")]),
+        )
+        .unwrap();
+        assert_eq!(config.cases.max_material_bytes, 7000);
+        std::fs::write(&path, "[cases]\nmax_material_byte = 5000\n").unwrap();
+        assert!(Config::load_from(Some(&path), &[]).is_err());
+        assert!(Config::load_from(None, &env(&[("FINGERTIP_MAX_MATERIAL_BYTES", "0")])).is_err());
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! Cases (办件): the pure core — the state machine, the deadline clock and the acceptance
 //! number (受理编号). Storage, services and endpoints build on these and add no rules of their own.
+//! Applicants' material files (资料交一份), which cases reference, are in `files`.
 
 pub mod acceptance_number;
 pub mod agents;
 pub mod api;
 pub mod clock;
+pub mod files;
+pub mod files_api;
 pub mod item_change;
 pub mod model;
 pub mod progress;

@@ -253,6 +253,13 @@ fn title_for(code: &str, status: StatusCode) -> &'static str {
         "device_not_found" => "设备不存在",
         "device_token_registered" => "该推送令牌已登记为另一台设备",
         "notification_not_found" => "消息不存在",
+        "empty_file" => "文件为空",
+        "file_too_large" => "文件过大",
+        "file_type_unsupported" => "不支持的文件类型，请上传 PDF、JPG、PNG 或 OFD 文件",
+        "file_type_mismatch" => "文件内容与声明的类型不符",
+        "invalid_file_name" => "文件名不正确",
+        "file_not_found" => "文件不存在",
+        "not_a_window_clerk" => "仅限窗口受理人员操作",
         _ => match status {
             StatusCode::NOT_FOUND => "请求的资源不存在",
             StatusCode::CONFLICT => "与当前状态冲突",

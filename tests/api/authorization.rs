@@ -30,6 +30,8 @@ enum Who {
     Staff,
     /// Citizens only.
     Citizen,
+    /// Staff holding the window clerk role (in any department).
+    WindowClerk,
     /// The platform administrator.
     PlatformAdmin,
     /// The platform administrator or an administrator of the department of the item in the path.
@@ -93,6 +95,10 @@ const DECLARED: &[(&str, Who, bool)] = &[
     ("POST /api/v1/me/notifications/read-all", Who::Authenticated, true),
     ("GET /api/v1/me/notification-preferences", Who::Authenticated, true),
     ("PUT /api/v1/me/notification-preferences", Who::Authenticated, true),
+    ("POST /api/v1/me/files", Who::Applicant, true),
+    ("GET /api/v1/me/files", Who::Applicant, true),
+    ("GET /api/v1/me/files/{id}", Who::Applicant, true),
+    ("POST /api/v1/window/files", Who::WindowClerk, true),
     ("GET /api/v1/admin/staff", Who::PlatformAdmin, true),
     ("POST /api/v1/admin/staff", Who::PlatformAdmin, true),
     ("POST /api/v1/admin/staff/{id}/roles", Who::SomeAdministrator, true),
@@ -149,6 +155,7 @@ fn allowed(who: Who, caller: Caller) -> bool {
         Who::Applicant => matches!(caller, Citizen | OtherCitizen | Enterprise),
         Who::Citizen => matches!(caller, Citizen | OtherCitizen),
         Who::Staff => !matches!(caller, Citizen | OtherCitizen | Enterprise),
+        Who::WindowClerk => caller == WindowClerk,
         Who::PlatformAdmin => caller == PlatformAdmin,
         Who::DepartmentAdminOfItem => matches!(caller, PlatformAdmin | AdminOfItemDepartment),
         Who::SomeAdministrator => {

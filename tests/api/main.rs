@@ -14,6 +14,7 @@ mod audit_chain;
 mod audit_log;
 mod authorization;
 mod calendar;
+mod case_files;
 mod cases;
 mod catalog;
 mod contract;

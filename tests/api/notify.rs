@@ -126,12 +126,13 @@ async fn statuses(app: &TestApp) -> Vec<String> {
 #[tokio::test]
 async fn templates_are_versioned_and_previews_refuse_missing_variables() {
     let app = spawn_app().await;
-    create_template(&app, "case.accepted").await;
-    create_template(&app, "case.accepted").await;
+    // A key no migration seeds (the cases migration seeds `case.*` templates at version 1).
+    create_template(&app, "test.accepted").await;
+    create_template(&app, "test.accepted").await;
     let response = app
         .admin(
             Method::GET,
-            "/api/v1/admin/notification-templates/case.accepted",
+            "/api/v1/admin/notification-templates/test.accepted",
         )
         .send()
         .await
@@ -144,7 +145,7 @@ async fn templates_are_versioned_and_previews_refuse_missing_variables() {
     let (status, preview) = app
         .admin_json(
             Method::POST,
-            "/api/v1/admin/notification-templates/case.accepted/preview",
+            "/api/v1/admin/notification-templates/test.accepted/preview",
             &json!({"variables": {"name": "欧阳小明", "item": "结婚登记", "no": "X1"}}),
         )
         .await;
@@ -162,7 +163,7 @@ async fn templates_are_versioned_and_previews_refuse_missing_variables() {
     let response = app
         .admin(
             Method::POST,
-            "/api/v1/admin/notification-templates/case.accepted/preview",
+            "/api/v1/admin/notification-templates/test.accepted/preview",
         )
         .json(&json!({"variables": {"name": "x"}}))
         .send()
