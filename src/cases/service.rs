@@ -77,7 +77,8 @@ fn invalid(errors: Vec<FieldError>) -> AppResult<()> {
     match errors.len() {
         0 => Ok(()),
         _ => {
-            let code = if errors.len() == 1 {
+            // One kind of error (say, two missing materials) keeps its own code.
+            let code = if errors.iter().all(|e| e.code == errors[0].code) {
                 stable_code(&errors[0].code)
             } else {
                 "validation_failed"
@@ -188,6 +189,8 @@ pub struct CaseService {
     catalog: Arc<CatalogService>,
     keys: Arc<IdentityKeys>,
     outbox: OutboxSettings,
+    /// Published item versions are immutable: each is read from the database once.
+    versions: moka::future::Cache<(String, i32), Arc<ItemDetail>>,
 }
 
 impl CaseService {
@@ -204,6 +207,7 @@ impl CaseService {
             catalog,
             keys,
             outbox,
+            versions: moka::future::Cache::builder().max_capacity(2_000).build(),
         }
     }
 
@@ -398,9 +402,16 @@ impl CaseService {
 
     /// The item version a case runs under (immutable once published).
     async fn case_item(&self, row: &CaseRow) -> AppResult<Arc<ItemDetail>> {
-        self.catalog
+        let key = (row.item_code.clone(), row.item_version);
+        if let Some(hit) = self.versions.get(&key).await {
+            return Ok(hit);
+        }
+        let detail = self
+            .catalog
             .detail(&row.item_code, Some(row.item_version))
-            .await
+            .await?;
+        self.versions.insert(key, detail.clone()).await;
+        Ok(detail)
     }
 
     async fn create(&self, intake: Intake<'_>) -> AppResult<CaseDetail> {
@@ -480,6 +491,7 @@ impl CaseService {
         if !inserted {
             // A concurrent request with the same key won: answer with its case.
             drop(tx);
+            drop(client);
             let key = idempotency_key.unwrap_or_default();
             let digest = request_digest.unwrap_or_default();
             return self
@@ -546,7 +558,6 @@ impl CaseService {
         self.notify(&tx, &row, "case.submitted", variables, false, "submitted")
             .await?;
         tx.commit().await?;
-        let client = self.pool.get().await?;
         self.detail_of(&**client, &row).await
     }
 
@@ -988,7 +999,6 @@ impl CaseService {
                 .await?;
         }
         tx.commit().await?;
-        let client = self.pool.get().await?;
         self.detail_of(&**client, &updated_row).await
     }
 

@@ -146,7 +146,7 @@ async fn wait_for_templates(app: &TestApp, owner_phone: &str, wanted: &[&str]) {
     for _ in 0..200 {
         let rows = db
             .query(
-                "SELECT DISTINCT n.template_key FROM notification n JOIN delivery d ON d.notification_id = n.id
+                "SELECT DISTINCT n.template_key FROM notification n JOIN notification_delivery d ON d.notification_id = n.id
                  WHERE n.phone = $1 AND d.status = 'sent'",
                 &[&owner_phone],
             )
@@ -481,7 +481,11 @@ async fn resubmitting_with_the_same_idempotency_key_returns_the_same_case() {
     let form = upload(&app, &token, PDF, "application/pdf").await;
     // Uploading the same bytes again is the same file on file (资料交一份).
     assert_eq!(upload(&app, &token, PDF, "application/pdf").await, form);
-    let materials = json!([{"material_key": "application_form", "file_ids": [form]}]);
+    let licence = upload(&app, &token, PNG, "image/png").await;
+    let materials = json!([
+        {"material_key": "application_form", "file_ids": [form]},
+        {"material_key": "business_licence", "file_ids": [licence]}
+    ]);
     let key = Uuid::new_v4().to_string();
     let (first, a) = apply(&app, &token, &key, materials.clone()).await;
     let (again, b) = apply(&app, &token, &key, materials.clone()).await;
