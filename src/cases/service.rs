@@ -243,7 +243,7 @@ impl CaseService {
         let client = self.pool.get().await?;
         // The applicant: the caller, or the one who authorised them (代办).
         let (applicant_subject, agent) = match body.on_behalf_of {
-            None => (principal.subject.clone(), None),
+            None => (principal.subject, None),
             Some(authorisation) => {
                 let grantor =
                     agent_grantor(&**client, authorisation, &submitted_by, &detail.code).await?;
@@ -1207,10 +1207,18 @@ impl CaseService {
             (None, None) => {}
         }
         if let Some(agent) = &row.agent_subject {
+            // Agents are citizens: their account's phone takes what push cannot.
+            let phone: Option<String> = match agent.parse::<Subject>() {
+                Ok(Subject::Citizen(id)) => tx
+                    .query_opt("SELECT phone FROM citizen WHERE id = $1", &[&id])
+                    .await?
+                    .map(|r| r.get(0)),
+                _ => None,
+            };
             recipients.push((
                 Recipient::Owner {
                     owner: agent.clone(),
-                    phone: None,
+                    phone,
                     email: None,
                 },
                 false,
@@ -1220,7 +1228,6 @@ impl CaseService {
         for (recipient, must_reach, whom) in recipients {
             let channels = match &recipient {
                 Recipient::Phone(_) => vec![Channel::Sms],
-                _ if whom == "agent" => vec![Channel::Push],
                 _ => vec![Channel::Push, Channel::Sms],
             };
             outbox::enqueue(

@@ -940,3 +940,468 @@ async fn window_intake_registers_a_case_with_paper_noted_and_backdated_work_keep
     assert_eq!(case["stage"], "in_review");
     app.stop().await;
 }
+
+/// Accepts a fresh case of a new applicant; returns (applicant token, accepted case).
+async fn accepted_case(app: &TestApp, cast: &Cast, phone: &str, id: &str) -> (String, Value) {
+    let (token, case) = applicant_with_case(app, phone, id).await;
+    let case = act(
+        app,
+        &cast.clerk,
+        case["id"].as_str().unwrap(),
+        "accept",
+        json!({}),
+    )
+    .await;
+    (token, case)
+}
+
+async fn progress(app: &TestApp, body: Value) -> (u16, Value) {
+    let response = app
+        .http
+        .post(app.url("/api/v1/public/progress"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_public_progress_query_needs_the_number_and_a_second_factor_and_refuses_enumeration() {
+    let app = spawn_app().await;
+    let cast = set_up(&app).await;
+    let phone = "13900139020";
+    let (_, case) = accepted_case(&app, &cast, phone, ID_1).await;
+    let number = case["acceptance_number"].as_str().unwrap().to_owned();
+
+    let (status, seen) = progress(
+        &app,
+        json!({"acceptance_number": number, "id_tail": "31002x"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{seen}");
+    assert_eq!(seen["applicant"], "李*");
+    assert_eq!(seen["stage"], "in_review");
+    assert_eq!(seen["steps"].as_array().unwrap().len(), 2);
+    assert!(seen["deadline"]["deadline"].is_string());
+    assert!(seen.get("form").is_none() && seen.get("materials").is_none());
+
+    // A wrong factor and an unknown (well-formed) number get the same answer.
+    let (status, wrong_tail) = progress(
+        &app,
+        json!({"acceptance_number": number, "id_tail": "000000"}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let mut other = number[..20].to_owned();
+    other.replace_range(14..20, "999999");
+    let unknown_number = (0..=10)
+        .map(|c| {
+            format!(
+                "{other}{}",
+                if c == 10 {
+                    'X'
+                } else {
+                    char::from(b'0' + c as u8)
+                }
+            )
+        })
+        .find(|n| fingertip::cases::acceptance_number::AcceptanceNumber::parse(n).is_ok())
+        .unwrap();
+    let (status, unknown) = progress(
+        &app,
+        json!({"acceptance_number": unknown_number, "id_tail": "31002X"}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(wrong_tail["code"], "progress_not_found");
+    assert_eq!(
+        wrong_tail, unknown,
+        "nothing tells a wrong number from a wrong factor"
+    );
+    // A typo in the number is caught by its check character, before any lookup.
+    let mut typo = number.clone();
+    let last = typo.pop().unwrap();
+    typo.push(if last == '1' { '2' } else { '1' });
+    let (status, body) = progress(
+        &app,
+        json!({"acceptance_number": typo, "id_tail": "31002X"}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["field"], "acceptance_number");
+    let (status, body) = progress(&app, json!({"acceptance_number": number})).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["code"], "second_factor_required");
+
+    // Or with an SMS code sent to the phone the case was applied with; a code works once.
+    // (A minute has passed since the registration code.)
+    app.db()
+        .await
+        .execute(
+            "UPDATE otp_code SET created_at = created_at - interval '61 seconds'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let response = app
+        .http
+        .post(app.url("/api/v1/auth/otp"))
+        .json(&json!({"phone": phone, "purpose": "progress"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let code = crate::identity::code_sent_to(&app, phone).await;
+    let (status, seen) = progress(&app, json!({"acceptance_number": number, "code": code})).await;
+    assert_eq!(status, 200, "{seen}");
+    let (status, _) = progress(&app, json!({"acceptance_number": number, "code": code})).await;
+    assert_eq!(status, 404);
+
+    // Too many failures from one address: 429, even with the right factor.
+    for _ in 0..17 {
+        let (status, _) = progress(
+            &app,
+            json!({"acceptance_number": number, "id_tail": "000000"}),
+        )
+        .await;
+        assert_eq!(status, 404);
+    }
+    let (status, _) = progress(
+        &app,
+        json!({"acceptance_number": number, "id_tail": "31002X"}),
+    )
+    .await;
+    assert_eq!(status, 429);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_agent_applies_and_acts_for_the_applicant_only_while_authorised() {
+    let app = spawn_app().await;
+    set_up(&app).await;
+    let applicant = citizen(&app, "13900139030", "郑一", ID_1).await;
+    let agent = citizen(&app, "13900139031", "王代办", ID_2).await;
+    let (status, granted) = call(
+        &app,
+        &applicant,
+        Method::POST,
+        "/api/v1/me/agent-authorisations",
+        json!({"agent_phone": "13900139031", "item_code": ITEM,
+               "valid_until": (chrono::Utc::now() + chrono::Duration::days(30)).date_naive()}),
+    )
+    .await;
+    assert_eq!(status, 200, "{granted}");
+    let authorisation = granted["id"].as_str().unwrap().to_owned();
+    let (_, mine) = call(
+        &app,
+        &agent,
+        Method::GET,
+        "/api/v1/me/agent-authorisations",
+        json!(null),
+    )
+    .await;
+    assert_eq!(mine["received"][0]["grantor_name"], "郑一");
+
+    let form = upload(&app, &agent, PDF, "application/pdf").await;
+    let licence = upload(&app, &agent, PNG, "image/png").await;
+    let response = app
+        .with_token(Method::POST, "/api/v1/cases", &agent)
+        .header("Idempotency-Key", Uuid::new_v4().to_string())
+        .json(
+            &json!({"item_code": ITEM, "on_behalf_of": authorisation, "materials": [
+            {"material_key": "application_form", "file_ids": [form]},
+            {"material_key": "business_licence", "file_ids": [licence]}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let case: Value = response.json().await.unwrap();
+    assert_eq!(case["applicant"]["name"], "郑一");
+    assert_eq!(case["agent"]["name"], "王代办");
+    let id = case["id"].as_str().unwrap().to_owned();
+    // Both see it.
+    for token in [&applicant, &agent] {
+        let (status, _) = call(
+            &app,
+            token,
+            Method::GET,
+            &format!("/api/v1/me/cases/{id}"),
+            json!(null),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    // Once revoked, the agent can no longer act on it nor apply again.
+    let response = app
+        .with_token(
+            Method::DELETE,
+            &format!("/api/v1/me/agent-authorisations/{authorisation}"),
+            &applicant,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let (status, body) = call(
+        &app,
+        &agent,
+        Method::POST,
+        &format!("/api/v1/me/cases/{id}/withdraw"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["code"], "agent_not_authorised");
+    let response = app
+        .with_token(Method::POST, "/api/v1/cases", &agent)
+        .header("Idempotency-Key", Uuid::new_v4().to_string())
+        .json(&json!({"item_code": ITEM, "on_behalf_of": authorisation, "materials": []}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 403, "agent_not_authorised").await;
+    // The applicant still acts.
+    let (status, _) = call(
+        &app,
+        &applicant,
+        Method::POST,
+        &format!("/api/v1/me/cases/{id}/withdraw"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_item_version_tells_applicants_what_changed_and_their_case_keeps_its_version() {
+    let app = spawn_app().await;
+    set_up(&app).await;
+    let phone = "13900139040";
+    let (token, case) = applicant_with_case(&app, phone, ID_1).await;
+    let id = case["id"].as_str().unwrap();
+    let mut draft = complete_draft("食品经营许可");
+    draft["promised_limit_days"] = json!(8);
+    let (status, body) = app
+        .admin_json(
+            Method::PUT,
+            &format!("/api/v1/admin/items/{ITEM}/draft"),
+            &json!({"revision": 1, "draft": draft}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            &format!("/api/v1/admin/items/{ITEM}/publish"),
+            &json!({"revision": body["draft_revision"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let db = app.db().await;
+    let changes: String = db
+        .query_one("SELECT variables->>'changes' FROM notification WHERE template_key = 'case.item_changed' AND phone = $1", &[&phone])
+        .await.unwrap().get(0);
+    assert_eq!(changes, "承诺时限");
+    let (_, mine) = call(
+        &app,
+        &token,
+        Method::GET,
+        &format!("/api/v1/me/cases/{id}"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(mine["item_version"], 1);
+    assert_eq!(mine["limit_working_days"], 10);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn acceptance_with_a_pending_material_and_a_commitment_blocks_approval_until_it_is_supplied()
+{
+    let app = spawn_app().await;
+    create_departments(&app).await;
+    let mut draft = complete_draft("食品经营许可");
+    draft["materials"][1]["key_material"] = json!(false);
+    publish_item(&app, ITEM, "DA-SCJG", draft).await;
+    for (name, role, dept) in [
+        ("d.clerk", "window_clerk", "DA-SCJG"),
+        ("d.reviewer", "reviewer", "DA-SCJG"),
+        ("d.health", "reviewer", "DA-WJ"),
+        ("d.approver", "approver", "DA-SCJG"),
+    ] {
+        create_staff(&app, name, role, Some(dept)).await;
+    }
+    let login = |name: &'static str| staff_login(&app.http, &app.address, name, STAFF_PASSWORD);
+    let (clerk, reviewer, health, approver) = (
+        login("d.clerk").await,
+        login("d.reviewer").await,
+        login("d.health").await,
+        login("d.approver").await,
+    );
+    let token = citizen(&app, "13900139050", "冯二", ID_1).await;
+    let form = upload(&app, &token, PDF, "application/pdf").await;
+    // The non-key business licence may be missing at application.
+    let (status, case) = apply(
+        &app,
+        &token,
+        &Uuid::new_v4().to_string(),
+        json!([{"material_key": "application_form", "file_ids": [form]}]),
+    )
+    .await;
+    assert_eq!(status, 201, "{case}");
+    let id = case["id"].as_str().unwrap();
+    let due = (chrono::Utc::now() + chrono::Duration::days(10)).date_naive();
+    let (status, body) = call(
+        &app,
+        &clerk,
+        Method::POST,
+        &format!("/api/v1/staff/cases/{id}/accept"),
+        json!({"deferred": [{"material_key": "application_form", "due": due}]}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["code"], "deferred_key_material");
+    let case = act(
+        &app,
+        &clerk,
+        id,
+        "accept",
+        json!({"deferred": [{"material_key": "business_licence", "due": due}], "commitment": true}),
+    )
+    .await;
+    assert_eq!(case["acceptance"]["commitment"], true);
+    assert_eq!(
+        case["acceptance"]["pending"][0]["material"],
+        "business_licence"
+    );
+    assert_eq!(case["applicant_todo"], "supply_deferred");
+    act(
+        &app,
+        &reviewer,
+        id,
+        "complete-step",
+        json!({"department_code": "DA-SCJG", "step": "审查"}),
+    )
+    .await;
+    act(
+        &app,
+        &health,
+        id,
+        "complete-step",
+        json!({"department_code": "DA-WJ", "step": "卫生审查"}),
+    )
+    .await;
+    let (status, body) = call(
+        &app,
+        &approver,
+        Method::POST,
+        &format!("/api/v1/staff/cases/{id}/approve"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(body["code"], "deferred_materials_pending");
+    let licence = upload(&app, &token, PNG, "image/png").await;
+    let (status, case) = call(
+        &app,
+        &token,
+        Method::POST,
+        &format!("/api/v1/me/cases/{id}/deferred-materials"),
+        json!({"material_key": "business_licence", "file_ids": [licence]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{case}");
+    assert!(case["applicant_todo"].is_null());
+    assert!(
+        case["materials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["supplied_in"] == "deferred")
+    );
+    let case = act(&app, &approver, id, "approve", json!({})).await;
+    assert_eq!(case["stage"], "decided_approved");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_extension_needs_a_reason_and_a_later_working_day_and_termination_a_reason() {
+    let app = spawn_app().await;
+    let cast = set_up(&app).await;
+    let (_, case) = accepted_case(&app, &cast, "13900139060", ID_1).await;
+    let id = case["id"].as_str().unwrap();
+    let deadline: chrono::NaiveDate = case["deadline"]["deadline"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (status, body) = call(
+        &app,
+        &cast.approver,
+        Method::POST,
+        &format!("/api/v1/staff/cases/{id}/extend"),
+        json!({"reason": "", "new_deadline": deadline + chrono::Duration::days(7)}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["code"], "extend_reason_blank");
+    let (status, body) = call(
+        &app,
+        &cast.approver,
+        Method::POST,
+        &format!("/api/v1/staff/cases/{id}/extend"),
+        json!({"reason": "需补充专家意见", "new_deadline": deadline}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["code"], "extension_not_later");
+    // The next working day after a week: never a weekend or holiday.
+    let mut later = deadline + chrono::Duration::days(7);
+    while matches!(later.format("%u").to_string().as_str(), "6" | "7") {
+        later += chrono::Duration::days(1);
+    }
+    let case = act(
+        &app,
+        &cast.approver,
+        id,
+        "extend",
+        json!({"reason": "需补充专家意见", "new_deadline": later}),
+    )
+    .await;
+    assert_eq!(case["deadline"]["extended"], true);
+    assert_eq!(case["deadline"]["deadline"], later.to_string());
+    // Only the deciding department's approver extends; reviewers may not.
+    let (status, _) = call(
+        &app,
+        &cast.reviewer,
+        Method::POST,
+        &format!("/api/v1/staff/cases/{id}/terminate"),
+        json!({"reason": "申请人死亡"}),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, body) = call(
+        &app,
+        &cast.approver,
+        Method::POST,
+        &format!("/api/v1/staff/cases/{id}/terminate"),
+        json!({"reason": " "}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["code"], "terminate_reason_blank");
+    let case = act(
+        &app,
+        &cast.approver,
+        id,
+        "terminate",
+        json!({"reason": "申请人主体资格灭失"}),
+    )
+    .await;
+    assert_eq!(case["stage"], "terminated");
+    app.stop().await;
+}
