@@ -200,39 +200,6 @@ pub struct MaterialFile {
     pub used_for: Vec<String>,
 }
 
-/// A file of an owner, as the case service needs it to attach it to a case.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OwnedFile {
-    pub id: Uuid,
-    pub sha256: String,
-    pub content_type: String,
-}
-
-/// The files among `ids` that belong to `owner` (ids of other owners, or of no file, are
-/// simply absent: the caller compares and answers as for a missing file). Meant to run inside
-/// the case submission's transaction, so the files checked are the files attached.
-pub async fn owned_files(
-    client: &impl GenericClient,
-    owner: &str,
-    ids: &[Uuid],
-) -> Result<Vec<OwnedFile>, tokio_postgres::Error> {
-    let rows = client
-        .query(
-            "SELECT id, sha256, content_type FROM material_file
-             WHERE owner = $1 AND id = ANY($2) ORDER BY id",
-            &[&owner, &ids],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| OwnedFile {
-            id: row.get(0),
-            sha256: row.get(1),
-            content_type: row.get(2),
-        })
-        .collect())
-}
-
 const FILE_COLUMNS: &str = "id, sha256, size_bytes, content_type, file_name, uploaded_at";
 
 fn file_of(row: &tokio_postgres::Row, used_for: Vec<String>) -> MaterialFile {

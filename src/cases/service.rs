@@ -24,7 +24,7 @@ use super::views::*;
 use crate::audit::{self, AuditEntry};
 use crate::calendar::model::Calendar;
 use crate::calendar::service::CalendarService;
-use crate::catalog::model::{Guide, MaterialFileType, StepKind};
+use crate::catalog::model::{Guide, StepKind};
 use crate::catalog::service::CatalogService;
 use crate::catalog::views::ItemDetail;
 use crate::http::{AppError, AppResult, FieldError};
@@ -1848,17 +1848,6 @@ fn check_occurred_at(at: Option<DateTime<Utc>>) -> AppResult<Option<DateTime<Utc
     Ok(Some(at))
 }
 
-fn content_type_allowed(content_type: &str, types: &[MaterialFileType]) -> bool {
-    let as_type = match content_type {
-        "application/pdf" => MaterialFileType::Pdf,
-        "image/jpeg" => MaterialFileType::Jpeg,
-        "image/png" => MaterialFileType::Png,
-        "application/ofd" => MaterialFileType::Ofd,
-        _ => return false,
-    };
-    types.is_empty() || types.contains(&as_type)
-}
-
 /// Checks the materials against the item's list and the owner's files: every key known and
 /// given once, every file the owner's and of a type the entry accepts, and — for a new case —
 /// every required key material present. Returns them ready to link.
@@ -1917,7 +1906,9 @@ async fn check_materials(
                     "file_not_found",
                     "no such file on file for you",
                 )),
-                Some(content_type) if !content_type_allowed(content_type, &spec.file_types) => {
+                Some(content_type)
+                    if !super::files::allowed_for(content_type, &spec.file_types) =>
+                {
                     errors.push(FieldError::new(
                         format!("{field}.file_ids[{j}]"),
                         "file_type_not_allowed",
