@@ -390,8 +390,6 @@ impl NotifyApi {
             )
             .await?;
         }
-        tx.execute("SELECT pg_notify('notification_outbox', '')", &[])
-            .await?;
         let view = load_view(&tx, id).await?;
         tx.commit().await?;
         Ok(Json(view))

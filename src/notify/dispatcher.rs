@@ -86,7 +86,7 @@ pub struct DispatchSettings {
     pub max_age: Duration,
     pub backoff_base_seconds: f64,
     pub backoff_cap_seconds: f64,
-    /// How often to look for due rows when no NOTIFY arrives.
+    /// How often to look for due rows (dispatchers poll; enqueueing sends no NOTIFY).
     pub poll_interval: Duration,
 }
 
@@ -435,7 +435,7 @@ impl Dispatcher {
         }))
     }
 
-    /// Runs until `shutdown` turns true: drains the outbox, then waits for a NOTIFY or the poll
+    /// Runs until `shutdown` turns true: drains the outbox, then waits for the poll
     /// interval.
     pub fn spawn(self, mut shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {

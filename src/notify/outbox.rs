@@ -381,8 +381,7 @@ pub async fn enqueue(
         )
         .await?;
     }
-    // Wake the dispatchers now rather than at their next poll.
-    tx.execute("SELECT pg_notify('notification_outbox', '')", &[])
-        .await?;
+    // No NOTIFY: nothing listens (dispatchers poll), and NOTIFY takes PostgreSQL's global
+    // notify-queue lock at commit, which would serialise every transaction that enqueues.
     Ok(id)
 }
