@@ -17,4 +17,5 @@ pub mod identity;
 pub mod keys;
 pub mod logging;
 pub mod notify;
+pub mod seals;
 pub mod tls;

@@ -39,6 +39,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_cases.sql",
         include_str!("../../migrations/0008_cases.sql"),
     ),
+    (
+        "0009_seals_licences.sql",
+        include_str!("../../migrations/0009_seals_licences.sql"),
+    ),
 ];
 
 /// Arbitrary constant naming the migration lock in `pg_advisory_lock`.
