@@ -37,6 +37,7 @@ use crate::notify::api::NotifyApi;
 use crate::notify::me_api::NotifyMeApi;
 use crate::notify::outbox::OutboxSettings;
 use crate::notify::receipts::ReceiptsApi;
+use crate::seals::api::SealsApi;
 
 pub const API_TITLE: &str = "fingertip 网上行政审批平台 API";
 
@@ -54,14 +55,25 @@ pub struct Services {
     pub outbox: OutboxSettings,
     pub receipt_token: Option<crate::config::Secret>,
     pub cases: crate::cases::service::CaseService,
+    pub seals: crate::seals::registry::SealRegistry,
     pub blobs: Arc<dyn BlobStore>,
 }
 
 impl Services {
     pub fn new(config: &Config, pool: Pool, secrets: IdentitySecrets) -> anyhow::Result<Services> {
         let blobs: Arc<dyn BlobStore> = Arc::new(FileBlobStore::new(config.data_dir.join("blobs")));
-        let identity =
-            crate::identity::setup::build(config, pool.clone(), config.notify.outbox(), secrets)?;
+        let identity = crate::identity::setup::build(
+            config,
+            pool.clone(),
+            config.notify.outbox(),
+            secrets.token_key,
+            secrets.pii,
+        )?;
+        let seals = crate::seals::registry::SealRegistry::new(
+            pool.clone(),
+            Arc::new(secrets.seal),
+            config.cases.seal_ca_name.clone(),
+        );
         let calendar = Arc::new(CalendarService::new(pool.clone()));
         let catalog = Arc::new(CatalogService::new(
             pool.clone(),
@@ -82,6 +94,7 @@ impl Services {
             calendar,
             catalog,
             cases,
+            seals,
             files: MaterialFiles::new(pool.clone(), blobs.clone(), config.cases.max_material_bytes),
             blobs,
             outbox: config.notify.outbox(),
@@ -103,6 +116,7 @@ type Apis = (
     CasesApi,
     ProgressApi,
     AgentsApi,
+    SealsApi,
     CaseFilesApi,
 );
 
@@ -153,6 +167,11 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
             AgentsApi {
                 pool: services.pool.clone(),
                 gate: services.gate.clone(),
+            },
+            SealsApi {
+                pool: services.pool.clone(),
+                gate: services.gate.clone(),
+                registry: services.seals.clone(),
             },
             CaseFilesApi {
                 pool: services.pool.clone(),

@@ -73,13 +73,33 @@ pub struct CasesConfig {
     /// uploads are exempt from `max_body_bytes` (a scan is far larger than any JSON body) and
     /// read under this limit instead.
     pub max_material_bytes: usize,
+    /// The key sealing the seal CA's and the departments' private seal keys at rest;
+    /// `<data_dir>/keys/seal.key` by default (created on first start in development; in
+    /// production the file must exist).
+    pub seal_key_file: Option<PathBuf>,
+    /// The name of the platform's own seal CA (used when no real CA was imported).
+    pub seal_ca_name: String,
+    /// Where the public reaches this server: the QR code of every sealed document points at
+    /// `<public_base_url>/api/v1/public/documents/<token>`.
+    pub public_base_url: String,
 }
 
 impl Default for CasesConfig {
     fn default() -> Self {
         CasesConfig {
             max_material_bytes: crate::cases::files::DEFAULT_MAX_MATERIAL_BYTES,
+            seal_key_file: None,
+            seal_ca_name: "指尖办电子印章根CA（开发）".to_owned(),
+            public_base_url: "http://127.0.0.1:8080".to_owned(),
         }
+    }
+}
+
+impl CasesConfig {
+    pub fn seal_key_path(&self, data_dir: &std::path::Path) -> PathBuf {
+        self.seal_key_file
+            .clone()
+            .unwrap_or_else(|| data_dir.join("keys").join("seal.key"))
     }
 }
 

@@ -26,6 +26,9 @@ use crate::notify::outbox::OutboxSettings;
 pub struct IdentitySecrets {
     pub token_key: SigningKey,
     pub pii: IdentityKeys,
+    /// Seals the seal CA's and the departments' seal keys at rest (a separate key file, so
+    /// the ID-number key never protects signing keys).
+    pub seal: IdentityKeys,
 }
 
 impl IdentityConfig {
@@ -56,7 +59,18 @@ impl IdentitySecrets {
             IdentityKeys::load_or_create(&pii_path)
         }
         .with_context(|| format!("ID-number key {}", pii_path.display()))?;
-        Ok(IdentitySecrets { token_key, pii })
+        let seal_path = config.cases.seal_key_path(&config.data_dir);
+        let seal = if config.mode == Mode::Production {
+            IdentityKeys::load(&seal_path)
+        } else {
+            IdentityKeys::load_or_create(&seal_path)
+        }
+        .with_context(|| format!("seal key {}", seal_path.display()))?;
+        Ok(IdentitySecrets {
+            token_key,
+            pii,
+            seal,
+        })
     }
 
     /// Keys that live in memory only (the OpenAPI document, tools).
@@ -64,6 +78,7 @@ impl IdentitySecrets {
         Ok(IdentitySecrets {
             token_key: SigningKey::generate()?,
             pii: IdentityKeys::from_master_key(&[0u8; 32]),
+            seal: IdentityKeys::from_master_key(&[1u8; 32]),
         })
     }
 }
@@ -87,20 +102,18 @@ pub fn build(
     config: &Config,
     pool: Pool,
     outbox: OutboxSettings,
-    secrets: IdentitySecrets,
+    token_key: SigningKey,
+    pii: IdentityKeys,
 ) -> anyhow::Result<IdentityApi> {
     let identity = &config.identity;
-    let signer = Arc::new(TokenSigner::new(
-        secrets.token_key,
-        identity.access_token_seconds,
-    ));
+    let signer = Arc::new(TokenSigner::new(token_key, identity.access_token_seconds));
     let gate = Gate::new(signer.clone(), pool.clone());
     let sessions = session_settings(identity.refresh_token_days);
     let realname = identity.realname.build().context("real-name provider")?;
     let citizens = Citizens {
         pool: pool.clone(),
         signer: signer.clone(),
-        keys: Arc::new(secrets.pii),
+        keys: Arc::new(pii),
         realname,
         outbox,
         otp: OtpSettings {

@@ -2,4 +2,6 @@
 //! platform's seal CA (or an imported one) and a drawn image. Keys are sealed at rest; every use
 //! is audited; a seal can be suspended or revoked.
 
+pub mod api;
 pub mod authority;
+pub mod registry;

@@ -131,6 +131,10 @@ const DECLARED: &[(&str, Who, bool)] = &[
     ("POST /api/v1/staff/cases/{id}/deny", Who::Staff, true),
     ("POST /api/v1/window/cases", Who::Staff, true),
     ("POST /api/v1/public/progress", Who::Public, true),
+    ("POST /api/v1/admin/departments/{code}/seals", Who::DepartmentAdminOfItem, true),
+    ("GET /api/v1/admin/departments/{code}/seals", Who::DepartmentAdminOfItem, true),
+    ("POST /api/v1/admin/seals/{id}/status", Who::PlatformAdmin, true),
+    ("GET /api/v1/public/seal-root", Who::Public, true),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,7 +287,14 @@ fn concrete_path(template: &str, fixture: &Fixture) -> String {
     let mut path = template.to_owned();
     let values = [
         ("{year}", "2026".to_owned()),
-        ("{code}", "AUTHZ-01".to_owned()),
+        (
+            "{code}",
+            if template.contains("/departments/") {
+                "AUTHZ-A".to_owned()
+            } else {
+                "AUTHZ-01".to_owned()
+            },
+        ),
         (
             "{key}",
             if template.contains("/materials/") {

@@ -29,4 +29,5 @@ mod notify_me;
 mod notify_providers;
 mod observability;
 mod openapi;
+mod seals;
 mod serve_binary;
