@@ -1,0 +1,1013 @@
+//! Case submissions per second: complete online applications (three ~10 KB PDF materials
+//! uploaded to `POST /api/v1/me/files`, then `POST /api/v1/cases` linking them) under concurrent
+//! load, beside `pgbench`'s TPC-B rate on the same cluster in the same run. The release server
+//! runs as its own process (as in `identity_login`) with the demo catalog, on an embedded cluster
+//! owned by the bench.
+//!
+//! `cargo bench --bench case_submissions` (env: BENCH_SECONDS, BENCH_CONCURRENCY,
+//! BENCH_CITIZENS; BENCH_PG_STATEMENTS=1 restarts the cluster with `pg_stat_statements` loaded
+//! and prints where the database time of the measured run went; BENCH_COLD=1 skips the lone
+//! first submission that fills the server's caches; BENCH_VERBOSE=1 prints pgbench's output).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use fingertip::db::embedded::EmbeddedCluster;
+use fingertip::identity::citizen_id::check_character;
+use ring::rand::{SecureRandom, SystemRandom};
+use serde_json::{Value, json};
+
+const WARM_UP_SECONDS: u64 = 2;
+/// The item the bench publishes: three required key materials, PDF only, citizens at L2.
+const ITEM: &str = "BENCH-CASE-0001";
+const MATERIALS: [&str; 3] = ["application_form", "id_card", "residence_proof"];
+/// Size of every uploaded material file.
+const FILE_BYTES: usize = 10 * 1024;
+const DEMO_ADMIN: &str = "admin";
+const DEMO_PASSWORD: &str = "Demo-password-2026";
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let _ = self.child.wait();
+    }
+}
+
+/// Stops the cluster's postmaster (fast shutdown) if the bench panics before stopping it.
+struct StopOnPanic(PathBuf);
+
+impl Drop for StopOnPanic {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let pid = std::fs::read_to_string(self.0.join("postmaster.pid"))
+            .ok()
+            .and_then(|text| text.lines().next().and_then(|l| l.trim().parse().ok()));
+        if let Some(pid) = pid {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+        }
+    }
+}
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The server's configuration: SMS-code limits raised so that registering the bench's citizens
+/// from one machine is not refused (the bench does not measure codes), and no dispatch worker
+/// (the `case.submitted` notices stay in the outbox; sending them is `notify_throughput`'s
+/// figure).
+fn write_config(dir: &Path) -> PathBuf {
+    let text = r#"
+[notify]
+dispatch = false
+per_address_hourly_limit = 1000000000
+
+[identity.otp]
+resend_seconds = 0
+per_phone_daily = 1000000000
+per_ip_hourly = 1000000000
+"#;
+    let path = dir.join("fingertip.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn start_server(dir: &Path, config: &Path, database_url: &str) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = dir.join("server.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_fingertip"))
+        .arg("--config")
+        .arg(config)
+        .arg("serve")
+        .arg("--demo-data")
+        .env("DATABASE_URL", database_url)
+        .env("FINGERTIP_DATA_DIR", dir.join("data"))
+        .env("FINGERTIP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("FINGERTIP_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let server = Server { child, port };
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    while http
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "server not ready: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    server
+}
+
+async fn connect(cs: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(cs, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// What every worker shares: one keep-alive client per worker, each from its own loopback
+/// address (127.0.0.10+w), and the citizens' access tokens.
+struct Ctx {
+    base: String,
+    clients: Vec<reqwest::Client>,
+    /// Access tokens of the registered citizens, worker `w` using `tokens[w * per + k]`.
+    tokens: Vec<String>,
+    per_worker: usize,
+    rng: SystemRandom,
+}
+
+impl Ctx {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn post(
+        &self,
+        worker: usize,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> (u16, Value) {
+        let mut request = self.clients[worker].post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A new ~10 KB PDF: the header, then random bytes (the store keeps identical bytes once).
+    fn pdf(&self) -> Vec<u8> {
+        let mut bytes = vec![0; FILE_BYTES];
+        let header = b"%PDF-1.7\n";
+        bytes[..header.len()].copy_from_slice(header);
+        self.rng.fill(&mut bytes[header.len()..]).unwrap();
+        bytes
+    }
+
+    /// Uploads one material file; asserts 201 (a new file) and returns its id.
+    async fn upload(&self, worker: usize, token: &str) -> String {
+        let response = self.clients[worker]
+            .post(self.url("/api/v1/me/files"))
+            .bearer_auth(token)
+            .header("content-type", "application/pdf")
+            .body(self.pdf())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 201, "upload: {body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// One complete submission by worker `w`'s `i`-th citizen in turn: three uploads, then the
+    /// case. Returns the four requests' latencies (ms).
+    async fn submit(&self, worker: usize, i: usize) -> [f64; 4] {
+        let token = &self.tokens[worker * self.per_worker + i % self.per_worker];
+        let mut phases = [0.0; 4];
+        let mut file_ids = Vec::new();
+        for phase in phases.iter_mut().take(3) {
+            let t = Instant::now();
+            file_ids.push(self.upload(worker, token).await);
+            *phase = ms(t.elapsed());
+        }
+        let materials: Vec<Value> = MATERIALS
+            .iter()
+            .zip(&file_ids)
+            .map(|(key, id)| json!({"material_key": key, "file_ids": [id]}))
+            .collect();
+        let t = Instant::now();
+        let response = self.clients[worker]
+            .post(self.url("/api/v1/cases"))
+            .bearer_auth(token)
+            .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+            .json(&json!({
+                "item_code": ITEM,
+                "form": {"居住地址": "大安市长虹路1号", "申请事由": "性能测试"},
+                "materials": materials,
+            }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 201, "case: {body}");
+        assert_eq!(body["stage"], "pre_review", "{body}");
+        phases[3] = ms(t.elapsed());
+        phases
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Latencies of one kind, sorted.
+struct Latencies(Vec<f64>);
+
+impl Latencies {
+    fn new(mut all: Vec<f64>) -> Latencies {
+        all.sort_by(f64::total_cmp);
+        Latencies(all)
+    }
+
+    fn pct(&self, p: f64) -> f64 {
+        let all = &self.0;
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    fn mean(&self) -> f64 {
+        self.0.iter().sum::<f64>() / self.0.len().max(1) as f64
+    }
+}
+
+struct Measured {
+    submissions: u64,
+    seconds: f64,
+    whole: Latencies,
+    uploads: Latencies,
+    case_post: Latencies,
+}
+
+impl Measured {
+    fn rate(&self) -> f64 {
+        self.submissions as f64 / self.seconds
+    }
+}
+
+/// `concurrency` workers submit back to back for `seconds`; every submission asserts its own
+/// success.
+async fn measure(ctx: &Arc<Ctx>, concurrency: usize, seconds: u64) -> Measured {
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..concurrency {
+        let (ctx, stop) = (ctx.clone(), stop.clone());
+        workers.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let phases = ctx.submit(w, i).await;
+                out.push((ms(t.elapsed()), phases));
+                i += 1;
+            }
+            out
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut whole, mut uploads, mut case_post) = (Vec::new(), Vec::new(), Vec::new());
+    for w in workers {
+        for (total, phases) in w.await.unwrap() {
+            whole.push(total);
+            uploads.extend_from_slice(&phases[..3]);
+            case_post.push(phases[3]);
+        }
+    }
+    Measured {
+        submissions: whole.len() as u64,
+        seconds: started.elapsed().as_secs_f64(),
+        whole: Latencies::new(whole),
+        uploads: Latencies::new(uploads),
+        case_post: Latencies::new(case_post),
+    }
+}
+
+/// Samples what the server's database sessions are doing (`pg_stat_activity`, every 100 ms)
+/// while the submissions are measured; a session waiting on a lock is shown with its statement.
+struct WaitSampler {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<(u64, BTreeMap<String, u64>)>,
+}
+
+impl WaitSampler {
+    async fn start(cs: &str) -> WaitSampler {
+        let db = connect(cs).await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_task = stop.clone();
+        let task = tokio::spawn(async move {
+            let (mut samples, mut seen) = (0, BTreeMap::new());
+            while !stop_task.load(Ordering::Relaxed) {
+                let rows = db
+                    .query(
+                        "SELECT CASE WHEN state <> 'active' THEN 'idle in transaction'
+                                     WHEN wait_event_type IS NULL THEN 'CPU'
+                                     WHEN wait_event_type = 'Lock'
+                                     THEN 'Lock:' || wait_event || coalesce(
+                                            (SELECT ' (' || l.mode || ' on '
+                                                    || coalesce(l.classid::regclass::text, '?')
+                                                    || ' ' || coalesce(l.objid::text, '?') || ')'
+                                               FROM pg_locks l
+                                              WHERE l.pid = a.pid AND NOT l.granted LIMIT 1), '')
+                                          || ' on «'
+                                          || left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 40) || '»'
+                                     ELSE wait_event_type || ':' || wait_event END
+                           FROM pg_stat_activity a
+                          WHERE application_name = 'fingertip'
+                            AND state IN ('active', 'idle in transaction')",
+                        &[],
+                    )
+                    .await
+                    .unwrap();
+                samples += 1;
+                for row in rows {
+                    *seen.entry(row.get::<_, String>(0)).or_insert(0) += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            (samples, seen)
+        });
+        WaitSampler { stop, task }
+    }
+
+    /// "`n` busy on average: CPU 40%, Lock:object on «COMMIT» 30%, ..." (top six).
+    async fn finish(self) -> String {
+        self.stop.store(true, Ordering::Relaxed);
+        let (samples, seen) = self.task.await.unwrap();
+        let total: u64 = seen.values().sum();
+        let mut top: Vec<_> = seen.into_iter().collect();
+        top.sort_by_key(|entry| std::cmp::Reverse(entry.1));
+        let parts: Vec<String> = top
+            .iter()
+            .take(6)
+            .map(|(what, n)| format!("{what} {:.0}%", 100.0 * *n as f64 / total.max(1) as f64))
+            .collect();
+        format!(
+            "{:.1} of the server's DB sessions busy on average: {}",
+            total as f64 / samples.max(1) as f64,
+            parts.join(", ")
+        )
+    }
+}
+
+/// Fields of `/proc/<pid>/stat` after the command name: [0] state, [1] ppid, ... [11] utime,
+/// [12] stime, [13] cutime, [14] cstime (clock ticks).
+fn proc_stat(pid: u32) -> Option<Vec<u64>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(
+        stat[stat.rfind(')')? + 1..]
+            .split_whitespace()
+            .map(|f| f.parse().unwrap_or(0))
+            .collect(),
+    )
+}
+
+/// Whose CPU time a [`CpuWatch`] reports by name.
+#[derive(Clone, Copy)]
+enum Source {
+    /// A running process (all its threads).
+    Process(u32),
+    /// This process's children that have exited and been waited for (pgbench).
+    ReapedChildren,
+}
+
+impl Source {
+    fn ticks(self) -> u64 {
+        let of = |pid: u32, fields: std::ops::Range<usize>| {
+            proc_stat(pid).map_or(0, |f| f.get(fields).map_or(0, |v| v.iter().sum()))
+        };
+        match self {
+            Source::Process(pid) => of(pid, 11..13),
+            Source::ReapedChildren => of(std::process::id(), 13..15),
+        }
+    }
+}
+
+/// CPU time of the cluster so far: the postmaster, its running children (backends, WAL writer,
+/// checkpointer, ...) and the children it has reaped (backends of closed connections).
+fn cluster_ticks(data_dir: &Path) -> u64 {
+    let Some(postmaster) = std::fs::read_to_string(data_dir.join("postmaster.pid"))
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .next()
+                .and_then(|l| l.trim().parse::<u32>().ok())
+        })
+    else {
+        return 0;
+    };
+    let mut ticks = proc_stat(postmaster).map_or(0, |f| f.iter().skip(11).take(4).sum());
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Some(f) = proc_stat(pid)
+            && f.get(1) == Some(&u64::from(postmaster))
+        {
+            ticks += f.iter().skip(11).take(2).sum::<u64>();
+        }
+    }
+    ticks
+}
+
+/// (busy, total) clock ticks of the whole machine so far, from `/proc/stat`.
+fn machine_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap();
+    let values: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let total: u64 = values.iter().sum();
+    (total - values[3] - values[4], total)
+}
+
+/// Where the machine's CPU went while a figure was measured: named processes (the server, the
+/// load generator, pgbench), the cluster, and everything else on the machine.
+struct CpuWatch {
+    named: Vec<(&'static str, Source)>,
+    data_dir: PathBuf,
+    start: Snapshot,
+}
+
+struct Snapshot {
+    named: Vec<u64>,
+    cluster: u64,
+    busy: u64,
+    total: u64,
+}
+
+impl CpuWatch {
+    fn snapshot(&self) -> Snapshot {
+        let (busy, total) = machine_ticks();
+        Snapshot {
+            named: self
+                .named
+                .iter()
+                .map(|(_, source)| source.ticks())
+                .collect(),
+            cluster: cluster_ticks(&self.data_dir),
+            busy,
+            total,
+        }
+    }
+
+    fn start(named: Vec<(&'static str, Source)>, data_dir: &Path) -> CpuWatch {
+        let mut watch = CpuWatch {
+            named,
+            data_dir: data_dir.to_owned(),
+            start: Snapshot {
+                named: Vec::new(),
+                cluster: 0,
+                busy: 0,
+                total: 0,
+            },
+        };
+        watch.start = watch.snapshot();
+        watch
+    }
+
+    /// "CPU (cores of 2): server 0.61, load generator 0.20, PostgreSQL 0.52, other processes
+    /// 0.60, idle 0.07".
+    fn finish(self) -> String {
+        let end = self.snapshot();
+        let start = &self.start;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let elapsed = (end.total - start.total).max(1);
+        let share = |ticks: u64| ticks as f64 / elapsed as f64 * cores;
+        let mut parts = Vec::new();
+        let mut accounted = end.cluster - start.cluster;
+        for (i, (name, _)) in self.named.iter().enumerate() {
+            let used = end.named[i].saturating_sub(start.named[i]);
+            accounted += used;
+            parts.push(format!("{name} {:.2}", share(used)));
+        }
+        parts.push(format!(
+            "PostgreSQL {:.2}",
+            share(end.cluster - start.cluster)
+        ));
+        let busy = end.busy - start.busy;
+        parts.push(format!(
+            "other processes {:.2}",
+            share(busy.saturating_sub(accounted))
+        ));
+        parts.push(format!("idle {:.2}", share(elapsed - busy)));
+        format!("CPU (cores of {cores:.0}): {}", parts.join(", "))
+    }
+}
+
+/// Commits, WAL flushes and WAL bytes of the cluster so far (`pg_stat_database` of `database`,
+/// `pg_stat_wal`).
+async fn db_counters(db: &tokio_postgres::Client, database: &str) -> [f64; 3] {
+    let row = db
+        .query_one(
+            "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = $1)::float8,
+                    wal_sync::float8, wal_bytes::float8
+               FROM pg_stat_wal",
+            &[&database],
+        )
+        .await
+        .unwrap();
+    [row.get(0), row.get(1), row.get(2)]
+}
+
+/// "per X: 6.0 transactions, 4.1 WAL flushes, 14.2 kB of WAL" between two [`db_counters`].
+fn per_unit(what: &str, before: [f64; 3], after: [f64; 3], units: f64) -> String {
+    let per = |i: usize| (after[i] - before[i]) / units.max(1.0);
+    format!(
+        "per {what}: {:.1} transactions, {:.2} WAL flushes, {:.1} kB of WAL",
+        per(0),
+        per(1),
+        per(2) / 1000.0
+    )
+}
+
+/// A valid GB 11643 number: Beijing Chaoyang (110105), born in 1990, sequence from `i`.
+fn citizen_id(i: usize) -> String {
+    let first17 = format!(
+        "1101051990{:02}{:02}{:03}",
+        1 + (i / 1000) / 28 % 12,
+        1 + (i / 1000) % 28,
+        i % 1000
+    );
+    let check = check_character(first17.as_bytes()).unwrap();
+    format!("{first17}{check}")
+}
+
+fn phone(i: usize) -> String {
+    format!("1390{:07}", i)
+}
+
+/// Registers citizen `i` through the API (code read from the outbox, as `tests/api/identity.rs`
+/// does); returns the access token.
+async fn register(ctx: &Ctx, db: &deadpool_postgres::Pool, worker: usize, i: usize) -> String {
+    let phone = phone(i);
+    let (status, body) = ctx
+        .post(
+            worker,
+            "/api/v1/auth/otp",
+            None,
+            &json!({"phone": phone, "purpose": "register"}),
+        )
+        .await;
+    assert_eq!(status, 202, "otp: {body}");
+    let code: String = db
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT n.variables->>'code' FROM notification_delivery d
+               JOIN notification n ON n.id = d.notification_id
+              WHERE d.channel = 'sms' AND d.address = $1
+              ORDER BY d.created_at DESC LIMIT 1",
+            &[&phone],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let (status, body) = ctx
+        .post(
+            worker,
+            "/api/v1/auth/citizen/register",
+            None,
+            &json!({"phone": phone, "code": code, "name": "张三", "id_number": citizen_id(i)}),
+        )
+        .await;
+    assert_eq!(status, 201, "register: {body}");
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Publishes the bench's item as the demo platform administrator: fully online, citizens at
+/// assurance level 2, three required key materials (PDF), accepted and decided by the demo
+/// market-regulation bureau.
+async fn publish_item(base: &str) {
+    let http = reqwest::Client::new();
+    let response = http
+        .post(format!("{base}/api/v1/auth/staff/login"))
+        .json(&json!({"username": DEMO_ADMIN, "password": DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "demo admin login");
+    let admin: Value = response.json().await.unwrap();
+    let token = admin["access_token"].as_str().unwrap();
+    let material = |key: &str, name: &str| {
+        json!({"key": key, "name": name, "required": true, "key_material": true,
+               "originals": 1, "copies": 0, "file_types": ["pdf"]})
+    };
+    let draft = json!({
+        "name": "居住证明出具（性能测试）",
+        "category": "public_service",
+        "legal_basis": [{"document": "《居住证暂行条例》", "article": "第九条"}],
+        "conditions": ["在本市居住半年以上"],
+        "materials": [
+            material(MATERIALS[0], "申请表"),
+            material(MATERIALS[1], "居民身份证"),
+            material(MATERIALS[2], "居住证明材料"),
+        ],
+        "statutory_limit_days": 20,
+        "promised_limit_days": 5,
+        "instant": false,
+        "fees": {"free": true},
+        "steps": [
+            {"kind": "accept", "name": "受理", "limit_days": 1, "stage": 1},
+            {"kind": "review", "name": "审查", "limit_days": 3, "stage": 2},
+            {"kind": "decide", "name": "决定", "limit_days": 1, "stage": 3}
+        ],
+        "result": {"kind": "certificate", "name": "居住证明"},
+        "online_depth": "fully_online",
+        "applicant_types": ["citizen"],
+        "required_assurance_level": 2,
+        "consultation_phone": "0436-5223315",
+        "complaint_phone": "12345",
+        "handling_location": "大安市政务服务中心一楼"
+    });
+    let response = http
+        .post(format!("{base}/api/v1/admin/items"))
+        .bearer_auth(token)
+        .json(&json!({"code": ITEM, "lead_department_code": "220882-SCJG", "draft": draft}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "create item: {created}");
+    let response = http
+        .post(format!("{base}/api/v1/admin/items/{ITEM}/publish"))
+        .bearer_auth(token)
+        .json(&json!({"revision": created["draft_revision"]}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let published: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "publish item: {published}");
+}
+
+/// Runs `pgbench` against database `pgbench_baseline` of the cluster; returns its output.
+fn pgbench(cluster: &EmbeddedCluster, args: &[&str]) -> String {
+    let cs = cluster.connection_string("postgres");
+    let password = cs
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("password="))
+        .unwrap();
+    let output = Command::new(cluster.bin_dir().join("pgbench"))
+        .args(["-h", "127.0.0.1", "-p", &cluster.port().to_string()])
+        .args(["-U", cluster.user()])
+        .args(args)
+        .arg("pgbench_baseline")
+        .env("PGPASSWORD", password)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "pgbench {args:?}: {text}");
+    text
+}
+
+/// The built-in TPC-B-like script with `clients` connections for `seconds`: (tps "without
+/// initial connection time", transactions, pgbench's output).
+fn tpcb(cluster: &EmbeddedCluster, clients: usize, seconds: u64) -> (f64, f64, String) {
+    let (clients, seconds) = (clients.to_string(), seconds.to_string());
+    let output = pgbench(cluster, &["-c", &clients, "-j", "2", "-T", &seconds]);
+    let tps = output
+        .lines()
+        .find(|l| l.contains("without initial connection time"))
+        .and_then(|l| l.strip_prefix("tps = "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no tps in pgbench output: {output}"));
+    let transactions = output
+        .lines()
+        .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no transaction count in pgbench output: {output}"));
+    (tps, transactions, output)
+}
+
+/// With BENCH_PG_STATEMENTS=1: loads `pg_stat_statements` (a restart of the cluster) so the
+/// bench can say which statements the measured run's database time went to.
+async fn with_statements(cluster: EmbeddedCluster, data_dir: &Path) -> EmbeddedCluster {
+    let postgres = connect(&cluster.connection_string("postgres")).await;
+    postgres
+        .batch_execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+        .await
+        .unwrap();
+    cluster.stop().await.unwrap();
+    drop(cluster);
+    let cluster = EmbeddedCluster::start(data_dir).await.unwrap();
+    // Planning is timed too: every statement the server sends unprepared is planned again.
+    let postgres = connect(&cluster.connection_string("postgres")).await;
+    postgres
+        .batch_execute("ALTER SYSTEM SET pg_stat_statements.track_planning = on")
+        .await
+        .unwrap();
+    postgres
+        .batch_execute("SELECT pg_reload_conf()")
+        .await
+        .unwrap();
+    cluster
+}
+
+/// Statements per submission, then the top statements of database `bench` by total execution
+/// time since the last reset.
+async fn top_statements(cs: &str, submissions: u64) -> Vec<String> {
+    let db = connect(cs).await;
+    let totals = db
+        .query_one(
+            "SELECT sum(calls)::float8, sum(plans)::float8 FROM pg_stat_statements
+              WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'bench')
+                AND query NOT LIKE '%pg_stat_%'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let per = |total: f64| total / submissions.max(1) as f64;
+    let mut lines = vec![format!(
+        "{:.1} statements and {:.1} plans per submission",
+        per(totals.get(0)),
+        per(totals.get(1))
+    )];
+    let top = db
+        .query(
+            "SELECT calls, total_exec_time, mean_exec_time, plans, total_plan_time,
+                    left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 90)
+               FROM pg_stat_statements
+              WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'bench')
+                AND query NOT LIKE '%pg_stat_%'
+              ORDER BY query IN ('COMMIT', 'BEGIN') DESC, total_exec_time DESC LIMIT 17",
+            &[],
+        )
+        .await
+        .unwrap();
+    lines.extend(top.iter().map(|r| {
+        format!(
+            "{:>6} calls {:>6.0} ms exec ({:.2} ms mean), {:>6} plans {:>5.0} ms  {}",
+            r.get::<_, i64>(0),
+            r.get::<_, f64>(1),
+            r.get::<_, f64>(2),
+            r.get::<_, i64>(3),
+            r.get::<_, f64>(4),
+            r.get::<_, String>(5)
+        )
+    }));
+    lines
+}
+
+#[tokio::main]
+async fn main() {
+    fingertip::tls::install_crypto_provider();
+    let seconds = env_or("BENCH_SECONDS", 20);
+    let concurrency = env_or("BENCH_CONCURRENCY", 16) as usize;
+    assert!(
+        (1..=200).contains(&concurrency),
+        "one loopback address per client"
+    );
+    let per_worker = (env_or("BENCH_CITIZENS", 64) as usize / concurrency).max(1);
+    let citizens = per_worker * concurrency;
+    let statements = env_or("BENCH_PG_STATEMENTS", 0) == 1;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let pg_dir = dir.path().join("pg");
+    let mut cluster = EmbeddedCluster::start(&pg_dir).await.unwrap();
+    let _stop_on_panic = StopOnPanic(cluster.data_dir().to_owned());
+    if statements {
+        cluster = with_statements(cluster, &pg_dir).await;
+    }
+    let postgres = connect(&cluster.connection_string("postgres")).await;
+    for database in ["bench", "pgbench_baseline"] {
+        postgres
+            .batch_execute(&format!("CREATE DATABASE {database}"))
+            .await
+            .unwrap();
+    }
+    let config = write_config(dir.path());
+    let server = start_server(dir.path(), &config, &cluster.url("bench")).await;
+    let base = format!("http://127.0.0.1:{}", server.port);
+    publish_item(&base).await;
+
+    let clients: Vec<reqwest::Client> = (0..concurrency)
+        .map(|w| {
+            reqwest::Client::builder()
+                .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10 + w as u8)))
+                .pool_max_idle_per_host(1)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let cs = cluster.connection_string("bench");
+    let mut bench_db: tokio_postgres::Config = cs.parse().unwrap();
+    bench_db.application_name("case_submissions bench");
+    let db = fingertip::db::pool_for(bench_db, 8).unwrap();
+
+    // Citizens registered through the API (code, then name + ID number, checked by the demo
+    // real-name provider: assurance level 2), each worker registering its own.
+    let registering = Arc::new(Ctx {
+        base: base.clone(),
+        clients: clients.clone(),
+        tokens: Vec::new(),
+        per_worker,
+        rng: SystemRandom::new(),
+    });
+    let mut tasks = Vec::new();
+    for w in 0..concurrency {
+        let (ctx, db) = (registering.clone(), db.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut tokens = Vec::new();
+            for k in 0..per_worker {
+                tokens.push(register(&ctx, &db, w, w * per_worker + k).await);
+            }
+            tokens
+        }));
+    }
+    let mut tokens = Vec::new();
+    for t in tasks {
+        tokens.extend(t.await.unwrap());
+    }
+    let ctx = Arc::new(Ctx {
+        base,
+        clients,
+        tokens,
+        per_worker,
+        rng: SystemRandom::new(),
+    });
+
+    // One submission alone first: it checks the set-up, and it fills the server's caches of the
+    // working-day calendar and of the item version. A cold miss of either, taken while
+    // `CaseService::create` still holds its connection (`detail_of` after the commit), needs a
+    // second pool connection; with as many submissions in flight as the pool has connections,
+    // they all wait for one another until the pool's 5 s timeout (503 "database connection pool
+    // exhausted"). The calendar cache lives 60 s: warm-up and the default 20 s measured end
+    // before it expires.
+    if env_or("BENCH_COLD", 0) != 1 {
+        ctx.submit(0, 0).await;
+    }
+    let warm = measure(&ctx, concurrency, WARM_UP_SECONDS).await;
+    let admin = connect(&cs).await;
+    if statements {
+        admin
+            .batch_execute("CREATE EXTENSION pg_stat_statements; SELECT pg_stat_statements_reset()")
+            .await
+            .unwrap();
+    }
+    let stats = connect(&cluster.connection_string("postgres")).await;
+    let counters = db_counters(&stats, "bench").await;
+    let cpu = CpuWatch::start(
+        vec![
+            ("server", Source::Process(server.child.id())),
+            ("load generator", Source::Process(std::process::id())),
+        ],
+        cluster.data_dir(),
+    );
+    let sampler = WaitSampler::start(&cs).await;
+    let m = measure(&ctx, concurrency, seconds).await;
+    let waits = sampler.finish().await;
+    let cpu = cpu.finish();
+    // Busy backends publish their statistics at most once a second: both readings lag by up to
+    // about a second of work, which mostly cancels out over the measured run.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let submission_counters = per_unit(
+        "submission",
+        counters,
+        db_counters(&stats, "bench").await,
+        m.submissions as f64,
+    );
+    let top = if statements {
+        top_statements(&cs, m.submissions).await
+    } else {
+        Vec::new()
+    };
+    let cases: i64 = admin
+        .query_one("SELECT count(*) FROM cases", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let primed = u64::from(env_or("BENCH_COLD", 0) != 1);
+    assert_eq!(
+        cases as u64,
+        primed + warm.submissions + m.submissions,
+        "every submission made one case"
+    );
+    drop(server);
+
+    // The baseline, on the same cluster with the server stopped.
+    pgbench(&cluster, &["-i", "-s", "10", "-q"]);
+    let counters = db_counters(&stats, "pgbench_baseline").await;
+    let tpcb_cpu = CpuWatch::start(
+        vec![("pgbench", Source::ReapedChildren)],
+        cluster.data_dir(),
+    );
+    let (tps, transactions, pgbench_output) = tpcb(&cluster, concurrency, seconds);
+    let tpcb_cpu = tpcb_cpu.finish();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let tpcb_counters = per_unit(
+        "TPC-B transaction",
+        counters,
+        db_counters(&stats, "pgbench_baseline").await,
+        transactions,
+    );
+
+    println!(
+        "case_submissions: {concurrency} concurrent keep-alive clients (one loopback address \
+         each), {citizens} citizens, {WARM_UP_SECONDS} s warm-up + {seconds} s measured"
+    );
+    println!(
+        "  submissions/s:                      {:>8.1}   p50 {:.1} ms   p99 {:.1} ms   ({} submissions)",
+        m.rate(),
+        m.whole.pct(0.50),
+        m.whole.pct(0.99),
+        m.submissions
+    );
+    println!(
+        "  requests/s (4 per submission):      {:>8.1}",
+        4.0 * m.rate()
+    );
+    println!(
+        "    POST /api/v1/me/files (10 KB PDF): mean {:.1} ms   p50 {:.1} ms   p99 {:.1} ms",
+        m.uploads.mean(),
+        m.uploads.pct(0.50),
+        m.uploads.pct(0.99)
+    );
+    println!(
+        "    POST /api/v1/cases:               mean {:.1} ms   p50 {:.1} ms   p99 {:.1} ms",
+        m.case_post.mean(),
+        m.case_post.pct(0.50),
+        m.case_post.pct(0.99)
+    );
+    println!("    {waits}");
+    println!("    {submission_counters}");
+    println!("    {cpu}");
+    println!(
+        "  pgbench TPC-B (tpcb-like, scale 10, -c {concurrency} -j 2 -T {seconds}): {tps:>8.1} tps"
+    );
+    println!("    {tpcb_counters}");
+    println!("    {tpcb_cpu}");
+    println!(
+        "  submissions/s ÷ TPC-B tps:          {:>8.3}   (target ≥ 0.25)",
+        m.rate() / tps
+    );
+    println!(
+        "  a submission = 3 × POST /api/v1/me/files (distinct random {FILE_BYTES}-byte PDFs, \
+         201 each) + POST /api/v1/cases (fresh Idempotency-Key, the 3 files linked, 201); \
+         item {ITEM}: fully online, 3 required key materials, citizens at L2"
+    );
+    println!(
+        "  server config for this bench: --demo-data; SMS-code limits raised for registering \
+         (identity.otp resend_seconds = 0, per_phone_daily and per_ip_hourly = 1e9; \
+         notify.per_address_hourly_limit = 1e9); notify.dispatch = false"
+    );
+    if statements {
+        println!(
+            "  pg_stat_statements, measured run, database bench (BEGIN, COMMIT, then the top 15 by total time):"
+        );
+        for line in &top {
+            println!("    {line}");
+        }
+    }
+    if env_or("BENCH_VERBOSE", 0) == 1 {
+        println!("{pgbench_output}");
+    }
+    cluster.stop().await.unwrap();
+}
