@@ -153,7 +153,8 @@ impl ProgressApi {
             .await?;
             return Err(not_found());
         };
-        let summary = self.service.detail_of(&**db, &row).await?;
+        drop(db);
+        let summary = self.service.detail_of(&row).await?;
         Ok(Json(ProgressView {
             acceptance_number: number.as_str().to_owned(),
             item_name: row.item_name.clone(),

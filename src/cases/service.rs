@@ -223,9 +223,9 @@ impl CaseService {
     ) -> AppResult<(CaseDetail, bool)> {
         let submitted_by = principal.subject.to_string();
         let digest = request_digest(&body)?;
-        if let Some(existing) = self.replay(&submitted_by, idempotency_key, &digest).await? {
-            return Ok((existing, false));
-        }
+        // A repeated key is found by the insert itself (ON CONFLICT), which answers with the
+        // case it made: no lookup before every submission.
+        check_idempotency_key(idempotency_key)?;
         let detail = self.current_item(&body.item_code).await?;
         let guide = &detail.guide;
         if matches!(
@@ -288,7 +288,6 @@ impl CaseService {
             occurred_at: None,
         })
         .await
-        .map(|c| (c, true))
     }
 
     /// A case registered by a window clerk for an applicant present in person.
@@ -356,7 +355,6 @@ impl CaseService {
             occurred_at,
         })
         .await
-        .map(|c| (c, true))
     }
 
     /// The case an idempotency key already made, if any; the same key with a different
@@ -383,7 +381,8 @@ impl CaseService {
                 let row = store::load(&**client, id)
                     .await?
                     .ok_or_else(case_not_found)?;
-                Ok(Some(self.detail_of(&**client, &row).await?))
+                drop(client);
+                Ok(Some(self.detail_of(&row).await?))
             }
         }
     }
@@ -414,7 +413,8 @@ impl CaseService {
         Ok(detail)
     }
 
-    async fn create(&self, intake: Intake<'_>) -> AppResult<CaseDetail> {
+    /// Writes a new case; `false` with the existing case when the idempotency key was used.
+    async fn create(&self, intake: Intake<'_>) -> AppResult<(CaseDetail, bool)> {
         let detail = intake.detail;
         let process = process_of(detail);
         let case_id = Uuid::new_v4();
@@ -428,13 +428,21 @@ impl CaseService {
                  WHERE code = $1 AND status = 'published' AND current_version = $2",
                 &[&detail.code, &detail.version],
             )
-            .await?
-            .ok_or_else(|| {
-                AppError::conflict(
-                    "item_version_changed",
-                    "the item was republished or cancelled meanwhile; reload it and apply again",
-                )
-            })?;
+            .await?;
+        let Some(item) = item else {
+            drop(tx);
+            drop(client);
+            // A retry of an application made before the item changed still gets its case.
+            if let Some((key, digest)) = &intake.idempotency
+                && let Some(existing) = self.replay(&intake.submitted_by, key, digest).await?
+            {
+                return Ok((existing, false));
+            }
+            return Err(AppError::conflict(
+                "item_version_changed",
+                "the item was republished or cancelled meanwhile; reload it and apply again",
+            ));
+        };
         let (item_id, lead_department_id, region_code): (Uuid, Uuid, String) =
             (item.get(0), item.get(1), item.get(2));
         let departments = department_ids(&*tx, &involved_departments(detail)).await?;
@@ -488,8 +496,9 @@ impl CaseService {
             },
         )
         .await?;
-        if !inserted {
-            // A concurrent request with the same key won: answer with its case.
+        let Some(row) = inserted else {
+            // The key was used before (a retry, or a concurrent request that won): answer
+            // with that case.
             drop(tx);
             drop(client);
             let key = idempotency_key.unwrap_or_default();
@@ -497,8 +506,9 @@ impl CaseService {
             return self
                 .replay(&intake.submitted_by, key, digest)
                 .await?
+                .map(|existing| (existing, false))
                 .ok_or_else(|| anyhow::anyhow!("idempotent insert lost but no case found").into());
-        }
+        };
         let materials: Vec<NewMaterial<'_>> = intake
             .materials
             .iter()
@@ -510,6 +520,7 @@ impl CaseService {
             })
             .collect();
         store::add_materials(&*tx, case_id, &region_code, &materials).await?;
+        // The new case's own timeline starts at 1: no need to look for earlier events.
         let mut events = vec![NewEvent {
             kind: "submitted",
             details: json!({
@@ -532,7 +543,7 @@ impl CaseService {
             department_id: departments.get(&process.accepting_department).copied(),
             occurred_at: intake.occurred_at,
         }));
-        store::append_events(&*tx, case_id, &region_code, &events).await?;
+        store::insert_events(&*tx, case_id, &region_code, 1, &events).await?;
         audit::append(
             &tx,
             AuditEntry {
@@ -552,13 +563,11 @@ impl CaseService {
         .await?;
         let mut variables = Map::new();
         variables.insert("item".to_owned(), json!(detail.guide.name));
-        let row = store::load(&*tx, case_id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("the case just inserted is missing"))?;
         self.notify(&tx, &row, "case.submitted", variables, false, "submitted")
             .await?;
         tx.commit().await?;
-        self.detail_of(&**client, &row).await
+        drop(client);
+        Ok((self.detail_of(&row).await?, true))
     }
 
     fn tail_mac(&self, case_id: Uuid, tail: &str) -> Vec<u8> {
@@ -781,12 +790,12 @@ impl CaseService {
             .await?
             .filter(|r| staff_may_see(principal, r))
             .ok_or_else(case_not_found)?;
+        drop(client);
         let detail = self.case_item(&row).await?;
         let process = process_of(&detail);
         let candidates = candidates_for(&request.action, &row.state, &process);
         let codes: Vec<String> = candidates.iter().map(|t| t.department.clone()).collect();
-        let ids = department_ids(&**client, &codes).await?;
-        drop(client);
+        let ids = department_ids(&**self.pool.get().await?, &codes).await?;
         let chosen = candidates.iter().find_map(|task| {
             let department = *ids.get(&task.department)?;
             allows(
@@ -999,7 +1008,8 @@ impl CaseService {
                 .await?;
         }
         tx.commit().await?;
-        self.detail_of(&**client, &updated_row).await
+        drop(client);
+        self.detail_of(&updated_row).await
     }
 
     /// Checks what the state machine cannot: material keys against the item, dates against
@@ -1270,7 +1280,8 @@ impl CaseService {
             .await?
             .filter(|r| r.belongs_to(&principal.subject.to_string()))
             .ok_or_else(case_not_found)?;
-        self.detail_of(&**client, &row).await
+        drop(client);
+        self.detail_of(&row).await
     }
 
     /// A case as staff see it: every department it involves (the lead, co-departments — who
@@ -1281,7 +1292,8 @@ impl CaseService {
             .await?
             .filter(|r| staff_may_see(principal, r))
             .ok_or_else(case_not_found)?;
-        self.detail_of(&**client, &row).await
+        drop(client);
+        self.detail_of(&row).await
     }
 
     /// A material file of a case, for staff who may see the case.
@@ -1342,6 +1354,7 @@ impl CaseService {
             })
             .collect();
         let rows = store::waiting_on(&**client, &entries, 500).await?;
+        drop(client);
         let calendar = self.calendar.calendar().await?;
         let mut inbox = Vec::with_capacity(rows.len());
         for row in rows {
@@ -1383,16 +1396,20 @@ impl CaseService {
         Ok(Inbox { entries: inbox })
     }
 
-    pub async fn detail_of(
-        &self,
-        client: &impl GenericClient,
-        row: &CaseRow,
-    ) -> AppResult<CaseDetail> {
+    /// One case with its timeline and materials. Takes its own connection, after the
+    /// calendar and the item version (cached; a miss reads the database): callers must not
+    /// hold a connection while calling it, or a cold cache could wait on a full pool.
+    pub async fn detail_of(&self, row: &CaseRow) -> AppResult<CaseDetail> {
         let calendar = self.calendar.calendar().await?;
         let item = self.case_item(row).await?;
         let process = process_of(&item);
-        let events = store::events(client, row.id).await?;
-        let materials = store::materials(client, row.id).await?;
+        let (events, materials) = {
+            let client = self.pool.get().await?;
+            (
+                store::events(&**client, row.id).await?,
+                store::materials(&**client, row.id).await?,
+            )
+        };
         let (deadline, deadline_unavailable) = deadline_of(row, &calendar);
         let steps = match &row.state.stage {
             Stage::InReview(review)

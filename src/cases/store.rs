@@ -203,19 +203,25 @@ pub struct NewCaseRow<'a> {
     pub instant: bool,
 }
 
-/// Inserts the case; `false` when the idempotency key was already used (nothing written).
-pub async fn insert(client: &impl GenericClient, new: &NewCaseRow<'_>) -> anyhow::Result<bool> {
+/// Inserts the case and returns it as stored; `None` when the idempotency key was already
+/// used (nothing written).
+pub async fn insert(
+    client: &impl GenericClient,
+    new: &NewCaseRow<'_>,
+) -> anyhow::Result<Option<CaseRow>> {
     let state = serde_json::to_value(new.state)?;
     let inserted = client
-        .execute(
-            "INSERT INTO cases (id, region_code, item_id, item_code, item_version, item_name,
+        .query_opt(
+            &format!(
+                "INSERT INTO cases (id, region_code, item_id, item_code, item_version, item_name,
                  lead_department_id, channel, applicant_kind, applicant_subject, applicant_name,
                  applicant_id_masked, applicant_tail_mac, applicant_phone, agent_subject,
                  agent_name, submitted_by, idempotency_key, request_digest, form, state, stage,
                  waiting_on, department_ids, limit_working_days, instant)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
                      $18, $19, $20, $21, $22, $23, $24, $25, $26)
-             ON CONFLICT (submitted_by, idempotency_key) DO NOTHING",
+             ON CONFLICT (submitted_by, idempotency_key) DO NOTHING RETURNING {COLUMNS}"
+            ),
             &[
                 &new.id,
                 &new.region_code,
@@ -246,7 +252,7 @@ pub async fn insert(client: &impl GenericClient, new: &NewCaseRow<'_>) -> anyhow
             ],
         )
         .await?;
-    Ok(inserted == 1)
+    inserted.as_ref().map(CaseRow::from_row).transpose()
 }
 
 /// A change to a case, written only if the case is still at `revision` (optimistic
@@ -303,7 +309,7 @@ pub struct NewEvent<'a> {
 }
 
 /// Appends events after the case's last one. Callers hold the case row lock (they have just
-/// inserted or updated it), so sequence numbers cannot collide.
+/// updated it), so sequence numbers cannot collide.
 pub async fn append_events(
     client: &impl GenericClient,
     case_id: Uuid,
@@ -317,27 +323,50 @@ pub async fn append_events(
         )
         .await?
         .get(0);
-    for (offset, event) in events.iter().enumerate() {
-        let seq = last + 1 + i32::try_from(offset)?;
-        client
-            .execute(
-                "INSERT INTO case_event (case_id, seq, region_code, kind, details, actor, actor_kind,
-                     department_id, occurred_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, clock_timestamp()))",
-                &[
-                    &case_id,
-                    &seq,
-                    &region_code,
-                    &event.kind,
-                    &event.details,
-                    &event.actor,
-                    &event.actor_kind,
-                    &event.department_id,
-                    &event.occurred_at,
-                ],
-            )
-            .await?;
+    insert_events(client, case_id, region_code, last + 1, events).await
+}
+
+/// Writes `events` numbered from `first_seq`, in one statement.
+pub async fn insert_events(
+    client: &impl GenericClient,
+    case_id: Uuid,
+    region_code: &str,
+    first_seq: i32,
+    events: &[NewEvent<'_>],
+) -> anyhow::Result<()> {
+    if events.is_empty() {
+        return Ok(());
     }
+    let count = i32::try_from(events.len())?;
+    let seqs: Vec<i32> = (first_seq..first_seq + count).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind).collect();
+    let details: Vec<&Value> = events.iter().map(|e| &e.details).collect();
+    let actors: Vec<&str> = events.iter().map(|e| e.actor).collect();
+    let actor_kinds: Vec<&str> = events.iter().map(|e| e.actor_kind).collect();
+    let departments: Vec<Option<Uuid>> = events.iter().map(|e| e.department_id).collect();
+    let occurred: Vec<Option<DateTime<Utc>>> = events.iter().map(|e| e.occurred_at).collect();
+    client
+        .execute(
+            "INSERT INTO case_event (case_id, seq, region_code, kind, details, actor, actor_kind,
+                 department_id, occurred_at)
+             SELECT $1, seq, $2, kind, details, actor, actor_kind, department,
+                    coalesce(occurred, clock_timestamp())
+             FROM unnest($3::int[], $4::text[], $5::jsonb[], $6::text[], $7::text[], $8::uuid[],
+                         $9::timestamptz[])
+                  AS e(seq, kind, details, actor, actor_kind, department, occurred)",
+            &[
+                &case_id,
+                &region_code,
+                &seqs,
+                &kinds,
+                &details,
+                &actors,
+                &actor_kinds,
+                &departments,
+                &occurred,
+            ],
+        )
+        .await?;
     Ok(())
 }
 

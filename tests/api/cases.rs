@@ -506,7 +506,8 @@ async fn resubmitting_with_the_same_idempotency_key_returns_the_same_case() {
         .collect();
     assert_eq!(ids.len(), 1);
     // The same key for a different application is refused.
-    let (status, reused) = apply(&app, &token, &key, json!([])).await;
+    let reordered = json!([materials[1], materials[0]]);
+    let (status, reused) = apply(&app, &token, &key, reordered).await;
     assert_eq!(status, 422, "{reused}");
     assert_eq!(reused["code"], "idempotency_key_reused");
     let (status, list) = call(&app, &token, Method::GET, "/api/v1/me/cases", json!(null)).await;
