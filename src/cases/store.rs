@@ -348,12 +348,13 @@ pub async fn insert_events(
     client
         .execute(
             "INSERT INTO case_event (case_id, seq, region_code, kind, details, actor, actor_kind,
-                 department_id, occurred_at)
-             SELECT $1, seq, $2, kind, details, actor, actor_kind, department,
-                    coalesce(occurred, clock_timestamp())
+                 department_id, recorded_at, occurred_at)
+             SELECT $1, seq, $2, kind, details, actor, actor_kind, department, t.now,
+                    coalesce(occurred, t.now)
              FROM unnest($3::int[], $4::text[], $5::jsonb[], $6::text[], $7::text[], $8::uuid[],
                          $9::timestamptz[])
-                  AS e(seq, kind, details, actor, actor_kind, department, occurred)",
+                  AS e(seq, kind, details, actor, actor_kind, department, occurred),
+                  (SELECT clock_timestamp() AS now) AS t",
             &[
                 &case_id,
                 &region_code,

@@ -215,6 +215,12 @@ async fn an_online_case_runs_from_application_through_correction_parallel_steps_
     assert_eq!(case["item_version"], 1);
     assert_eq!(case["materials"].as_array().unwrap().len(), 2);
     assert_eq!(kinds(&case), ["submitted", "pre_review_started"]);
+    for event in case["timeline"].as_array().unwrap() {
+        assert_eq!(
+            event["recorded_at"], event["occurred_at"],
+            "not entered afterwards: one time"
+        );
+    }
     assert_eq!(case["waiting_on"][0]["role"], "window_clerk");
 
     // The clerk sees it in the inbox and asks for corrections in ONE notice.
