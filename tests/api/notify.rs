@@ -634,6 +634,13 @@ async fn production_mode_refuses_the_log_only_demo_providers() {
     )
     .unwrap();
     config.identity.pii_key_file = Some(key_file);
+    let seal_key_file = dir.path().join("seal.key");
+    std::fs::write(
+        &seal_key_file,
+        fingertip::identity::pii::IdentityKeys::generate_master_key_base64().unwrap(),
+    )
+    .unwrap();
+    config.cases.seal_key_file = Some(seal_key_file);
     let err = match fingertip::app::start(config, false).await {
         Ok(running) => {
             running.stop().await.unwrap();
