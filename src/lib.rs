@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod department;
+pub mod documents;
 pub mod filetype;
 pub mod health;
 pub mod http;

@@ -1,0 +1,176 @@
+//! The documents of a case and the data every one of them carries.
+
+use chrono::NaiveDate;
+
+/// Which document, with the fields only that kind has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocumentKind {
+    /// 受理通知书.
+    AcceptanceNotice {
+        /// The date by which the decision is promised (承诺办结日期), when known.
+        decide_by: Option<NaiveDate>,
+    },
+    /// 一次性补正告知书: everything missing or wrong, told once.
+    CorrectionNotice {
+        /// One entry per material to supply or correct, with what is wrong with it.
+        missing_materials: Vec<String>,
+        /// The date by which the corrections are due, when the item sets one.
+        correct_by: Option<NaiveDate>,
+    },
+    /// 不予受理决定书.
+    RejectionDecision { reasons: Vec<String> },
+    /// 准予（行政）许可决定书.
+    ApprovalDecision {
+        /// The number of the licence issued with the decision, if any.
+        licence_number: Option<String>,
+    },
+    /// The licence itself (电子证照).
+    Licence(LicenceFields),
+    /// 不予（行政）许可决定书, which must state the reasons and the applicant's remedies
+    /// (行政复议 / 行政诉讼, where and within how long).
+    DenialDecision {
+        reasons: Vec<String>,
+        remedies: Vec<String>,
+    },
+}
+
+impl DocumentKind {
+    /// The document's title as printed.
+    pub fn title(&self) -> String {
+        match self {
+            DocumentKind::AcceptanceNotice { .. } => "受理通知书".to_owned(),
+            DocumentKind::CorrectionNotice { .. } => "一次性补正告知书".to_owned(),
+            DocumentKind::RejectionDecision { .. } => "不予受理决定书".to_owned(),
+            DocumentKind::ApprovalDecision { .. } => "准予行政许可决定书".to_owned(),
+            DocumentKind::Licence(licence) => licence.type_name.clone(),
+            DocumentKind::DenialDecision { .. } => "不予行政许可决定书".to_owned(),
+        }
+    }
+
+    /// A stable English code (file names, logs, metrics).
+    pub fn code(&self) -> &'static str {
+        match self {
+            DocumentKind::AcceptanceNotice { .. } => "acceptance_notice",
+            DocumentKind::CorrectionNotice { .. } => "correction_notice",
+            DocumentKind::RejectionDecision { .. } => "rejection_decision",
+            DocumentKind::ApprovalDecision { .. } => "approval_decision",
+            DocumentKind::Licence(_) => "licence",
+            DocumentKind::DenialDecision { .. } => "denial_decision",
+        }
+    }
+}
+
+/// The licence's own fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LicenceFields {
+    /// The licence type's name, printed as the title (e.g. 食品经营许可证).
+    pub type_name: String,
+    /// The licence number (证照编号).
+    pub number: String,
+    /// The holder (持证主体); their masked ID or credit code is [`DocumentData::applicant`]'s.
+    pub holder: String,
+    pub valid_from: NaiveDate,
+    /// `None`: valid without a time limit (长期).
+    pub valid_to: Option<NaiveDate>,
+    /// Further printed fields, label then value (e.g. 经营场所, 许可范围), in order.
+    pub extra: Vec<(String, String)>,
+}
+
+/// The applicant's identifier, already masked by the caller (documents are shown to banks,
+/// courts and anyone the holder shares them with).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HolderId {
+    /// 公民身份号码, masked (e.g. `2102**********1234`).
+    Citizen(String),
+    /// 统一社会信用代码 (public for enterprises, printed as given).
+    Enterprise(String),
+}
+
+impl HolderId {
+    pub fn label(&self) -> &'static str {
+        match self {
+            HolderId::Citizen(_) => "公民身份号码",
+            HolderId::Enterprise(_) => "统一社会信用代码",
+        }
+    }
+
+    pub fn value(&self) -> &str {
+        match self {
+            HolderId::Citizen(v) | HolderId::Enterprise(v) => v,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applicant {
+    pub name: String,
+    pub id: HolderId,
+}
+
+/// What every document carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentData {
+    /// The issuing department (作出机关), also the seal's name.
+    pub department: String,
+    /// The case's acceptance number (受理编号).
+    pub acceptance_number: String,
+    /// The document number (文号), e.g. `大市监许〔2026〕123号`.
+    pub document_number: String,
+    /// The document's date (成文日期).
+    pub date: NaiveDate,
+    pub applicant: Applicant,
+    /// The item applied for (事项名称).
+    pub item_name: String,
+    /// Further body paragraphs, after the kind's standard text.
+    pub paragraphs: Vec<String>,
+    /// The QR code's target, printed under it.
+    pub verification_url: String,
+}
+
+impl DocumentData {
+    pub(crate) fn validate(&self) -> Result<(), super::DocumentError> {
+        let required = [
+            ("department", &self.department),
+            ("acceptance_number", &self.acceptance_number),
+            ("document_number", &self.document_number),
+            ("applicant.name", &self.applicant.name),
+            ("item_name", &self.item_name),
+            ("verification_url", &self.verification_url),
+        ];
+        for (field, value) in required {
+            if value.trim().is_empty() {
+                return Err(super::DocumentError::InvalidData(format!(
+                    "{field} is empty"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `2026年3月5日` (Arabic numerals, as GB/T 9704-2012 prints dates).
+pub fn chinese_date(date: NaiveDate) -> String {
+    use chrono::Datelike;
+    format!("{}年{}月{}日", date.year(), date.month(), date.day())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_print_without_leading_zeros() {
+        let d = NaiveDate::from_ymd_opt(2026, 3, 5).unwrap();
+        assert_eq!(chinese_date(d), "2026年3月5日");
+    }
+
+    #[test]
+    fn titles_and_codes() {
+        let kind = DocumentKind::DenialDecision {
+            reasons: vec![],
+            remedies: vec![],
+        };
+        assert_eq!(kind.title(), "不予行政许可决定书");
+        assert_eq!(kind.code(), "denial_decision");
+    }
+}
