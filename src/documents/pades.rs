@@ -29,7 +29,7 @@ use x509_cert::spki::AlgorithmIdentifierOwned;
 
 use super::DocumentError;
 use super::render::PdfRect;
-use super::seal_image::{SealImage, num};
+use super::seal_image::{Num, SealImage};
 
 const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
 const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
@@ -263,41 +263,49 @@ fn write_update(
     let mut update = IncrementalDocument::create_from(pdf.to_vec(), previous);
     let doc = &mut update.new_document;
 
-    // The appearance: the seal scaled into the rectangle, centred.
+    // The appearance: the seal (a Form XObject of its own, its stream deflated once when
+    // drawn) scaled into the rectangle and centred, multiplied onto the page so that the red
+    // darkens what it covers instead of hiding it, as ink does.
     let rect = request.placement.rect;
     let (w, h) = (rect.width(), rect.height());
     let image = request.appearance;
+    let mut seal_dict = Dictionary::new();
+    seal_dict.set("Type", Object::Name(b"XObject".to_vec()));
+    seal_dict.set("Subtype", Object::Name(b"Form".to_vec()));
+    seal_dict.set("BBox", real_array(&[0.0, 0.0, image.size(), image.size()]));
+    seal_dict.set("Resources", Object::Dictionary(Dictionary::new()));
+    let seal_stream = if image.deflated_content_stream().is_empty() {
+        Stream::new(seal_dict, image.content_stream().to_vec())
+    } else {
+        seal_dict.set("Filter", Object::Name(b"FlateDecode".to_vec()));
+        Stream::new(seal_dict, image.deflated_content_stream().to_vec()).with_compression(false)
+    };
+    let seal_id = doc.add_object(seal_stream);
+
     let scale = w.min(h) / image.size();
-    let (tx, ty) = (
-        (w - image.size() * scale) / 2.0,
-        (h - image.size() * scale) / 2.0,
+    let content = format!(
+        "q /GS0 gs {} 0 0 {} {} {} cm /Seal Do Q\n",
+        Num(scale),
+        Num(scale),
+        Num((w - image.size() * scale) / 2.0),
+        Num((h - image.size() * scale) / 2.0),
     );
-    // Multiply: the red seal darkens what it covers instead of hiding it, as ink does.
-    let mut content = format!(
-        "q /GS0 gs {} 0 0 {} {} {} cm\n",
-        num(scale),
-        num(scale),
-        num(tx),
-        num(ty)
-    )
-    .into_bytes();
-    content.extend_from_slice(&image.content_stream());
-    content.extend_from_slice(b"Q\n");
-    let mut appearance_dict = Dictionary::new();
-    appearance_dict.set("Type", Object::Name(b"XObject".to_vec()));
-    appearance_dict.set("Subtype", Object::Name(b"Form".to_vec()));
-    appearance_dict.set("BBox", real_array(&[0.0, 0.0, w, h]));
     let mut multiply = Dictionary::new();
     multiply.set("Type", Object::Name(b"ExtGState".to_vec()));
     multiply.set("BM", Object::Name(b"Multiply".to_vec()));
     let mut states = Dictionary::new();
     states.set("GS0", Object::Dictionary(multiply));
+    let mut xobjects = Dictionary::new();
+    xobjects.set("Seal", Object::Reference(seal_id));
     let mut resources = Dictionary::new();
     resources.set("ExtGState", Object::Dictionary(states));
+    resources.set("XObject", Object::Dictionary(xobjects));
+    let mut appearance_dict = Dictionary::new();
+    appearance_dict.set("Type", Object::Name(b"XObject".to_vec()));
+    appearance_dict.set("Subtype", Object::Name(b"Form".to_vec()));
+    appearance_dict.set("BBox", real_array(&[0.0, 0.0, w, h]));
     appearance_dict.set("Resources", Object::Dictionary(resources));
-    let mut appearance = Stream::new(appearance_dict, content);
-    appearance.compress().map_err(structure)?;
-    let appearance_id = doc.add_object(appearance);
+    let appearance_id = doc.add_object(Stream::new(appearance_dict, content.into_bytes()));
 
     let mut signature = Dictionary::new();
     signature.set("Type", Object::Name(b"Sig".to_vec()));

@@ -84,6 +84,10 @@ pub struct SealImage {
     size: f32,
     color: [u8; 3],
     shapes: Vec<Shape>,
+    /// The content stream, written once.
+    content: Vec<u8>,
+    /// Deflated, or empty when deflating does not make it smaller.
+    deflated: Vec<u8>,
 }
 
 impl SealImage {
@@ -189,10 +193,23 @@ impl SealImage {
                 });
             }
         }
+        let content = content_stream(appearance.color, &shapes);
+        let mut deflated = lopdf::Stream::new(lopdf::Dictionary::new(), content.clone());
+        deflated
+            .compress()
+            .map_err(|e| DocumentError::Pdf(format!("deflating the seal: {e}")))?;
+        let deflated = if deflated.dict.has(b"Filter") {
+            deflated.content
+        } else {
+            // Too small to gain from deflating.
+            Vec::new()
+        };
         Ok(SealImage {
             size,
             color: appearance.color,
             shapes,
+            content,
+            deflated,
         })
     }
 
@@ -209,46 +226,72 @@ impl SealImage {
     }
 
     /// PDF content-stream operators drawing the seal in the box `[0 0 size size]`.
-    pub fn content_stream(&self) -> Vec<u8> {
-        let [r, g, b] = self.color.map(|v| num(f32::from(v) / 255.0));
-        let mut out = format!("q {r} {g} {b} rg {r} {g} {b} RG 1 J 1 j\n");
-        for shape in &self.shapes {
-            for op in &shape.ops {
-                match *op {
-                    PathOp::MoveTo(x, y) => out += &format!("{} {} m\n", num(x), num(y)),
-                    PathOp::LineTo(x, y) => out += &format!("{} {} l\n", num(x), num(y)),
-                    PathOp::CubicTo(x1, y1, x2, y2, x, y) => {
-                        out += &format!(
-                            "{} {} {} {} {} {} c\n",
-                            num(x1),
-                            num(y1),
-                            num(x2),
-                            num(y2),
-                            num(x),
-                            num(y)
-                        )
-                    }
-                    PathOp::Close => out += "h\n",
-                }
-            }
-            match shape.paint {
-                Paint::Fill => out += "f\n",
-                Paint::Stroke(width) => out += &format!("{} w S\n", num(width)),
-            }
-        }
-        out += "Q\n";
-        out.into_bytes()
+    pub fn content_stream(&self) -> &[u8] {
+        &self.content
+    }
+
+    /// The same, deflated (for a `/FlateDecode` stream), computed once when drawn; empty when
+    /// deflating would not make it smaller.
+    pub fn deflated_content_stream(&self) -> &[u8] {
+        &self.deflated
     }
 }
 
+fn content_stream(color: [u8; 3], shapes: &[Shape]) -> Vec<u8> {
+    use std::fmt::Write;
+    let [r, g, b] = color.map(|v| Num(f32::from(v) / 255.0));
+    let mut out = String::with_capacity(32 * 1024);
+    // Writing to a String cannot fail.
+    let _ = writeln!(out, "q {r} {g} {b} rg {r} {g} {b} RG 1 J 1 j");
+    for shape in shapes {
+        for op in &shape.ops {
+            let _ = match *op {
+                PathOp::MoveTo(x, y) => writeln!(out, "{} {} m", Num(x), Num(y)),
+                PathOp::LineTo(x, y) => writeln!(out, "{} {} l", Num(x), Num(y)),
+                PathOp::CubicTo(x1, y1, x2, y2, x, y) => writeln!(
+                    out,
+                    "{} {} {} {} {} {} c",
+                    Num(x1),
+                    Num(y1),
+                    Num(x2),
+                    Num(y2),
+                    Num(x),
+                    Num(y)
+                ),
+                PathOp::Close => writeln!(out, "h"),
+            };
+        }
+        let _ = match shape.paint {
+            Paint::Fill => writeln!(out, "f"),
+            Paint::Stroke(width) => writeln!(out, "{} w S", Num(width)),
+        };
+    }
+    out += "Q\n";
+    out.into_bytes()
+}
+
 /// A number as a content stream writes it: at most 3 decimals, no trailing zeros.
-pub(crate) fn num(v: f32) -> String {
-    let s = format!("{v:.3}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" || s.is_empty() {
-        "0".to_owned()
-    } else {
-        s.to_owned()
+pub(crate) struct Num(pub f32);
+
+impl std::fmt::Display for Num {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let thousandths = (f64::from(self.0) * 1000.0).round();
+        if !thousandths.is_finite() || thousandths == 0.0 {
+            return f.write_str("0");
+        }
+        let sign = if thousandths < 0.0 { "-" } else { "" };
+        // |v| ≤ f32::MAX·1000 fits an f64 exactly enough; u128 holds it.
+        let abs = thousandths.abs() as u128;
+        let (int, mut frac) = (abs / 1000, abs % 1000);
+        if frac == 0 {
+            return write!(f, "{sign}{int}");
+        }
+        let mut width = 3;
+        while frac % 10 == 0 {
+            frac /= 10;
+            width -= 1;
+        }
+        write!(f, "{sign}{int}.{frac:0width$}")
     }
 }
 
@@ -564,11 +607,19 @@ mod tests {
         assert!(close(xs[0], -7.5) && close(xs[3], 7.5));
     }
 
+    fn num(v: f32) -> String {
+        Num(v).to_string()
+    }
+
     #[test]
     fn numbers_print_briefly() {
         assert_eq!(num(1.0), "1");
         assert_eq!(num(0.5), "0.5");
         assert_eq!(num(-0.0001), "0");
         assert_eq!(num(12.34567), "12.346");
+        assert_eq!(num(-3.05), "-3.05");
+        assert_eq!(num(100.0), "100");
+        assert_eq!(num(0.007), "0.007");
+        assert_eq!(num(-250.5), "-250.5");
     }
 }
