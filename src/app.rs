@@ -80,12 +80,20 @@ impl Services {
             blobs.clone(),
             config.notify.outbox(),
         ));
+        let fonts = crate::documents::DocumentFonts::load(&config.cases.document_font, 0)?;
+        let issuer = crate::cases::issuing::DocumentIssuer::new(
+            fonts,
+            seals.clone(),
+            blobs.clone(),
+            &config.cases.public_base_url,
+        );
         let cases = crate::cases::service::CaseService::new(
             pool.clone(),
             calendar.clone(),
             catalog.clone(),
             identity.citizens.keys.clone(),
             config.notify.outbox(),
+            issuer,
         );
         Ok(Services {
             metrics: Metrics::new()?,

@@ -82,6 +82,9 @@ pub struct CasesConfig {
     /// Where the public reaches this server: the QR code of every sealed document points at
     /// `<public_base_url>/api/v1/public/documents/<token>`.
     pub public_base_url: String,
+    /// The CJK TrueType font (or collection, face 0) the documents are set in; Debian's
+    /// `fonts-wqy-microhei` by default. The server does not start without it.
+    pub document_font: PathBuf,
 }
 
 impl Default for CasesConfig {
@@ -91,6 +94,7 @@ impl Default for CasesConfig {
             seal_key_file: None,
             seal_ca_name: "指尖办电子印章根CA（开发）".to_owned(),
             public_base_url: "http://127.0.0.1:8080".to_owned(),
+            document_font: PathBuf::from(crate::documents::DEFAULT_FONT_PATH),
         }
     }
 }

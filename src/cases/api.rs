@@ -11,11 +11,12 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
 
+use super::issuing::LicenceTerms;
 use super::model::{Action, DeferredMaterial};
 use super::service::{ActRequest, CaseService};
 use super::views::*;
 use crate::http::download::FileDownload;
-use crate::http::{ApiTags, AppError, AppResult, JsonBody};
+use crate::http::{ApiTags, AppError, AppResult, FieldError, JsonBody};
 use crate::identity::gate::{AccessToken, Gate};
 use crate::identity::model::Assurance;
 use crate::identity::policy::Rule;
@@ -106,6 +107,31 @@ impl CasesApi {
             .await?;
         let id = path_uuid("id", &id.0)?;
         Ok(Json(self.service.my_case(&principal, id).await?))
+    }
+
+    /// Download a sealed document of my case (notice, decision, licence) as the PDF.
+    #[oai(
+        path = "/api/v1/me/cases/:id/documents/:document_id/pdf",
+        method = "get",
+        tag = "ApiTags::App"
+    )]
+    async fn my_document(
+        &self,
+        auth: AccessToken,
+        id: Path<String>,
+        document_id: Path<String>,
+    ) -> AppResult<FileDownload> {
+        let principal = self
+            .gate
+            .require(&auth, Rule::Applicant(Assurance::PhoneProven))
+            .await?;
+        let id = path_uuid("id", &id.0)?;
+        let document_id = path_uuid("document_id", &document_id.0)?;
+        let (record, bytes) = self
+            .service
+            .my_document(&principal, id, document_id)
+            .await?;
+        Ok(pdf_download(&record, bytes))
     }
 
     /// 补正 — answer the one-time correction notice with the materials it lists.
@@ -223,6 +249,28 @@ impl CasesApi {
         let principal = self.gate.require(&auth, Rule::Staff).await?;
         let id = path_uuid("id", &id.0)?;
         Ok(Json(self.service.staff_case(&principal, id).await?))
+    }
+
+    /// Download a sealed document of a case (notice, decision, licence) as the PDF.
+    #[oai(
+        path = "/api/v1/staff/cases/:id/documents/:document_id/pdf",
+        method = "get",
+        tag = "ApiTags::Staff"
+    )]
+    async fn staff_document(
+        &self,
+        auth: AccessToken,
+        id: Path<String>,
+        document_id: Path<String>,
+    ) -> AppResult<FileDownload> {
+        let principal = self.gate.require(&auth, Rule::Staff).await?;
+        let id = path_uuid("id", &id.0)?;
+        let document_id = path_uuid("document_id", &document_id.0)?;
+        let (record, bytes) = self
+            .service
+            .staff_document(&principal, id, document_id)
+            .await?;
+        Ok(pdf_download(&record, bytes))
     }
 
     /// Download one of a case's material files.
@@ -477,11 +525,12 @@ impl CasesApi {
         &self,
         auth: AccessToken,
         id: Path<String>,
-        body: JsonBody<PlainRequest>,
+        body: JsonBody<ApproveRequest>,
     ) -> AppResult<Json<CaseDetail>> {
         let (principal, id) = self.staff(&auth, &id).await?;
         let body = body.parse()?;
-        let request = ActRequest::new(Action::Approve, body.revision, body.occurred_at);
+        let mut request = ActRequest::new(Action::Approve, body.revision, body.occurred_at);
+        request.licence = Some(licence_terms(&body)?);
         Ok(Json(self.service.staff_act(&principal, id, request).await?))
     }
 
@@ -539,5 +588,66 @@ impl CasesApi {
     ) -> AppResult<(crate::identity::model::Principal, Uuid)> {
         let principal = self.gate.require(auth, Rule::Staff).await?;
         Ok((principal, path_uuid("id", &id.0)?))
+    }
+}
+
+/// The approver's licence terms, checked: a validity end after today, short labelled fields.
+fn licence_terms(body: &ApproveRequest) -> AppResult<LicenceTerms> {
+    let mut errors = Vec::new();
+    if let Some(to) = body.licence_valid_to
+        && to <= crate::cases::service::today()
+    {
+        errors.push(FieldError::new(
+            "licence_valid_to",
+            "licence_valid_to_past",
+            "the licence must be valid after today",
+        ));
+    }
+    if body.licence_details.len() > 12 {
+        errors.push(FieldError::new(
+            "licence_details",
+            "too_many_licence_details",
+            "at most 12 fields fit on the licence",
+        ));
+    }
+    for (index, detail) in body.licence_details.iter().enumerate() {
+        let label = detail.label.trim();
+        if label.is_empty() || label.chars().count() > 12 {
+            errors.push(FieldError::new(
+                format!("licence_details[{index}].label"),
+                "invalid_licence_detail_label",
+                "a label of 1 to 12 characters",
+            ));
+        }
+        let value = detail.value.trim();
+        if value.is_empty() || value.chars().count() > 200 {
+            errors.push(FieldError::new(
+                format!("licence_details[{index}].value"),
+                "invalid_licence_detail_value",
+                "a value of 1 to 200 characters",
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Invalid {
+            code: "invalid_licence_terms",
+            errors,
+        });
+    }
+    Ok(LicenceTerms {
+        valid_to: body.licence_valid_to,
+        details: body
+            .licence_details
+            .iter()
+            .map(|d| (d.label.trim().to_owned(), d.value.trim().to_owned()))
+            .collect(),
+    })
+}
+
+fn pdf_download(record: &super::documents::DocumentRecord, bytes: Vec<u8>) -> FileDownload {
+    FileDownload {
+        bytes,
+        content_type: "application/pdf".to_owned(),
+        file_name: super::documents::file_name(record),
     }
 }

@@ -15,6 +15,8 @@ use uuid::Uuid;
 
 use super::acceptance_number::{AcceptanceNumber, RegionCode, Sequence};
 use super::clock::{self, CaseClock, Extension, SuspensionPeriod};
+use super::documents::{self, DocumentRecord, DocumentView};
+use super::issuing::{self, DocumentIssuer, IssueContext, IssuedDocument, LicenceTerms};
 use super::model::{
     Action, ActorKind, CaseState, ErrorClass, Event, Stage, StepSpec, TransitionError, transition,
 };
@@ -136,6 +138,8 @@ pub struct ActRequest {
     pub materials: Vec<MaterialRef>,
     /// Staff's words kept on the timeline (a step's opinion).
     pub note: Option<String>,
+    /// An approval's licence terms (licence items).
+    pub licence: Option<LicenceTerms>,
 }
 
 impl ActRequest {
@@ -146,6 +150,7 @@ impl ActRequest {
             occurred_at,
             materials: Vec::new(),
             note: None,
+            licence: None,
         }
     }
 }
@@ -189,6 +194,8 @@ pub struct CaseService {
     catalog: Arc<CatalogService>,
     keys: Arc<IdentityKeys>,
     outbox: OutboxSettings,
+    /// Renders and seals the documents the actions issue.
+    issuer: DocumentIssuer,
     /// Published item versions are immutable: each is read from the database once.
     versions: moka::future::Cache<(String, i32), Arc<ItemDetail>>,
 }
@@ -200,6 +207,7 @@ impl CaseService {
         catalog: Arc<CatalogService>,
         keys: Arc<IdentityKeys>,
         outbox: OutboxSettings,
+        issuer: DocumentIssuer,
     ) -> Self {
         CaseService {
             pool,
@@ -207,6 +215,7 @@ impl CaseService {
             catalog,
             keys,
             outbox,
+            issuer,
             versions: moka::future::Cache::builder().max_capacity(2_000).build(),
         }
     }
@@ -899,6 +908,9 @@ impl CaseService {
             }),
             _ => {}
         }
+        // The moment of this action: the seal's signing time of the documents it issues and,
+        // for a decision, when the case's clock stops.
+        let signed_at = Utc::now();
         let closed = state.is_terminal();
         if closed {
             // A decision (or any end) closes an open suspension on the same day.
@@ -925,7 +937,7 @@ impl CaseService {
                 acceptance_number: acceptance_number.as_deref(),
                 accepted_on,
                 clock: &clock_record,
-                closed,
+                closed_at: closed.then_some(signed_at),
             },
         )
         .await?;
@@ -1003,8 +1015,11 @@ impl CaseService {
         let updated_row = store::load(&*tx, row.id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("the case being changed is missing"))?;
+        let issued = self
+            .issue_documents(&tx, &updated_row, &detail, &process, &events, &acting, &request, &calendar, signed_at)
+            .await?;
         for (event, _, _) in &events {
-            self.notify_event(&tx, &updated_row, event, &calendar)
+            self.notify_event(&tx, &updated_row, event, &calendar, &issued)
                 .await?;
         }
         tx.commit().await?;
@@ -1089,6 +1104,44 @@ impl CaseService {
         }
     }
 
+    /// Seals the documents the action's events issue (see [`issuing`]), in `tx`.
+    #[allow(clippy::too_many_arguments)]
+    async fn issue_documents(
+        &self,
+        tx: &Transaction<'_>,
+        row: &CaseRow,
+        detail: &ItemDetail,
+        process: &Process,
+        events: &[(Event, &'static str, String)],
+        acting: &Acting,
+        request: &ActRequest,
+        calendar: &Calendar,
+        signed_at: DateTime<Utc>,
+    ) -> AppResult<Vec<IssuedDocument>> {
+        let decide_by = row
+            .accepted_on
+            .and_then(|on| clock::deadline_as_of(calendar, &case_clock(row, on), on).ok());
+        let events: Vec<Event> = events.iter().map(|(e, _, _)| e.clone()).collect();
+        let planned = issuing::plan(&events, detail, decide_by, request.licence.as_ref());
+        let mut issued = Vec::new();
+        for plan in planned {
+            let department_code = if plan.is_decision() {
+                &process.deciding_department
+            } else {
+                &process.accepting_department
+            };
+            let context = IssueContext {
+                row,
+                item: detail,
+                department_code,
+                actor: &acting.actor,
+                signed_at,
+            };
+            issued.extend(self.issuer.issue(tx, &context, &[plan]).await?);
+        }
+        Ok(issued)
+    }
+
     async fn allocate_acceptance_number(
         &self,
         tx: &Transaction<'_>,
@@ -1117,11 +1170,19 @@ impl CaseService {
         row: &CaseRow,
         event: &Event,
         calendar: &Calendar,
+        issued: &[IssuedDocument],
     ) -> AppResult<()> {
         let number = row.acceptance_number.clone().unwrap_or_default();
         let mut v = Map::new();
         v.insert("item".to_owned(), json!(row.item_name));
         v.insert("acceptance_number".to_owned(), json!(number));
+        // Results carry the link to the sealed decision (the first document the event issued).
+        if let Some(document) = issued.iter().find(|d| d.kind != "licence") {
+            v.insert(
+                "document_url".to_owned(),
+                json!(self.issuer.download_url(row.id, document.id)),
+            );
+        }
         let (template, must_reach) = match event {
             Event::CorrectionRequested { missing, .. } => {
                 v.insert("missing".to_owned(), json!(missing.join("、")));
@@ -1296,6 +1357,50 @@ impl CaseService {
         self.detail_of(&row).await
     }
 
+    /// A sealed document of one of the caller's cases (as applicant or agent): the record and
+    /// the PDF.
+    pub async fn my_document(
+        &self,
+        principal: &Principal,
+        case_id: Uuid,
+        document_id: Uuid,
+    ) -> AppResult<(DocumentRecord, Vec<u8>)> {
+        let subject = principal.subject.to_string();
+        self.document(case_id, document_id, |row| row.belongs_to(&subject))
+            .await
+    }
+
+    /// A sealed document of a case the staff member may see.
+    pub async fn staff_document(
+        &self,
+        principal: &Principal,
+        case_id: Uuid,
+        document_id: Uuid,
+    ) -> AppResult<(DocumentRecord, Vec<u8>)> {
+        self.document(case_id, document_id, |row| staff_may_see(principal, row))
+            .await
+    }
+
+    async fn document(
+        &self,
+        case_id: Uuid,
+        document_id: Uuid,
+        may_see: impl Fn(&CaseRow) -> bool,
+    ) -> AppResult<(DocumentRecord, Vec<u8>)> {
+        let record = {
+            let client = self.pool.get().await?;
+            store::load(&**client, case_id)
+                .await?
+                .filter(|row| may_see(row))
+                .ok_or_else(case_not_found)?;
+            documents::one(&**client, case_id, document_id)
+                .await?
+                .ok_or_else(|| AppError::not_found("document_not_found", "no such document"))?
+        };
+        let bytes = self.issuer.pdf(&record.sha256).await?;
+        Ok((record, bytes))
+    }
+
     /// A material file of a case, for staff who may see the case.
     pub async fn staff_material(
         &self,
@@ -1403,11 +1508,12 @@ impl CaseService {
         let calendar = self.calendar.calendar().await?;
         let item = self.case_item(row).await?;
         let process = process_of(&item);
-        let (events, materials) = {
+        let (events, materials, documents) = {
             let client = self.pool.get().await?;
             (
                 store::events(&**client, row.id).await?,
                 store::materials(&**client, row.id).await?,
+                documents::for_case(&**client, row.id).await?,
             )
         };
         let (deadline, deadline_unavailable) = deadline_of(row, &calendar);
@@ -1481,6 +1587,10 @@ impl CaseService {
                     supplied_in: m.supplied_in,
                     added_at: m.added_at,
                 })
+                .collect(),
+            documents: documents
+                .into_iter()
+                .map(|d| DocumentView::of(d, self.issuer.public_base_url()))
                 .collect(),
             timeline: events
                 .into_iter()

@@ -266,7 +266,8 @@ pub struct CaseUpdate<'a> {
     pub acceptance_number: Option<&'a str>,
     pub accepted_on: Option<NaiveDate>,
     pub clock: &'a ClockRecord,
-    pub closed: bool,
+    /// When the case ends (a decision: the seal's signing time); `None` while it runs.
+    pub closed_at: Option<DateTime<Utc>>,
 }
 
 pub async fn update(client: &impl GenericClient, change: &CaseUpdate<'_>) -> anyhow::Result<bool> {
@@ -278,7 +279,7 @@ pub async fn update(client: &impl GenericClient, change: &CaseUpdate<'_>) -> any
             "UPDATE cases SET state = $3, stage = $4, revision = revision + 1, waiting_on = $5,
                  department_ids = $6, acceptance_number = $7, accepted_on = $8, clock = $9,
                  correction_count = $10, updated_at = now(),
-                 closed_at = CASE WHEN $11 THEN coalesce(closed_at, now()) END
+                 closed_at = CASE WHEN $11::timestamptz IS NOT NULL THEN coalesce(closed_at, $11) END
              WHERE id = $1 AND revision = $2",
             &[
                 &change.id,
@@ -291,7 +292,7 @@ pub async fn update(client: &impl GenericClient, change: &CaseUpdate<'_>) -> any
                 &change.accepted_on,
                 &clock,
                 &correction_count,
-                &change.closed,
+                &change.closed_at,
             ],
         )
         .await?;

@@ -253,6 +253,36 @@ pub struct PlainRequest {
     pub occurred_at: Option<DateTime<Utc>>,
 }
 
+/// Approve: the common fields and, for licence items, the licence's terms.
+#[derive(Debug, Clone, Object, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveRequest {
+    #[oai(default)]
+    #[serde(default)]
+    pub revision: Option<i32>,
+    #[oai(default)]
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// The licence's last day of validity (licence items only); five years from the decision
+    /// date when absent.
+    #[oai(default)]
+    #[serde(default)]
+    pub licence_valid_to: Option<NaiveDate>,
+    /// Further fields printed on the licence, in order (e.g. 经营场所, 许可范围); at most 12.
+    #[oai(default)]
+    #[serde(default)]
+    pub licence_details: Vec<LicenceDetail>,
+}
+
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenceDetail {
+    /// At most 12 characters (e.g. 经营场所).
+    pub label: String,
+    /// At most 200 characters.
+    pub value: String,
+}
+
 #[derive(Debug, Clone, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExtendRequest {
@@ -461,6 +491,8 @@ pub struct CaseDetail {
     pub applicant_todo: Option<String>,
     pub form: Value,
     pub materials: Vec<MaterialView>,
+    /// The sealed documents the case has issued (notices, decisions, the licence).
+    pub documents: Vec<super::documents::DocumentView>,
     pub timeline: Vec<EventView>,
     /// Pass back as `revision` to act on what you saw.
     pub revision: i32,

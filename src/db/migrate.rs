@@ -43,6 +43,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0009_seals_licences.sql",
         include_str!("../../migrations/0009_seals_licences.sql"),
     ),
+    (
+        "0010_case_documents.sql",
+        include_str!("../../migrations/0010_case_documents.sql"),
+    ),
 ];
 
 /// Arbitrary constant naming the migration lock in `pg_advisory_lock`.

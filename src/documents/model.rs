@@ -112,7 +112,8 @@ pub struct Applicant {
 pub struct DocumentData {
     /// The issuing department (作出机关), also the seal's name.
     pub department: String,
-    /// The case's acceptance number (受理编号).
+    /// The case's acceptance number (受理编号); for the documents issued before acceptance (the
+    /// correction notice and the rejection), the application's number (申请编号).
     pub acceptance_number: String,
     /// The document number (文号), e.g. `大市监许〔2026〕123号`.
     pub document_number: String,

@@ -167,7 +167,7 @@ fn compose_notice(
             correct_by,
         } => {
             c.paragraph(&format!(
-                "你（单位）提出的“{item}”申请（受理编号：{number}），经审查，申请材料不齐全或者不符合法定形式。根据《中华人民共和国行政许可法》第三十二条第一款第（四）项的规定，现一次性告知你（单位）需要补正的全部内容："
+                "你（单位）提出的“{item}”申请（申请编号：{number}），经审查，申请材料不齐全或者不符合法定形式。根据《中华人民共和国行政许可法》第三十二条第一款第（四）项的规定，现一次性告知你（单位）需要补正的全部内容："
             ))?;
             c.numbered(missing_materials)?;
             match correct_by {
@@ -211,8 +211,14 @@ fn compose_notice(
         c.paragraph(paragraph)?;
     }
     c.gap(8.0);
+    // Correction notices and rejections come before acceptance: they carry the application's
+    // number, not an acceptance number.
+    let number_label = match kind {
+        DocumentKind::CorrectionNotice { .. } | DocumentKind::RejectionDecision { .. } => "申请编号",
+        _ => "受理编号",
+    };
     c.line(
-        &format!("受理编号：{}", data.acceptance_number),
+        &format!("{number_label}：{}", data.acceptance_number),
         SMALL_SIZE,
         0.0,
     )?;

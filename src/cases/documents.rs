@@ -1,0 +1,152 @@
+//! Reading the sealed documents of cases (written by [`super::issuing`]): a case's list, one
+//! document, and the public lookups by QR token and by content.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::Object;
+use tokio_postgres::GenericClient;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+/// A sealed document as recorded.
+#[derive(Debug, Clone)]
+pub struct DocumentRecord {
+    pub id: Uuid,
+    pub case_id: Uuid,
+    pub kind: String,
+    pub title: String,
+    pub document_number: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub signed_at: DateTime<Utc>,
+    pub verify_token: String,
+    pub department_name: String,
+    pub acceptance_number: Option<String>,
+    pub applicant_kind: String,
+    pub applicant_name: String,
+    pub applicant_id_masked: String,
+}
+
+const SELECT: &str = "SELECT d.id, d.case_id, d.kind, d.title, d.document_number, d.sha256,
+        d.size_bytes, d.signed_at, d.verify_token, dep.name, c.acceptance_number,
+        c.applicant_kind, c.applicant_name, c.applicant_id_masked
+    FROM case_document d
+    JOIN seal s ON s.id = d.seal_id
+    JOIN department dep ON dep.id = s.department_id
+    JOIN cases c ON c.id = d.case_id";
+
+fn record(row: &Row) -> DocumentRecord {
+    DocumentRecord {
+        id: row.get(0),
+        case_id: row.get(1),
+        kind: row.get(2),
+        title: row.get(3),
+        document_number: row.get(4),
+        sha256: row.get(5),
+        size_bytes: row.get(6),
+        signed_at: row.get(7),
+        verify_token: row.get(8),
+        department_name: row.get(9),
+        acceptance_number: row.get(10),
+        applicant_kind: row.get(11),
+        applicant_name: row.get(12),
+        applicant_id_masked: row.get(13),
+    }
+}
+
+pub async fn for_case(
+    client: &impl GenericClient,
+    case_id: Uuid,
+) -> Result<Vec<DocumentRecord>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            &format!("{SELECT} WHERE d.case_id = $1 ORDER BY d.signed_at, d.document_number"),
+            &[&case_id],
+        )
+        .await?;
+    Ok(rows.iter().map(record).collect())
+}
+
+pub async fn one(
+    client: &impl GenericClient,
+    case_id: Uuid,
+    document_id: Uuid,
+) -> Result<Option<DocumentRecord>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            &format!("{SELECT} WHERE d.case_id = $1 AND d.id = $2"),
+            &[&case_id, &document_id],
+        )
+        .await?;
+    Ok(row.as_ref().map(record))
+}
+
+pub async fn by_token(
+    client: &impl GenericClient,
+    token: &str,
+) -> Result<Option<DocumentRecord>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(&format!("{SELECT} WHERE d.verify_token = $1"), &[&token])
+        .await?;
+    Ok(row.as_ref().map(record))
+}
+
+pub async fn by_sha256(
+    client: &impl GenericClient,
+    sha256: &str,
+) -> Result<Option<DocumentRecord>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            &format!("{SELECT} WHERE d.sha256 = $1 ORDER BY d.signed_at LIMIT 1"),
+            &[&sha256],
+        )
+        .await?;
+    Ok(row.as_ref().map(record))
+}
+
+/// A sealed document in a case's view.
+#[derive(Debug, Clone, Object)]
+pub struct DocumentView {
+    pub id: Uuid,
+    /// acceptance_notice, correction_notice, rejection_decision, approval_decision, licence,
+    /// denial_decision.
+    pub kind: String,
+    /// The printed title (受理通知书, 食品经营许可证…).
+    pub title: String,
+    /// 文号 (for a licence: its number).
+    pub document_number: String,
+    /// When the seal was applied.
+    pub signed_at: DateTime<Utc>,
+    /// SHA-256 of the sealed PDF, hex.
+    pub sha256: String,
+    pub size_bytes: i64,
+    /// The QR code's target: anyone can verify the document there.
+    pub verification_url: String,
+}
+
+impl DocumentView {
+    pub fn of(record: DocumentRecord, public_base_url: &str) -> DocumentView {
+        DocumentView {
+            verification_url: verification_url(public_base_url, &record.verify_token),
+            id: record.id,
+            kind: record.kind,
+            title: record.title,
+            document_number: record.document_number,
+            signed_at: record.signed_at,
+            sha256: record.sha256,
+            size_bytes: record.size_bytes,
+        }
+    }
+}
+
+/// `<base>/api/v1/public/documents/<token>`: what the QR code encodes.
+pub fn verification_url(public_base_url: &str, token: &str) -> String {
+    format!(
+        "{}/api/v1/public/documents/{token}",
+        public_base_url.trim_end_matches('/')
+    )
+}
+
+/// The PDF's file name for downloads: its title and number.
+pub fn file_name(record: &DocumentRecord) -> String {
+    format!("{}-{}.pdf", record.title, record.document_number)
+}
