@@ -306,6 +306,10 @@ pub async fn start_with(
         if crate::catalog::demo::load_demo(&pool, &services.catalog).await? {
             tracing::info!("demo catalog loaded");
         }
+        let seals = services.seals.create_missing_demo_seals().await?;
+        if seals > 0 {
+            tracing::info!(seals, "demo seals created for the demo departments");
+        }
         if crate::identity::demo::load_demo_staff(&pool, &config.identity.demo_password).await? {
             tracing::info!(
                 usernames = ?crate::identity::demo::DEMO_STAFF.iter().map(|s| s.0).collect::<Vec<_>>(),

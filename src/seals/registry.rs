@@ -289,6 +289,37 @@ impl SealRegistry {
         Ok(view(&row))
     }
 
+    /// Demo data: both seals for every department that has none in force. Returns how many
+    /// were created.
+    pub async fn create_missing_demo_seals(&self) -> AppResult<usize> {
+        let missing: Vec<(Uuid, String)> = {
+            let client = self.pool.get().await?;
+            client
+                .query(
+                    "SELECT d.id, p.purpose FROM department d
+                     CROSS JOIN (VALUES ('decision'), ('acceptance')) AS p(purpose)
+                     WHERE NOT EXISTS (SELECT 1 FROM seal s WHERE s.department_id = d.id
+                                       AND s.purpose = p.purpose AND s.status <> 'revoked')
+                     ORDER BY d.code, p.purpose",
+                    &[],
+                )
+                .await?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect()
+        };
+        for (department_id, purpose) in &missing {
+            let purpose = if purpose == "decision" {
+                SealPurpose::Decision
+            } else {
+                SealPurpose::Acceptance
+            };
+            self.create("system:demo", *department_id, purpose, None)
+                .await?;
+        }
+        Ok(missing.len())
+    }
+
     pub async fn list(&self, department_id: Uuid) -> AppResult<Vec<SealView>> {
         let client = self.pool.get().await?;
         let rows = client

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::catalog::{complete_draft, create_departments, publish_item};
 use crate::fake_aliyun::FakeAliyun;
+use crate::seals::create_seals;
 use crate::identity::{
     ID_1, ID_2, STAFF_PASSWORD, create_department, create_staff, register_citizen,
 };
@@ -54,6 +55,7 @@ pub async fn set_up(app: &TestApp) -> Cast {
     load_coming_years(app).await;
     create_departments(app).await;
     create_department(app, "OTHER-DEPT").await;
+    create_seals(app, "DA-SCJG").await;
     publish_item(app, ITEM, "DA-SCJG", complete_draft("食品经营许可")).await;
     create_staff(app, "c.clerk", "window_clerk", Some("DA-SCJG")).await;
     create_staff(app, "c.reviewer", "reviewer", Some("DA-SCJG")).await;
@@ -1253,6 +1255,7 @@ async fn acceptance_with_a_pending_material_and_a_commitment_blocks_approval_unt
 {
     let app = spawn_app().await;
     create_departments(&app).await;
+    create_seals(&app, "DA-SCJG").await;
     let mut draft = complete_draft("食品经营许可");
     draft["materials"][1]["key_material"] = json!(false);
     publish_item(&app, ITEM, "DA-SCJG", draft).await;
