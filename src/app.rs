@@ -9,6 +9,7 @@ use anyhow::Context;
 use deadpool_postgres::Pool;
 use poem::listener::{Acceptor, Listener, TcpListener};
 
+use poem::http::Method;
 use poem::{Endpoint, EndpointExt, Route, Server};
 use poem_openapi::OpenApiService;
 
@@ -37,6 +38,7 @@ use crate::notify::api::NotifyApi;
 use crate::notify::me_api::NotifyMeApi;
 use crate::notify::outbox::OutboxSettings;
 use crate::notify::receipts::ReceiptsApi;
+use crate::licences::api::LicencesApi;
 use crate::seals::api::SealsApi;
 
 pub const API_TITLE: &str = "fingertip 网上行政审批平台 API";
@@ -56,6 +58,7 @@ pub struct Services {
     pub receipt_token: Option<crate::config::Secret>,
     pub cases: crate::cases::service::CaseService,
     pub seals: crate::seals::registry::SealRegistry,
+    pub licences: crate::licences::service::LicenceService,
     pub blobs: Arc<dyn BlobStore>,
 }
 
@@ -80,11 +83,16 @@ impl Services {
             blobs.clone(),
             config.notify.outbox(),
         ));
-        let fonts = crate::documents::DocumentFonts::load(&config.cases.document_font, 0)?;
         let issuer = crate::cases::issuing::DocumentIssuer::new(
-            fonts,
+            &config.cases.document_font,
             seals.clone(),
             blobs.clone(),
+            &config.cases.public_base_url,
+        );
+        let licences = crate::licences::service::LicenceService::new(
+            pool.clone(),
+            blobs.clone(),
+            config.notify.outbox(),
             &config.cases.public_base_url,
         );
         let cases = crate::cases::service::CaseService::new(
@@ -103,6 +111,7 @@ impl Services {
             catalog,
             cases,
             seals,
+            licences,
             files: MaterialFiles::new(pool.clone(), blobs.clone(), config.cases.max_material_bytes),
             blobs,
             outbox: config.notify.outbox(),
@@ -126,6 +135,7 @@ type Apis = (
     AgentsApi,
     SealsApi,
     CaseFilesApi,
+    LicencesApi,
 );
 
 pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
@@ -186,6 +196,11 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
                 gate: services.gate.clone(),
                 files: services.files.clone(),
             },
+            LicencesApi {
+                service: services.licences.clone(),
+                gate: services.gate.clone(),
+                max_upload_bytes: services.files.max_bytes(),
+            },
         ),
         API_TITLE,
         env!("CARGO_PKG_VERSION"),
@@ -208,7 +223,8 @@ pub fn routes(config: &Config, services: &Services) -> impl Endpoint + 'static {
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
     let body_limit = OWN_LIMIT_ROUTES.into_iter().fold(
-        crate::http::body_limit::BodyLimit::new(config.max_body_bytes),
+        crate::http::body_limit::BodyLimit::new(config.max_body_bytes)
+            .own_limit(Method::POST, crate::licences::api::VERIFY_UPLOAD_PATH),
         |limit, (method, path)| limit.own_limit(method, path),
     );
     Route::new()
@@ -284,6 +300,13 @@ pub async fn start_with(
         tracing::info!(?applied, "migrations applied");
     }
     let services = Services::new(&config, pool.clone(), IdentitySecrets::load(&config)?)?;
+    // Acceptances and decisions issue sealed PDFs: without the font, refuse to start.
+    services
+        .cases
+        .issuer()
+        .load_fonts()
+        .await
+        .context("the documents' CJK font ([cases] document_font)")?;
     let dispatcher =
         config
             .notify

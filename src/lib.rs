@@ -16,6 +16,7 @@ pub mod health;
 pub mod http;
 pub mod identity;
 pub mod keys;
+pub mod licences;
 pub mod logging;
 pub mod notify;
 pub mod seals;

@@ -100,9 +100,16 @@ impl<'a> ApiExtractor<'a> for MaterialUpload {
 }
 
 impl MaterialUpload {
+    /// The declared Content-Type, without parameters.
+    pub fn content_type(&self) -> Option<&str> {
+        self.content_type
+            .as_deref()
+            .map(|t| t.split(';').next().unwrap_or(t).trim())
+    }
+
     /// The bytes, at most `limit` of them: a declared length over the limit is refused before
     /// reading anything, and a streamed body is cut off as soon as it passes the limit.
-    async fn read(self, limit: usize) -> AppResult<Vec<u8>> {
+    pub async fn read(self, limit: usize) -> AppResult<Vec<u8>> {
         use futures_util::StreamExt;
         if self.content_length.is_some_and(|n| n > limit as u64) {
             return Err(too_large(limit));

@@ -7,6 +7,7 @@
 //! A document that cannot be sealed (no seal in force) fails the action with 409
 //! `seal_unavailable`: an unsealed decision has no legal effect, so none is recorded.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use base64::Engine;
@@ -24,7 +25,7 @@ use crate::catalog::model::ResultKind;
 use crate::catalog::views::ItemDetail;
 use crate::documents::seal_image::SEAL_DIAMETER_PT;
 use crate::documents::{
-    Applicant, DocumentData, DocumentFonts, DocumentKind, HolderId, LicenceFields, SealAppearance,
+    Applicant, DocumentData, DocumentError, DocumentFonts, DocumentKind, HolderId, LicenceFields, SealAppearance,
     SealImage, SealRequest, SoftwareSigner, render, seal_pdf,
 };
 use crate::http::{AppError, AppResult};
@@ -152,7 +153,10 @@ pub struct IssueContext<'a> {
 
 #[derive(Clone)]
 pub struct DocumentIssuer {
-    fonts: DocumentFonts,
+    /// The CJK font, read on first use (or at start-up by [`DocumentIssuer::load_fonts`]):
+    /// tools that only build the service (`fingertip openapi`) need no font installed.
+    font_path: PathBuf,
+    fonts: Arc<tokio::sync::OnceCell<DocumentFonts>>,
     seals: SealRegistry,
     blobs: Arc<dyn BlobStore>,
     public_base_url: String,
@@ -167,18 +171,32 @@ struct Department {
 
 impl DocumentIssuer {
     pub fn new(
-        fonts: DocumentFonts,
+        font_path: &Path,
         seals: SealRegistry,
         blobs: Arc<dyn BlobStore>,
         public_base_url: &str,
     ) -> Self {
         DocumentIssuer {
-            fonts,
+            font_path: font_path.to_owned(),
+            fonts: Arc::new(tokio::sync::OnceCell::new()),
             seals,
             blobs,
             public_base_url: public_base_url.trim_end_matches('/').to_owned(),
             images: moka::future::Cache::builder().max_capacity(1_000).build(),
         }
+    }
+
+    /// The font, read now if it was not yet: the server calls this at start-up so that a
+    /// missing font stops it there, not at the first acceptance.
+    pub async fn load_fonts(&self) -> Result<&DocumentFonts, DocumentError> {
+        let path = self.font_path.clone();
+        self.fonts
+            .get_or_try_init(|| async move {
+                tokio::task::spawn_blocking(move || DocumentFonts::load(&path, 0))
+                    .await
+                    .map_err(|e| DocumentError::Pdf(format!("font loading task: {e}")))?
+            })
+            .await
     }
 
     /// The URL a document's QR code points at.
@@ -324,7 +342,11 @@ impl DocumentIssuer {
         let token = verify_token();
         data.verification_url = self.verification_url(&token);
         let image = self.seal_image(seal).await?;
-        let fonts = self.fonts.clone();
+        let fonts = self
+            .load_fonts()
+            .await
+            .map_err(|e| anyhow::anyhow!("document font: {e}"))?
+            .clone();
         let key = seal.key_pkcs8.clone();
         let chain = seal.chain_der.clone();
         let signed_at = context.signed_at;
@@ -426,8 +448,12 @@ impl DocumentIssuer {
         }
         let appearance =
             SealAppearance::new(&seal.department_name).with_subtitle(seal.label.as_str());
+        let fonts = self
+            .load_fonts()
+            .await
+            .map_err(|e| anyhow::anyhow!("document font: {e}"))?;
         let image = Arc::new(
-            SealImage::draw(&appearance, &self.fonts, SEAL_DIAMETER_PT)
+            SealImage::draw(&appearance, fonts, SEAL_DIAMETER_PT)
                 .map_err(|e| anyhow::anyhow!("drawing seal {}: {e}", seal.id))?,
         );
         self.images.insert(seal.id, image.clone()).await;

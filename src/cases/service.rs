@@ -1609,6 +1609,10 @@ impl CaseService {
         })
     }
 
+    pub fn issuer(&self) -> &DocumentIssuer {
+        &self.issuer
+    }
+
     /// The pool, for the progress query and agent authorisations.
     pub fn pool(&self) -> &Pool {
         &self.pool

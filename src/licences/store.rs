@@ -1,0 +1,143 @@
+//! Licence rows (written by the case service when an approval issues one) and share links.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use tokio_postgres::{GenericClient, Row};
+use uuid::Uuid;
+
+/// A licence as recorded, with its issuing department and sealed document.
+#[derive(Debug, Clone)]
+pub struct LicenceRecord {
+    pub id: Uuid,
+    pub number: String,
+    pub licence_type: String,
+    pub case_id: Uuid,
+    pub document_id: Uuid,
+    pub holder_kind: String,
+    pub holder_subject: Option<String>,
+    pub holder_name: String,
+    pub holder_id_masked: String,
+    pub department_id: Uuid,
+    pub department_name: String,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_reason: Option<String>,
+    pub sha256: String,
+    pub verify_token: String,
+    pub issued_at: DateTime<Utc>,
+}
+
+/// valid, revoked or expired — revocation first: a revoked licence stays revoked after its
+/// term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LicenceStatus {
+    Valid,
+    Revoked,
+    Expired,
+}
+
+impl LicenceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LicenceStatus::Valid => "valid",
+            LicenceStatus::Revoked => "revoked",
+            LicenceStatus::Expired => "expired",
+        }
+    }
+}
+
+impl LicenceRecord {
+    /// The status on `today` (China's date): valid through the last day of validity.
+    pub fn status(&self, today: NaiveDate) -> LicenceStatus {
+        if self.revoked_at.is_some() {
+            LicenceStatus::Revoked
+        } else if self.valid_to.is_some_and(|to| to < today) {
+            LicenceStatus::Expired
+        } else {
+            LicenceStatus::Valid
+        }
+    }
+}
+
+const SELECT: &str = "SELECT l.id, l.number, l.licence_type, l.case_id, l.document_id,
+        l.holder_kind, l.holder_subject, l.holder_name, l.holder_id_masked, l.department_id,
+        dep.name, l.valid_from, l.valid_to, l.revoked_at, l.revoked_reason, d.sha256,
+        d.verify_token, d.signed_at
+    FROM licence l
+    JOIN department dep ON dep.id = l.department_id
+    JOIN case_document d ON d.id = l.document_id";
+
+fn record(row: &Row) -> LicenceRecord {
+    LicenceRecord {
+        id: row.get(0),
+        number: row.get(1),
+        licence_type: row.get(2),
+        case_id: row.get(3),
+        document_id: row.get(4),
+        holder_kind: row.get(5),
+        holder_subject: row.get(6),
+        holder_name: row.get(7),
+        holder_id_masked: row.get(8),
+        department_id: row.get(9),
+        department_name: row.get(10),
+        valid_from: row.get(11),
+        valid_to: row.get(12),
+        revoked_at: row.get(13),
+        revoked_reason: row.get(14),
+        sha256: row.get(15),
+        verify_token: row.get(16),
+        issued_at: row.get(17),
+    }
+}
+
+pub async fn for_holder(
+    client: &impl GenericClient,
+    subject: &str,
+) -> Result<Vec<LicenceRecord>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            &format!("{SELECT} WHERE l.holder_subject = $1 ORDER BY d.signed_at DESC LIMIT 500"),
+            &[&subject],
+        )
+        .await?;
+    Ok(rows.iter().map(record).collect())
+}
+
+pub async fn load(
+    client: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<LicenceRecord>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(&format!("{SELECT} WHERE l.id = $1"), &[&id])
+        .await?;
+    Ok(row.as_ref().map(record))
+}
+
+pub async fn by_document(
+    client: &impl GenericClient,
+    document_id: Uuid,
+) -> Result<Option<LicenceRecord>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(&format!("{SELECT} WHERE l.document_id = $1"), &[&document_id])
+        .await?;
+    Ok(row.as_ref().map(record))
+}
+
+/// The licence an unexpired share token opens, and when the link expires.
+pub async fn by_share(
+    client: &impl GenericClient,
+    token_hash: &[u8],
+) -> Result<Option<(LicenceRecord, DateTime<Utc>)>, tokio_postgres::Error> {
+    let Some(share) = client
+        .query_opt(
+            "SELECT licence_id, expires_at FROM licence_share
+             WHERE token_hash = $1 AND expires_at > now()",
+            &[&token_hash],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let expires_at: DateTime<Utc> = share.get(1);
+    Ok(load(client, share.get(0)).await?.map(|l| (l, expires_at)))
+}
