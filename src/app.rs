@@ -34,11 +34,11 @@ use crate::http::request_id::RequestIdMiddleware;
 use crate::identity::api::IdentityApi;
 use crate::identity::gate::Gate;
 use crate::identity::setup::IdentitySecrets;
+use crate::licences::api::LicencesApi;
 use crate::notify::api::NotifyApi;
 use crate::notify::me_api::NotifyMeApi;
 use crate::notify::outbox::OutboxSettings;
 use crate::notify::receipts::ReceiptsApi;
-use crate::licences::api::LicencesApi;
 use crate::seals::api::SealsApi;
 
 pub const API_TITLE: &str = "fingertip 网上行政审批平台 API";

@@ -7,9 +7,12 @@
 //! pyhanko-cli`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::OnceLock;
+
+#[path = "support/pdf_validators.rs"]
+mod pdf_validators;
+use pdf_validators::{pdfsig, pyhanko};
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use fingertip::documents::seal_image::SEAL_DIAMETER_PT;
@@ -163,61 +166,6 @@ fn every_kind() -> Vec<(DocumentKind, DocumentData)> {
             data(vec!["特此决定。".into()]),
         ),
     ]
-}
-
-fn require(tool: &str, package: &str) -> PathBuf {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(tool))
-            .find(|p| p.is_file())
-    });
-    found.unwrap_or_else(|| {
-        panic!(
-            "`{tool}` is not installed: these tests need it to validate the sealed PDFs ({package})"
-        )
-    })
-}
-
-struct Outcome {
-    success: bool,
-    text: String,
-}
-
-fn run(program: &Path, args: &[&str]) -> Outcome {
-    let out = Command::new(program).args(args).output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Outcome {
-        success: out.status.success(),
-        text,
-    }
-}
-
-fn pdfsig(file: &Path) -> Outcome {
-    let pdfsig = require("pdfsig", "Debian: apt-get install -y poppler-utils");
-    run(&pdfsig, &[file.to_str().unwrap()])
-}
-
-/// `pyhanko sign validate` offline, with `root` as the only trust anchor: the one-line summary
-/// (`FIELD:HASH:INTACT:TRUSTED,UNTOUCHED`), or the detailed report.
-fn pyhanko(file: &Path, root: &Path, pretty: bool) -> Outcome {
-    let pyhanko = require("pyhanko", "PyPI: pip3 install pyhanko-cli");
-    let mut args = vec![
-        "sign",
-        "validate",
-        "--trust",
-        root.to_str().unwrap(),
-        "--trust-replace",
-        "--no-revocation-check",
-    ];
-    if pretty {
-        args.push("--pretty-print");
-    }
-    args.push(file.to_str().unwrap());
-    run(&pyhanko, &args)
 }
 
 fn seal(kind: &DocumentKind, data: &DocumentData) -> Vec<u8> {

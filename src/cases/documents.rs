@@ -59,7 +59,7 @@ pub async fn for_case(
 ) -> Result<Vec<DocumentRecord>, tokio_postgres::Error> {
     let rows = client
         .query(
-            &format!("{SELECT} WHERE d.case_id = $1 ORDER BY d.signed_at, d.document_number"),
+            &format!("{SELECT} WHERE d.case_id = $1 ORDER BY d.signed_at, d.kind = 'licence', d.document_number"),
             &[&case_id],
         )
         .await?;

@@ -25,8 +25,8 @@ use crate::catalog::model::ResultKind;
 use crate::catalog::views::ItemDetail;
 use crate::documents::seal_image::SEAL_DIAMETER_PT;
 use crate::documents::{
-    Applicant, DocumentData, DocumentError, DocumentFonts, DocumentKind, HolderId, LicenceFields, SealAppearance,
-    SealImage, SealRequest, SoftwareSigner, render, seal_pdf,
+    Applicant, DocumentData, DocumentError, DocumentFonts, DocumentKind, HolderId, LicenceFields,
+    SealAppearance, SealImage, SealRequest, SoftwareSigner, render, seal_pdf,
 };
 use crate::http::{AppError, AppResult};
 use crate::notify::model::shanghai;
@@ -488,7 +488,11 @@ async fn next_in_sequence(tx: &Transaction<'_>, sequence: &str, year: i32) -> Ap
 /// 证照编号: the region's six digits, the year, and the region's licence sequence (8 digits).
 /// (The sequence's name cannot meet a department's: department codes have no `LICENCE-` form
 /// with six digits after it in practice, and the numbers are unique by constraint anyway.)
-async fn licence_number(tx: &Transaction<'_>, region_code: &str, date: NaiveDate) -> AppResult<String> {
+async fn licence_number(
+    tx: &Transaction<'_>,
+    region_code: &str,
+    date: NaiveDate,
+) -> AppResult<String> {
     let region6: String = region_code.chars().take(6).collect();
     let sequence = next_in_sequence(tx, &format!("LICENCE-{region6}"), date.year()).await?;
     Ok(format!("{region6}{}{sequence:08}", date.year()))

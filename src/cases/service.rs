@@ -1016,7 +1016,17 @@ impl CaseService {
             .await?
             .ok_or_else(|| anyhow::anyhow!("the case being changed is missing"))?;
         let issued = self
-            .issue_documents(&tx, &updated_row, &detail, &process, &events, &acting, &request, &calendar, signed_at)
+            .issue_documents(
+                &tx,
+                &updated_row,
+                &detail,
+                &process,
+                &events,
+                &acting,
+                &request,
+                &calendar,
+                signed_at,
+            )
             .await?;
         for (event, _, _) in &events {
             self.notify_event(&tx, &updated_row, event, &calendar, &issued)

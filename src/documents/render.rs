@@ -214,7 +214,9 @@ fn compose_notice(
     // Correction notices and rejections come before acceptance: they carry the application's
     // number, not an acceptance number.
     let number_label = match kind {
-        DocumentKind::CorrectionNotice { .. } | DocumentKind::RejectionDecision { .. } => "申请编号",
+        DocumentKind::CorrectionNotice { .. } | DocumentKind::RejectionDecision { .. } => {
+            "申请编号"
+        }
         _ => "受理编号",
     };
     c.line(

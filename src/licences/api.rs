@@ -54,7 +54,11 @@ impl LicencesApi {
 
     /// One of my licences.
     #[oai(path = "/api/v1/me/licences/:id", method = "get", tag = "ApiTags::App")]
-    async fn my_licence(&self, auth: AccessToken, id: Path<String>) -> AppResult<Json<LicenceView>> {
+    async fn my_licence(
+        &self,
+        auth: AccessToken,
+        id: Path<String>,
+    ) -> AppResult<Json<LicenceView>> {
         let principal = self
             .gate
             .require(&auth, Rule::Applicant(Assurance::PhoneProven))
@@ -64,7 +68,11 @@ impl LicencesApi {
     }
 
     /// Download my licence: the sealed PDF.
-    #[oai(path = "/api/v1/me/licences/:id/pdf", method = "get", tag = "ApiTags::App")]
+    #[oai(
+        path = "/api/v1/me/licences/:id/pdf",
+        method = "get",
+        tag = "ApiTags::App"
+    )]
     async fn my_licence_pdf(&self, auth: AccessToken, id: Path<String>) -> AppResult<FileDownload> {
         let principal = self
             .gate

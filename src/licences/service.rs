@@ -40,7 +40,10 @@ fn licence_not_found() -> AppError {
 }
 
 fn document_not_found() -> AppError {
-    AppError::not_found("document_not_found", "no document has this verification code")
+    AppError::not_found(
+        "document_not_found",
+        "no document has this verification code",
+    )
 }
 
 impl LicenceService {
@@ -180,7 +183,10 @@ impl LicenceService {
         })
     }
 
-    async fn shared_record(&self, token: &str) -> AppResult<(LicenceRecord, chrono::DateTime<Utc>)> {
+    async fn shared_record(
+        &self,
+        token: &str,
+    ) -> AppResult<(LicenceRecord, chrono::DateTime<Utc>)> {
         let client = self.pool.get().await?;
         // An unknown token and an expired one look the same.
         store::by_share(&**client, &token_hash(token))
@@ -249,7 +255,11 @@ impl LicenceService {
     /// What the QR code's link answers.
     pub async fn verify(&self, token: &str) -> AppResult<VerificationView> {
         // Tokens are 22 URL-safe characters; anything else cannot match (and is not looked up).
-        if token.len() != 22 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        if token.len() != 22
+            || !token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
             return Err(document_not_found());
         }
         let document = {
@@ -310,7 +320,12 @@ impl LicenceService {
         let tx = client.transaction().await?;
         let record = store::load(&*tx, id)
             .await?
-            .filter(|r| principal.grants.iter().any(|g| g.department_id == Some(r.department_id)))
+            .filter(|r| {
+                principal
+                    .grants
+                    .iter()
+                    .any(|g| g.department_id == Some(r.department_id))
+            })
             .ok_or_else(licence_not_found)?;
         if !principal.has_role_in(Role::Approver, record.department_id) {
             return Err(AppError::Forbidden {

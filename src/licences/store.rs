@@ -118,7 +118,10 @@ pub async fn by_document(
     document_id: Uuid,
 ) -> Result<Option<LicenceRecord>, tokio_postgres::Error> {
     let row = client
-        .query_opt(&format!("{SELECT} WHERE l.document_id = $1"), &[&document_id])
+        .query_opt(
+            &format!("{SELECT} WHERE l.document_id = $1"),
+            &[&document_id],
+        )
         .await?;
     Ok(row.as_ref().map(record))
 }

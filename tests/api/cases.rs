@@ -10,10 +10,10 @@ use uuid::Uuid;
 
 use crate::catalog::{complete_draft, create_departments, publish_item};
 use crate::fake_aliyun::FakeAliyun;
-use crate::seals::create_seals;
 use crate::identity::{
     ID_1, ID_2, STAFF_PASSWORD, create_department, create_staff, register_citizen,
 };
+use crate::seals::create_seals;
 use crate::support::{TestApp, expect_problem, spawn_app, spawn_app_with, staff_login};
 
 pub const ITEM: &str = "CASE-FOOD-0001";
@@ -147,7 +147,7 @@ fn kinds(case: &Value) -> Vec<String> {
 }
 
 /// An applicant with both materials on file, applying: returns (token, case).
-async fn applicant_with_case(app: &TestApp, phone: &str, id: &str) -> (String, Value) {
+pub async fn applicant_with_case(app: &TestApp, phone: &str, id: &str) -> (String, Value) {
     let token = citizen(app, phone, "李四", id).await;
     let form = upload(app, &token, PDF, "application/pdf").await;
     let licence = upload(app, &token, PNG, "image/png").await;

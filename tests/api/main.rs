@@ -23,6 +23,7 @@ mod demo;
 mod enterprise_login;
 mod errors;
 mod identity;
+mod licences;
 mod migrations;
 mod notify;
 mod notify_me;
