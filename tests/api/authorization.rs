@@ -135,6 +135,17 @@ const DECLARED: &[(&str, Who, bool)] = &[
     ("GET /api/v1/admin/departments/{code}/seals", Who::DepartmentAdminOfItem, true),
     ("POST /api/v1/admin/seals/{id}/status", Who::PlatformAdmin, true),
     ("GET /api/v1/public/seal-root", Who::Public, true),
+    ("GET /api/v1/me/cases/{id}/documents/{document_id}/pdf", Who::Applicant, true),
+    ("GET /api/v1/staff/cases/{id}/documents/{document_id}/pdf", Who::Staff, true),
+    ("GET /api/v1/me/licences", Who::Applicant, true),
+    ("GET /api/v1/me/licences/{id}", Who::Applicant, true),
+    ("GET /api/v1/me/licences/{id}/pdf", Who::Applicant, true),
+    ("POST /api/v1/me/licences/{id}/shares", Who::Applicant, true),
+    ("GET /api/v1/public/shared-licences/{token}", Who::Public, true),
+    ("GET /api/v1/public/shared-licences/{token}/pdf", Who::Public, true),
+    ("GET /api/v1/public/documents/{token}", Who::Public, true),
+    ("POST /api/v1/public/documents/verify", Who::Public, true),
+    ("POST /api/v1/staff/licences/{id}/revoke", Who::Staff, true),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
