@@ -238,6 +238,16 @@ async fn device_step(
 
 /// Sends a step's `request` (with `bearer` as the access token when a back office acts), checks
 /// its `expect` and keeps its `save`.
+///
+/// A `path` that is a full URL (what a QR code or a share link holds) is requested at its path
+/// on the server under test: the URL's host is the deployment's public address.
+fn on_this_server(path: &str) -> String {
+    match path.strip_prefix("http://").or_else(|| path.strip_prefix("https://")) {
+        Some(rest) => rest[rest.find('/').unwrap_or(rest.len())..].to_owned(),
+        None => path.to_owned(),
+    }
+}
+
 async fn exchange(
     app: &TestApp,
     step: &Value,
@@ -247,7 +257,7 @@ async fn exchange(
 ) {
     let request = &step["request"];
     let method: reqwest::Method = request["method"].as_str().unwrap_or("GET").parse().unwrap();
-    let path = substitute(request["path"].as_str().expect("path"), saved);
+    let path = on_this_server(&substitute(request["path"].as_str().expect("path"), saved));
     let mut builder = app.http.request(method, app.url(&path));
     if let Some(token) = bearer {
         builder = builder.bearer_auth(token);
