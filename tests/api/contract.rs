@@ -242,7 +242,10 @@ async fn device_step(
 /// A `path` that is a full URL (what a QR code or a share link holds) is requested at its path
 /// on the server under test: the URL's host is the deployment's public address.
 fn on_this_server(path: &str) -> String {
-    match path.strip_prefix("http://").or_else(|| path.strip_prefix("https://")) {
+    match path
+        .strip_prefix("http://")
+        .or_else(|| path.strip_prefix("https://"))
+    {
         Some(rest) => rest[rest.find('/').unwrap_or(rest.len())..].to_owned(),
         None => path.to_owned(),
     }
