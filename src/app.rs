@@ -35,6 +35,7 @@ use crate::identity::gate::Gate;
 use crate::identity::setup::IdentitySecrets;
 use crate::notify::api::NotifyApi;
 use crate::notify::me_api::NotifyMeApi;
+use crate::notify::me_email::NotifyEmailApi;
 use crate::notify::outbox::OutboxSettings;
 use crate::notify::receipts::ReceiptsApi;
 use crate::seals::api::SealsApi;
@@ -53,6 +54,8 @@ pub struct Services {
     /// Applicants' material files (资料交一份), in the same blob store as the catalog's forms.
     pub files: MaterialFiles,
     pub outbox: OutboxSettings,
+    /// The codes proving an owner's notification email address.
+    pub email_verification: crate::notify::setup::EmailVerificationConfig,
     pub receipt_token: Option<crate::config::Secret>,
     pub cases: crate::cases::service::CaseService,
     pub seals: crate::seals::registry::SealRegistry,
@@ -98,6 +101,7 @@ impl Services {
             files: MaterialFiles::new(pool.clone(), blobs.clone(), config.cases.max_material_bytes),
             blobs,
             outbox: config.notify.outbox(),
+            email_verification: config.notify.email_verification.clone(),
             receipt_token: config.notify.receipt_token.clone(),
             pool,
         })
@@ -111,6 +115,7 @@ type Apis = (
     CatalogApi,
     NotifyApi,
     NotifyMeApi,
+    NotifyEmailApi,
     ReceiptsApi,
     IdentityApi,
     CasesApi,
@@ -148,6 +153,13 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
             NotifyMeApi {
                 pool: services.pool.clone(),
                 gate: services.gate.clone(),
+            },
+            NotifyEmailApi {
+                pool: services.pool.clone(),
+                gate: services.gate.clone(),
+                keys: services.identity.citizens.keys.clone(),
+                outbox: services.outbox.clone(),
+                settings: services.email_verification.clone(),
             },
             ReceiptsApi::new(
                 services.pool.clone(),
@@ -276,10 +288,12 @@ pub async fn start_with(
         tracing::info!(?applied, "migrations applied");
     }
     let services = Services::new(&config, pool.clone(), IdentitySecrets::load(&config)?)?;
-    let dispatcher =
-        config
-            .notify
-            .dispatcher(pool.clone(), Some(services.metrics.clone()), config.mode)?;
+    let dispatcher = config.notify.dispatcher(
+        pool.clone(),
+        Some(services.metrics.clone()),
+        config.mode,
+        services.blobs.clone(),
+    )?;
     let demo_only = dispatcher.providers.demo_only();
     if config.mode == Mode::Production && !demo_only.is_empty() {
         anyhow::bail!(

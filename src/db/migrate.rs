@@ -43,6 +43,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0009_seals_licences.sql",
         include_str!("../../migrations/0009_seals_licences.sql"),
     ),
+    (
+        "0011_notification_attachments.sql",
+        include_str!("../../migrations/0011_notification_attachments.sql"),
+    ),
 ];
 
 /// Arbitrary constant naming the migration lock in `pg_advisory_lock`.
