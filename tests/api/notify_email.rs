@@ -444,7 +444,7 @@ async fn the_decision_pdf_reaches_the_verified_address_as_an_attachment() {
     let id = send(
         &app,
         &decided(&zhang.subject, "decided", true),
-        &[file.clone()],
+        std::slice::from_ref(&file),
     )
     .await;
     let (status, error, _) = final_delivery(&app, id).await;
