@@ -154,6 +154,7 @@ async fn main() {
         let d = Dispatcher {
             pool: pool.clone(),
             metrics: None,
+            blobs: None,
             providers: Providers {
                 sms: Some(provider.clone()),
                 email: None,

@@ -37,6 +37,7 @@ use crate::identity::setup::IdentitySecrets;
 use crate::licences::api::LicencesApi;
 use crate::notify::api::NotifyApi;
 use crate::notify::me_api::NotifyMeApi;
+use crate::notify::me_email::NotifyEmailApi;
 use crate::notify::outbox::OutboxSettings;
 use crate::notify::receipts::ReceiptsApi;
 use crate::seals::api::SealsApi;
@@ -55,6 +56,8 @@ pub struct Services {
     /// Applicants' material files (资料交一份), in the same blob store as the catalog's forms.
     pub files: MaterialFiles,
     pub outbox: OutboxSettings,
+    /// The codes proving an owner's notification email address.
+    pub email_verification: crate::notify::setup::EmailVerificationConfig,
     pub receipt_token: Option<crate::config::Secret>,
     pub cases: crate::cases::service::CaseService,
     pub seals: crate::seals::registry::SealRegistry,
@@ -115,6 +118,7 @@ impl Services {
             files: MaterialFiles::new(pool.clone(), blobs.clone(), config.cases.max_material_bytes),
             blobs,
             outbox: config.notify.outbox(),
+            email_verification: config.notify.email_verification.clone(),
             receipt_token: config.notify.receipt_token.clone(),
             pool,
         })
@@ -128,6 +132,7 @@ type Apis = (
     CatalogApi,
     NotifyApi,
     NotifyMeApi,
+    NotifyEmailApi,
     ReceiptsApi,
     IdentityApi,
     CasesApi,
@@ -166,6 +171,13 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
             NotifyMeApi {
                 pool: services.pool.clone(),
                 gate: services.gate.clone(),
+            },
+            NotifyEmailApi {
+                pool: services.pool.clone(),
+                gate: services.gate.clone(),
+                keys: services.identity.citizens.keys.clone(),
+                outbox: services.outbox.clone(),
+                settings: services.email_verification.clone(),
             },
             ReceiptsApi::new(
                 services.pool.clone(),
@@ -307,10 +319,12 @@ pub async fn start_with(
         .load_fonts()
         .await
         .context("the documents' CJK font ([cases] document_font)")?;
-    let dispatcher =
-        config
-            .notify
-            .dispatcher(pool.clone(), Some(services.metrics.clone()), config.mode)?;
+    let dispatcher = config.notify.dispatcher(
+        pool.clone(),
+        Some(services.metrics.clone()),
+        config.mode,
+        services.blobs.clone(),
+    )?;
     let demo_only = dispatcher.providers.demo_only();
     if config.mode == Mode::Production && !demo_only.is_empty() {
         anyhow::bail!(

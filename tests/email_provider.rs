@@ -5,7 +5,7 @@
 mod smtp;
 
 use fingertip::config::{Mode, Secret};
-use fingertip::notify::provider::{Address, OutgoingMessage, Provider, SendError};
+use fingertip::notify::provider::{Address, FileAttachment, OutgoingMessage, Provider, SendError};
 use fingertip::notify::providers::email::{Email, EmailConfig, EmailTls};
 use serde_json::Map;
 use smtp::{FakeSmtp, FakeTls, SmtpOptions, Stage};
@@ -38,7 +38,7 @@ fn message(to: &str) -> OutgoingMessage {
         provider_template: None,
         variables: Map::new(),
         priority: 5,
-        attachment: None,
+        attachments: Vec::new(),
     }
 }
 
@@ -112,11 +112,11 @@ async fn attachment_is_a_mime_part_with_type_and_name() {
         .copied()
         .chain((0..=255u8).cycle().take(5000))
         .collect();
-    msg.attachment = Some((
-        "营业执照-准予设立登记通知书.pdf".to_owned(),
-        "application/pdf".to_owned(),
-        pdf.clone(),
-    ));
+    msg.attachments = vec![FileAttachment {
+        file_name: "营业执照-准予设立登记通知书.pdf".to_owned(),
+        content_type: "application/pdf".to_owned(),
+        bytes: pdf.clone(),
+    }];
 
     email.send(&msg).await.expect("sent");
 
@@ -129,9 +129,54 @@ async fn attachment_is_a_mime_part_with_type_and_name() {
     assert_eq!(file.content_type, "application/pdf");
     assert_eq!(file.file_name(), Some("营业执照-准予设立登记通知书.pdf"));
     assert_eq!(file.body, pdf);
+    assert_eq!(
+        file.header("content-transfer-encoding")
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some("base64")
+    );
     // The text comes first, then the file.
     assert_eq!(parsed.root.parts.len(), 2);
     assert_eq!(parsed.root.parts[0].content_type, "text/plain");
+}
+
+#[tokio::test]
+async fn several_attachments_follow_the_text_in_order() {
+    let fake = FakeSmtp::start().await;
+    let email = plain_email(&fake);
+    let mut msg = message("zhangsan@example.com");
+    let decision: Vec<u8> = b"%PDF-1.7\n\x00\xff decision".to_vec();
+    let licence: Vec<u8> = b"%PDF-1.7\n\x01\xfe licence".to_vec();
+    msg.attachments = vec![
+        FileAttachment {
+            file_name: "准予行政许可决定书.pdf".to_owned(),
+            content_type: "application/pdf".to_owned(),
+            bytes: decision.clone(),
+        },
+        FileAttachment {
+            file_name: "licence.pdf".to_owned(),
+            content_type: "application/pdf".to_owned(),
+            bytes: licence.clone(),
+        },
+    ];
+
+    email.send(&msg).await.expect("sent");
+
+    let parsed = fake.received()[0].parse();
+    assert_eq!(parsed.text, BODY);
+    let files: Vec<(Option<&str>, &[u8])> = parsed
+        .attachments
+        .iter()
+        .map(|p| (p.file_name(), p.body.as_slice()))
+        .collect();
+    assert_eq!(
+        files,
+        vec![
+            (Some("准予行政许可决定书.pdf"), decision.as_slice()),
+            (Some("licence.pdf"), licence.as_slice()),
+        ]
+    );
+    assert_eq!(parsed.root.parts.len(), 3);
 }
 
 #[tokio::test]
@@ -139,16 +184,20 @@ async fn attachment_path_is_stripped_and_bad_content_type_is_permanent() {
     let fake = FakeSmtp::start().await;
     let email = plain_email(&fake);
     let mut msg = message("zhangsan@example.com");
-    msg.attachment = Some((
-        "../../etc/决定书.pdf".to_owned(),
-        "application/pdf".to_owned(),
-        b"%PDF".to_vec(),
-    ));
+    msg.attachments = vec![FileAttachment {
+        file_name: "../../etc/决定书.pdf".to_owned(),
+        content_type: "application/pdf".to_owned(),
+        bytes: b"%PDF".to_vec(),
+    }];
     email.send(&msg).await.expect("sent");
     let parsed = fake.received()[0].parse();
     assert_eq!(parsed.attachments[0].file_name(), Some("决定书.pdf"));
 
-    msg.attachment = Some(("a.pdf".to_owned(), "not a type".to_owned(), Vec::new()));
+    msg.attachments = vec![FileAttachment {
+        file_name: "a.pdf".to_owned(),
+        content_type: "not a type".to_owned(),
+        bytes: Vec::new(),
+    }];
     let error = email.send(&msg).await.expect_err("refused");
     assert!(matches!(error, SendError::Permanent(_)), "{error:?}");
     assert_eq!(fake.received().len(), 1);

@@ -37,7 +37,7 @@ fn message(platform: PushPlatform, token: &str, priority: u8) -> OutgoingMessage
         provider_template: None,
         variables: Map::new(),
         priority,
-        attachment: None,
+        attachments: Vec::new(),
     }
 }
 

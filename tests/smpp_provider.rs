@@ -40,7 +40,7 @@ fn sms(phone: &str, body: &str) -> OutgoingMessage {
         provider_template: None,
         variables: Map::new(),
         priority: 5,
-        attachment: None,
+        attachments: Vec::new(),
     }
 }
 

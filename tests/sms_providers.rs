@@ -37,7 +37,7 @@ fn message(phone: &str, template: &str, variables: Value) -> OutgoingMessage {
         provider_template: Some(template.to_owned()),
         variables,
         priority: 10,
-        attachment: None,
+        attachments: Vec::new(),
     }
 }
 

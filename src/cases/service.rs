@@ -34,7 +34,7 @@ use crate::identity::model::{Principal, Role, Subject};
 use crate::identity::pii::IdentityKeys;
 use crate::identity::policy::{Rule, allows};
 use crate::notify::model::{Channel, shanghai};
-use crate::notify::outbox::{self, NewNotification, OutboxSettings, Recipient};
+use crate::notify::outbox::{self, Attachment, NewNotification, OutboxSettings, Recipient};
 
 /// The largest application form accepted, serialized.
 const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -572,8 +572,16 @@ impl CaseService {
         .await?;
         let mut variables = Map::new();
         variables.insert("item".to_owned(), json!(detail.guide.name));
-        self.notify(&tx, &row, "case.submitted", variables, false, "submitted")
-            .await?;
+        self.notify(
+            &tx,
+            &row,
+            "case.submitted",
+            variables,
+            false,
+            "submitted",
+            &[],
+        )
+        .await?;
         tx.commit().await?;
         drop(client);
         Ok((self.detail_of(&row).await?, true))
@@ -1257,7 +1265,20 @@ impl CaseService {
             Event::Withdrawn { .. } => ("case.withdrawn", false),
             _ => return Ok(()),
         };
-        self.notify(tx, row, template, v, must_reach, event.kind())
+        // Results go by email too, with the sealed documents attached (when the applicant has
+        // a verified address; the result templates have email text).
+        let attachments: Vec<Attachment> = match event {
+            Event::Rejected { .. } | Event::Approved | Event::Denied { .. } => issued
+                .iter()
+                .map(|d| Attachment {
+                    filename: format!("{}-{}.pdf", d.title, d.document_number),
+                    content_type: "application/pdf".to_owned(),
+                    blob_sha256: d.sha256.clone(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        self.notify(tx, row, template, v, must_reach, event.kind(), &attachments)
             .await
     }
 
@@ -1270,6 +1291,7 @@ impl CaseService {
         variables: Map<String, Value>,
         must_reach: bool,
         event_kind: &str,
+        attachments: &[Attachment],
     ) -> AppResult<()> {
         let mut recipients = Vec::new();
         match (&row.applicant_subject, &row.applicant_phone) {
@@ -1307,11 +1329,16 @@ impl CaseService {
             ));
         }
         for (recipient, must_reach, whom) in recipients {
+            let applicant = whom == "applicant";
             let channels = match &recipient {
                 Recipient::Phone(_) => vec![Channel::Sms],
+                _ if applicant && !attachments.is_empty() => {
+                    vec![Channel::Push, Channel::Sms, Channel::Email]
+                }
                 _ => vec![Channel::Push, Channel::Sms],
             };
-            outbox::enqueue(
+            let attached = if applicant { attachments } else { &[] };
+            outbox::enqueue_with_attachments(
                 tx,
                 &NewNotification {
                     template_key: template.to_owned(),
@@ -1325,6 +1352,7 @@ impl CaseService {
                         row.id, row.revision
                     ),
                 },
+                attached,
                 &self.outbox,
             )
             .await

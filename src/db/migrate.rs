@@ -47,6 +47,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0010_case_documents.sql",
         include_str!("../../migrations/0010_case_documents.sql"),
     ),
+    (
+        "0011_notification_attachments.sql",
+        include_str!("../../migrations/0011_notification_attachments.sql"),
+    ),
 ];
 
 /// Arbitrary constant naming the migration lock in `pg_advisory_lock`.

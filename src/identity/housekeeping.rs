@@ -1,8 +1,9 @@
 //! Deletes what the identity tables no longer need: used or expired login challenges, SMS codes
 //! older than the daily limit window, failed-login marks older than the hourly window, and
 //! refresh tokens of sessions long over. Anyone can make the public endpoints write rows
-//! (challenges, codes), so their tables must not grow without bound. And the SMS codes
-//! themselves, which the outbox must hold in clear until the provider has them: once a code's
+//! (challenges, codes), so their tables must not grow without bound. And the SMS codes (and the
+//! codes proving notification email addresses) themselves, which the outbox must hold in clear
+//! until the provider has them: once a code's
 //! deliveries are over and it has expired, its text is scrubbed from the notification and the
 //! delivery bodies. One instance at a time (transaction advisory lock).
 
@@ -19,18 +20,19 @@ const HOUSEKEEPING_LOCK_KEY: i64 = 0x6669_6e67_6572_7469;
 const DELETIONS: &[&str] = &[
     "DELETE FROM login_challenge WHERE expires_at < now() - interval '1 hour'",
     "DELETE FROM otp_code WHERE created_at < now() - interval '2 days'",
+    "DELETE FROM owner_email_code WHERE created_at < now() - interval '2 days'",
     "DELETE FROM login_failure WHERE at < now() - interval '2 hours'",
     "DELETE FROM refresh_token WHERE expires_at < now() - interval '1 day'",
     // Delivery bodies of expired codes whose delivery is over (sent, failed or cancelled).
     "UPDATE notification_delivery d SET body = '（验证码已清除）'
        FROM notification n
-      WHERE d.notification_id = n.id AND n.template_key = 'identity.otp'
+      WHERE d.notification_id = n.id AND n.template_key IN ('identity.otp', 'notify.email_code')
         AND n.created_at < now() - interval '10 minutes'
         AND d.status NOT IN ('created', 'sending', 'temporary_failure')
         AND d.body <> '（验证码已清除）'",
     // Then the variables, once no delivery of the notification can still need them.
     "UPDATE notification n SET variables = '{}'::jsonb
-      WHERE n.template_key = 'identity.otp' AND n.created_at < now() - interval '10 minutes'
+      WHERE n.template_key IN ('identity.otp', 'notify.email_code') AND n.created_at < now() - interval '10 minutes'
         AND n.variables <> '{}'::jsonb
         AND NOT EXISTS (SELECT 1 FROM notification_delivery d WHERE d.notification_id = n.id
                           AND d.status IN ('created', 'sending', 'temporary_failure'))",

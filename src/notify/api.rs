@@ -166,6 +166,9 @@ fn enqueue_error(err: EnqueueError) -> AppError {
         EnqueueError::InvalidEmail => {
             AppError::invalid_field("email", "invalid_email", "not an email address")
         }
+        EnqueueError::InvalidAttachment(why) => {
+            AppError::invalid_field("attachments", "invalid_attachment", why)
+        }
         EnqueueError::Db(e) => e.into(),
     }
 }

@@ -7,6 +7,12 @@
 //! sent again after restart. A duplicate is possible only when the provider accepted the message
 //! in the instant before the crash; the stable `message_id` (Aliyun `OutId`, Tencent
 //! `SessionContext`, `apns-id`) lets receipts and provider logs recognise it.
+//!
+//! Email attachments are loaded from the blob store just before the send. A blob that is not
+//! there fails that delivery for good (`permanent_failure`, recorded); files over
+//! `max_attachment_bytes` in total are left out and the text says so (the notice itself still
+//! goes: it carries the download link). At most [`ATTACHMENT_SENDS`] emails per process hold
+//! their files in memory at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,11 +20,18 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use serde_json::{Map, Value};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use uuid::Uuid;
 
 use super::model::{Channel, DeliveryStatus, backoff_seconds};
-use super::provider::{Address, OutgoingMessage, Provider, PushPlatform, SendError, SendOutcome};
+use super::provider::{
+    Address, FileAttachment, OutgoingMessage, Provider, PushPlatform, SendError, SendOutcome,
+};
+use crate::blobs::BlobStore;
+
+/// Emails with attachments sent at once per process: each holds its files in memory.
+pub const ATTACHMENT_SENDS: usize = 4;
+static ATTACHMENT_PERMITS: Semaphore = Semaphore::const_new(ATTACHMENT_SENDS);
 
 /// The providers that deliver each channel.
 #[derive(Clone, Default)]
@@ -88,7 +101,13 @@ pub struct DispatchSettings {
     pub backoff_cap_seconds: f64,
     /// How often to look for due rows (dispatchers poll; enqueueing sends no NOTIFY).
     pub poll_interval: Duration,
+    /// The largest total of files one email carries; beyond, they are left out and the text
+    /// says so.
+    pub max_attachment_bytes: u64,
 }
+
+/// 10 MiB: what common mail systems accept once base64 has grown it by a third.
+pub const DEFAULT_MAX_ATTACHMENT_BYTES: u64 = 10 * 1024 * 1024;
 
 impl Default for DispatchSettings {
     fn default() -> Self {
@@ -99,6 +118,7 @@ impl Default for DispatchSettings {
             backoff_base_seconds: 2.0,
             backoff_cap_seconds: 3600.0,
             poll_interval: Duration::from_millis(500),
+            max_attachment_bytes: DEFAULT_MAX_ATTACHMENT_BYTES,
         }
     }
 }
@@ -110,6 +130,15 @@ pub struct Dispatcher {
     pub settings: DispatchSettings,
     /// Outcome counters (`fingertip_notifications_total`), when the server exposes metrics.
     pub metrics: Option<crate::http::metrics::Metrics>,
+    /// Where email attachments are read from; without it an email with attachments fails.
+    pub blobs: Option<Arc<dyn BlobStore>>,
+}
+
+/// A file of a notification, as stored (`notification_attachment`).
+struct AttachmentRef {
+    filename: String,
+    content_type: String,
+    blob_sha256: String,
 }
 
 struct Due {
@@ -125,6 +154,8 @@ struct Due {
     primary_sent: Option<bool>,
     provider_templates: Value,
     variables: Map<String, Value>,
+    /// Email only.
+    attachments: Vec<AttachmentRef>,
 }
 
 /// One delivery's new state, as [`Dispatcher::plan`] decides it.
@@ -139,15 +170,43 @@ struct RowUpdate {
     dead_address: bool,
     device_id: Option<Uuid>,
     channel: Channel,
+    /// Added to the history event (e.g. attachments left out).
+    note: Option<String>,
 }
 
 enum Outcome {
-    Sent(&'static str, SendOutcome),
+    /// Sent, with a note for the history.
+    Sent(&'static str, SendOutcome, Option<String>),
     Failed(&'static str, SendError),
     /// The primary push went out: the SMS fallback is not needed.
     NotNeeded,
     TooOld,
     NoProvider,
+}
+
+/// What [`Dispatcher::load_attachments`] found.
+enum Loaded {
+    Files(Vec<FileAttachment>),
+    /// More than the cap.
+    TooLarge,
+}
+
+/// The `[[filename, content_type, blob_sha256], …]` the dispatch query aggregates.
+fn attachment_refs(value: Option<Value>) -> Vec<AttachmentRef> {
+    let Some(Value::Array(items)) = value else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| {
+            let text = |i: usize| item.get(i).and_then(Value::as_str).map(str::to_owned);
+            Some(AttachmentRef {
+                filename: text(0)?,
+                content_type: text(1)?,
+                blob_sha256: text(2)?,
+            })
+        })
+        .collect()
 }
 
 fn random_unit() -> f64 {
@@ -170,7 +229,12 @@ impl Dispatcher {
                         d.created_at < now() - make_interval(secs => $2) AS too_old,
                         (SELECT p.status IN ('sent', 'delivered') FROM notification_delivery p
                           WHERE p.id = d.fallback_for) AS primary_sent,
-                        t.provider_templates, n.variables
+                        t.provider_templates, n.variables,
+                        CASE WHEN d.channel = 'email' THEN
+                            (SELECT jsonb_agg(jsonb_build_array(a.filename, a.content_type, a.blob_sha256)
+                                              ORDER BY a.position)
+                               FROM notification_attachment a WHERE a.notification_id = d.notification_id)
+                        END AS attachments
                  FROM notification_delivery d
                  JOIN notification n ON n.id = d.notification_id
                  JOIN notification_template t ON t.key = n.template_key AND t.version = n.template_version
@@ -206,6 +270,7 @@ impl Dispatcher {
                     Value::Object(map) => map,
                     _ => Map::new(),
                 },
+                attachments: attachment_refs(r.get(13)),
             })
             .collect();
 
@@ -237,11 +302,35 @@ impl Dispatcher {
             .get(provider.name())
             .and_then(Value::as_str)
             .map(str::to_owned);
+        let mut body = d.body.clone();
+        let mut note = None;
+        let mut attachments = Vec::new();
+        // Held until the send is over: the files stay in memory that long.
+        let _permit = if d.attachments.is_empty() {
+            None
+        } else {
+            let permit = ATTACHMENT_PERMITS.acquire().await.ok();
+            match self.load_attachments(&d.attachments).await {
+                Ok(Loaded::Files(files)) => attachments = files,
+                Ok(Loaded::TooLarge) => {
+                    body.push_str(&format!(
+                        "\n\n（附件超过邮件大小上限 {:.1} MB，未随本邮件发送，请登录指尖办查看和下载。）",
+                        self.settings.max_attachment_bytes as f64 / 1_048_576.0
+                    ));
+                    note = Some(format!(
+                        "attachments left out: over {} bytes",
+                        self.settings.max_attachment_bytes
+                    ));
+                }
+                Err(err) => return Outcome::Failed(provider.name(), err),
+            }
+            permit
+        };
         let message = OutgoingMessage {
             message_id: d.id,
             address,
             title: d.title.clone(),
-            body: d.body.clone(),
+            body,
             provider_template,
             variables: if d.channel == Channel::Sms {
                 super::model::masked_for_sms(&d.variables)
@@ -249,13 +338,49 @@ impl Dispatcher {
                 d.variables.clone()
             },
             priority: if d.priority >= 10 { 10 } else { 5 },
-            attachment: None,
+            attachments,
         };
         let name = provider.name();
         match provider.send(&message).await {
-            Ok(outcome) => Outcome::Sent(name, outcome),
+            Ok(outcome) => Outcome::Sent(name, outcome, note),
             Err(err) => Outcome::Failed(name, err),
         }
+    }
+
+    /// An email's files from the blob store, in order; they stop loading as soon as their total
+    /// passes the cap.
+    async fn load_attachments(&self, refs: &[AttachmentRef]) -> Result<Loaded, SendError> {
+        let Some(blobs) = &self.blobs else {
+            return Err(SendError::Permanent(
+                "the email has attachments but the dispatcher has no blob store".to_owned(),
+            ));
+        };
+        let mut files = Vec::with_capacity(refs.len());
+        let mut total: u64 = 0;
+        for (i, r) in refs.iter().enumerate() {
+            let bytes = blobs
+                .get(&r.blob_sha256)
+                .await
+                .map_err(|e| {
+                    SendError::Temporary(format!("reading attachment {i} from the blob store: {e}"))
+                })?
+                .ok_or_else(|| {
+                    SendError::Permanent(format!(
+                        "attachment {i} (blob {}) is not in the blob store",
+                        r.blob_sha256
+                    ))
+                })?;
+            total = total.saturating_add(bytes.len() as u64);
+            if total > self.settings.max_attachment_bytes {
+                return Ok(Loaded::TooLarge);
+            }
+            files.push(FileAttachment {
+                file_name: r.filename.clone(),
+                content_type: r.content_type.clone(),
+                bytes,
+            });
+        }
+        Ok(Loaded::Files(files))
     }
 
     /// What to write for one delivery's outcome (no I/O).
@@ -272,11 +397,13 @@ impl Dispatcher {
             dead_address: false,
             device_id: d.device_id,
             channel: d.channel,
+            note: None,
         };
         match outcome {
-            Outcome::Sent(name, sent) => {
+            Outcome::Sent(name, sent, note) => {
                 update.provider = Some(name);
                 update.provider_message_id = sent.provider_message_id.clone();
+                update.note = note.clone();
             }
             Outcome::Failed(name, SendError::Temporary(reason))
                 if attempts < self.settings.max_attempts =>
@@ -354,9 +481,13 @@ impl Dispatcher {
             .iter()
             .map(|u| {
                 let text = u.provider_message_id.as_deref().or(u.error.as_deref());
-                match (u.provider, text) {
+                let detail = match (u.provider, text) {
                     (Some(p), t) => Some(format!("{p}: {}", t.unwrap_or_default())),
                     (None, t) => t.map(str::to_owned),
+                };
+                match (detail, &u.note) {
+                    (Some(d), Some(n)) => Some(format!("{d}; {n}")),
+                    (d, n) => d.or_else(|| n.clone()),
                 }
             })
             .collect();

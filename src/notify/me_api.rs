@@ -187,6 +187,10 @@ pub struct PreferencesView {
     pub push: bool,
     pub sms: bool,
     pub email: bool,
+    /// The verified address email goes to; absent when none (then no email is sent). Set and
+    /// verify it with `PUT /api/v1/me/notification-preferences/email`.
+    #[oai(skip_serializing_if_is_none)]
+    pub email_address: Option<String>,
     #[oai(skip_serializing_if_is_none)]
     pub quiet_hours: Option<QuietHoursView>,
     /// The time zone of the quiet hours: always `Asia/Shanghai`.
@@ -831,7 +835,8 @@ impl NotifyMeApi {
             .to_string();
         let client = self.pool.get().await?;
         let prefs = outbox::preferences(&**client, &owner).await?;
-        Ok(Json(preferences_view(&prefs)))
+        let email = outbox::verified_email(&**client, &owner).await?;
+        Ok(Json(preferences_view(&prefs, email)))
     }
 
     /// Replace my channel preferences (absent channels are on; absent quiet hours are none).
@@ -884,15 +889,20 @@ impl NotifyMeApi {
             )
             .await?;
         let prefs = outbox::preferences(&**client, &owner).await?;
-        Ok(Json(preferences_view(&prefs)))
+        let email = outbox::verified_email(&**client, &owner).await?;
+        Ok(Json(preferences_view(&prefs, email)))
     }
 }
 
-fn preferences_view(prefs: &model::ChannelPreferences) -> PreferencesView {
+fn preferences_view(
+    prefs: &model::ChannelPreferences,
+    email_address: Option<String>,
+) -> PreferencesView {
     PreferencesView {
         push: prefs.push,
         sms: prefs.sms,
         email: prefs.email,
+        email_address,
         quiet_hours: prefs.quiet_hours.map(|(start, end)| QuietHoursView {
             start: time_text(start),
             end: time_text(end),

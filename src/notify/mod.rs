@@ -2,8 +2,10 @@
 //! clients that reach people by SMS, app push and email.
 
 pub mod api;
+pub mod attachment;
 pub mod dispatcher;
 pub mod me_api;
+pub mod me_email;
 pub mod model;
 pub mod outbox;
 pub mod provider;

@@ -7,13 +7,16 @@ use serde_json::{Map, Value};
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
+pub use super::attachment::{Attachment, MAX_ATTACHMENTS};
 use super::model::{self, Channel, DeliveryStatus, RenderError};
 
 /// Who a notification is for.
 #[derive(Debug, Clone)]
 pub enum Recipient {
     /// A platform user (e.g. `citizen:<id>`), reached on their active devices, with a phone for
-    /// SMS and an email when known.
+    /// SMS and an email when known. With `email: None`, the email channel uses the address the
+    /// owner verified (`/api/v1/me/notification-preferences/email`); an owner without one simply
+    /// gets no email (the address is opt-in), never an error.
     Owner {
         owner: String,
         phone: Option<String>,
@@ -57,6 +60,8 @@ pub enum EnqueueError {
     InvalidPhone,
     #[error("invalid email address")]
     InvalidEmail,
+    #[error("invalid attachment: {0}")]
+    InvalidAttachment(String),
     #[error(transparent)]
     Db(#[from] tokio_postgres::Error),
 }
@@ -134,6 +139,20 @@ pub async fn preferences(
         .unwrap_or_default())
 }
 
+/// The email address an owner verified, if any.
+pub async fn verified_email(
+    client: &impl GenericClient,
+    owner: &str,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    Ok(client
+        .query_opt(
+            "SELECT address FROM owner_email WHERE owner = $1",
+            &[&owner],
+        )
+        .await?
+        .map(|r| r.get(0)))
+}
+
 /// A rendered delivery about to be written.
 struct Planned {
     id: Uuid,
@@ -154,6 +173,19 @@ pub async fn enqueue(
     new: &NewNotification,
     settings: &OutboxSettings,
 ) -> Result<Uuid, EnqueueError> {
+    enqueue_with_attachments(tx, new, &[], settings).await
+}
+
+/// [`enqueue`], with files for the email delivery (stored with the notification; push and SMS
+/// ignore them). The blobs must already be in the blob store: the dispatcher loads them when it
+/// sends, and a missing one fails that email for good.
+pub async fn enqueue_with_attachments(
+    tx: &impl GenericClient,
+    new: &NewNotification,
+    attachments: &[Attachment],
+    settings: &OutboxSettings,
+) -> Result<Uuid, EnqueueError> {
+    super::attachment::check(attachments).map_err(EnqueueError::InvalidAttachment)?;
     let key = &new.template_key;
     let template = latest_template(tx, key)
         .await?
@@ -228,6 +260,21 @@ pub async fn enqueue(
             .await?;
         return Ok(existing.get(0));
     }
+    if !attachments.is_empty() {
+        let positions: Vec<i16> = (0..attachments.len() as i16).collect();
+        let names: Vec<&str> = attachments.iter().map(|a| a.filename.as_str()).collect();
+        let types: Vec<&str> = attachments
+            .iter()
+            .map(|a| a.content_type.as_str())
+            .collect();
+        let blobs: Vec<&str> = attachments.iter().map(|a| a.blob_sha256.as_str()).collect();
+        tx.execute(
+            "INSERT INTO notification_attachment (notification_id, position, filename, content_type, blob_sha256)
+             SELECT $1, * FROM unnest($2::int2[], $3::text[], $4::text[], $5::text[])",
+            &[&id, &positions, &names, &types, &blobs],
+        )
+        .await?;
+    }
 
     // The owner's preferences: switched-off channels are skipped and push waits out quiet
     // hours, except for essential notifications (must-reach, priority 10).
@@ -237,6 +284,14 @@ pub async fn enqueue(
     };
     let channels =
         model::channels_to_send(&new.channels, new.must_reach, new.priority, &preferences);
+    // An owner's email is the address they verified, unless the caller named one.
+    let email = match (email, &owner) {
+        (None, Some(owner)) if channels.contains(&Channel::Email) => {
+            verified_email(tx, owner).await?
+        }
+        (email, _) => email,
+    };
+    let owner_has_no_email = owner.is_some() && email.is_none();
     let push_delay = match preferences.quiet_hours {
         Some((start, end)) if !model::is_essential(new.must_reach, new.priority) => {
             let now = chrono::Utc::now();
@@ -310,8 +365,9 @@ pub async fn enqueue(
             None => {}
         }
     }
-    if channels.contains(&Channel::Email) {
-        let address = email.clone().ok_or(EnqueueError::NoAddress("email"))?;
+    if channels.contains(&Channel::Email)
+        && let Some(address) = email.clone()
+    {
         planned.push(Planned {
             id: Uuid::new_v4(),
             channel: Channel::Email,
@@ -323,10 +379,14 @@ pub async fn enqueue(
             fallback_for: None,
             delay: Duration::ZERO,
         });
+    } else if channels.contains(&Channel::Email) && !owner_has_no_email {
+        return Err(EnqueueError::NoAddress("email"));
     }
     if planned.is_empty() {
-        if channels.len() < new.channels.len() {
-            // The owner switched these channels off: the notification stays in their inbox.
+        let only_email_missing = owner_has_no_email && channels == [Channel::Email];
+        if channels.len() < new.channels.len() || only_email_missing {
+            // The owner switched these channels off (or set no email address): the
+            // notification stays in their inbox.
             return Ok(id);
         }
         return Err(EnqueueError::NoAddress("any channel"));

@@ -46,8 +46,19 @@ pub struct OutgoingMessage {
     pub variables: Map<String, Value>,
     /// 10 = immediate (OTP), 5 = normal.
     pub priority: u8,
-    /// Optional attachment for email (file name, content type, bytes).
-    pub attachment: Option<(String, String, Vec<u8>)>,
+    /// Files an email carries after its text (the sealed decision PDF); other channels ignore
+    /// them.
+    pub attachments: Vec<FileAttachment>,
+}
+
+/// A file attached to an email, loaded from the blob store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileAttachment {
+    /// Shown to the recipient (may be Chinese: encoded per RFC 2231 / RFC 2047 by lettre).
+    pub file_name: String,
+    /// `type/subtype`, e.g. `application/pdf`.
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -56,6 +56,35 @@ pub struct NotifyConfig {
     /// Whether this instance runs a dispatch worker.
     #[serde(default = "default_true")]
     pub dispatch: bool,
+    /// The largest total of attached files one email carries (10 MiB); beyond, the email goes
+    /// without them and its text says so.
+    #[serde(default = "default_max_attachment_bytes")]
+    pub max_email_attachment_bytes: u64,
+    /// Checking the email address an owner sets.
+    #[serde(default)]
+    pub email_verification: EmailVerificationConfig,
+}
+
+/// `[notify.email_verification]`: the codes that prove an owner's email address.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailVerificationConfig {
+    /// How long a code is valid.
+    pub code_ttl_seconds: u64,
+    /// Wrong codes before the code is dead and a new one must be asked for.
+    pub max_attempts: i32,
+    /// Codes an owner may ask for per hour.
+    pub codes_per_hour: i64,
+}
+
+impl Default for EmailVerificationConfig {
+    fn default() -> Self {
+        EmailVerificationConfig {
+            code_ttl_seconds: 15 * 60,
+            max_attempts: 5,
+            codes_per_hour: 5,
+        }
+    }
 }
 
 fn default_fallback_seconds() -> u64 {
@@ -69,6 +98,9 @@ fn default_retry_base() -> f64 {
 }
 fn default_true() -> bool {
     true
+}
+fn default_max_attachment_bytes() -> u64 {
+    super::dispatcher::DEFAULT_MAX_ATTACHMENT_BYTES
 }
 
 impl Default for NotifyConfig {
@@ -89,6 +121,8 @@ impl Default for NotifyConfig {
             push_max_per_second: None,
             retry_base_seconds: default_retry_base(),
             dispatch: true,
+            max_email_attachment_bytes: default_max_attachment_bytes(),
+            email_verification: EmailVerificationConfig::default(),
         }
     }
 }
@@ -161,11 +195,13 @@ impl NotifyConfig {
         Ok(providers)
     }
 
+    /// The dispatch worker; email attachments are read from `blobs`.
     pub fn dispatcher(
         &self,
         pool: deadpool_postgres::Pool,
         metrics: Option<crate::http::metrics::Metrics>,
         mode: Mode,
+        blobs: Arc<dyn crate::blobs::BlobStore>,
     ) -> anyhow::Result<Dispatcher> {
         Ok(Dispatcher {
             pool,
@@ -173,8 +209,10 @@ impl NotifyConfig {
             providers: self.providers(mode)?,
             settings: DispatchSettings {
                 backoff_base_seconds: self.retry_base_seconds,
+                max_attachment_bytes: self.max_email_attachment_bytes,
                 ..DispatchSettings::default()
             },
+            blobs: Some(blobs),
         })
     }
 }

@@ -568,3 +568,90 @@ async fn without_a_seal_in_force_nothing_is_decided_and_bad_licence_terms_are_re
         "the acceptance notice only"
     );
 }
+
+#[tokio::test]
+async fn the_decision_and_the_licence_arrive_by_email_attached_to_the_result_notice() {
+    let fake = crate::notify_email::fake_smtp().await;
+    let app = crate::notify_email::app_mailing(&fake, None).await;
+    let cast = set_up(&app).await;
+    let (token, case) = applicant_with_case(&app, "13900139131", ID_1).await;
+    // The applicant has a verified address (set in the app, confirmed with the emailed code).
+    let address = "li.si@example.cn";
+    let path = "/api/v1/me/notification-preferences/email";
+    let response = app
+        .with_token(Method::PUT, path, &token)
+        .json(&json!({"address": address}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let code = crate::notify_email::code_in_outbox(&app, address).await;
+    let (status, body) = call(
+        &app,
+        &token,
+        Method::POST,
+        &format!("{path}/confirm"),
+        json!({"code": code}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    let id = case["id"].as_str().unwrap().to_owned();
+    act(&app, &cast.clerk, &id, "accept", json!({})).await;
+    act(
+        &app,
+        &cast.health_reviewer,
+        &id,
+        "complete-step",
+        json!({"department_code": "DA-WJ", "step": "卫生审查"}),
+    )
+    .await;
+    act(
+        &app,
+        &cast.reviewer,
+        &id,
+        "complete-step",
+        json!({"department_code": "DA-SCJG", "step": "审查"}),
+    )
+    .await;
+    let case = act(&app, &cast.approver, &id, "approve", json!({})).await;
+
+    // Two mails: the code, then the result with the sealed decision and licence attached.
+    let mails = crate::notify_email::mail_to(&fake, address, 2).await;
+    let mail = mails
+        .iter()
+        .find(|m| !m.attachments.is_empty())
+        .expect("the result email");
+    assert!(
+        mail.subject
+            .as_deref()
+            .unwrap_or_default()
+            .contains("准予许可"),
+        "{:?}",
+        mail.subject
+    );
+    assert!(
+        mail.text.contains("/documents/"),
+        "the download link: {}",
+        mail.text
+    );
+    let mut names = Vec::new();
+    for part in &mail.attachments {
+        assert_eq!(part.content_type, "application/pdf");
+        let name = part.file_name().unwrap().to_owned();
+        let kind = if name.starts_with("准予行政许可决定书") {
+            "approval_decision"
+        } else {
+            "licence"
+        };
+        assert_eq!(
+            sha256_hex(&part.body),
+            document(&case, kind)["sha256"],
+            "{name}"
+        );
+        names.push(name);
+    }
+    assert_eq!(names.len(), 2, "{names:?}");
+    // What arrives by email is the sealed document itself.
+    check_with_validators(&app, &mail.attachments[0].body, "emailed").await;
+}

@@ -9,6 +9,8 @@ mod support;
 mod fake_aliyun;
 #[path = "../support/fakes/realname.rs"]
 mod fake_realname;
+#[path = "../support/fakes/smtp.rs"]
+mod fake_smtp;
 
 mod audit_chain;
 mod audit_log;
@@ -26,6 +28,7 @@ mod identity;
 mod licences;
 mod migrations;
 mod notify;
+mod notify_email;
 mod notify_me;
 mod notify_providers;
 mod observability;

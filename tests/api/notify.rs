@@ -98,6 +98,7 @@ fn dispatcher(
     Dispatcher {
         pool,
         metrics: None,
+        blobs: None,
         providers,
         settings: DispatchSettings {
             batch_size: 25,

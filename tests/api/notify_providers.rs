@@ -157,6 +157,7 @@ async fn after_a_crash_mid_dispatch_every_committed_notification_is_sent() {
     let dispatcher = || Dispatcher {
         pool: fingertip::db::pool_for(app.database.connection_string.parse().unwrap(), 4).unwrap(),
         metrics: None,
+        blobs: None,
         providers: Providers {
             sms: Some(Arc::new(
                 AliyunSms::new(fake.client_config("指尖办")).unwrap(),

@@ -606,7 +606,7 @@ mod tests {
             provider_template: Some("SMS_1".to_owned()),
             variables: serde_json::Map::new(),
             priority: 5,
-            attachment: None,
+            attachments: Vec::new(),
         };
         assert!(matches!(
             sms.send(&message).await,

@@ -3,8 +3,9 @@
 //! Messages are MIME with a UTF-8 subject and body (lettre encodes the headers as RFC 2047 words
 //! and picks quoted-printable or base64 for the body), a `Message-ID` derived from the
 //! notification's message id — so a retry of the same notification carries the same id and the
-//! receiving side can recognise it — and, when there is an attachment (the sealed PDF), a
-//! `multipart/mixed` body with the text first and the file second.
+//! receiving side can recognise it — and, when there are attachments (the sealed PDF), a
+//! `multipart/mixed` body with the text first and the files after it, each base64 with its name
+//! in `Content-Disposition` (RFC 2231 / RFC 2047 for Chinese names).
 //!
 //! Connections are reused (a small idle pool, each checked with NOOP before reuse) and
 //! authenticated with AUTH PLAIN or LOGIN when a username is configured. TLS is rustls with the
@@ -204,18 +205,23 @@ impl Email {
             builder = builder.subject(title.clone());
         }
         let text = SinglePart::plain(message.body.clone());
-        let built = match &message.attachment {
-            None => builder.singlepart(text),
-            Some((file_name, content_type, bytes)) => {
-                let content_type = ContentType::parse(content_type).map_err(|e| {
+        let built = if message.attachments.is_empty() {
+            builder.singlepart(text)
+        } else {
+            let mut mixed = MultiPart::mixed().singlepart(text);
+            for file in &message.attachments {
+                let content_type = ContentType::parse(&file.content_type).map_err(|e| {
                     SendError::Permanent(format!(
-                        "invalid attachment content type {content_type:?}: {e}"
+                        "invalid attachment content type {:?}: {e}",
+                        file.content_type
                     ))
                 })?;
-                let file =
-                    Attachment::new(safe_file_name(file_name)).body(bytes.clone(), content_type);
-                builder.multipart(MultiPart::mixed().singlepart(text).singlepart(file))
+                mixed = mixed.singlepart(
+                    Attachment::new(safe_file_name(&file.file_name))
+                        .body(file.bytes.clone(), content_type),
+                );
             }
+            builder.multipart(mixed)
         };
         let email = built.map_err(|e| SendError::Permanent(format!("building the email: {e}")))?;
         Ok((email, message_id))

@@ -85,7 +85,7 @@ mod tests {
             provider_template: None,
             variables: Default::default(),
             priority: 5,
-            attachment: None,
+            attachments: Vec::new(),
         };
         let started = Instant::now();
         let mut sends = Vec::new();
