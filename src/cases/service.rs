@@ -155,6 +155,18 @@ impl ActRequest {
     }
 }
 
+/// One notice to a case's applicant (and agent).
+struct CaseNotice<'a> {
+    template: &'a str,
+    variables: Map<String, Value>,
+    /// Legal notices: push first, SMS when the push does not arrive.
+    must_reach: bool,
+    /// Part of the idempotency key (with the case and its revision).
+    event_kind: &'a str,
+    /// Emailed to the applicant with the notice (the sealed result documents).
+    attachments: &'a [Attachment],
+}
+
 /// The applicant a new case is for.
 struct ApplicantFacts {
     kind: &'static str,
@@ -572,16 +584,14 @@ impl CaseService {
         .await?;
         let mut variables = Map::new();
         variables.insert("item".to_owned(), json!(detail.guide.name));
-        self.notify(
-            &tx,
-            &row,
-            "case.submitted",
+        let notice = CaseNotice {
+            template: "case.submitted",
             variables,
-            false,
-            "submitted",
-            &[],
-        )
-        .await?;
+            must_reach: false,
+            event_kind: "submitted",
+            attachments: &[],
+        };
+        self.notify(&tx, &row, notice).await?;
         tx.commit().await?;
         drop(client);
         Ok((self.detail_of(&row).await?, true))
@@ -1278,8 +1288,14 @@ impl CaseService {
                 .collect(),
             _ => Vec::new(),
         };
-        self.notify(tx, row, template, v, must_reach, event.kind(), &attachments)
-            .await
+        let notice = CaseNotice {
+            template,
+            variables: v,
+            must_reach,
+            event_kind: event.kind(),
+            attachments: &attachments,
+        };
+        self.notify(tx, row, notice).await
     }
 
     /// Tells the applicant (and their agent) through the notification hub, in `tx`.
@@ -1287,12 +1303,15 @@ impl CaseService {
         &self,
         tx: &Transaction<'_>,
         row: &CaseRow,
-        template: &str,
-        variables: Map<String, Value>,
-        must_reach: bool,
-        event_kind: &str,
-        attachments: &[Attachment],
+        notice: CaseNotice<'_>,
     ) -> AppResult<()> {
+        let CaseNotice {
+            template,
+            variables,
+            must_reach,
+            event_kind,
+            attachments,
+        } = notice;
         let mut recipients = Vec::new();
         match (&row.applicant_subject, &row.applicant_phone) {
             (Some(owner), phone) => recipients.push((
