@@ -561,7 +561,12 @@ mod tests {
             };
             let before = deadline_facts(&cal, &c, as_of).unwrap();
             c.suspensions.push(added);
-            let after = deadline_facts(&cal, &c, as_of).unwrap();
+            let after = match deadline_facts(&cal, &c, as_of) {
+                Ok(after) => after,
+                // Pushed past the last loaded year (2026): the clock says so instead of guessing.
+                Err(ClockError::Calendar(_)) => return Ok(()),
+                Err(e) => panic!("{e}"),
+            };
             prop_assert!(after.deadline >= before.deadline);
             prop_assert!(after.suspended_working_days >= before.suspended_working_days);
             prop_assert!(after.working_days_used <= before.working_days_used);

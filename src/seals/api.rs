@@ -23,6 +23,22 @@ pub struct NewSeal {
     pub label: Option<String>,
 }
 
+/// A seal made by a real CA.
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportSeal {
+    pub purpose: SealPurpose,
+    /// The text under the star; the standard one for the purpose when absent.
+    #[oai(default)]
+    #[serde(default)]
+    pub label: Option<String>,
+    /// The seal's private key: unencrypted PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), ECDSA
+    /// P-256. Sealed at rest on arrival; never returned.
+    pub key_pem: String,
+    /// PEM certificates: the seal's own, then its issuers up to the self-signed root.
+    pub certificate_chain: Vec<String>,
+}
+
 #[derive(Debug, Clone, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SealStatusChange {
@@ -91,6 +107,50 @@ impl SealsApi {
                     department,
                     body.purpose,
                     body.label.as_deref(),
+                )
+                .await?,
+        )))
+    }
+
+    /// 导入电子印章 — a seal made by a real CA (its PKCS#8 key and certificate chain), checked:
+    /// the certificate certifies the key, may sign, is valid now, and chains to a self-signed
+    /// root (served with the platform's at `/api/v1/public/seal-root` from then on).
+    #[oai(
+        path = "/api/v1/admin/departments/:code/seals/import",
+        method = "post",
+        tag = "ApiTags::Admin"
+    )]
+    async fn import(
+        &self,
+        auth: AccessToken,
+        code: Path<String>,
+        body: JsonBody<ImportSeal>,
+    ) -> AppResult<SealCreated> {
+        let principal = self.gate.authenticate(&auth).await?;
+        let department = self.department(&code.0).await;
+        let rule = match &department {
+            Ok(id) => Rule::DepartmentAdmin(*id),
+            Err(_) => Rule::PlatformAdmin,
+        };
+        if !allows(&principal, &rule) {
+            return Err(forbidden(&rule));
+        }
+        let department = department?;
+        let body = body.parse()?;
+        let imported =
+            super::import::check_import(&body.key_pem, &body.certificate_chain, chrono::Utc::now())
+                .map_err(|e| AppError::Invalid {
+                    code: "invalid_seal_import",
+                    errors: vec![e],
+                })?;
+        Ok(SealCreated::Created(Json(
+            self.registry
+                .import(
+                    &principal.actor().0,
+                    department,
+                    body.purpose,
+                    body.label.as_deref(),
+                    &imported,
                 )
                 .await?,
         )))

@@ -4,4 +4,5 @@
 
 pub mod api;
 pub mod authority;
+pub mod import;
 pub mod registry;

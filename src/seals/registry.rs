@@ -106,6 +106,32 @@ pub fn pem(label: &str, der: &[u8]) -> String {
     out
 }
 
+/// A seal's key material, made here or imported.
+struct NewSealKey<'a> {
+    key_pkcs8: &'a [u8],
+    certificate_der: &'a [u8],
+    chain_der: &'a [Vec<u8>],
+    serial_hex: &'a str,
+    imported: bool,
+}
+
+/// The text under the star: given (at most 12 characters) or the purpose's standard one.
+fn seal_label(purpose: SealPurpose, label: Option<&str>) -> AppResult<String> {
+    let label = label
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .unwrap_or(purpose.default_label())
+        .to_owned();
+    if label.chars().count() > 12 {
+        return Err(AppError::invalid_field(
+            "label",
+            "seal_label_too_long",
+            "at most 12 characters fit under the star",
+        ));
+    }
+    Ok(label)
+}
+
 #[derive(Clone)]
 pub struct SealRegistry {
     pool: Pool,
@@ -188,12 +214,27 @@ impl SealRegistry {
     }
 
     /// The trust anchor validators need (PEM), creating the CA if there is none yet.
+    /// Also the roots of imported seals' chains (each once), after the platform's own.
     pub async fn root_pem(&self) -> AppResult<String> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let (der, _) = self.authority(&*tx).await?;
+        let imported: Vec<Vec<u8>> = tx
+            .query(
+                "SELECT DISTINCT chain_der[array_length(chain_der, 1)] FROM seal
+                 WHERE status <> 'revoked'",
+                &[],
+            )
+            .await?
+            .iter()
+            .filter_map(|r| r.get::<_, Option<Vec<u8>>>(0))
+            .collect();
         tx.commit().await?;
-        Ok(pem("CERTIFICATE", &der))
+        let mut bundle = pem("CERTIFICATE", &der);
+        for root in imported.iter().filter(|r| **r != der) {
+            bundle.push_str(&pem("CERTIFICATE", root));
+        }
+        Ok(bundle)
     }
 
     /// A new seal for a department; 409 when one is already in force for that purpose.
@@ -204,18 +245,7 @@ impl SealRegistry {
         purpose: SealPurpose,
         label: Option<&str>,
     ) -> AppResult<SealView> {
-        let label = label
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .unwrap_or(purpose.default_label())
-            .to_owned();
-        if label.chars().count() > 12 {
-            return Err(AppError::invalid_field(
-                "label",
-                "seal_label_too_long",
-                "at most 12 characters fit under the star",
-            ));
-        }
+        let label = seal_label(purpose, label)?;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let (code, name): (String, String) = {
@@ -239,49 +269,23 @@ impl SealRegistry {
             Utc::now(),
         )
         .map_err(|e| anyhow::anyhow!("issuing a seal certificate: {e}"))?;
-        let id = Uuid::new_v4();
-        let sealed = self
-            .keys
-            .encrypt(&issued.key_pkcs8, id.as_bytes())
-            .map_err(|e| anyhow::anyhow!("sealing a seal key: {e}"))?;
-        let inserted = tx
-            .execute(
-                "INSERT INTO seal (id, department_id, purpose, label, algorithm, certificate_der,
-                     chain_der, key_sealed, serial_hex, status)
-                 VALUES ($1, $2, $3, $4, 'ecdsa-p256-sha256', $5, $6, $7, $8, 'active')
-                 ON CONFLICT DO NOTHING",
-                &[
-                    &id,
-                    &department_id,
-                    &purpose.as_str(),
-                    &label,
-                    &issued.certificate_der,
-                    &vec![ca_der.clone()],
-                    &sealed,
-                    &issued.serial_hex,
-                ],
+        let id = self
+            .insert(
+                &tx,
+                actor,
+                department_id,
+                &code,
+                purpose,
+                &label,
+                &NewSealKey {
+                    key_pkcs8: &issued.key_pkcs8,
+                    certificate_der: &issued.certificate_der,
+                    chain_der: std::slice::from_ref(&ca_der),
+                    serial_hex: &issued.serial_hex,
+                    imported: false,
+                },
             )
             .await?;
-        if inserted == 0 {
-            return Err(AppError::conflict(
-                "seal_exists",
-                "the department already has a seal for this purpose; revoke it first",
-            ));
-        }
-        audit::append(
-            &tx,
-            AuditEntry {
-                aggregate_type: "seal",
-                aggregate_id: &id.to_string(),
-                actor,
-                action: "seal.create",
-                before: None,
-                after: None,
-                details: json!({"department": code, "purpose": purpose.as_str(),
-                                "label": label, "serial": issued.serial_hex}),
-            },
-        )
-        .await?;
         let row = tx
             .query_one(&format!("{SEAL_VIEW} WHERE s.id = $1"), &[&id])
             .await?;
@@ -318,6 +322,114 @@ impl SealRegistry {
                 .await?;
         }
         Ok(missing.len())
+    }
+
+    /// A seal made by a real CA: its key and certificate chain, checked by
+    /// [`super::import::check_import`]; 409 when one is already in force for that purpose.
+    pub async fn import(
+        &self,
+        actor: &str,
+        department_id: Uuid,
+        purpose: SealPurpose,
+        label: Option<&str>,
+        imported: &super::import::ImportedSeal,
+    ) -> AppResult<SealView> {
+        let label = seal_label(purpose, label)?;
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let code: String = tx
+            .query_one(
+                "SELECT code FROM department WHERE id = $1",
+                &[&department_id],
+            )
+            .await?
+            .get(0);
+        let id = self
+            .insert(
+                &tx,
+                actor,
+                department_id,
+                &code,
+                purpose,
+                &label,
+                &NewSealKey {
+                    key_pkcs8: &imported.key_pkcs8,
+                    certificate_der: &imported.certificate_der,
+                    chain_der: &imported.chain_der,
+                    serial_hex: &imported.serial_hex,
+                    imported: true,
+                },
+            )
+            .await?;
+        let row = tx
+            .query_one(&format!("{SEAL_VIEW} WHERE s.id = $1"), &[&id])
+            .await?;
+        tx.commit().await?;
+        Ok(view(&row))
+    }
+
+    /// Stores a seal (its key sealed under the seal key file, the seal's id as associated data)
+    /// and audits its making.
+    #[allow(clippy::too_many_arguments)]
+    async fn insert(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+        actor: &str,
+        department_id: Uuid,
+        department_code: &str,
+        purpose: SealPurpose,
+        label: &str,
+        key: &NewSealKey<'_>,
+    ) -> AppResult<Uuid> {
+        let id = Uuid::new_v4();
+        let sealed = self
+            .keys
+            .encrypt(key.key_pkcs8, id.as_bytes())
+            .map_err(|e| anyhow::anyhow!("sealing a seal key: {e}"))?;
+        let chain: Vec<Vec<u8>> = key.chain_der.to_vec();
+        let inserted = tx
+            .execute(
+                "INSERT INTO seal (id, department_id, purpose, label, algorithm, certificate_der,
+                     chain_der, key_sealed, serial_hex, status)
+                 VALUES ($1, $2, $3, $4, 'ecdsa-p256-sha256', $5, $6, $7, $8, 'active')
+                 ON CONFLICT DO NOTHING",
+                &[
+                    &id,
+                    &department_id,
+                    &purpose.as_str(),
+                    &label,
+                    &key.certificate_der,
+                    &chain,
+                    &sealed,
+                    &key.serial_hex,
+                ],
+            )
+            .await?;
+        if inserted == 0 {
+            return Err(AppError::conflict(
+                "seal_exists",
+                "the department already has a seal for this purpose; revoke it first",
+            ));
+        }
+        audit::append(
+            tx,
+            AuditEntry {
+                aggregate_type: "seal",
+                aggregate_id: &id.to_string(),
+                actor,
+                action: if key.imported {
+                    "seal.import"
+                } else {
+                    "seal.create"
+                },
+                before: None,
+                after: None,
+                details: json!({"department": department_code, "purpose": purpose.as_str(),
+                                "label": label, "serial": key.serial_hex}),
+            },
+        )
+        .await?;
+        Ok(id)
     }
 
     pub async fn list(&self, department_id: Uuid) -> AppResult<Vec<SealView>> {

@@ -80,6 +80,9 @@ fn terminate(child: &mut Child) -> Vec<String> {
 
 #[tokio::test]
 async fn the_binary_runs_on_an_embedded_cluster_stops_cleanly_and_reuses_its_data() {
+    // reqwest's rustls needs the process's crypto provider (other tests' apps install it; this
+    // one may run alone).
+    fingertip::tls::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     // The cluster runs as the unprivileged `postgres` user when we are root: let it in.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
