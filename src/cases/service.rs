@@ -24,6 +24,7 @@ use super::views::*;
 use crate::audit::{self, AuditEntry};
 use crate::calendar::model::Calendar;
 use crate::calendar::service::CalendarService;
+use crate::db::Prepare;
 use crate::catalog::model::{Guide, StepKind};
 use crate::catalog::service::CatalogService;
 use crate::catalog::views::ItemDetail;
@@ -252,7 +253,7 @@ impl CaseService {
             }
         };
         let applicant = self
-            .applicant_facts(&**client, &applicant_subject, body.contact_phone.as_deref())
+            .applicant_facts(&client, &applicant_subject, body.contact_phone.as_deref())
             .await?;
         check_applicant_type(guide, applicant.kind)?;
         let required = guide.required_assurance_level;
@@ -267,7 +268,7 @@ impl CaseService {
             });
         }
         let materials =
-            check_materials(&**client, guide, &submitted_by, &body.materials, &[]).await?;
+            check_materials(&client, guide, &submitted_by, &body.materials, &[]).await?;
         invalid(missing_key_materials(guide, &body.materials))?;
         drop(client);
         let kind = ActorKind::Applicant;
@@ -419,14 +420,37 @@ impl CaseService {
         let process = process_of(detail);
         let case_id = Uuid::new_v4();
         let tail_mac = self.tail_mac(case_id, &intake.applicant.tail);
+        // What needs no database is worked out before the transaction opens: a connection
+        // never waits inside a transaction for this process's CPU work.
+        // Online cases go straight to the accepting department's pre-review; window cases are
+        // in the clerk's hands already.
+        let start = transition(
+            &CaseState::submitted(),
+            &Action::PreReviewStart {
+                department: process.accepting_department.clone(),
+            },
+            &ActorKind::System,
+        )
+        .map_err(transition_problem)?;
+        let waiting: Vec<String> = tasks::staff_tasks(&start.state, &process)
+            .iter()
+            .map(Task::index_entry)
+            .collect();
+        let after = serde_json::to_value(&start.state).map_err(anyhow::Error::from)?;
+        let involved = involved_departments(detail);
 
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        // The item still in force at this version, and the involved departments' ids, in one
+        // round trip.
         let item = tx
-            .query_opt(
-                "SELECT id, lead_department_id, region_code FROM item
-                 WHERE code = $1 AND status = 'published' AND current_version = $2",
-                &[&detail.code, &detail.version],
+            .query_opt_prepared(
+                "SELECT i.id, i.lead_department_id, i.region_code, d.codes, d.ids
+                 FROM item i,
+                      LATERAL (SELECT array_agg(code) AS codes, array_agg(id) AS ids
+                               FROM department WHERE code = ANY($3)) AS d
+                 WHERE i.code = $1 AND i.status = 'published' AND i.current_version = $2",
+                &[&detail.code, &detail.version, &involved],
             )
             .await?;
         let Some(item) = item else {
@@ -445,27 +469,17 @@ impl CaseService {
         };
         let (item_id, lead_department_id, region_code): (Uuid, Uuid, String) =
             (item.get(0), item.get(1), item.get(2));
-        let departments = department_ids(&*tx, &involved_departments(detail)).await?;
-
-        // Online cases go straight to the accepting department's pre-review; window cases are
-        // in the clerk's hands already.
-        let start = transition(
-            &CaseState::submitted(),
-            &Action::PreReviewStart {
-                department: process.accepting_department.clone(),
-            },
-            &ActorKind::System,
-        )
-        .map_err(transition_problem)?;
-        let waiting: Vec<String> = tasks::staff_tasks(&start.state, &process)
-            .iter()
-            .map(Task::index_entry)
+        let departments: HashMap<String, Uuid> = item
+            .get::<_, Option<Vec<String>>>(3)
+            .unwrap_or_default()
+            .into_iter()
+            .zip(item.get::<_, Option<Vec<Uuid>>>(4).unwrap_or_default())
             .collect();
         let department_list: Vec<Uuid> = departments.values().copied().collect();
         let idempotency_key = intake.idempotency.as_ref().map(|(k, _)| *k);
         let request_digest = intake.idempotency.as_ref().map(|(_, d)| d.as_str());
         let inserted = store::insert(
-            &*tx,
+            &tx,
             &store::NewCaseRow {
                 id: case_id,
                 region_code: &region_code,
@@ -519,7 +533,8 @@ impl CaseService {
                 supplied_in: "submission",
             })
             .collect();
-        store::add_materials(&*tx, case_id, &region_code, &materials).await?;
+        let material_rows =
+            store::add_materials_returning(&tx, case_id, &region_code, &materials).await?;
         // The new case's own timeline starts at 1: no need to look for earlier events.
         let mut events = vec![NewEvent {
             kind: "submitted",
@@ -543,8 +558,9 @@ impl CaseService {
             department_id: departments.get(&process.accepting_department).copied(),
             occurred_at: intake.occurred_at,
         }));
-        store::insert_events(&*tx, case_id, &region_code, 1, &events).await?;
-        audit::append(
+        let event_rows =
+            store::insert_events_returning(&tx, case_id, &region_code, 1, &events).await?;
+        audit::append_prepared(
             &tx,
             AuditEntry {
                 aggregate_type: "case",
@@ -552,7 +568,7 @@ impl CaseService {
                 actor: &intake.acting.actor,
                 action: "case.submit",
                 before: None,
-                after: Some(&serde_json::to_value(&start.state).map_err(anyhow::Error::from)?),
+                after: Some(&after),
                 details: json!({
                     "item": detail.code, "item_version": detail.version,
                     "channel": intake.channel, "materials": intake.materials.len(),
@@ -567,7 +583,8 @@ impl CaseService {
             .await?;
         tx.commit().await?;
         drop(client);
-        Ok((self.detail_of(&row).await?, true))
+        // The new case's timeline and materials are what the inserts returned.
+        Ok((self.detail_with(&row, event_rows, material_rows).await?, true))
     }
 
     fn tail_mac(&self, case_id: Uuid, tail: &str) -> Vec<u8> {
@@ -591,7 +608,7 @@ impl CaseService {
 
     async fn applicant_facts(
         &self,
-        client: &impl GenericClient,
+        client: &impl Prepare,
         subject: &Subject,
         contact_phone: Option<&str>,
     ) -> AppResult<ApplicantFacts> {
@@ -601,7 +618,7 @@ impl CaseService {
         match subject {
             Subject::Citizen(id) => {
                 let row = client
-                    .query_opt(
+                    .query_opt_prepared(
                         "SELECT name, id_number_sealed, id_number_masked, phone, assurance
                          FROM citizen WHERE id = $1",
                         &[id],
@@ -626,7 +643,7 @@ impl CaseService {
             }
             Subject::Enterprise(id) => {
                 let row = client
-                    .query_opt("SELECT code, name FROM enterprise WHERE id = $1", &[id])
+                    .query_opt_prepared("SELECT code, name FROM enterprise WHERE id = $1", &[id])
                     .await?
                     .ok_or_else(|| anyhow::anyhow!("the signed-in enterprise {id} is missing"))?;
                 let code: String = row.get(0);
@@ -1113,7 +1130,7 @@ impl CaseService {
 
     async fn notify_event(
         &self,
-        tx: &Transaction<'_>,
+        tx: &impl Prepare,
         row: &CaseRow,
         event: &Event,
         calendar: &Calendar,
@@ -1193,7 +1210,7 @@ impl CaseService {
     /// Tells the applicant (and their agent) through the notification hub, in `tx`.
     async fn notify(
         &self,
-        tx: &Transaction<'_>,
+        tx: &impl Prepare,
         row: &CaseRow,
         template: &str,
         variables: Map<String, Value>,
@@ -1220,7 +1237,7 @@ impl CaseService {
             // Agents are citizens: their account's phone takes what push cannot.
             let phone: Option<String> = match agent.parse::<Subject>() {
                 Ok(Subject::Citizen(id)) => tx
-                    .query_opt("SELECT phone FROM citizen WHERE id = $1", &[&id])
+                    .query_opt_prepared("SELECT phone FROM citizen WHERE id = $1", &[&id])
                     .await?
                     .map(|r| r.get(0)),
                 _ => None,
@@ -1240,7 +1257,7 @@ impl CaseService {
                 Recipient::Phone(_) => vec![Channel::Sms],
                 _ => vec![Channel::Push, Channel::Sms],
             };
-            outbox::enqueue(
+            outbox::enqueue_prepared(
                 tx,
                 &NewNotification {
                     template_key: template.to_owned(),
@@ -1400,16 +1417,27 @@ impl CaseService {
     /// calendar and the item version (cached; a miss reads the database): callers must not
     /// hold a connection while calling it, or a cold cache could wait on a full pool.
     pub async fn detail_of(&self, row: &CaseRow) -> AppResult<CaseDetail> {
-        let calendar = self.calendar.calendar().await?;
-        let item = self.case_item(row).await?;
-        let process = process_of(&item);
         let (events, materials) = {
             let client = self.pool.get().await?;
             (
-                store::events(&**client, row.id).await?,
-                store::materials(&**client, row.id).await?,
+                store::events(&client, row.id).await?,
+                store::materials(&client, row.id).await?,
             )
         };
+        self.detail_with(row, events, materials).await
+    }
+
+    /// The case's view from its row, timeline and materials (the calendar and the item
+    /// version come from their caches; a miss takes a connection of its own).
+    async fn detail_with(
+        &self,
+        row: &CaseRow,
+        events: Vec<store::EventRow>,
+        materials: Vec<store::MaterialRow>,
+    ) -> AppResult<CaseDetail> {
+        let calendar = self.calendar.calendar().await?;
+        let item = self.case_item(row).await?;
+        let process = process_of(&item);
         let (deadline, deadline_unavailable) = deadline_of(row, &calendar);
         let steps = match &row.state.stage {
             Stage::InReview(review)
@@ -1869,7 +1897,7 @@ fn check_occurred_at(at: Option<DateTime<Utc>>) -> AppResult<Option<DateTime<Utc
 /// given once, every file the owner's and of a type the entry accepts, and — for a new case —
 /// every required key material present. Returns them ready to link.
 async fn check_materials(
-    client: &impl GenericClient,
+    client: &impl Prepare,
     guide: &Guide,
     owner: &str,
     materials: &[MaterialRef],

@@ -3,6 +3,7 @@
 
 pub mod embedded;
 pub mod migrate;
+pub mod prepared;
 pub mod tls;
 
 use std::str::FromStr;
@@ -12,6 +13,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
 use crate::config::Config;
+pub use prepared::{Prepare, Transactional, Unprepared};
 use embedded::EmbeddedCluster;
 
 /// The pool plus, when we started it, the embedded cluster (stopped on shutdown).
