@@ -181,6 +181,8 @@ struct NewMaterialOwned {
     key: String,
     file_id: Option<Uuid>,
     paper_note: Option<String>,
+    /// The file's facts, for the new case's view.
+    file: Option<store::OwnedFile>,
 }
 
 #[derive(Clone)]
@@ -252,9 +254,13 @@ impl CaseService {
                 (grantor, Some((submitted_by.clone(), agent_name)))
             }
         };
-        let applicant = self
-            .applicant_facts(&client, &applicant_subject, body.contact_phone.as_deref())
-            .await?;
+        // Both reads at once on the connection (one round trip); their checks in the order
+        // they always had, so the same request gets the same answer.
+        let (applicant, materials) = tokio::join!(
+            self.applicant_facts(&client, &applicant_subject, body.contact_phone.as_deref()),
+            check_materials(&client, guide, &submitted_by, &body.materials, &[]),
+        );
+        let applicant = applicant?;
         check_applicant_type(guide, applicant.kind)?;
         let required = guide.required_assurance_level;
         // The agent acts on the applicant's identity: both must reach the item's level.
@@ -267,8 +273,7 @@ impl CaseService {
                 ),
             });
         }
-        let materials =
-            check_materials(&client, guide, &submitted_by, &body.materials, &[]).await?;
+        let materials = materials?;
         invalid(missing_key_materials(guide, &body.materials))?;
         drop(client);
         let kind = ActorKind::Applicant;
@@ -533,8 +538,6 @@ impl CaseService {
                 supplied_in: "submission",
             })
             .collect();
-        let material_rows =
-            store::add_materials_returning(&tx, case_id, &region_code, &materials).await?;
         // The new case's own timeline starts at 1: no need to look for earlier events.
         let mut events = vec![NewEvent {
             kind: "submitted",
@@ -558,32 +561,53 @@ impl CaseService {
             department_id: departments.get(&process.accepting_department).copied(),
             occurred_at: intake.occurred_at,
         }));
-        let event_rows =
-            store::insert_events_returning(&tx, case_id, &region_code, 1, &events).await?;
-        audit::append_prepared(
-            &tx,
-            AuditEntry {
-                aggregate_type: "case",
-                aggregate_id: &case_id.to_string(),
-                actor: &intake.acting.actor,
-                action: "case.submit",
-                before: None,
-                after: Some(&after),
-                details: json!({
-                    "item": detail.code, "item_version": detail.version,
-                    "channel": intake.channel, "materials": intake.materials.len(),
-                    "agent": intake.agent.as_ref().map(|(s, _)| s),
-                }),
-            },
-        )
-        .await?;
+        let audit_id = case_id.to_string();
+        let audit_details = json!({
+            "item": detail.code, "item_version": detail.version,
+            "channel": intake.channel, "materials": intake.materials.len(),
+            "agent": intake.agent.as_ref().map(|(s, _)| s),
+        });
+        // Materials, timeline and audit record are independent: their statements go out together
+        // (pipelined on the connection) instead of one round trip each.
+        let (material_rows, event_rows, receipt) = tokio::join!(
+            store::add_materials_returning(&tx, case_id, &region_code, &materials),
+            store::insert_events_returning(&tx, case_id, &region_code, 1, &events),
+            audit::append_prepared(
+                &tx,
+                AuditEntry {
+                    aggregate_type: "case",
+                    aggregate_id: &audit_id,
+                    actor: &intake.acting.actor,
+                    action: "case.submit",
+                    before: None,
+                    after: Some(&after),
+                    details: audit_details,
+                },
+            ),
+        );
+        let (mut material_rows, event_rows) = (material_rows?, event_rows?);
+        receipt?;
         let mut variables = Map::new();
         variables.insert("item".to_owned(), json!(detail.guide.name));
         self.notify(&tx, &row, "case.submitted", variables, false, "submitted")
             .await?;
         tx.commit().await?;
         drop(client);
-        // The new case's timeline and materials are what the inserts returned.
+        // The new case's timeline and materials are what the inserts returned, with the files'
+        // facts read when the materials were checked.
+        let files: HashMap<Uuid, &store::OwnedFile> = intake
+            .materials
+            .iter()
+            .filter_map(|m| m.file.as_ref().map(|f| (f.id, f)))
+            .collect();
+        for material in &mut material_rows {
+            if let Some(file) = material.file_id.and_then(|id| files.get(&id)) {
+                material.sha256 = Some(file.sha256.clone());
+                material.content_type = Some(file.content_type.clone());
+                material.file_name = file.file_name.clone();
+                material.size_bytes = Some(file.size_bytes);
+            }
+        }
         Ok((self.detail_with(&row, event_rows, material_rows).await?, true))
     }
 
@@ -1905,9 +1929,10 @@ async fn check_materials(
 ) -> AppResult<Vec<NewMaterialOwned>> {
     let mut errors = Vec::new();
     let all_ids: Vec<Uuid> = materials.iter().flat_map(|m| m.file_ids.clone()).collect();
-    let owned: HashMap<Uuid, String> = store::owned_files(client, owner, &all_ids)
+    let owned: HashMap<Uuid, store::OwnedFile> = store::owned_files(client, owner, &all_ids)
         .await?
         .into_iter()
+        .map(|f| (f.id, f))
         .collect();
     let mut seen: Vec<&str> = Vec::new();
     let mut out = Vec::new();
@@ -1951,8 +1976,7 @@ async fn check_materials(
                     "file_not_found",
                     "no such file on file for you",
                 )),
-                Some(content_type)
-                    if !super::files::allowed_for(content_type, &spec.file_types) =>
+                Some(file) if !super::files::allowed_for(&file.content_type, &spec.file_types) =>
                 {
                     errors.push(FieldError::new(
                         format!("{field}.file_ids[{j}]"),
@@ -1960,10 +1984,11 @@ async fn check_materials(
                         format!("{} accepts only {:?}", spec.name, spec.file_types),
                     ))
                 }
-                Some(_) => out.push(NewMaterialOwned {
+                Some(file) => out.push(NewMaterialOwned {
                     key: spec.key.clone(),
                     file_id: Some(*id),
                     paper_note: None,
+                    file: Some(file.clone()),
                 }),
             }
         }
@@ -1992,6 +2017,7 @@ async fn check_materials(
             key: entry.material_key.clone(),
             file_id: None,
             paper_note: Some(note.to_owned()),
+            file: None,
         });
     }
     invalid(errors)?;

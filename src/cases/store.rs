@@ -464,8 +464,10 @@ pub async fn add_materials(
     Ok(())
 }
 
-/// [`add_materials`], answering the case's new materials with their files' facts (in the order
-/// [`materials`] gives), for a view of a new case without reading them again.
+/// [`add_materials`], answering the case's new materials in the order [`materials`] gives, for
+/// a view of a new case without reading them again. The files' facts are left out (`None`): the
+/// caller has them from [`owned_files`]. (Joining `material_file` here made PostgreSQL plan the
+/// statement anew on every execution.)
 pub async fn add_materials_returning(
     client: &impl Prepare,
     case_id: Uuid,
@@ -474,7 +476,25 @@ pub async fn add_materials_returning(
 ) -> anyhow::Result<Vec<MaterialRow>> {
     let rows = write_materials(client, INSERT_MATERIALS_RETURNING, case_id, region_code, materials)
         .await?;
-    Ok(rows.iter().map(material_of).collect())
+    let mut materials: Vec<MaterialRow> = rows
+        .iter()
+        .map(|r| MaterialRow {
+            id: r.get(0),
+            material_key: r.get(1),
+            file_id: r.get(2),
+            sha256: None,
+            content_type: None,
+            file_name: None,
+            size_bytes: None,
+            paper_note: r.get(3),
+            supplied_in: r.get(4),
+            added_at: r.get(5),
+        })
+        .collect();
+    materials.sort_by(|a, b| {
+        (a.added_at, &a.material_key).cmp(&(b.added_at, &b.material_key))
+    });
+    Ok(materials)
 }
 
 // One statement for every material: a submission with many files is one round trip.
@@ -484,18 +504,12 @@ const INSERT_MATERIALS: &str = "INSERT INTO case_material (id, case_id, region_c
      FROM unnest($1::uuid[], $4::text[], $5::uuid[], $6::text[], $7::text[])
           AS m(id, key, file, note, supplied)";
 
-const INSERT_MATERIALS_RETURNING: &str = "WITH m AS (
-         INSERT INTO case_material (id, case_id, region_code, material_key, file_id, paper_note,
-                                    supplied_in)
-         SELECT id, $2, $3, key, file, note, supplied
-         FROM unnest($1::uuid[], $4::text[], $5::uuid[], $6::text[], $7::text[])
-              AS m(id, key, file, note, supplied)
-         RETURNING id, material_key, file_id, paper_note, supplied_in, added_at
-     )
-     SELECT m.id, m.material_key, m.file_id, f.sha256, f.content_type, f.file_name,
-            f.size_bytes, m.paper_note, m.supplied_in, m.added_at
-     FROM m LEFT JOIN material_file f ON f.id = m.file_id
-     ORDER BY m.added_at, m.material_key";
+const INSERT_MATERIALS_RETURNING: &str = "INSERT INTO case_material (id, case_id, region_code,
+         material_key, file_id, paper_note, supplied_in)
+     SELECT id, $2, $3, key, file, note, supplied
+     FROM unnest($1::uuid[], $4::text[], $5::uuid[], $6::text[], $7::text[])
+          AS m(id, key, file, note, supplied)
+     RETURNING id, material_key, file_id, paper_note, supplied_in, added_at";
 
 async fn write_materials(
     client: &impl Prepare,
@@ -563,17 +577,37 @@ pub async fn materials(client: &impl Prepare, case_id: Uuid) -> anyhow::Result<V
     Ok(rows.iter().map(material_of).collect())
 }
 
-/// Files of `owner` among `ids`: (id, content type).
+/// A material file's facts, as a case's materials show them.
+#[derive(Debug, Clone)]
+pub struct OwnedFile {
+    pub id: Uuid,
+    pub sha256: String,
+    pub content_type: String,
+    pub file_name: Option<String>,
+    pub size_bytes: i64,
+}
+
+/// Files of `owner` among `ids`.
 pub async fn owned_files(
     client: &impl Prepare,
     owner: &str,
     ids: &[Uuid],
-) -> anyhow::Result<Vec<(Uuid, String)>> {
+) -> anyhow::Result<Vec<OwnedFile>> {
     let rows = client
         .query_prepared(
-            "SELECT id, content_type FROM material_file WHERE owner = $1 AND id = ANY($2)",
+            "SELECT id, sha256, content_type, file_name, size_bytes FROM material_file
+             WHERE owner = $1 AND id = ANY($2)",
             &[&owner, &ids],
         )
         .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| OwnedFile {
+            id: r.get(0),
+            sha256: r.get(1),
+            content_type: r.get(2),
+            file_name: r.get(3),
+            size_bytes: r.get(4),
+        })
+        .collect())
 }
