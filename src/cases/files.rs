@@ -205,7 +205,8 @@ const FILE_COLUMNS: &str = "id, sha256, size_bytes, content_type, file_name, upl
 
 /// A new file, or nothing when the owner has these bytes on file already (every upload runs it:
 /// prepared once per connection).
-const INSERT_FILE: &str = "INSERT INTO material_file (id, owner, sha256, size_bytes, content_type, file_name)
+const INSERT_FILE: &str =
+    "INSERT INTO material_file (id, owner, sha256, size_bytes, content_type, file_name)
      VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (owner, sha256) DO NOTHING
      RETURNING id, sha256, size_bytes, content_type, file_name, uploaded_at";

@@ -24,10 +24,10 @@ use super::views::*;
 use crate::audit::{self, AuditEntry};
 use crate::calendar::model::Calendar;
 use crate::calendar::service::CalendarService;
-use crate::db::Prepare;
 use crate::catalog::model::{Guide, StepKind};
 use crate::catalog::service::CatalogService;
 use crate::catalog::views::ItemDetail;
+use crate::db::Prepare;
 use crate::http::{AppError, AppResult, FieldError};
 use crate::identity::model::{Principal, Role, Subject};
 use crate::identity::pii::IdentityKeys;
@@ -608,7 +608,10 @@ impl CaseService {
                 material.size_bytes = Some(file.size_bytes);
             }
         }
-        Ok((self.detail_with(&row, event_rows, material_rows).await?, true))
+        Ok((
+            self.detail_with(&row, event_rows, material_rows).await?,
+            true,
+        ))
     }
 
     fn tail_mac(&self, case_id: Uuid, tail: &str) -> Vec<u8> {
@@ -1976,8 +1979,7 @@ async fn check_materials(
                     "file_not_found",
                     "no such file on file for you",
                 )),
-                Some(file) if !super::files::allowed_for(&file.content_type, &spec.file_types) =>
-                {
+                Some(file) if !super::files::allowed_for(&file.content_type, &spec.file_types) => {
                     errors.push(FieldError::new(
                         format!("{field}.file_ids[{j}]"),
                         "file_type_not_allowed",

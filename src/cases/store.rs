@@ -336,7 +336,15 @@ pub async fn insert_events(
     first_seq: i32,
     events: &[NewEvent<'_>],
 ) -> anyhow::Result<()> {
-    write_events(client, INSERT_EVENTS, case_id, region_code, first_seq, events).await?;
+    write_events(
+        client,
+        INSERT_EVENTS,
+        case_id,
+        region_code,
+        first_seq,
+        events,
+    )
+    .await?;
     Ok(())
 }
 
@@ -356,7 +364,8 @@ pub async fn insert_events_returning(
     Ok(events)
 }
 
-const INSERT_EVENTS: &str = "INSERT INTO case_event (case_id, seq, region_code, kind, details, actor,
+const INSERT_EVENTS: &str =
+    "INSERT INTO case_event (case_id, seq, region_code, kind, details, actor,
          actor_kind, department_id, recorded_at, occurred_at)
      SELECT $1, seq, $2, kind, details, actor, actor_kind, department, t.now,
             coalesce(occurred, t.now)
@@ -366,9 +375,8 @@ const INSERT_EVENTS: &str = "INSERT INTO case_event (case_id, seq, region_code, 
           (SELECT clock_timestamp() AS now) AS t";
 
 fn events_returning_sql() -> &'static str {
-    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        format!("{INSERT_EVENTS} RETURNING {EVENT_COLUMNS}")
-    });
+    static SQL: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("{INSERT_EVENTS} RETURNING {EVENT_COLUMNS}"));
     &SQL
 }
 
@@ -474,8 +482,14 @@ pub async fn add_materials_returning(
     region_code: &str,
     materials: &[NewMaterial<'_>],
 ) -> anyhow::Result<Vec<MaterialRow>> {
-    let rows = write_materials(client, INSERT_MATERIALS_RETURNING, case_id, region_code, materials)
-        .await?;
+    let rows = write_materials(
+        client,
+        INSERT_MATERIALS_RETURNING,
+        case_id,
+        region_code,
+        materials,
+    )
+    .await?;
     let mut materials: Vec<MaterialRow> = rows
         .iter()
         .map(|r| MaterialRow {
@@ -491,9 +505,7 @@ pub async fn add_materials_returning(
             added_at: r.get(5),
         })
         .collect();
-    materials.sort_by(|a, b| {
-        (a.added_at, &a.material_key).cmp(&(b.added_at, &b.material_key))
-    });
+    materials.sort_by(|a, b| (a.added_at, &a.material_key).cmp(&(b.added_at, &b.material_key)));
     Ok(materials)
 }
 
@@ -529,7 +541,15 @@ async fn write_materials(
     Ok(client
         .query_prepared(
             sql,
-            &[&ids, &case_id, &region_code, &keys, &files, &notes, &supplied],
+            &[
+                &ids,
+                &case_id,
+                &region_code,
+                &keys,
+                &files,
+                &notes,
+                &supplied,
+            ],
         )
         .await?)
 }

@@ -13,8 +13,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
 use crate::config::Config;
-pub use prepared::{Prepare, Transactional, Unprepared};
 use embedded::EmbeddedCluster;
+pub use prepared::{Prepare, Transactional, Unprepared};
 
 /// The pool plus, when we started it, the embedded cluster (stopped on shutdown).
 pub struct Database {
