@@ -149,8 +149,8 @@ impl<C: GenericClient> Prepare for Unprepared<'_, C> {
         self.0
     }
 
-    fn statement(&self, sql: &str) -> impl Future<Output = Result<Statement, Error>> {
-        // An async block: the boxed future's one lifetime is then the shorter of the two.
-        async move { self.0.prepare(sql).await }
+    // An `async fn`: the boxed future's one lifetime is then the shorter of the two borrows.
+    async fn statement(&self, sql: &str) -> Result<Statement, Error> {
+        self.0.prepare(sql).await
     }
 }
