@@ -67,14 +67,17 @@ impl BlobStore for FileBlobStore {
         Box::pin(async move {
             let name = sha256_hex(bytes);
             let target = self.path_for(&name);
-            if tokio::fs::try_exists(&target).await? {
-                return Ok(name);
-            }
             let dir = self.root.join(&name[..2]);
             let data = bytes.to_vec();
-            tokio::task::spawn_blocking(move || write_atomically(&dir, &target, &data))
-                .await
-                .map_err(io::Error::other)??;
+            // One trip to the blocking pool for the existence check and the write.
+            tokio::task::spawn_blocking(move || {
+                if target.try_exists()? {
+                    return Ok(());
+                }
+                write_atomically(&dir, &target, &data)
+            })
+            .await
+            .map_err(io::Error::other)??;
             Ok(name)
         })
     }

@@ -7,6 +7,7 @@ use serde_json::Value;
 use tokio_postgres::{Client, Row, Transaction};
 
 use super::canonical::{canonical_json, digest_json, push_field, sha256_hex};
+use crate::db::Transactional;
 
 /// `prev_hash` of the first record of every chain: 64 zeros.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -188,8 +189,17 @@ pub async fn append(
     tx: &Transaction<'_>,
     entry: AuditEntry<'_>,
 ) -> Result<AuditReceipt, tokio_postgres::Error> {
+    append_prepared(tx, entry).await
+}
+
+/// [`append`] through statements prepared once per connection (a pooled transaction), or every
+/// time (a bare `tokio_postgres` transaction).
+pub async fn append_prepared(
+    tx: &impl Transactional,
+    entry: AuditEntry<'_>,
+) -> Result<AuditReceipt, tokio_postgres::Error> {
     let head = tx
-        .query_one(
+        .query_one_prepared(
             LOCK_HEAD,
             &[&entry.aggregate_type, &entry.aggregate_id, &entry.details],
         )
@@ -219,7 +229,7 @@ pub async fn append(
         details: &stored_details,
     });
 
-    tx.execute(
+    tx.execute_prepared(
         INSERT_RECORD,
         &[
             &entry.aggregate_type,

@@ -16,7 +16,8 @@ pub mod view;
 pub use crate::keys::{SignerError, SigningKey as AuditSigner};
 pub use canonical::{canonical_json, digest_json};
 pub use chain::{
-    AuditEntry, AuditReceipt, AuditRecord, GENESIS_HASH, RecordFields, append, history, record_hash,
+    AuditEntry, AuditReceipt, AuditRecord, GENESIS_HASH, RecordFields, append, append_prepared,
+    history, record_hash,
 };
 pub use checkpoint::{
     CHECKPOINT_LOCK_KEY, HeadsDigest, checkpoint, checkpoint_message, head_line, spawn_checkpointer,

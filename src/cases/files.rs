@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::blobs::BlobStore;
 use crate::catalog::model::MaterialFileType;
+use crate::db::Prepare;
 use crate::filetype::{Sniffed, sniff};
 use crate::http::{AppError, AppResult};
 
@@ -202,6 +203,14 @@ pub struct MaterialFile {
 
 const FILE_COLUMNS: &str = "id, sha256, size_bytes, content_type, file_name, uploaded_at";
 
+/// A new file, or nothing when the owner has these bytes on file already (every upload runs it:
+/// prepared once per connection).
+const INSERT_FILE: &str =
+    "INSERT INTO material_file (id, owner, sha256, size_bytes, content_type, file_name)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (owner, sha256) DO NOTHING
+     RETURNING id, sha256, size_bytes, content_type, file_name, uploaded_at";
+
 fn file_of(row: &tokio_postgres::Row, used_for: Vec<String>) -> MaterialFile {
     MaterialFile {
         id: row.get(0),
@@ -288,14 +297,8 @@ impl MaterialFiles {
         let size = i64::try_from(bytes.len()).map_err(anyhow::Error::from)?;
         let client = self.pool.get().await?;
         let inserted = client
-            .query_opt(
-                format!(
-                    "INSERT INTO material_file (id, owner, sha256, size_bytes, content_type, file_name)
-                     VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (owner, sha256) DO NOTHING
-                     RETURNING {FILE_COLUMNS}"
-                )
-                .as_str(),
+            .query_opt_prepared(
+                INSERT_FILE,
                 &[
                     &Uuid::new_v4(),
                     &owner,

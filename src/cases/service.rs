@@ -29,6 +29,7 @@ use crate::calendar::service::CalendarService;
 use crate::catalog::model::{Guide, StepKind};
 use crate::catalog::service::CatalogService;
 use crate::catalog::views::ItemDetail;
+use crate::db::Prepare;
 use crate::http::{AppError, AppResult, FieldError};
 use crate::identity::model::{Principal, Role, Subject};
 use crate::identity::pii::IdentityKeys;
@@ -197,6 +198,8 @@ struct NewMaterialOwned {
     key: String,
     file_id: Option<Uuid>,
     paper_note: Option<String>,
+    /// The file's facts, for the new case's view.
+    file: Option<store::OwnedFile>,
 }
 
 #[derive(Clone)]
@@ -272,9 +275,13 @@ impl CaseService {
                 (grantor, Some((submitted_by.clone(), agent_name)))
             }
         };
-        let applicant = self
-            .applicant_facts(&**client, &applicant_subject, body.contact_phone.as_deref())
-            .await?;
+        // Both reads at once on the connection (one round trip); their checks in the order
+        // they always had, so the same request gets the same answer.
+        let (applicant, materials) = tokio::join!(
+            self.applicant_facts(&client, &applicant_subject, body.contact_phone.as_deref()),
+            check_materials(&client, guide, &submitted_by, &body.materials, &[]),
+        );
+        let applicant = applicant?;
         check_applicant_type(guide, applicant.kind)?;
         let required = guide.required_assurance_level;
         // The agent acts on the applicant's identity: both must reach the item's level.
@@ -287,8 +294,7 @@ impl CaseService {
                 ),
             });
         }
-        let materials =
-            check_materials(&**client, guide, &submitted_by, &body.materials, &[]).await?;
+        let materials = materials?;
         invalid(missing_key_materials(guide, &body.materials))?;
         drop(client);
         let kind = ActorKind::Applicant;
@@ -440,14 +446,37 @@ impl CaseService {
         let process = process_of(detail);
         let case_id = Uuid::new_v4();
         let tail_mac = self.tail_mac(case_id, &intake.applicant.tail);
+        // What needs no database is worked out before the transaction opens: a connection
+        // never waits inside a transaction for this process's CPU work.
+        // Online cases go straight to the accepting department's pre-review; window cases are
+        // in the clerk's hands already.
+        let start = transition(
+            &CaseState::submitted(),
+            &Action::PreReviewStart {
+                department: process.accepting_department.clone(),
+            },
+            &ActorKind::System,
+        )
+        .map_err(transition_problem)?;
+        let waiting: Vec<String> = tasks::staff_tasks(&start.state, &process)
+            .iter()
+            .map(Task::index_entry)
+            .collect();
+        let after = serde_json::to_value(&start.state).map_err(anyhow::Error::from)?;
+        let involved = involved_departments(detail);
 
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        // The item still in force at this version, and the involved departments' ids, in one
+        // round trip.
         let item = tx
-            .query_opt(
-                "SELECT id, lead_department_id, region_code FROM item
-                 WHERE code = $1 AND status = 'published' AND current_version = $2",
-                &[&detail.code, &detail.version],
+            .query_opt_prepared(
+                "SELECT i.id, i.lead_department_id, i.region_code, d.codes, d.ids
+                 FROM item i,
+                      LATERAL (SELECT array_agg(code) AS codes, array_agg(id) AS ids
+                               FROM department WHERE code = ANY($3)) AS d
+                 WHERE i.code = $1 AND i.status = 'published' AND i.current_version = $2",
+                &[&detail.code, &detail.version, &involved],
             )
             .await?;
         let Some(item) = item else {
@@ -466,27 +495,17 @@ impl CaseService {
         };
         let (item_id, lead_department_id, region_code): (Uuid, Uuid, String) =
             (item.get(0), item.get(1), item.get(2));
-        let departments = department_ids(&*tx, &involved_departments(detail)).await?;
-
-        // Online cases go straight to the accepting department's pre-review; window cases are
-        // in the clerk's hands already.
-        let start = transition(
-            &CaseState::submitted(),
-            &Action::PreReviewStart {
-                department: process.accepting_department.clone(),
-            },
-            &ActorKind::System,
-        )
-        .map_err(transition_problem)?;
-        let waiting: Vec<String> = tasks::staff_tasks(&start.state, &process)
-            .iter()
-            .map(Task::index_entry)
+        let departments: HashMap<String, Uuid> = item
+            .get::<_, Option<Vec<String>>>(3)
+            .unwrap_or_default()
+            .into_iter()
+            .zip(item.get::<_, Option<Vec<Uuid>>>(4).unwrap_or_default())
             .collect();
         let department_list: Vec<Uuid> = departments.values().copied().collect();
         let idempotency_key = intake.idempotency.as_ref().map(|(k, _)| *k);
         let request_digest = intake.idempotency.as_ref().map(|(_, d)| d.as_str());
         let inserted = store::insert(
-            &*tx,
+            &tx,
             &store::NewCaseRow {
                 id: case_id,
                 region_code: &region_code,
@@ -540,7 +559,6 @@ impl CaseService {
                 supplied_in: "submission",
             })
             .collect();
-        store::add_materials(&*tx, case_id, &region_code, &materials).await?;
         // The new case's own timeline starts at 1: no need to look for earlier events.
         let mut events = vec![NewEvent {
             kind: "submitted",
@@ -564,24 +582,32 @@ impl CaseService {
             department_id: departments.get(&process.accepting_department).copied(),
             occurred_at: intake.occurred_at,
         }));
-        store::insert_events(&*tx, case_id, &region_code, 1, &events).await?;
-        audit::append(
-            &tx,
-            AuditEntry {
-                aggregate_type: "case",
-                aggregate_id: &case_id.to_string(),
-                actor: &intake.acting.actor,
-                action: "case.submit",
-                before: None,
-                after: Some(&serde_json::to_value(&start.state).map_err(anyhow::Error::from)?),
-                details: json!({
-                    "item": detail.code, "item_version": detail.version,
-                    "channel": intake.channel, "materials": intake.materials.len(),
-                    "agent": intake.agent.as_ref().map(|(s, _)| s),
-                }),
-            },
-        )
-        .await?;
+        let audit_id = case_id.to_string();
+        let audit_details = json!({
+            "item": detail.code, "item_version": detail.version,
+            "channel": intake.channel, "materials": intake.materials.len(),
+            "agent": intake.agent.as_ref().map(|(s, _)| s),
+        });
+        // Materials, timeline and audit record are independent: their statements go out together
+        // (pipelined on the connection) instead of one round trip each.
+        let (material_rows, event_rows, receipt) = tokio::join!(
+            store::add_materials_returning(&tx, case_id, &region_code, &materials),
+            store::insert_events_returning(&tx, case_id, &region_code, 1, &events),
+            audit::append_prepared(
+                &tx,
+                AuditEntry {
+                    aggregate_type: "case",
+                    aggregate_id: &audit_id,
+                    actor: &intake.acting.actor,
+                    action: "case.submit",
+                    before: None,
+                    after: Some(&after),
+                    details: audit_details,
+                },
+            ),
+        );
+        let (mut material_rows, event_rows) = (material_rows?, event_rows?);
+        receipt?;
         let mut variables = Map::new();
         variables.insert("item".to_owned(), json!(detail.guide.name));
         let notice = CaseNotice {
@@ -594,7 +620,27 @@ impl CaseService {
         self.notify(&tx, &row, notice).await?;
         tx.commit().await?;
         drop(client);
-        Ok((self.detail_of(&row).await?, true))
+        // The new case's timeline and materials are what the inserts returned, with the files'
+        // facts read when the materials were checked.
+        let files: HashMap<Uuid, &store::OwnedFile> = intake
+            .materials
+            .iter()
+            .filter_map(|m| m.file.as_ref().map(|f| (f.id, f)))
+            .collect();
+        for material in &mut material_rows {
+            if let Some(file) = material.file_id.and_then(|id| files.get(&id)) {
+                material.sha256 = Some(file.sha256.clone());
+                material.content_type = Some(file.content_type.clone());
+                material.file_name = file.file_name.clone();
+                material.size_bytes = Some(file.size_bytes);
+            }
+        }
+        Ok((
+            // A new case has issued no document yet.
+            self.detail_with(&row, event_rows, material_rows, Vec::new())
+                .await?,
+            true,
+        ))
     }
 
     fn tail_mac(&self, case_id: Uuid, tail: &str) -> Vec<u8> {
@@ -618,7 +664,7 @@ impl CaseService {
 
     async fn applicant_facts(
         &self,
-        client: &impl GenericClient,
+        client: &impl Prepare,
         subject: &Subject,
         contact_phone: Option<&str>,
     ) -> AppResult<ApplicantFacts> {
@@ -628,7 +674,7 @@ impl CaseService {
         match subject {
             Subject::Citizen(id) => {
                 let row = client
-                    .query_opt(
+                    .query_opt_prepared(
                         "SELECT name, id_number_sealed, id_number_masked, phone, assurance
                          FROM citizen WHERE id = $1",
                         &[id],
@@ -653,7 +699,7 @@ impl CaseService {
             }
             Subject::Enterprise(id) => {
                 let row = client
-                    .query_opt("SELECT code, name FROM enterprise WHERE id = $1", &[id])
+                    .query_opt_prepared("SELECT code, name FROM enterprise WHERE id = $1", &[id])
                     .await?
                     .ok_or_else(|| anyhow::anyhow!("the signed-in enterprise {id} is missing"))?;
                 let code: String = row.get(0);
@@ -1194,7 +1240,7 @@ impl CaseService {
 
     async fn notify_event(
         &self,
-        tx: &Transaction<'_>,
+        tx: &impl Prepare,
         row: &CaseRow,
         event: &Event,
         calendar: &Calendar,
@@ -1301,7 +1347,7 @@ impl CaseService {
     /// Tells the applicant (and their agent) through the notification hub, in `tx`.
     async fn notify(
         &self,
-        tx: &Transaction<'_>,
+        tx: &impl Prepare,
         row: &CaseRow,
         notice: CaseNotice<'_>,
     ) -> AppResult<()> {
@@ -1332,7 +1378,7 @@ impl CaseService {
             // Agents are citizens: their account's phone takes what push cannot.
             let phone: Option<String> = match agent.parse::<Subject>() {
                 Ok(Subject::Citizen(id)) => tx
-                    .query_opt("SELECT phone FROM citizen WHERE id = $1", &[&id])
+                    .query_opt_prepared("SELECT phone FROM citizen WHERE id = $1", &[&id])
                     .await?
                     .map(|r| r.get(0)),
                 _ => None,
@@ -1357,7 +1403,7 @@ impl CaseService {
                 _ => vec![Channel::Push, Channel::Sms],
             };
             let attached = if applicant { attachments } else { &[] };
-            outbox::enqueue_with_attachments(
+            outbox::enqueue_prepared(
                 tx,
                 &NewNotification {
                     template_key: template.to_owned(),
@@ -1562,17 +1608,29 @@ impl CaseService {
     /// calendar and the item version (cached; a miss reads the database): callers must not
     /// hold a connection while calling it, or a cold cache could wait on a full pool.
     pub async fn detail_of(&self, row: &CaseRow) -> AppResult<CaseDetail> {
-        let calendar = self.calendar.calendar().await?;
-        let item = self.case_item(row).await?;
-        let process = process_of(&item);
         let (events, materials, documents) = {
             let client = self.pool.get().await?;
             (
-                store::events(&**client, row.id).await?,
-                store::materials(&**client, row.id).await?,
+                store::events(&client, row.id).await?,
+                store::materials(&client, row.id).await?,
                 documents::for_case(&**client, row.id).await?,
             )
         };
+        self.detail_with(row, events, materials, documents).await
+    }
+
+    /// The case's view from its row, timeline and materials (the calendar and the item
+    /// version come from their caches; a miss takes a connection of its own).
+    async fn detail_with(
+        &self,
+        row: &CaseRow,
+        events: Vec<store::EventRow>,
+        materials: Vec<store::MaterialRow>,
+        documents: Vec<DocumentRecord>,
+    ) -> AppResult<CaseDetail> {
+        let calendar = self.calendar.calendar().await?;
+        let item = self.case_item(row).await?;
+        let process = process_of(&item);
         let (deadline, deadline_unavailable) = deadline_of(row, &calendar);
         let steps = match &row.state.stage {
             Stage::InReview(review)
@@ -2040,7 +2098,7 @@ fn check_occurred_at(at: Option<DateTime<Utc>>) -> AppResult<Option<DateTime<Utc
 /// given once, every file the owner's and of a type the entry accepts, and — for a new case —
 /// every required key material present. Returns them ready to link.
 async fn check_materials(
-    client: &impl GenericClient,
+    client: &impl Prepare,
     guide: &Guide,
     owner: &str,
     materials: &[MaterialRef],
@@ -2048,9 +2106,10 @@ async fn check_materials(
 ) -> AppResult<Vec<NewMaterialOwned>> {
     let mut errors = Vec::new();
     let all_ids: Vec<Uuid> = materials.iter().flat_map(|m| m.file_ids.clone()).collect();
-    let owned: HashMap<Uuid, String> = store::owned_files(client, owner, &all_ids)
+    let owned: HashMap<Uuid, store::OwnedFile> = store::owned_files(client, owner, &all_ids)
         .await?
         .into_iter()
+        .map(|f| (f.id, f))
         .collect();
     let mut seen: Vec<&str> = Vec::new();
     let mut out = Vec::new();
@@ -2094,19 +2153,18 @@ async fn check_materials(
                     "file_not_found",
                     "no such file on file for you",
                 )),
-                Some(content_type)
-                    if !super::files::allowed_for(content_type, &spec.file_types) =>
-                {
+                Some(file) if !super::files::allowed_for(&file.content_type, &spec.file_types) => {
                     errors.push(FieldError::new(
                         format!("{field}.file_ids[{j}]"),
                         "file_type_not_allowed",
                         format!("{} accepts only {:?}", spec.name, spec.file_types),
                     ))
                 }
-                Some(_) => out.push(NewMaterialOwned {
+                Some(file) => out.push(NewMaterialOwned {
                     key: spec.key.clone(),
                     file_id: Some(*id),
                     paper_note: None,
+                    file: Some(file.clone()),
                 }),
             }
         }
@@ -2135,6 +2193,7 @@ async fn check_materials(
             key: entry.material_key.clone(),
             file_id: None,
             paper_note: Some(note.to_owned()),
+            file: None,
         });
     }
     invalid(errors)?;

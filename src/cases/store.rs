@@ -5,6 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use tokio_postgres::GenericClient;
 use tokio_postgres::Row;
+
+use crate::db::Prepare;
 use uuid::Uuid;
 
 use super::clock::{Extension, SuspensionPeriod};
@@ -206,12 +208,12 @@ pub struct NewCaseRow<'a> {
 /// Inserts the case and returns it as stored; `None` when the idempotency key was already
 /// used (nothing written).
 pub async fn insert(
-    client: &impl GenericClient,
+    client: &impl Prepare,
     new: &NewCaseRow<'_>,
 ) -> anyhow::Result<Option<CaseRow>> {
     let state = serde_json::to_value(new.state)?;
     let inserted = client
-        .query_opt(
+        .query_opt_prepared(
             &format!(
                 "INSERT INTO cases (id, region_code, item_id, item_code, item_version, item_name,
                  lead_department_id, channel, applicant_kind, applicant_subject, applicant_name,
@@ -312,13 +314,13 @@ pub struct NewEvent<'a> {
 /// Appends events after the case's last one. Callers hold the case row lock (they have just
 /// updated it), so sequence numbers cannot collide.
 pub async fn append_events(
-    client: &impl GenericClient,
+    client: &impl Prepare,
     case_id: Uuid,
     region_code: &str,
     events: &[NewEvent<'_>],
 ) -> anyhow::Result<()> {
     let last: i32 = client
-        .query_one(
+        .query_one_prepared(
             "SELECT coalesce(max(seq), 0) FROM case_event WHERE case_id = $1",
             &[&case_id],
         )
@@ -329,14 +331,66 @@ pub async fn append_events(
 
 /// Writes `events` numbered from `first_seq`, in one statement.
 pub async fn insert_events(
-    client: &impl GenericClient,
+    client: &impl Prepare,
     case_id: Uuid,
     region_code: &str,
     first_seq: i32,
     events: &[NewEvent<'_>],
 ) -> anyhow::Result<()> {
+    write_events(
+        client,
+        INSERT_EVENTS,
+        case_id,
+        region_code,
+        first_seq,
+        events,
+    )
+    .await?;
+    Ok(())
+}
+
+/// [`insert_events`], answering the events as stored (seq order), for a view of the case
+/// without reading its timeline again.
+pub async fn insert_events_returning(
+    client: &impl Prepare,
+    case_id: Uuid,
+    region_code: &str,
+    first_seq: i32,
+    events: &[NewEvent<'_>],
+) -> anyhow::Result<Vec<EventRow>> {
+    let sql = events_returning_sql();
+    let rows = write_events(client, sql, case_id, region_code, first_seq, events).await?;
+    let mut events: Vec<EventRow> = rows.iter().map(event_of).collect();
+    events.sort_by_key(|e| e.seq);
+    Ok(events)
+}
+
+const INSERT_EVENTS: &str =
+    "INSERT INTO case_event (case_id, seq, region_code, kind, details, actor,
+         actor_kind, department_id, recorded_at, occurred_at)
+     SELECT $1, seq, $2, kind, details, actor, actor_kind, department, t.now,
+            coalesce(occurred, t.now)
+     FROM unnest($3::int[], $4::text[], $5::jsonb[], $6::text[], $7::text[], $8::uuid[],
+                 $9::timestamptz[])
+          AS e(seq, kind, details, actor, actor_kind, department, occurred),
+          (SELECT clock_timestamp() AS now) AS t";
+
+fn events_returning_sql() -> &'static str {
+    static SQL: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("{INSERT_EVENTS} RETURNING {EVENT_COLUMNS}"));
+    &SQL
+}
+
+async fn write_events(
+    client: &impl Prepare,
+    sql: &str,
+    case_id: Uuid,
+    region_code: &str,
+    first_seq: i32,
+    events: &[NewEvent<'_>],
+) -> anyhow::Result<Vec<Row>> {
     if events.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let count = i32::try_from(events.len())?;
     let seqs: Vec<i32> = (first_seq..first_seq + count).collect();
@@ -346,16 +400,9 @@ pub async fn insert_events(
     let actor_kinds: Vec<&str> = events.iter().map(|e| e.actor_kind).collect();
     let departments: Vec<Option<Uuid>> = events.iter().map(|e| e.department_id).collect();
     let occurred: Vec<Option<DateTime<Utc>>> = events.iter().map(|e| e.occurred_at).collect();
-    client
-        .execute(
-            "INSERT INTO case_event (case_id, seq, region_code, kind, details, actor, actor_kind,
-                 department_id, recorded_at, occurred_at)
-             SELECT $1, seq, $2, kind, details, actor, actor_kind, department, t.now,
-                    coalesce(occurred, t.now)
-             FROM unnest($3::int[], $4::text[], $5::jsonb[], $6::text[], $7::text[], $8::uuid[],
-                         $9::timestamptz[])
-                  AS e(seq, kind, details, actor, actor_kind, department, occurred),
-                  (SELECT clock_timestamp() AS now) AS t",
+    Ok(client
+        .query_prepared(
+            sql,
             &[
                 &case_id,
                 &region_code,
@@ -368,8 +415,7 @@ pub async fn insert_events(
                 &occurred,
             ],
         )
-        .await?;
-    Ok(())
+        .await?)
 }
 
 /// A timeline entry as stored.
@@ -384,26 +430,29 @@ pub struct EventRow {
     pub occurred_at: DateTime<Utc>,
 }
 
-pub async fn events(client: &impl GenericClient, case_id: Uuid) -> anyhow::Result<Vec<EventRow>> {
+const EVENT_COLUMNS: &str = "seq, kind, details, actor, actor_kind, recorded_at, occurred_at";
+
+fn event_of(r: &Row) -> EventRow {
+    EventRow {
+        seq: r.get(0),
+        kind: r.get(1),
+        details: r.get(2),
+        actor: r.get(3),
+        actor_kind: r.get(4),
+        recorded_at: r.get(5),
+        occurred_at: r.get(6),
+    }
+}
+
+pub async fn events(client: &impl Prepare, case_id: Uuid) -> anyhow::Result<Vec<EventRow>> {
     let rows = client
-        .query(
+        .query_prepared(
             "SELECT seq, kind, details, actor, actor_kind, recorded_at, occurred_at
              FROM case_event WHERE case_id = $1 ORDER BY seq",
             &[&case_id],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| EventRow {
-            seq: r.get(0),
-            kind: r.get(1),
-            details: r.get(2),
-            actor: r.get(3),
-            actor_kind: r.get(4),
-            recorded_at: r.get(5),
-            occurred_at: r.get(6),
-        })
-        .collect())
+    Ok(rows.iter().map(event_of).collect())
 }
 
 /// A material to link to a case: a digitised file, or paper noted by the clerk.
@@ -415,30 +464,95 @@ pub struct NewMaterial<'a> {
 }
 
 pub async fn add_materials(
-    client: &impl GenericClient,
+    client: &impl Prepare,
     case_id: Uuid,
     region_code: &str,
     materials: &[NewMaterial<'_>],
 ) -> anyhow::Result<()> {
+    write_materials(client, INSERT_MATERIALS, case_id, region_code, materials).await?;
+    Ok(())
+}
+
+/// [`add_materials`], answering the case's new materials in the order [`materials`] gives, for
+/// a view of a new case without reading them again. The files' facts are left out (`None`): the
+/// caller has them from [`owned_files`]. (Joining `material_file` here made PostgreSQL plan the
+/// statement anew on every execution.)
+pub async fn add_materials_returning(
+    client: &impl Prepare,
+    case_id: Uuid,
+    region_code: &str,
+    materials: &[NewMaterial<'_>],
+) -> anyhow::Result<Vec<MaterialRow>> {
+    let rows = write_materials(
+        client,
+        INSERT_MATERIALS_RETURNING,
+        case_id,
+        region_code,
+        materials,
+    )
+    .await?;
+    let mut materials: Vec<MaterialRow> = rows
+        .iter()
+        .map(|r| MaterialRow {
+            id: r.get(0),
+            material_key: r.get(1),
+            file_id: r.get(2),
+            sha256: None,
+            content_type: None,
+            file_name: None,
+            size_bytes: None,
+            paper_note: r.get(3),
+            supplied_in: r.get(4),
+            added_at: r.get(5),
+        })
+        .collect();
+    materials.sort_by(|a, b| (a.added_at, &a.material_key).cmp(&(b.added_at, &b.material_key)));
+    Ok(materials)
+}
+
+// One statement for every material: a submission with many files is one round trip.
+const INSERT_MATERIALS: &str = "INSERT INTO case_material (id, case_id, region_code, material_key,
+         file_id, paper_note, supplied_in)
+     SELECT id, $2, $3, key, file, note, supplied
+     FROM unnest($1::uuid[], $4::text[], $5::uuid[], $6::text[], $7::text[])
+          AS m(id, key, file, note, supplied)";
+
+const INSERT_MATERIALS_RETURNING: &str = "INSERT INTO case_material (id, case_id, region_code,
+         material_key, file_id, paper_note, supplied_in)
+     SELECT id, $2, $3, key, file, note, supplied
+     FROM unnest($1::uuid[], $4::text[], $5::uuid[], $6::text[], $7::text[])
+          AS m(id, key, file, note, supplied)
+     RETURNING id, material_key, file_id, paper_note, supplied_in, added_at";
+
+async fn write_materials(
+    client: &impl Prepare,
+    sql: &str,
+    case_id: Uuid,
+    region_code: &str,
+    materials: &[NewMaterial<'_>],
+) -> anyhow::Result<Vec<Row>> {
     if materials.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = materials.iter().map(|_| Uuid::new_v4()).collect();
     let keys: Vec<&str> = materials.iter().map(|m| m.material_key).collect();
     let files: Vec<Option<Uuid>> = materials.iter().map(|m| m.file_id).collect();
     let notes: Vec<Option<&str>> = materials.iter().map(|m| m.paper_note).collect();
     let supplied: Vec<&str> = materials.iter().map(|m| m.supplied_in).collect();
-    // One statement for every material: a submission with many files is one round trip.
-    client
-        .execute(
-            "INSERT INTO case_material (id, case_id, region_code, material_key, file_id, paper_note, supplied_in)
-             SELECT id, $2, $3, key, file, note, supplied
-             FROM unnest($1::uuid[], $4::text[], $5::uuid[], $6::text[], $7::text[])
-                  AS m(id, key, file, note, supplied)",
-            &[&ids, &case_id, &region_code, &keys, &files, &notes, &supplied],
+    Ok(client
+        .query_prepared(
+            sql,
+            &[
+                &ids,
+                &case_id,
+                &region_code,
+                &keys,
+                &files,
+                &notes,
+                &supplied,
+            ],
         )
-        .await?;
-    Ok(())
+        .await?)
 }
 
 /// A case's material as stored, with its file's facts.
@@ -456,12 +570,24 @@ pub struct MaterialRow {
     pub added_at: DateTime<Utc>,
 }
 
-pub async fn materials(
-    client: &impl GenericClient,
-    case_id: Uuid,
-) -> anyhow::Result<Vec<MaterialRow>> {
+fn material_of(r: &Row) -> MaterialRow {
+    MaterialRow {
+        id: r.get(0),
+        material_key: r.get(1),
+        file_id: r.get(2),
+        sha256: r.get(3),
+        content_type: r.get(4),
+        file_name: r.get(5),
+        size_bytes: r.get(6),
+        paper_note: r.get(7),
+        supplied_in: r.get(8),
+        added_at: r.get(9),
+    }
+}
+
+pub async fn materials(client: &impl Prepare, case_id: Uuid) -> anyhow::Result<Vec<MaterialRow>> {
     let rows = client
-        .query(
+        .query_prepared(
             "SELECT m.id, m.material_key, m.file_id, f.sha256, f.content_type, f.file_name,
                     f.size_bytes, m.paper_note, m.supplied_in, m.added_at
              FROM case_material m LEFT JOIN material_file f ON f.id = m.file_id
@@ -469,34 +595,40 @@ pub async fn materials(
             &[&case_id],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| MaterialRow {
-            id: r.get(0),
-            material_key: r.get(1),
-            file_id: r.get(2),
-            sha256: r.get(3),
-            content_type: r.get(4),
-            file_name: r.get(5),
-            size_bytes: r.get(6),
-            paper_note: r.get(7),
-            supplied_in: r.get(8),
-            added_at: r.get(9),
-        })
-        .collect())
+    Ok(rows.iter().map(material_of).collect())
 }
 
-/// Files of `owner` among `ids`: (id, content type).
+/// A material file's facts, as a case's materials show them.
+#[derive(Debug, Clone)]
+pub struct OwnedFile {
+    pub id: Uuid,
+    pub sha256: String,
+    pub content_type: String,
+    pub file_name: Option<String>,
+    pub size_bytes: i64,
+}
+
+/// Files of `owner` among `ids`.
 pub async fn owned_files(
-    client: &impl GenericClient,
+    client: &impl Prepare,
     owner: &str,
     ids: &[Uuid],
-) -> anyhow::Result<Vec<(Uuid, String)>> {
+) -> anyhow::Result<Vec<OwnedFile>> {
     let rows = client
-        .query(
-            "SELECT id, content_type FROM material_file WHERE owner = $1 AND id = ANY($2)",
+        .query_prepared(
+            "SELECT id, sha256, content_type, file_name, size_bytes FROM material_file
+             WHERE owner = $1 AND id = ANY($2)",
             &[&owner, &ids],
         )
         .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| OwnedFile {
+            id: r.get(0),
+            sha256: r.get(1),
+            content_type: r.get(2),
+            file_name: r.get(3),
+            size_bytes: r.get(4),
+        })
+        .collect())
 }

@@ -3,6 +3,7 @@
 
 pub mod embedded;
 pub mod migrate;
+pub mod prepared;
 pub mod tls;
 
 use std::str::FromStr;
@@ -13,6 +14,7 @@ use tokio_postgres::NoTls;
 
 use crate::config::Config;
 use embedded::EmbeddedCluster;
+pub use prepared::{Prepare, Transactional, Unprepared};
 
 /// The pool plus, when we started it, the embedded cluster (stopped on shutdown).
 pub struct Database {

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::model::{Grant, Principal, Role, Subject};
 use super::policy::{Rule, allows};
 use super::tokens::TokenSigner;
+use crate::db::Prepare;
 use crate::http::problem::{AppError, AppResult};
 
 /// `Authorization: Bearer <access token>` from a login (`/api/v1/auth/...`).
@@ -71,7 +72,7 @@ impl Gate {
             Subject::Citizen(_) | Subject::Enterprise(_) => None,
         };
         let row = client
-            .query_opt(
+            .query_opt_prepared(
                 SESSION_LIVE,
                 &[&access.session_id, &access.subject.to_string(), &staff_id],
             )
@@ -151,7 +152,7 @@ pub fn forbidden(rule: &Rule<'_>) -> AppError {
 }
 
 async fn load_grants(client: &deadpool_postgres::Client, staff_id: Uuid) -> AppResult<Vec<Grant>> {
-    let rows = client.query(STAFF_GRANTS, &[&staff_id]).await?;
+    let rows = client.query_prepared(STAFF_GRANTS, &[&staff_id]).await?;
     Ok(rows
         .iter()
         .filter_map(|row| {

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 pub use super::attachment::{Attachment, MAX_ATTACHMENTS};
 use super::model::{self, Channel, DeliveryStatus, RenderError};
+use crate::db::{Prepare, Unprepared};
 
 /// Who a notification is for.
 #[derive(Debug, Clone)]
@@ -87,7 +88,6 @@ impl Default for OutboxSettings {
 }
 
 struct Template {
-    version: i32,
     sms_body: Option<String>,
     push_title: Option<String>,
     push_body: Option<String>,
@@ -95,26 +95,54 @@ struct Template {
     email_body: Option<String>,
 }
 
-async fn latest_template(
-    client: &impl GenericClient,
-    key: &str,
-) -> Result<Option<Template>, tokio_postgres::Error> {
-    let row = client
-        .query_opt(
-            "SELECT version, sms_body, push_title, push_body, email_subject, email_body
-             FROM notification_template WHERE key = $1 ORDER BY version DESC LIMIT 1",
-            &[&key],
-        )
-        .await?;
-    Ok(row.map(|r| Template {
-        version: r.get(0),
-        sms_body: r.get(1),
-        push_title: r.get(2),
-        push_body: r.get(3),
-        email_subject: r.get(4),
-        email_body: r.get(5),
-    }))
-}
+/// The notification's first statement: the template's latest version (its bodies with it), the
+/// notification row unless its idempotency key is taken, and the owner's preferences and active
+/// devices — one round trip. Column 6 is the new row's id, NULL when the key was taken; column 0
+/// is NULL when no such template exists (nothing is written then).
+const NEW_NOTIFICATION: &str = "
+    WITH t AS (
+        SELECT version, sms_body, push_title, push_body, email_subject, email_body
+          FROM notification_template WHERE key = $5 ORDER BY version DESC LIMIT 1
+    ), ins AS (
+        INSERT INTO notification (id, owner, phone, email, template_key, template_version,
+                                  variables, channels, must_reach, priority, idempotency_key)
+        SELECT $1, $2, $3, $4, $5, t.version, $6, $7, $8, $9, $10 FROM t
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id
+    )
+    SELECT t.version, t.sms_body, t.push_title, t.push_body, t.email_subject, t.email_body,
+           (SELECT id FROM ins),
+           p.push, p.sms, p.email, p.quiet_start, p.quiet_end,
+           (SELECT array_agg(d.id ORDER BY d.created_at, d.id)
+              FROM device d WHERE d.owner = $2::text AND d.active),
+           (SELECT array_agg(d.platform || ':' || d.token ORDER BY d.created_at, d.id)
+              FROM device d WHERE d.owner = $2::text AND d.active)
+      FROM (SELECT 1) AS one
+      LEFT JOIN t ON true
+      LEFT JOIN notification_preference p ON p.owner = $2::text";
+
+/// One delivery with its first history event, under the per-address hourly limit: beyond it the
+/// delivery is recorded as cancelled (`rate_limited`) and never sent.
+const NEW_DELIVERY: &str = "
+    WITH recent AS (
+        SELECT count(*) AS n FROM notification_delivery
+         WHERE channel = $3 AND address = $4 AND created_at > now() - interval '1 hour'
+           AND status <> $13
+    ), d AS (
+        INSERT INTO notification_delivery (id, notification_id, channel, address, device_id, title,
+                                           body, segments, status, priority, next_attempt_at,
+                                           fallback_for, last_error)
+        SELECT $1, $2, $3, $4, $5, $6, $7, $8,
+               CASE WHEN recent.n >= $12 THEN $13 ELSE $14 END, $9,
+               now() + make_interval(secs => $10::float8 / 1000), $11,
+               CASE WHEN recent.n >= $12 THEN 'rate_limited' END
+          FROM recent
+        RETURNING id, status
+    )
+    INSERT INTO notification_event (delivery_id, status, detail)
+    SELECT id, status,
+           CASE WHEN status = $13 THEN 'rate limited: too many messages to this address' END
+      FROM d";
 
 /// An owner's channel preferences (the defaults when they have set none).
 pub async fn preferences(
@@ -185,11 +213,19 @@ pub async fn enqueue_with_attachments(
     attachments: &[Attachment],
     settings: &OutboxSettings,
 ) -> Result<Uuid, EnqueueError> {
+    enqueue_prepared(&Unprepared(tx), new, attachments, settings).await
+}
+
+/// [`enqueue_with_attachments`] through statements prepared once per connection when `tx` is a
+/// pooled transaction: two statements for a notification with one delivery (and no files).
+pub async fn enqueue_prepared(
+    tx: &impl Prepare,
+    new: &NewNotification,
+    attachments: &[Attachment],
+    settings: &OutboxSettings,
+) -> Result<Uuid, EnqueueError> {
     super::attachment::check(attachments).map_err(EnqueueError::InvalidAttachment)?;
     let key = &new.template_key;
-    let template = latest_template(tx, key)
-        .await?
-        .ok_or_else(|| EnqueueError::UnknownTemplate(key.clone()))?;
     let render = |text: &Option<String>, vars: &Map<String, Value>, channel: &'static str| {
         let text = text.as_deref().ok_or(EnqueueError::NoContent {
             key: key.clone(),
@@ -230,19 +266,15 @@ pub async fn enqueue_with_attachments(
 
     let id = Uuid::new_v4();
     let channels: Vec<&str> = new.channels.iter().map(|c| c.as_str()).collect();
-    let inserted = tx
-        .query_opt(
-            "INSERT INTO notification (id, owner, phone, email, template_key, template_version, variables,
-                 channels, must_reach, priority, idempotency_key)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-             ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+    let row = tx
+        .query_one_prepared(
+            NEW_NOTIFICATION,
             &[
                 &id,
                 &owner,
                 &phone,
                 &email,
                 key,
-                &template.version,
                 &Value::Object(new.variables.clone()),
                 &channels,
                 &new.must_reach,
@@ -251,9 +283,19 @@ pub async fn enqueue_with_attachments(
             ],
         )
         .await?;
-    if inserted.is_none() {
+    if row.get::<_, Option<i32>>(0).is_none() {
+        return Err(EnqueueError::UnknownTemplate(key.clone()));
+    }
+    let template = Template {
+        sms_body: row.get(1),
+        push_title: row.get(2),
+        push_body: row.get(3),
+        email_subject: row.get(4),
+        email_body: row.get(5),
+    };
+    if row.get::<_, Option<Uuid>>(6).is_none() {
         let existing = tx
-            .query_one(
+            .query_one_prepared(
                 "SELECT id FROM notification WHERE idempotency_key = $1",
                 &[&new.idempotency_key],
             )
@@ -268,7 +310,7 @@ pub async fn enqueue_with_attachments(
             .map(|a| a.content_type.as_str())
             .collect();
         let blobs: Vec<&str> = attachments.iter().map(|a| a.blob_sha256.as_str()).collect();
-        tx.execute(
+        tx.execute_prepared(
             "INSERT INTO notification_attachment (notification_id, position, filename, content_type, blob_sha256)
              SELECT $1, * FROM unnest($2::int2[], $3::text[], $4::text[], $5::text[])",
             &[&id, &positions, &names, &types, &blobs],
@@ -276,18 +318,28 @@ pub async fn enqueue_with_attachments(
         .await?;
     }
 
-    // The owner's preferences: switched-off channels are skipped and push waits out quiet
-    // hours, except for essential notifications (must-reach, priority 10).
-    let preferences = match &owner {
-        Some(owner) => preferences(tx, owner).await?,
+    // The owner's preferences (the defaults when they have set none, or for a bare address):
+    // switched-off channels are skipped and push waits out quiet hours, except for essential
+    // notifications (must-reach, priority 10).
+    let preferences = match row.get::<_, Option<bool>>(7) {
+        Some(push) => model::ChannelPreferences {
+            push,
+            sms: row.get(8),
+            email: row.get(9),
+            quiet_hours: row
+                .get::<_, Option<chrono::NaiveTime>>(10)
+                .zip(row.get::<_, Option<chrono::NaiveTime>>(11)),
+        },
         None => model::ChannelPreferences::default(),
     };
+    let device_ids: Vec<Uuid> = row.get::<_, Option<Vec<Uuid>>>(12).unwrap_or_default();
+    let device_addresses: Vec<String> = row.get::<_, Option<Vec<String>>>(13).unwrap_or_default();
     let channels =
         model::channels_to_send(&new.channels, new.must_reach, new.priority, &preferences);
     // An owner's email is the address they verified, unless the caller named one.
     let email = match (email, &owner) {
         (None, Some(owner)) if channels.contains(&Channel::Email) => {
-            verified_email(tx, owner).await?
+            verified_email(tx.inner(), owner).await?
         }
         (email, _) => email,
     };
@@ -306,26 +358,17 @@ pub async fn enqueue_with_attachments(
     let sms_vars = model::masked_for_sms(&new.variables);
     let wants = |c: Channel| channels.contains(&c) || (new.must_reach && c == Channel::Sms);
     let mut push_ids = Vec::new();
-    if channels.contains(&Channel::Push)
-        && let Some(owner) = &owner
-    {
-        let devices = tx
-            .query("SELECT id, platform, token FROM device WHERE owner = $1 AND active ORDER BY created_at", &[owner])
-            .await?;
+    if channels.contains(&Channel::Push) && owner.is_some() {
         let title = render_opt(&template.push_title, &new.variables)?;
         let body = render(&template.push_body, &new.variables, "push")?;
-        for device in devices {
+        for (device_id, address) in device_ids.into_iter().zip(device_addresses) {
             let delivery = Uuid::new_v4();
             push_ids.push(delivery);
             planned.push(Planned {
                 id: delivery,
                 channel: Channel::Push,
-                address: format!(
-                    "{}:{}",
-                    device.get::<_, String>(1),
-                    device.get::<_, String>(2)
-                ),
-                device_id: Some(device.get(0)),
+                address,
+                device_id: Some(device_id),
                 title: title.clone(),
                 body: body.clone(),
                 segments: None,
@@ -393,27 +436,9 @@ pub async fn enqueue_with_attachments(
     }
 
     for p in planned {
-        let recent: i64 = tx
-            .query_one(
-                "SELECT count(*) FROM notification_delivery
-                 WHERE channel = $1 AND address = $2 AND created_at > now() - interval '1 hour'
-                   AND status <> 'cancelled'",
-                &[&p.channel.as_str(), &p.address],
-            )
-            .await?
-            .get(0);
-        let limited = recent >= settings.per_address_hourly_limit;
-        let status = if limited {
-            DeliveryStatus::Cancelled
-        } else {
-            DeliveryStatus::Created
-        };
         let delay_ms = p.delay.as_millis() as f64;
-        tx.execute(
-            "INSERT INTO notification_delivery (id, notification_id, channel, address, device_id, title, body,
-                 segments, status, priority, next_attempt_at, fallback_for, last_error)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
-                     now() + make_interval(secs => $11::float8 / 1000), $12, $13)",
+        tx.execute_prepared(
+            NEW_DELIVERY,
             &[
                 &p.id,
                 &id,
@@ -423,20 +448,12 @@ pub async fn enqueue_with_attachments(
                 &p.title,
                 &p.body,
                 &p.segments,
-                &status.as_str(),
                 &new.priority,
                 &delay_ms,
                 &p.fallback_for,
-                &limited.then_some("rate_limited"),
-            ],
-        )
-        .await?;
-        tx.execute(
-            "INSERT INTO notification_event (delivery_id, status, detail) VALUES ($1, $2, $3)",
-            &[
-                &p.id,
-                &status.as_str(),
-                &limited.then_some("rate limited: too many messages to this address"),
+                &settings.per_address_hourly_limit,
+                &DeliveryStatus::Cancelled.as_str(),
+                &DeliveryStatus::Created.as_str(),
             ],
         )
         .await?;
