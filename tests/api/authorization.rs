@@ -137,6 +137,7 @@ const DECLARED: &[(&str, Who, bool)] = &[
     ("POST /api/v1/public/progress", Who::Public, true),
     ("POST /api/v1/admin/departments/{code}/seals", Who::DepartmentAdminOfItem, true),
     ("GET /api/v1/admin/departments/{code}/seals", Who::DepartmentAdminOfItem, true),
+    ("POST /api/v1/admin/departments/{code}/seals/import", Who::DepartmentAdminOfItem, true),
     ("POST /api/v1/admin/seals/{id}/status", Who::PlatformAdmin, true),
     ("GET /api/v1/public/seal-root", Who::Public, true),
     ("GET /api/v1/me/cases/{id}/documents/{document_id}/pdf", Who::Applicant, true),

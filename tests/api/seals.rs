@@ -147,3 +147,69 @@ async fn a_department_admin_creates_suspends_and_revokes_seals_certified_by_the_
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_seal_made_by_a_real_ca_is_imported_checked_and_its_root_published() {
+    use fingertip::seals::authority::{SealSubject, issue_seal, new_root};
+    use fingertip::seals::registry::pem;
+    let app = spawn_app().await;
+    create_departments(&app).await;
+    // "The real CA": not the platform's.
+    let root = new_root("某电子认证服务有限公司 SM2 根CA", chrono::Utc::now()).unwrap();
+    let seal = issue_seal(
+        &root.certificate_der,
+        &root.key_pkcs8,
+        &SealSubject {
+            department_name: "大安市市场监督管理局",
+            department_code: "DA-SCJG",
+            label: "行政审批专用章",
+        },
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    let key_pem = pem("PRIVATE KEY", &seal.key_pkcs8);
+    let chain = vec![
+        pem("CERTIFICATE", &seal.certificate_der),
+        pem("CERTIFICATE", &root.certificate_der),
+    ];
+    let path = "/api/v1/admin/departments/DA-SCJG/seals/import";
+    // A chain without its root is refused, naming the certificate.
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            path,
+            &json!({"purpose": "decision", "key_pem": key_pem, "certificate_chain": [chain[0]]}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["field"], "certificate_chain[0]");
+    assert_eq!(body["errors"][0]["code"], "chain_incomplete");
+    let (status, imported) = app
+        .admin_json(
+            Method::POST,
+            path,
+            &json!({"purpose": "decision", "key_pem": key_pem, "certificate_chain": chain}),
+        )
+        .await;
+    assert_eq!(status, 201, "{imported}");
+    assert_eq!(imported["status"], "active");
+    assert_eq!(imported["certificate_pem"], chain[0].as_str());
+    assert!(!imported.to_string().contains("PRIVATE KEY"));
+    let (status, again) = app
+        .admin_json(
+            Method::POST,
+            path,
+            &json!({"purpose": "decision", "key_pem": key_pem, "certificate_chain": chain}),
+        )
+        .await;
+    assert_eq!(status, 409, "{again}");
+    // Validators now get the real CA's root too.
+    let roots = app
+        .get("/api/v1/public/seal-root")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(roots.matches("BEGIN CERTIFICATE").count(), 2, "{roots}");
+    assert!(roots.contains(&chain[1]), "{roots}");
+}
