@@ -144,3 +144,43 @@ pub async fn by_share(
     let expires_at: DateTime<Utc> = share.get(1);
     Ok(load(client, share.get(0)).await?.map(|l| (l, expires_at)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn licence(valid_to: Option<NaiveDate>, revoked: bool) -> LicenceRecord {
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        LicenceRecord {
+            id: Uuid::nil(),
+            number: "220882202600000001".into(),
+            licence_type: "食品经营许可证".into(),
+            case_id: Uuid::nil(),
+            document_id: Uuid::nil(),
+            holder_kind: "citizen".into(),
+            holder_subject: None,
+            holder_name: "张三".into(),
+            holder_id_masked: "1101**********002X".into(),
+            department_id: Uuid::nil(),
+            department_name: "大安市市场监督管理局".into(),
+            valid_from: day("2026-11-23"),
+            valid_to,
+            revoked_at: revoked.then(Utc::now),
+            revoked_reason: revoked.then(|| "以欺骗手段取得许可".into()),
+            sha256: "0".repeat(64),
+            verify_token: "t".into(),
+            issued_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn valid_through_the_last_day_then_expired_and_revoked_wins() {
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let l = licence(Some(day("2031-11-22")), false);
+        assert_eq!(l.status(day("2031-11-22")), LicenceStatus::Valid);
+        assert_eq!(l.status(day("2031-11-23")), LicenceStatus::Expired);
+        assert_eq!(licence(None, false).status(day("2099-01-01")), LicenceStatus::Valid);
+        let revoked = licence(Some(day("2020-01-01")), true);
+        assert_eq!(revoked.status(day("2031-11-23")), LicenceStatus::Revoked);
+    }
+}
