@@ -179,7 +179,10 @@ mod tests {
         let l = licence(Some(day("2031-11-22")), false);
         assert_eq!(l.status(day("2031-11-22")), LicenceStatus::Valid);
         assert_eq!(l.status(day("2031-11-23")), LicenceStatus::Expired);
-        assert_eq!(licence(None, false).status(day("2099-01-01")), LicenceStatus::Valid);
+        assert_eq!(
+            licence(None, false).status(day("2099-01-01")),
+            LicenceStatus::Valid
+        );
         let revoked = licence(Some(day("2020-01-01")), true);
         assert_eq!(revoked.status(day("2031-11-23")), LicenceStatus::Revoked);
     }

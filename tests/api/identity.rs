@@ -931,6 +931,20 @@ async fn tokens_from_another_key_or_tampered_are_refused() {
 async fn housekeeping_deletes_what_the_limits_and_logins_no_longer_need() {
     let app = spawn_app().await;
     let db = app.db().await;
+    let config: tokio_postgres::Config = app.database.connection_string.parse().unwrap();
+    let pool = fingertip::db::pool_for(config, 2).unwrap();
+    // The app runs housekeeping once at start-up: wait until that run has let go of the lock,
+    // so that it neither holds it during the run below nor deletes the rows inserted next.
+    for _ in 0..100 {
+        if fingertip::identity::housekeeping::run_once(&pool)
+            .await
+            .unwrap()
+            .is_some()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     db.batch_execute(
         "INSERT INTO login_challenge (challenge_hash, expires_at) VALUES
             ('\\x01', now() - interval '2 hours'), ('\\x02', now() + interval '5 minutes');
@@ -941,8 +955,6 @@ async fn housekeeping_deletes_what_the_limits_and_logins_no_longer_need() {
     )
     .await
     .unwrap();
-    let config: tokio_postgres::Config = app.database.connection_string.parse().unwrap();
-    let pool = fingertip::db::pool_for(config, 2).unwrap();
     let deleted = fingertip::identity::housekeeping::run_once(&pool)
         .await
         .unwrap();
