@@ -10,11 +10,13 @@
 //! first submission that fills the server's caches; BENCH_VERBOSE=1 prints pgbench's output).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -23,6 +25,7 @@ use fingertip::db::embedded::EmbeddedCluster;
 use fingertip::identity::citizen_id::check_character;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{Value, json};
+use support::{StopOnPanic, connect, env_or, pgbench, start_server};
 
 const WARM_UP_SECONDS: u64 = 2;
 /// The item the bench publishes: three required key materials, PDF only, citizens at L2.
@@ -31,45 +34,7 @@ const MATERIALS: [&str; 3] = ["application_form", "id_card", "residence_proof"];
 /// Size of every uploaded material file.
 const FILE_BYTES: usize = 10 * 1024;
 const DEMO_ADMIN: &str = "admin";
-const DEMO_PASSWORD: &str = "Demo-password-2026";
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let _ = self.child.wait();
-    }
-}
-
-/// Stops the cluster's postmaster (fast shutdown) if the bench panics before stopping it.
-struct StopOnPanic(PathBuf);
-
-impl Drop for StopOnPanic {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            return;
-        }
-        let pid = std::fs::read_to_string(self.0.join("postmaster.pid"))
-            .ok()
-            .and_then(|text| text.lines().next().and_then(|l| l.trim().parse().ok()));
-        if let Some(pid) = pid {
-            let pid = nix::unistd::Pid::from_raw(pid);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
-        }
-    }
-}
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use support::DEMO_PASSWORD;
 
 /// The server's configuration: SMS-code limits raised so that registering the bench's citizens
 /// from one machine is not refused (the bench does not measure codes), and no dispatch worker
@@ -89,54 +54,6 @@ per_ip_hourly = 1000000000
     let path = dir.join("fingertip.toml");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-async fn start_server(dir: &Path, config: &Path, database_url: &str) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let log = dir.join("server.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_fingertip"))
-        .arg("--config")
-        .arg(config)
-        .arg("serve")
-        .arg("--demo-data")
-        .env("DATABASE_URL", database_url)
-        .env("FINGERTIP_DATA_DIR", dir.join("data"))
-        .env("FINGERTIP_LISTEN", format!("127.0.0.1:{port}"))
-        .env("FINGERTIP_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let server = Server { child, port };
-    let http = reqwest::Client::new();
-    let started = Instant::now();
-    while http
-        .get(format!("http://127.0.0.1:{port}/readyz"))
-        .send()
-        .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "server not ready: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    server
-}
-
-async fn connect(cs: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(cs, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    client
 }
 
 /// What every worker shares: one keep-alive client per worker, each from its own loopback
@@ -681,42 +598,12 @@ async fn publish_item(base: &str) {
     assert_eq!(status, 201, "publish item: {published}");
 }
 
-/// Runs `pgbench` against database `pgbench_baseline` of the cluster; returns its output.
-fn pgbench(cluster: &EmbeddedCluster, args: &[&str]) -> String {
-    let cs = cluster.connection_string("postgres");
-    let password = cs
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("password="))
-        .unwrap();
-    let output = Command::new(cluster.bin_dir().join("pgbench"))
-        .args(["-h", "127.0.0.1", "-p", &cluster.port().to_string()])
-        .args(["-U", cluster.user()])
-        .args(args)
-        .arg("pgbench_baseline")
-        .env("PGPASSWORD", password)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "pgbench {args:?}: {text}");
-    text
-}
-
 /// The built-in TPC-B-like script with `clients` connections for `seconds`: (tps "without
 /// initial connection time", transactions, pgbench's output).
 fn tpcb(cluster: &EmbeddedCluster, clients: usize, seconds: u64) -> (f64, f64, String) {
     let (clients, seconds) = (clients.to_string(), seconds.to_string());
     let output = pgbench(cluster, &["-c", &clients, "-j", "2", "-T", &seconds]);
-    let tps = output
-        .lines()
-        .find(|l| l.contains("without initial connection time"))
-        .and_then(|l| l.strip_prefix("tps = "))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no tps in pgbench output: {output}"));
+    let tps = support::pgbench_tps(&output);
     let transactions = output
         .lines()
         .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
@@ -824,7 +711,7 @@ async fn main() {
             .unwrap();
     }
     let config = write_config(dir.path());
-    let server = start_server(dir.path(), &config, &cluster.url("bench")).await;
+    let server = start_server(dir.path(), &config, &cluster.url("bench"), true).await;
     let base = format!("http://127.0.0.1:{}", server.port);
     publish_item(&base).await;
 
@@ -896,7 +783,7 @@ async fn main() {
     let counters = db_counters(&stats, "bench").await;
     let cpu = CpuWatch::start(
         vec![
-            ("server", Source::Process(server.child.id())),
+            ("server", Source::Process(server.pid())),
             ("load generator", Source::Process(std::process::id())),
         ],
         cluster.data_dir(),

@@ -7,6 +7,9 @@
 //! `cargo bench --bench identity_login` (env: BENCH_SECONDS, BENCH_CONCURRENCY, BENCH_CITIZENS).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/mod.rs"]
+mod support;
+
 #[path = "../tests/support/fakes/crl_server.rs"]
 mod crl_server;
 
@@ -15,7 +18,6 @@ use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -28,32 +30,13 @@ use fingertip::identity::credit_code::{CreditCode, LegacyOrganisationCode};
 use ring::rand::SystemRandom;
 use ring::signature::{self as ring_sig, EcdsaKeyPair, RsaKeyPair};
 use serde_json::{Value, json};
+use support::{connect, env_or, start_server};
 
 use crl_server::CrlServer;
 
 /// Where the dev certificates say their CRLs are; rewritten to the bench's CRL server.
 const DP_BASE: &str = "http://127.0.0.1:18080/crl/";
 const WARM_UP_SECONDS: u64 = 2;
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let _ = self.child.wait();
-    }
-}
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn dev(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -97,53 +80,6 @@ check_intermediate_revocation = true
     let path = dir.join("fingertip.toml");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-async fn start_server(dir: &Path, config: &Path, database_url: &str) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let log = dir.join("server.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_fingertip"))
-        .arg("--config")
-        .arg(config)
-        .arg("serve")
-        .env("DATABASE_URL", database_url)
-        .env("FINGERTIP_DATA_DIR", dir.join("data"))
-        .env("FINGERTIP_LISTEN", format!("127.0.0.1:{port}"))
-        .env("FINGERTIP_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let server = Server { child, port };
-    let http = reqwest::Client::new();
-    let started = Instant::now();
-    while http
-        .get(format!("http://127.0.0.1:{port}/readyz"))
-        .send()
-        .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "server not ready: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    server
-}
-
-async fn connect(cs: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(cs, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    client
 }
 
 /// What every worker shares: one keep-alive client per worker, each from its own loopback
@@ -631,7 +567,7 @@ async fn main() {
         .unwrap();
     let crls = CrlServer::start().await;
     let config = write_config(dir.path(), &crls.base_url);
-    let server = start_server(dir.path(), &config, &cluster.url("bench")).await;
+    let server = start_server(dir.path(), &config, &cluster.url("bench"), false).await;
 
     let clients = (0..concurrency)
         .map(|w| {

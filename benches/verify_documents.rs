@@ -244,7 +244,7 @@ async fn main() {
     // No dispatch worker: the notices of the set-up case stay in the outbox.
     let config = dir.path().join("fingertip.toml");
     std::fs::write(&config, "[notify]\ndispatch = false\n").unwrap();
-    let server = start_server(dir.path(), &config, &cluster.url("bench")).await;
+    let server = start_server(dir.path(), &config, &cluster.url("bench"), true).await;
     let api = Api {
         http: reqwest::Client::new(),
         base: server.base(),

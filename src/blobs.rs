@@ -18,6 +18,14 @@ pub trait BlobStore: Send + Sync {
     fn get<'a>(&'a self, sha256: &'a str) -> BlobFuture<'a, Option<Vec<u8>>>;
 }
 
+/// A blob a database row promises: its absence is a server fault (500), not a client's.
+pub async fn get_existing(store: &dyn BlobStore, sha256: &str) -> anyhow::Result<Vec<u8>> {
+    store
+        .get(sha256)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("blob {sha256} is missing from the blob store"))
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(digest::digest(&digest::SHA256, bytes))
 }

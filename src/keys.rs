@@ -164,6 +164,18 @@ fn temporary_sibling(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// `N` random bytes from the OS generator, URL-safe base64 without padding: tokens handed to
+/// the public (QR codes, share links) that must not be guessable.
+pub fn random_url_token<const N: usize>() -> anyhow::Result<String> {
+    use base64::Engine;
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; N];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| anyhow::anyhow!("the system random generator failed"))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,11 @@ pub struct Server {
 }
 
 impl Server {
+    /// The server process's id (CPU accounting).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
@@ -54,20 +59,26 @@ pub fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Starts `fingertip serve --demo-data` with `config` against `database_url`; waits for
-/// `/readyz`.
-pub async fn start_server(dir: &Path, config: &Path, database_url: &str) -> Server {
+/// Starts `fingertip serve` (with `--demo-data` when asked) with `config` against
+/// `database_url`; waits for `/readyz`.
+pub async fn start_server(
+    dir: &Path,
+    config: &Path,
+    database_url: &str,
+    demo_data: bool,
+) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let log = dir.join("server.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_fingertip"))
-        .arg("--config")
-        .arg(config)
-        .arg("serve")
-        .arg("--demo-data")
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fingertip"));
+    command.arg("--config").arg(config).arg("serve");
+    if demo_data {
+        command.arg("--demo-data");
+    }
+    let child = command
         .env("DATABASE_URL", database_url)
         .env("FINGERTIP_DATA_DIR", dir.join("data"))
         .env("FINGERTIP_LISTEN", format!("127.0.0.1:{port}"))

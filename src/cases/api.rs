@@ -292,12 +292,7 @@ impl CasesApi {
             .service
             .staff_material(&principal, id, material_id)
             .await?;
-        let bytes = self
-            .blobs
-            .get(&sha256)
-            .await
-            .map_err(anyhow::Error::from)?
-            .ok_or_else(|| anyhow::anyhow!("material blob {sha256} is missing"))?;
+        let bytes = crate::blobs::get_existing(&*self.blobs, &sha256).await?;
         let extension = match content_type.as_str() {
             "application/pdf" => "pdf",
             "image/jpeg" => "jpg",

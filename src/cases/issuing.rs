@@ -10,8 +10,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use serde_json::json;
 use tokio_postgres::Transaction;
@@ -210,12 +208,7 @@ impl DocumentIssuer {
 
     /// A stored sealed PDF; a missing blob is a server fault (the row promises the bytes).
     pub async fn pdf(&self, sha256: &str) -> AppResult<Vec<u8>> {
-        Ok(self
-            .blobs
-            .get(sha256)
-            .await
-            .map_err(anyhow::Error::from)?
-            .ok_or_else(|| anyhow::anyhow!("sealed document blob {sha256} is missing"))?)
+        Ok(crate::blobs::get_existing(&*self.blobs, sha256).await?)
     }
 
     /// Where the applicant downloads a case's document (the app's authenticated link).
@@ -226,75 +219,71 @@ impl DocumentIssuer {
         )
     }
 
-    /// Renders, seals, stores and records every planned document in `tx`.
+    /// Renders, seals, stores and records the document(s) `plan` calls for in `tx` (an
+    /// approval of a licence item: the decision and the licence).
     pub async fn issue(
         &self,
         tx: &Transaction<'_>,
         context: &IssueContext<'_>,
-        planned: &[Planned],
+        plan: &Planned,
     ) -> AppResult<Vec<IssuedDocument>> {
-        let mut issued = Vec::new();
-        if planned.is_empty() {
-            return Ok(issued);
-        }
         let department = department(tx, context.department_code).await?;
         let date = context.signed_at.with_timezone(&shanghai()).date_naive();
-        for plan in planned {
-            let seal = self
-                .seals
-                .load_for_signing(tx, department.id, plan.purpose())
-                .await?;
-            let document_number = format!(
-                "{}{}〔{}〕{}号",
-                department.name,
-                plan.number_word(),
-                date.year(),
-                next_in_sequence(tx, context.department_code, date.year()).await?
-            );
-            let data = self.document_data(context, &department, &document_number, date);
-            let kinds = match plan {
-                Planned::Acceptance { decide_by } => vec![DocumentKind::AcceptanceNotice {
-                    decide_by: *decide_by,
-                }],
-                Planned::Correction { missing } => vec![DocumentKind::CorrectionNotice {
-                    missing_materials: missing.clone(),
-                    correct_by: None,
-                }],
-                Planned::Rejection { reason } => vec![DocumentKind::RejectionDecision {
-                    reasons: vec![reason.clone()],
-                }],
-                Planned::Denial { reasons, remedies } => vec![DocumentKind::DenialDecision {
-                    reasons: vec![reasons.clone()],
-                    remedies: remedies.lines().map(str::to_owned).collect(),
-                }],
-                Planned::Approval { licence: None } => vec![DocumentKind::ApprovalDecision {
-                    licence_number: None,
-                }],
-                Planned::Approval {
-                    licence: Some(terms),
-                } => {
-                    let number = licence_number(tx, &context.row.region_code, date).await?;
-                    vec![
-                        DocumentKind::ApprovalDecision {
-                            licence_number: Some(number.clone()),
-                        },
-                        DocumentKind::Licence(LicenceFields {
-                            type_name: context.item.guide.result.name.clone(),
-                            number,
-                            holder: context.row.applicant_name.clone(),
-                            valid_from: date,
-                            valid_to: Some(licence_valid_to(terms, date)),
-                            extra: terms.details.clone(),
-                        }),
-                    ]
-                }
-            };
-            for kind in kinds {
-                issued.push(
-                    self.issue_one(tx, context, &seal, kind, data.clone(), &department)
-                        .await?,
-                );
+        let seal = self
+            .seals
+            .load_for_signing(tx, department.id, plan.purpose())
+            .await?;
+        let document_number = format!(
+            "{}{}〔{}〕{}号",
+            department.name,
+            plan.number_word(),
+            date.year(),
+            next_in_sequence(tx, context.department_code, date.year()).await?
+        );
+        let data = self.document_data(context, &department, &document_number, date);
+        let kinds = match plan {
+            Planned::Acceptance { decide_by } => vec![DocumentKind::AcceptanceNotice {
+                decide_by: *decide_by,
+            }],
+            Planned::Correction { missing } => vec![DocumentKind::CorrectionNotice {
+                missing_materials: missing.clone(),
+                correct_by: None,
+            }],
+            Planned::Rejection { reason } => vec![DocumentKind::RejectionDecision {
+                reasons: vec![reason.clone()],
+            }],
+            Planned::Denial { reasons, remedies } => vec![DocumentKind::DenialDecision {
+                reasons: vec![reasons.clone()],
+                remedies: remedies.lines().map(str::to_owned).collect(),
+            }],
+            Planned::Approval { licence: None } => vec![DocumentKind::ApprovalDecision {
+                licence_number: None,
+            }],
+            Planned::Approval {
+                licence: Some(terms),
+            } => {
+                let number = licence_number(tx, &context.row.region_code, date).await?;
+                vec![
+                    DocumentKind::ApprovalDecision {
+                        licence_number: Some(number.clone()),
+                    },
+                    DocumentKind::Licence(LicenceFields {
+                        type_name: context.item.guide.result.name.clone(),
+                        number,
+                        holder: context.row.applicant_name.clone(),
+                        valid_from: date,
+                        valid_to: Some(licence_valid_to(terms, date)),
+                        extra: terms.details.clone(),
+                    }),
+                ]
             }
+        };
+        let mut issued = Vec::new();
+        for kind in kinds {
+            issued.push(
+                self.issue_one(tx, context, &seal, kind, data.clone(), &department)
+                    .await?,
+            );
         }
         Ok(issued)
     }
@@ -339,7 +328,9 @@ impl DocumentIssuer {
         mut data: DocumentData,
         department: &Department,
     ) -> AppResult<IssuedDocument> {
-        let token = verify_token();
+        // 128 random bits: public in the QR code, but not guessable, so documents cannot be
+        // enumerated.
+        let token = crate::keys::random_url_token::<16>()?;
         data.verification_url = self.verification_url(&token);
         let image = self.seal_image(seal).await?;
         let fonts = self
@@ -548,31 +539,6 @@ async fn insert_licence(
     Ok(id)
 }
 
-/// 128 random bits, URL-safe: the QR code's token (public, but not guessable, so documents
-/// cannot be enumerated).
-fn verify_token() -> String {
-    let bytes: [u8; 16] = rand_bytes();
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn rand_bytes<const N: usize>() -> [u8; N] {
-    use ring::rand::SecureRandom;
-    let mut bytes = [0u8; N];
-    // The system RNG failing is not a condition a request can recover from; ring documents
-    // it as practically impossible after start-up. Fall back to UUIDv4 randomness (also the
-    // OS RNG) rather than panic.
-    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
-        let mut filled = 0;
-        while filled < N {
-            let uuid = Uuid::new_v4();
-            let take = (N - filled).min(16);
-            bytes[filled..filled + take].copy_from_slice(&uuid.as_bytes()[..take]);
-            filled += take;
-        }
-    }
-    bytes
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -596,8 +562,8 @@ mod tests {
 
     #[test]
     fn tokens_are_long_and_distinct() {
-        let a = verify_token();
-        let b = verify_token();
+        let a = crate::keys::random_url_token::<16>().unwrap();
+        let b = crate::keys::random_url_token::<16>().unwrap();
         assert_eq!(a.len(), 22);
         assert_ne!(a, b);
     }

@@ -1211,7 +1211,7 @@ impl CaseService {
                 actor: &acting.actor,
                 signed_at,
             };
-            issued.extend(self.issuer.issue(tx, &context, &[plan]).await?);
+            issued.extend(self.issuer.issue(tx, &context, &plan).await?);
         }
         Ok(issued)
     }
@@ -2267,7 +2267,9 @@ fn tail_of(number: &str) -> String {
         .to_ascii_uppercase()
 }
 
-fn mask_code(code: &str) -> String {
+/// A credit code or an already masked ID as the public may see it: the first and last four
+/// characters (`9122**********34X5`).
+pub fn mask_code(code: &str) -> String {
     let chars: Vec<char> = code.chars().collect();
     if chars.len() <= 8 {
         return "*".repeat(chars.len());

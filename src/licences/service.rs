@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{Duration, Utc};
 use deadpool_postgres::Pool;
 use serde_json::{Map, json};
@@ -17,7 +15,7 @@ use crate::audit::{self, AuditEntry};
 use crate::blobs::{BlobStore, sha256_hex};
 use crate::cases::documents::{self, DocumentRecord};
 use crate::cases::progress::mask_name;
-use crate::cases::service::today;
+use crate::cases::service::{mask_code, today};
 use crate::http::{AppError, AppResult};
 use crate::identity::model::{Principal, Role};
 use crate::notify::model::Channel;
@@ -86,12 +84,7 @@ impl LicenceService {
     }
 
     async fn pdf(&self, sha256: &str) -> AppResult<Vec<u8>> {
-        Ok(self
-            .blobs
-            .get(sha256)
-            .await
-            .map_err(anyhow::Error::from)?
-            .ok_or_else(|| anyhow::anyhow!("sealed document blob {sha256} is missing"))?)
+        Ok(crate::blobs::get_existing(&*self.blobs, sha256).await?)
     }
 
     // ----- the holder -------------------------------------------------------------------
@@ -151,7 +144,8 @@ impl LicenceService {
                 "a revoked licence cannot be shared",
             ));
         }
-        let token = random_token();
+        // 256 random bits; only the hash is kept.
+        let token = crate::keys::random_url_token::<32>()?;
         let expires_at = Utc::now() + Duration::hours(i64::from(hours));
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
@@ -221,10 +215,14 @@ impl LicenceService {
 
     // ----- public verification ----------------------------------------------------------
 
-    async fn verification(&self, document: DocumentRecord) -> AppResult<VerificationView> {
+    /// The public facts of `document`, reading its licence (if it is one) on `client`.
+    async fn verification(
+        &self,
+        client: &impl tokio_postgres::GenericClient,
+        document: DocumentRecord,
+    ) -> AppResult<VerificationView> {
         let licence = if document.kind == "licence" {
-            let client = self.pool.get().await?;
-            store::by_document(&**client, document.id).await?
+            store::by_document(client, document.id).await?
         } else {
             None
         };
@@ -239,7 +237,7 @@ impl LicenceService {
             department: document.department_name,
             signed_at: document.signed_at,
             holder_name: mask_name(&document.applicant_name),
-            holder_id: mask_id(&document.applicant_id_masked),
+            holder_id: mask_code(&document.applicant_id_masked),
             sha256: document.sha256,
             licence: licence.map(|l| LicenceFacts {
                 number: l.number,
@@ -262,26 +260,23 @@ impl LicenceService {
         {
             return Err(document_not_found());
         }
-        let document = {
-            let client = self.pool.get().await?;
-            documents::by_token(&**client, token).await?
-        }
-        .ok_or_else(document_not_found)?;
-        self.verification(document).await
+        let client = self.pool.get().await?;
+        let document = documents::by_token(&**client, token)
+            .await?
+            .ok_or_else(document_not_found)?;
+        self.verification(&**client, document).await
     }
 
     /// Whether `bytes` are exactly an issued document.
     pub async fn verify_upload(&self, bytes: &[u8]) -> AppResult<UploadVerification> {
         let sha256 = sha256_hex(bytes);
-        let document = {
-            let client = self.pool.get().await?;
-            documents::by_sha256(&**client, &sha256).await?
-        };
+        let client = self.pool.get().await?;
+        let document = documents::by_sha256(&**client, &sha256).await?;
         Ok(match document {
             Some(document) => UploadVerification {
                 issued: true,
                 sha256,
-                document: Some(self.verification(document).await?),
+                document: Some(self.verification(&**client, document).await?),
             },
             None => UploadVerification {
                 issued: false,
@@ -420,30 +415,6 @@ fn licence_file_name(record: &LicenceRecord) -> String {
     format!("{}-{}.pdf", record.licence_type, record.number)
 }
 
-/// The public sees at most the first and last characters of an identifier that is already
-/// masked (a citizen's) or public (a credit code): 9122**********123X.
-fn mask_id(id: &str) -> String {
-    let chars: Vec<char> = id.chars().collect();
-    if chars.len() <= 8 {
-        return "*".repeat(chars.len());
-    }
-    let head: String = chars[..4].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}{}{tail}", "*".repeat(chars.len() - 8))
-}
-
-/// 256 random bits, URL-safe.
-fn random_token() -> String {
-    use ring::rand::SecureRandom;
-    let mut bytes = [0u8; 32];
-    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
-        // The OS RNG through uuid instead of a panic (see cases::issuing).
-        bytes[..16].copy_from_slice(Uuid::new_v4().as_bytes());
-        bytes[16..].copy_from_slice(Uuid::new_v4().as_bytes());
-    }
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
 fn token_hash(token: &str) -> Vec<u8> {
     ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
         .as_ref()
@@ -456,16 +427,16 @@ mod tests {
 
     #[test]
     fn public_ids_show_four_and_four() {
-        assert_eq!(mask_id("220882********1234"), "2208**********1234");
-        assert_eq!(mask_id("91220882MA0Y1234X5"), "9122**********34X5");
-        assert_eq!(mask_id("short"), "*****");
+        assert_eq!(mask_code("220882********1234"), "2208**********1234");
+        assert_eq!(mask_code("91220882MA0Y1234X5"), "9122**********34X5");
+        assert_eq!(mask_code("short"), "*****");
     }
 
     #[test]
     fn share_tokens_hash_to_32_bytes_and_differ() {
-        let a = random_token();
+        let a = crate::keys::random_url_token::<32>().unwrap();
         assert_eq!(a.len(), 43);
-        assert_ne!(a, random_token());
+        assert_ne!(a, crate::keys::random_url_token::<32>().unwrap());
         assert_eq!(token_hash(&a).len(), 32);
     }
 }

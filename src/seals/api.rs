@@ -11,6 +11,7 @@ use super::registry::{SealPurpose, SealRegistry, SealStatus, SealView};
 use crate::cases::api::path_uuid;
 use crate::http::{ApiTags, AppError, AppResult, JsonBody};
 use crate::identity::gate::{AccessToken, Gate, forbidden};
+use crate::identity::model::Principal;
 use crate::identity::policy::{Rule, allows};
 
 #[derive(Debug, Clone, Object, Deserialize)]
@@ -72,6 +73,26 @@ impl SealsApi {
             .map(|r| r.get(0))
             .ok_or_else(|| AppError::not_found("department_not_found", "no such department"))
     }
+
+    /// The caller, when they administer the department named in the path (the platform admin
+    /// too), and the department. An unknown department is the platform admin's to hear about:
+    /// others get 403 before learning whether it exists.
+    async fn department_admin(
+        &self,
+        auth: &AccessToken,
+        code: &str,
+    ) -> AppResult<(Principal, Uuid)> {
+        let principal = self.gate.authenticate(auth).await?;
+        let department = self.department(code).await;
+        let rule = match &department {
+            Ok(id) => Rule::DepartmentAdmin(*id),
+            Err(_) => Rule::PlatformAdmin,
+        };
+        if !allows(&principal, &rule) {
+            return Err(forbidden(&rule));
+        }
+        Ok((principal, department?))
+    }
 }
 
 #[OpenApi]
@@ -89,16 +110,7 @@ impl SealsApi {
         code: Path<String>,
         body: JsonBody<NewSeal>,
     ) -> AppResult<SealCreated> {
-        let principal = self.gate.authenticate(&auth).await?;
-        let department = self.department(&code.0).await;
-        let rule = match &department {
-            Ok(id) => Rule::DepartmentAdmin(*id),
-            Err(_) => Rule::PlatformAdmin,
-        };
-        if !allows(&principal, &rule) {
-            return Err(forbidden(&rule));
-        }
-        let department = department?;
+        let (principal, department) = self.department_admin(&auth, &code.0).await?;
         let body = body.parse()?;
         Ok(SealCreated::Created(Json(
             self.registry
@@ -126,16 +138,7 @@ impl SealsApi {
         code: Path<String>,
         body: JsonBody<ImportSeal>,
     ) -> AppResult<SealCreated> {
-        let principal = self.gate.authenticate(&auth).await?;
-        let department = self.department(&code.0).await;
-        let rule = match &department {
-            Ok(id) => Rule::DepartmentAdmin(*id),
-            Err(_) => Rule::PlatformAdmin,
-        };
-        if !allows(&principal, &rule) {
-            return Err(forbidden(&rule));
-        }
-        let department = department?;
+        let (principal, department) = self.department_admin(&auth, &code.0).await?;
         let body = body.parse()?;
         let imported =
             super::import::check_import(&body.key_pem, &body.certificate_chain, chrono::Utc::now())
@@ -163,17 +166,9 @@ impl SealsApi {
         tag = "ApiTags::Admin"
     )]
     async fn list(&self, auth: AccessToken, code: Path<String>) -> AppResult<Json<SealList>> {
-        let principal = self.gate.authenticate(&auth).await?;
-        let department = self.department(&code.0).await;
-        let rule = match &department {
-            Ok(id) => Rule::DepartmentAdmin(*id),
-            Err(_) => Rule::PlatformAdmin,
-        };
-        if !allows(&principal, &rule) {
-            return Err(forbidden(&rule));
-        }
+        let (_, department) = self.department_admin(&auth, &code.0).await?;
         Ok(Json(SealList {
-            seals: self.registry.list(department?).await?,
+            seals: self.registry.list(department).await?,
         }))
     }
 

@@ -144,6 +144,14 @@ const SEAL_VIEW: &str =
         s.certificate_der, s.status, s.status_reason, s.created_at, s.updated_at
     FROM seal s JOIN department d ON d.id = s.department_id";
 
+/// The seal as the admin API shows it, read inside the transaction that changed it.
+async fn view_of(tx: &tokio_postgres::Transaction<'_>, id: Uuid) -> AppResult<SealView> {
+    let row = tx
+        .query_one(&format!("{SEAL_VIEW} WHERE s.id = $1"), &[&id])
+        .await?;
+    Ok(view(&row))
+}
+
 fn view(row: &tokio_postgres::Row) -> SealView {
     let der: Vec<u8> = row.get(7);
     SealView {
@@ -286,11 +294,9 @@ impl SealRegistry {
                 },
             )
             .await?;
-        let row = tx
-            .query_one(&format!("{SEAL_VIEW} WHERE s.id = $1"), &[&id])
-            .await?;
+        let seal = view_of(&tx, id).await?;
         tx.commit().await?;
-        Ok(view(&row))
+        Ok(seal)
     }
 
     /// Demo data: both seals for every department that has none in force. Returns how many
@@ -361,11 +367,9 @@ impl SealRegistry {
                 },
             )
             .await?;
-        let row = tx
-            .query_one(&format!("{SEAL_VIEW} WHERE s.id = $1"), &[&id])
-            .await?;
+        let seal = view_of(&tx, id).await?;
         tx.commit().await?;
-        Ok(view(&row))
+        Ok(seal)
     }
 
     /// Stores a seal (its key sealed under the seal key file, the seal's id as associated data)
@@ -502,11 +506,9 @@ impl SealRegistry {
             },
         )
         .await?;
-        let row = tx
-            .query_one(&format!("{SEAL_VIEW} WHERE s.id = $1"), &[&seal_id])
-            .await?;
+        let seal = view_of(&tx, seal_id).await?;
         tx.commit().await?;
-        Ok(view(&row))
+        Ok(seal)
     }
 
     /// The department's active seal for `purpose`, unsealed for one signing inside `client`'s

@@ -15,6 +15,27 @@ use crate::support::TestApp;
 mod pdf_validators;
 use pdf_validators::{pdfsig, pyhanko};
 
+/// Accepts case `id` and completes both departments' steps: it waits for the decision.
+async fn ready_for_decision(app: &TestApp, cast: &crate::cases::Cast, id: &str) -> Value {
+    act(app, &cast.clerk, id, "accept", json!({})).await;
+    act(
+        app,
+        &cast.health_reviewer,
+        id,
+        "complete-step",
+        json!({"department_code": "DA-WJ", "step": "卫生审查"}),
+    )
+    .await;
+    act(
+        app,
+        &cast.reviewer,
+        id,
+        "complete-step",
+        json!({"department_code": "DA-SCJG", "step": "审查"}),
+    )
+    .await
+}
+
 /// A case taken from application to approval; returns the applicant's token and the case.
 async fn approved_case(
     app: &TestApp,
@@ -24,23 +45,7 @@ async fn approved_case(
 ) -> (String, Value) {
     let (token, case) = applicant_with_case(app, phone, ID_1).await;
     let id = case["id"].as_str().unwrap().to_owned();
-    act(app, &cast.clerk, &id, "accept", json!({})).await;
-    act(
-        app,
-        &cast.health_reviewer,
-        &id,
-        "complete-step",
-        json!({"department_code": "DA-WJ", "step": "卫生审查"}),
-    )
-    .await;
-    act(
-        app,
-        &cast.reviewer,
-        &id,
-        "complete-step",
-        json!({"department_code": "DA-SCJG", "step": "审查"}),
-    )
-    .await;
+    ready_for_decision(app, cast, &id).await;
     let case = act(app, &cast.approver, &id, "approve", approve).await;
     (token, case)
 }
@@ -489,23 +494,7 @@ async fn without_a_seal_in_force_nothing_is_decided_and_bad_licence_terms_are_re
     let cast = set_up(&app).await;
     let (_token, case) = applicant_with_case(&app, "13900139121", ID_1).await;
     let id = case["id"].as_str().unwrap().to_owned();
-    act(&app, &cast.clerk, &id, "accept", json!({})).await;
-    act(
-        &app,
-        &cast.health_reviewer,
-        &id,
-        "complete-step",
-        json!({"department_code": "DA-WJ", "step": "卫生审查"}),
-    )
-    .await;
-    let case = act(
-        &app,
-        &cast.reviewer,
-        &id,
-        "complete-step",
-        json!({"department_code": "DA-SCJG", "step": "审查"}),
-    )
-    .await;
+    let case = ready_for_decision(&app, &cast, &id).await;
     let approve = format!("/api/v1/staff/cases/{id}/approve");
     let (status, bad) = call(
         &app,
@@ -597,23 +586,7 @@ async fn the_decision_and_the_licence_arrive_by_email_attached_to_the_result_not
     assert_eq!(status, 200, "{body}");
 
     let id = case["id"].as_str().unwrap().to_owned();
-    act(&app, &cast.clerk, &id, "accept", json!({})).await;
-    act(
-        &app,
-        &cast.health_reviewer,
-        &id,
-        "complete-step",
-        json!({"department_code": "DA-WJ", "step": "卫生审查"}),
-    )
-    .await;
-    act(
-        &app,
-        &cast.reviewer,
-        &id,
-        "complete-step",
-        json!({"department_code": "DA-SCJG", "step": "审查"}),
-    )
-    .await;
+    ready_for_decision(&app, &cast, &id).await;
     let case = act(&app, &cast.approver, &id, "approve", json!({})).await;
 
     // Two mails: the code, then the result with the sealed decision and licence attached.
