@@ -149,6 +149,7 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
             HealthApi {
                 pool: services.pool.clone(),
                 metrics: services.metrics.clone(),
+                sessions: services.gate.session_cache().clone(),
             },
             CalendarApi {
                 service: services.calendar.clone(),
@@ -276,7 +277,13 @@ impl Running {
 pub async fn start(config: Config, handle_signals: bool) -> anyhow::Result<Running> {
     crate::tls::install_crypto_provider();
     let database = db::connect(&config).await?;
-    let result = start_with(config, database.pool.clone(), handle_signals).await;
+    let result = start_with(
+        config,
+        database.pool.clone(),
+        database.listen.clone(),
+        handle_signals,
+    )
+    .await;
     match result {
         Ok(mut running) => {
             if let Some(cluster) = database.embedded {
@@ -305,6 +312,7 @@ pub async fn start(config: Config, handle_signals: bool) -> anyhow::Result<Runni
 pub async fn start_with(
     config: Config,
     pool: Pool,
+    listen: db::ListenConnector,
     handle_signals: bool,
 ) -> anyhow::Result<Running> {
     let applied = db::migrate(&pool).await?;
@@ -376,6 +384,11 @@ pub async fn start_with(
         .enterprises
         .as_ref()
         .map(|e| e.verifier.clone());
+    let session_listener = crate::identity::session_cache::spawn_listener(
+        services.gate.session_cache().clone(),
+        listen,
+        shutdown_rx.clone(),
+    );
     let housekeeping = crate::identity::housekeeping::spawn(
         pool.clone(),
         Duration::from_secs(600),
@@ -446,6 +459,7 @@ pub async fn start_with(
             task.abort();
         }
         housekeeping.abort();
+        session_listener.abort();
         checkpointer.abort();
         if let Some(task) = smpp_receipts {
             task.abort();

@@ -1,5 +1,7 @@
 //! Liveness (`/healthz`), readiness (`/readyz`: database reachable and migrated) and `/metrics`.
 
+use std::sync::Arc;
+
 use deadpool_postgres::Pool;
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -7,10 +9,12 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use crate::db::migrate;
 use crate::http::ApiTags;
 use crate::http::metrics::Metrics;
+use crate::identity::session_cache::SessionCache;
 
 pub struct HealthApi {
     pub pool: Pool,
     pub metrics: Metrics,
+    pub sessions: Arc<SessionCache>,
 }
 
 #[derive(Object)]
@@ -75,6 +79,8 @@ impl HealthApi {
         {
             self.metrics.set_outbox(row.get(0), row.get(1));
         }
+        self.metrics
+            .set_session_revocations_listening(self.sessions.is_listening());
         PlainText(self.metrics.render())
     }
 }

@@ -51,6 +51,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0011_notification_attachments.sql",
         include_str!("../../migrations/0011_notification_attachments.sql"),
     ),
+    (
+        "0012_session_end_announcements.sql",
+        include_str!("../../migrations/0012_session_end_announcements.sql"),
+    ),
 ];
 
 /// Arbitrary constant naming the migration lock in `pg_advisory_lock`.

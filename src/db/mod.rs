@@ -2,6 +2,7 @@
 //! (`DATABASE_URL`) or the embedded cluster this process runs itself.
 
 pub mod embedded;
+pub mod listen;
 pub mod migrate;
 pub mod prepared;
 pub mod tls;
@@ -14,11 +15,14 @@ use tokio_postgres::NoTls;
 
 use crate::config::Config;
 use embedded::EmbeddedCluster;
+pub use listen::ListenConnector;
 pub use prepared::{Prepare, Transactional, Unprepared};
 
 /// The pool plus, when we started it, the embedded cluster (stopped on shutdown).
 pub struct Database {
     pub pool: Pool,
+    /// Opens a connection that receives `NOTIFY`s (pooled connections drop them).
+    pub listen: ListenConnector,
     pub embedded: Option<EmbeddedCluster>,
 }
 
@@ -30,13 +34,14 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
         Some(url) => {
             let pg = tokio_postgres::Config::from_str(url.expose())
                 .context("DATABASE_URL is not a valid PostgreSQL connection string")?;
-            let pool = tls::pool_for_external(
+            let (pool, listen) = tls::pool_for_external(
                 pg,
                 config.db_pool_size,
                 config.database_ca_file.as_deref(),
             )?;
             return Ok(Database {
                 pool,
+                listen,
                 embedded: None,
             });
         }
@@ -51,8 +56,13 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
             (pg, Some(cluster))
         }
     };
+    let listen = ListenConnector::plain(named(pg_config.clone()));
     let pool = pool_for(pg_config, config.db_pool_size)?;
-    Ok(Database { pool, embedded })
+    Ok(Database {
+        pool,
+        listen,
+        embedded,
+    })
 }
 
 /// A pool without TLS: the embedded cluster listens on loopback only.

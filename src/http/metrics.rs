@@ -17,6 +17,7 @@ pub struct Metrics {
     notifications: IntCounterVec,
     outbox_depth: IntGauge,
     outbox_oldest_seconds: Gauge,
+    session_revocations_listening: IntGauge,
 }
 
 impl Metrics {
@@ -52,7 +53,12 @@ impl Metrics {
             "notification_outbox_oldest_pending_seconds",
             "Age of the oldest delivery waiting to be sent",
         )?;
+        let session_revocations_listening = IntGauge::new(
+            "session_revocations_listening",
+            "1 while session revocations are heard (the gate may remember live sessions), else 0",
+        )?;
         registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(session_revocations_listening.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(notifications.clone()))?;
         registry.register(Box::new(outbox_depth.clone()))?;
@@ -64,6 +70,7 @@ impl Metrics {
             notifications,
             outbox_depth,
             outbox_oldest_seconds,
+            session_revocations_listening,
         })
     }
 
@@ -85,6 +92,11 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of every registered metric.
+    /// Whether the session cache hears revocations, as read at scrape time.
+    pub fn set_session_revocations_listening(&self, listening: bool) {
+        self.session_revocations_listening.set(i64::from(listening));
+    }
+
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
         if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {

@@ -505,6 +505,7 @@ impl IdentityApi {
         let issued = sessions::refresh(
             &self.pool,
             self.gate.signer(),
+            self.gate.session_cache(),
             self.sessions,
             &body.parse()?.refresh_token,
         )
@@ -517,6 +518,7 @@ impl IdentityApi {
     async fn logout(&self, auth: AccessToken) -> AppResult<Done> {
         let principal = self.gate.require(&auth, Rule::Authenticated).await?;
         sessions::end(&self.pool, &principal.subject, principal.session_id).await?;
+        self.gate.session_ended(principal.session_id);
         Ok(Done::NoContent)
     }
 
@@ -531,8 +533,11 @@ impl IdentityApi {
             &principal.actor().0,
         )
         .await?;
+        for session in &ended {
+            self.gate.session_ended(*session);
+        }
         Ok(Json(SessionsEnded {
-            sessions_ended: ended,
+            sessions_ended: ended.len() as u64,
         }))
     }
 

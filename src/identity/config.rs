@@ -34,6 +34,10 @@ pub struct IdentityConfig {
     pub mtls: Option<MtlsListenerConfig>,
     /// How often cached CRLs are fetched again (certificate login).
     pub crl_refresh_seconds: u64,
+    /// How long an applicant's verified token and live session may be remembered between
+    /// requests (revocations are heard through `LISTEN` and take effect at once regardless);
+    /// 0 reads the session from the database on every request.
+    pub session_cache_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -85,6 +89,7 @@ impl Default for IdentityConfig {
             certificates: None,
             mtls: None,
             crl_refresh_seconds: 900,
+            session_cache_seconds: 300,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Authentication of every non-public request: the bearer access token is verified (signature,
 //! expiry), its session must still be live, and for staff the account must be active; their
 //! grants (own roles plus those held as an AB backup) are loaded fresh, so a revoked role or a
-//! logged-out session stops working at once, not when the token expires.
+//! logged-out session stops working at once, not when the token expires. Applicants' verified
+//! tokens and live sessions are remembered between requests while revocations are being heard
+//! (see [`SessionCache`]).
 
 use std::sync::Arc;
 
@@ -13,6 +15,7 @@ use uuid::Uuid;
 
 use super::model::{Grant, Principal, Role, Subject};
 use super::policy::{Rule, allows};
+use super::session_cache::SessionCache;
 use super::tokens::TokenSigner;
 use crate::db::Prepare;
 use crate::http::problem::{AppError, AppResult};
@@ -26,6 +29,7 @@ pub struct AccessToken(pub Bearer);
 pub struct Gate {
     signer: Arc<TokenSigner>,
     pool: Pool,
+    sessions: Arc<SessionCache>,
 }
 
 /// Whether the session is live and, for staff (`$3`), whether the account is active: one read.
@@ -49,8 +53,22 @@ const STAFF_GRANTS: &str = "
        AND r.role IN ('window_clerk', 'reviewer', 'approver')";
 
 impl Gate {
-    pub fn new(signer: Arc<TokenSigner>, pool: Pool) -> Gate {
-        Gate { signer, pool }
+    pub fn new(signer: Arc<TokenSigner>, pool: Pool, sessions: Arc<SessionCache>) -> Gate {
+        Gate {
+            signer,
+            pool,
+            sessions,
+        }
+    }
+
+    pub fn session_cache(&self) -> &Arc<SessionCache> {
+        &self.sessions
+    }
+
+    /// `session` has ended here: this instance stops answering for it before the database's
+    /// announcement arrives.
+    pub fn session_ended(&self, session: Uuid) {
+        self.sessions.forget(session);
     }
 
     pub fn signer(&self) -> &Arc<TokenSigner> {
@@ -60,17 +78,27 @@ impl Gate {
     /// Who is calling, or 401.
     pub async fn authenticate(&self, token: &AccessToken) -> AppResult<Principal> {
         let access = self
-            .signer
-            .verify(&token.0.token, Utc::now())
+            .sessions
+            .verify(&self.signer, &token.0.token, Utc::now())
             .map_err(|e| AppError::Unauthorized {
                 code: e.code(),
                 detail: e.to_string(),
             })?;
-        let client = self.pool.get().await?;
         let staff_id = match access.subject {
             Subject::Staff(id) => Some(id),
             Subject::Citizen(_) | Subject::Enterprise(_) => None,
         };
+        let principal = |grants| Principal {
+            subject: access.subject,
+            session_id: access.session_id,
+            assurance: access.assurance,
+            grants,
+        };
+        if staff_id.is_none() && self.sessions.is_live(access.session_id, access.subject) {
+            return Ok(principal(Vec::new()));
+        }
+        let ticket = self.sessions.ticket();
+        let client = self.pool.get().await?;
         let row = client
             .query_opt_prepared(
                 SESSION_LIVE,
@@ -95,14 +123,13 @@ impl Gate {
                 }
                 load_grants(&client, id).await?
             }
-            None => Vec::new(),
+            None => {
+                self.sessions
+                    .remember_live(ticket, access.session_id, access.subject);
+                Vec::new()
+            }
         };
-        Ok(Principal {
-            subject: access.subject,
-            session_id: access.session_id,
-            assurance: access.assurance,
-            grants,
-        })
+        Ok(principal(grants))
     }
 
     /// Who is calling, if `rule` lets them; 401 when not logged in, 403 when not allowed.

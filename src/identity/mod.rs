@@ -19,6 +19,7 @@ pub mod password;
 pub mod pii;
 pub mod policy;
 pub mod realname;
+pub mod session_cache;
 pub mod sessions;
 pub mod setup;
 pub mod staff;

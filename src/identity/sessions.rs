@@ -14,6 +14,7 @@ use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 use super::model::{Assurance, Subject};
+use super::session_cache::SessionCache;
 use super::tokens::TokenSigner;
 use crate::audit::{self, AuditEntry};
 use crate::http::problem::{AppError, AppResult};
@@ -128,10 +129,12 @@ fn refresh_refused(code: &'static str, detail: &str) -> AppError {
     }
 }
 
-/// Exchanges a refresh token for a new access token and a new refresh token.
+/// Exchanges a refresh token for a new access token and a new refresh token. A reused one
+/// ends the session, which `remembered` (this instance's gate) forgets at once.
 pub async fn refresh(
     pool: &Pool,
     signer: &TokenSigner,
+    remembered: &SessionCache,
     settings: SessionSettings,
     refresh_token: &str,
 ) -> AppResult<IssuedTokens> {
@@ -174,6 +177,7 @@ pub async fn refresh(
         )
         .await?;
         tx.commit().await?;
+        remembered.forget(session_id);
         tracing::warn!(session = %session_id, subject = %subject,
             "a rotated refresh token was presented again; the session is revoked");
         return Err(refresh_refused(
@@ -268,17 +272,25 @@ pub async fn end(pool: &Pool, subject: &Subject, session_id: Uuid) -> AppResult<
 }
 
 /// Ends every live session of `subject` ("log out all my devices", or an administrator's
-/// revocation); returns how many there were.
-pub async fn end_all(pool: &Pool, subject: &Subject, reason: &str, actor: &str) -> AppResult<u64> {
+/// revocation); returns the sessions ended.
+pub async fn end_all(
+    pool: &Pool,
+    subject: &Subject,
+    reason: &str,
+    actor: &str,
+) -> AppResult<Vec<Uuid>> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    let ended = tx
-        .execute(
+    let ended: Vec<Uuid> = tx
+        .query(
             "UPDATE auth_session SET revoked_at = now(), revoked_reason = $2
-              WHERE subject = $1 AND revoked_at IS NULL",
+              WHERE subject = $1 AND revoked_at IS NULL RETURNING id",
             &[&subject.to_string(), &reason],
         )
-        .await?;
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
     audit::append(
         &tx,
         AuditEntry {
@@ -288,7 +300,7 @@ pub async fn end_all(pool: &Pool, subject: &Subject, reason: &str, actor: &str) 
             action: "session.revoke_all",
             before: None,
             after: None,
-            details: json!({ "sessions": ended, "reason": reason }),
+            details: json!({ "sessions": ended.len(), "reason": reason }),
         },
     )
     .await?;

@@ -16,6 +16,7 @@ use super::enterprises::Enterprises;
 use super::gate::Gate;
 use super::otp::SendLimits;
 use super::pii::IdentityKeys;
+use super::session_cache::SessionCache;
 use super::staff::LockoutSettings;
 use super::tokens::TokenSigner;
 use crate::config::{Config, Mode};
@@ -97,6 +98,9 @@ pub fn refuse_demo_realname(
     Ok(())
 }
 
+/// How many applicants' tokens and sessions the gate remembers at most (each kind).
+const SESSION_CACHE_CAPACITY: u64 = 100_000;
+
 /// The identity endpoints and the gate every other endpoint uses.
 pub fn build(
     config: &Config,
@@ -107,7 +111,11 @@ pub fn build(
 ) -> anyhow::Result<IdentityApi> {
     let identity = &config.identity;
     let signer = Arc::new(TokenSigner::new(token_key, identity.access_token_seconds));
-    let gate = Gate::new(signer.clone(), pool.clone());
+    let session_cache = Arc::new(SessionCache::new(
+        std::time::Duration::from_secs(identity.session_cache_seconds),
+        SESSION_CACHE_CAPACITY,
+    ));
+    let gate = Gate::new(signer.clone(), pool.clone(), session_cache);
     let sessions = session_settings(identity.refresh_token_days);
     let realname = identity.realname.build().context("real-name provider")?;
     let citizens = Citizens {

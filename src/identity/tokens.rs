@@ -66,6 +66,13 @@ pub struct VerifiedAccess {
     pub expires_at: i64,
 }
 
+impl VerifiedAccess {
+    /// Whether the token has expired at `now` (after the clock leeway).
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        now.timestamp() > self.expires_at + CLOCK_LEEWAY_SECONDS
+    }
+}
+
 pub struct TokenSigner {
     key: SigningKey,
     key_id: String,
@@ -151,17 +158,18 @@ impl TokenSigner {
         if claims.iss != ISSUER {
             return Err(TokenError::BadSignature);
         }
-        if now.timestamp() > claims.exp + CLOCK_LEEWAY_SECONDS {
-            return Err(TokenError::Expired);
-        }
         let subject = claims.sub.parse().map_err(|_| TokenError::Malformed)?;
         let assurance = Assurance::from_level(claims.lvl).ok_or(TokenError::Malformed)?;
-        Ok(VerifiedAccess {
+        let verified = VerifiedAccess {
             subject,
             session_id: claims.sid,
             assurance,
             expires_at: claims.exp,
-        })
+        };
+        if verified.is_expired(now) {
+            return Err(TokenError::Expired);
+        }
+        Ok(verified)
     }
 }
 

@@ -625,6 +625,80 @@ async fn logout_ends_one_session_and_logout_all_ends_every_device() {
     app.stop().await;
 }
 
+/// The gate remembers a citizen's live session between requests while it hears the database's
+/// revocation announcements; a revocation made anywhere else (another instance, an
+/// administrator's SQL) is announced and ends the session here at once. Remembering lasts 300 s
+/// by default; the test waits at most 5.
+#[tokio::test]
+async fn a_session_revoked_elsewhere_stops_working_at_once() {
+    let app = spawn_app().await;
+    let started = std::time::Instant::now();
+    while !app
+        .get("/metrics")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains("fingertip_session_revocations_listening 1")
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "not listening"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let login = register_citizen(&app, "13300133000", "孙八", ID_1).await;
+    let access = login["access_token"].as_str().unwrap().to_owned();
+    let me = || async {
+        app.with_token(Method::GET, "/api/v1/me", &access)
+            .send()
+            .await
+            .unwrap()
+    };
+    assert_eq!(me().await.status(), 200);
+    let session: uuid::Uuid = login["session_id"].as_str().unwrap().parse().unwrap();
+    let db = app.db().await;
+
+    // Revoked with the announcement switched off (triggers do not fire for a replica): the
+    // remembered session still works, which shows the request is answered from memory.
+    db.batch_execute("SET session_replication_role = replica")
+        .await
+        .unwrap();
+    db.execute(
+        "UPDATE auth_session SET revoked_at = now(), revoked_reason = 'silent' WHERE id = $1",
+        &[&session],
+    )
+    .await
+    .unwrap();
+    assert_eq!(me().await.status(), 200, "answered from memory");
+
+    // Announced: forgotten at once, and the database says it has ended.
+    db.batch_execute("SET session_replication_role = origin")
+        .await
+        .unwrap();
+    db.execute(
+        "UPDATE auth_session SET revoked_at = now() WHERE id = $1",
+        &[&session],
+    )
+    .await
+    .unwrap();
+    let revoked = std::time::Instant::now();
+    loop {
+        let response = me().await;
+        if response.status() == 401 {
+            expect_problem(response, 401, "session_revoked").await;
+            break;
+        }
+        assert_eq!(response.status(), 200);
+        assert!(
+            revoked.elapsed() < std::time::Duration::from_secs(5),
+            "the revoked session still works"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    app.stop().await;
+}
+
 /// Creates a staff account with one role (in `department`, unless platform-wide); returns its id.
 pub async fn create_staff(
     app: &TestApp,
