@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::{expect_problem, spawn_app};
+use crate::support::{expect_problem, spawn_app_official_calendar};
 
 async fn deadline(app: &crate::support::TestApp, from: &str, days: u32) -> String {
     let (status, body) = app
@@ -17,7 +17,7 @@ async fn deadline(app: &crate::support::TestApp, from: &str, days: u32) -> Strin
 
 #[tokio::test]
 async fn deadlines_skip_holidays_and_count_adjusted_working_days() {
-    let app = spawn_app().await;
+    let app = spawn_app_official_calendar().await;
     // Spring Festival 2026: 2/15–2/23 off, Saturday 2/14 and Saturday 2/28 worked.
     assert_eq!(deadline(&app, "2026-02-13", 1).await, "2026-02-14");
     assert_eq!(deadline(&app, "2026-02-14", 1).await, "2026-02-24");
@@ -34,7 +34,7 @@ async fn deadlines_skip_holidays_and_count_adjusted_working_days() {
 
 #[tokio::test]
 async fn a_year_that_is_not_loaded_is_an_error_never_a_guess() {
-    let app = spawn_app().await;
+    let app = spawn_app_official_calendar().await;
     let body = expect_problem(
         app.get("/api/v1/calendar/deadline?from=2026-12-30&working_days=5")
             .await,
@@ -61,7 +61,7 @@ async fn a_year_that_is_not_loaded_is_an_error_never_a_guess() {
 
 #[tokio::test]
 async fn the_year_listing_shows_the_official_days() {
-    let app = spawn_app().await;
+    let app = spawn_app_official_calendar().await;
     let (status, body) = app.get_json("/api/v1/calendar/2026").await;
     assert_eq!(status, 200);
     let adjusted: Vec<&str> = body["adjusted_working_days"]
@@ -95,7 +95,7 @@ async fn the_year_listing_shows_the_official_days() {
 #[tokio::test]
 async fn the_migrated_data_equals_the_official_calendar_in_the_model() {
     use fingertip::calendar::model::{official_2025, official_2026};
-    let app = spawn_app().await;
+    let app = spawn_app_official_calendar().await;
     let client = app.db().await;
     for official in [official_2025(), official_2026()] {
         let rows = client
@@ -137,7 +137,7 @@ async fn the_migrated_data_equals_the_official_calendar_in_the_model() {
 
 #[tokio::test]
 async fn admins_load_a_further_year_once() {
-    let app = spawn_app().await;
+    let app = spawn_app_official_calendar().await;
     let year = json!({
         "year": 2027,
         "source": "测试通知",

@@ -36,9 +36,20 @@ pub async fn spawn_demo_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let database = db::fresh_database().await;
+    db::load_test_calendars(&database).await;
+    start_on(database, adjust).await
+}
+
+/// An app on a fresh database with the official working-day calendars only (no test calendar
+/// for a year not yet published): for the tests of the calendar itself.
+pub async fn spawn_app_official_calendar() -> TestApp {
+    start_on(db::fresh_database().await, |_| {}).await
+}
+
+async fn start_on(database: db::TestDatabase, adjust: impl FnOnce(&mut Config)) -> TestApp {
     fingertip::logging::init("json");
     fingertip::tls::install_crypto_provider();
-    let database = db::fresh_database().await;
     let data_dir = tempfile::tempdir().expect("temp data dir");
     let mut config = Config {
         listen: "127.0.0.1:0".parse().expect("address"),
