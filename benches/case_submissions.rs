@@ -691,7 +691,7 @@ async fn main() {
         (1..=200).contains(&concurrency),
         "one loopback address per client"
     );
-    let per_worker = (env_or("BENCH_CITIZENS", 64) as usize / concurrency).max(1);
+    let per_worker = (env_or("BENCH_CITIZENS", 1024) as usize / concurrency).max(1);
     let citizens = per_worker * concurrency;
     let statements = env_or("BENCH_PG_STATEMENTS", 0) == 1;
 
