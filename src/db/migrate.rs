@@ -55,6 +55,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0012_session_end_announcements.sql",
         include_str!("../../migrations/0012_session_end_announcements.sql"),
     ),
+    (
+        "0013_drop_redundant_notification_index.sql",
+        include_str!("../../migrations/0013_drop_redundant_notification_index.sql"),
+    ),
 ];
 
 /// Arbitrary constant naming the migration lock in `pg_advisory_lock`.
