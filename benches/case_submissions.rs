@@ -382,6 +382,7 @@ struct CpuWatch {
     named: Vec<(&'static str, Source)>,
     data_dir: PathBuf,
     start: Snapshot,
+    started: Instant,
 }
 
 struct Snapshot {
@@ -416,29 +417,40 @@ impl CpuWatch {
                 busy: 0,
                 total: 0,
             },
+            started: Instant::now(),
         };
         watch.start = watch.snapshot();
         watch
     }
 
     /// "CPU (cores of 2): server 0.61, load generator 0.20, PostgreSQL 0.52, other processes
-    /// 0.60, idle 0.07".
-    fn finish(self) -> String {
+    /// 0.60, idle 0.07", then "CPU per submission: server 2.31 ms, ..." for `units` of `unit`.
+    /// The time per unit is steadier than a rate when other processes share the machine.
+    fn finish(self, unit: &str, units: f64) -> String {
         let end = self.snapshot();
         let start = &self.start;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
         let elapsed = (end.total - start.total).max(1);
         let share = |ticks: u64| ticks as f64 / elapsed as f64 * cores;
+        // Clock ticks per second, from the machine's own count over the measured wall time.
+        let ticks_per_second = elapsed as f64 / cores / self.started.elapsed().as_secs_f64();
+        let ms_per_unit = |ticks: u64| ticks as f64 / ticks_per_second * 1000.0 / units.max(1.0);
         let mut parts = Vec::new();
+        let mut per_unit = Vec::new();
         let mut accounted = end.cluster - start.cluster;
         for (i, (name, _)) in self.named.iter().enumerate() {
             let used = end.named[i].saturating_sub(start.named[i]);
             accounted += used;
             parts.push(format!("{name} {:.2}", share(used)));
+            per_unit.push(format!("{name} {:.2} ms", ms_per_unit(used)));
         }
         parts.push(format!(
             "PostgreSQL {:.2}",
             share(end.cluster - start.cluster)
+        ));
+        per_unit.push(format!(
+            "PostgreSQL {:.2} ms",
+            ms_per_unit(end.cluster - start.cluster)
         ));
         let busy = end.busy - start.busy;
         parts.push(format!(
@@ -446,7 +458,11 @@ impl CpuWatch {
             share(busy.saturating_sub(accounted))
         ));
         parts.push(format!("idle {:.2}", share(elapsed - busy)));
-        format!("CPU (cores of {cores:.0}): {}", parts.join(", "))
+        format!(
+            "CPU (cores of {cores:.0}): {}\n    CPU per {unit}: {}",
+            parts.join(", "),
+            per_unit.join(", ")
+        )
     }
 }
 
@@ -791,7 +807,7 @@ async fn main() {
     let sampler = WaitSampler::start(&cs).await;
     let m = measure(&ctx, concurrency, seconds).await;
     let waits = sampler.finish().await;
-    let cpu = cpu.finish();
+    let cpu = cpu.finish("submission", m.submissions as f64);
     // Busy backends publish their statistics at most once a second: both readings lag by up to
     // about a second of work, which mostly cancels out over the measured run.
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -827,7 +843,7 @@ async fn main() {
         cluster.data_dir(),
     );
     let (tps, transactions, pgbench_output) = tpcb(&cluster, concurrency, seconds);
-    let tpcb_cpu = tpcb_cpu.finish();
+    let tpcb_cpu = tpcb_cpu.finish("TPC-B transaction", transactions);
     tokio::time::sleep(Duration::from_millis(600)).await;
     let tpcb_counters = per_unit(
         "TPC-B transaction",
