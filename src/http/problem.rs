@@ -5,7 +5,9 @@
 
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Response, error::ResponseError};
-use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry};
+use poem_openapi::registry::{
+    MetaHeader, MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry,
+};
 use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Object};
 
@@ -363,13 +365,28 @@ impl ApiResponse for AppError {
             }],
             headers: vec![],
         };
+        // Limits (SMS and email codes, logins, public progress queries) answer 429 and say when
+        // to try again.
+        let mut rate_limited = problem(429, "Too many requests: try again after `Retry-After`");
+        rate_limited.headers.push(MetaHeader {
+            name: "Retry-After".to_owned(),
+            description: Some("Seconds to wait before trying again".to_owned()),
+            required: true,
+            deprecated: false,
+            schema: u64::schema_ref(),
+        });
         MetaResponses {
             responses: vec![
                 problem(400, "Malformed request (problem+json names the field)"),
                 problem(401, "Missing or invalid credentials"),
+                problem(
+                    403,
+                    "Not allowed for this caller (the code says which rule or level)",
+                ),
                 problem(404, "Not found"),
                 problem(409, "Conflicts with the current state"),
                 problem(422, "Validation failed (problem+json lists every field)"),
+                rate_limited,
                 problem(503, "Temporarily unavailable"),
             ],
         }
