@@ -1025,24 +1025,27 @@ async fn housekeeping_deletes_what_the_limits_and_logins_no_longer_need() {
          INSERT INTO otp_code (id, phone, purpose, code_hash, expires_at, created_at) VALUES
             (gen_random_uuid(), '13800000009', 'login', '\\x00', now() - interval '3 days', now() - interval '3 days'),
             (gen_random_uuid(), '13800000009', 'login', '\\x00', now(), now() - interval '20 hours');
-         INSERT INTO login_failure (client_ip, at) VALUES ('192.0.2.1', now() - interval '3 hours'), ('192.0.2.1', now());",
+         INSERT INTO login_failure (client_ip, at) VALUES ('192.0.2.1', now() - interval '3 hours'), ('192.0.2.1', now());
+         INSERT INTO owner_email_code (id, owner, address, code_hash, expires_at, created_at) VALUES
+            (gen_random_uuid(), 'citizen:00000000-0000-0000-0000-000000000001', 'a@example.cn', '\\x00', now() - interval '3 days', now() - interval '3 days'),
+            (gen_random_uuid(), 'citizen:00000000-0000-0000-0000-000000000001', 'a@example.cn', '\\x00', now(), now() - interval '20 hours');",
     )
     .await
     .unwrap();
     let deleted = fingertip::identity::housekeeping::run_once(&pool)
         .await
         .unwrap();
-    assert_eq!(deleted, Some(3));
+    assert_eq!(deleted, Some(4));
     let left: i64 = db
         .query_one(
             "SELECT (SELECT count(*) FROM login_challenge) + (SELECT count(*) FROM otp_code)
-                  + (SELECT count(*) FROM login_failure)",
+                  + (SELECT count(*) FROM login_failure) + (SELECT count(*) FROM owner_email_code)",
             &[],
         )
         .await
         .unwrap()
         .get(0);
-    assert_eq!(left, 3, "the rows still inside their windows stay");
+    assert_eq!(left, 4, "the rows still inside their windows stay");
     app.stop().await;
 }
 
