@@ -1,11 +1,15 @@
 //! Reading the sealed documents of cases (written by [`super::issuing`]): a case's list, one
 //! document, and the public lookups by QR token and by content.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use tokio_postgres::GenericClient;
 use tokio_postgres::Row;
 use uuid::Uuid;
+
+use crate::db::Prepare;
 
 /// A sealed document as recorded.
 #[derive(Debug, Clone)]
@@ -80,26 +84,25 @@ pub async fn one(
     Ok(row.as_ref().map(record))
 }
 
+/// The public lookups' statements: anyone may send them, as often as they like, so they are
+/// prepared once per connection.
+static BY_TOKEN: LazyLock<String> = LazyLock::new(|| format!("{SELECT} WHERE d.verify_token = $1"));
+static BY_SHA256: LazyLock<String> =
+    LazyLock::new(|| format!("{SELECT} WHERE d.sha256 = $1 ORDER BY d.signed_at LIMIT 1"));
+
 pub async fn by_token(
-    client: &impl GenericClient,
+    client: &impl Prepare,
     token: &str,
 ) -> Result<Option<DocumentRecord>, tokio_postgres::Error> {
-    let row = client
-        .query_opt(&format!("{SELECT} WHERE d.verify_token = $1"), &[&token])
-        .await?;
+    let row = client.query_opt_prepared(&BY_TOKEN, &[&token]).await?;
     Ok(row.as_ref().map(record))
 }
 
 pub async fn by_sha256(
-    client: &impl GenericClient,
+    client: &impl Prepare,
     sha256: &str,
 ) -> Result<Option<DocumentRecord>, tokio_postgres::Error> {
-    let row = client
-        .query_opt(
-            &format!("{SELECT} WHERE d.sha256 = $1 ORDER BY d.signed_at LIMIT 1"),
-            &[&sha256],
-        )
-        .await?;
+    let row = client.query_opt_prepared(&BY_SHA256, &[&sha256]).await?;
     Ok(row.as_ref().map(record))
 }
 

@@ -218,7 +218,7 @@ impl LicenceService {
     /// The public facts of `document`, reading its licence (if it is one) on `client`.
     async fn verification(
         &self,
-        client: &impl tokio_postgres::GenericClient,
+        client: &impl crate::db::Prepare,
         document: DocumentRecord,
     ) -> AppResult<VerificationView> {
         let licence = if document.kind == "licence" {
@@ -261,22 +261,22 @@ impl LicenceService {
             return Err(document_not_found());
         }
         let client = self.pool.get().await?;
-        let document = documents::by_token(&**client, token)
+        let document = documents::by_token(&client, token)
             .await?
             .ok_or_else(document_not_found)?;
-        self.verification(&**client, document).await
+        self.verification(&client, document).await
     }
 
     /// Whether `bytes` are exactly an issued document.
     pub async fn verify_upload(&self, bytes: &[u8]) -> AppResult<UploadVerification> {
         let sha256 = sha256_hex(bytes);
         let client = self.pool.get().await?;
-        let document = documents::by_sha256(&**client, &sha256).await?;
+        let document = documents::by_sha256(&client, &sha256).await?;
         Ok(match document {
             Some(document) => UploadVerification {
                 issued: true,
                 sha256,
-                document: Some(self.verification(&**client, document).await?),
+                document: Some(self.verification(&client, document).await?),
             },
             None => UploadVerification {
                 issued: false,

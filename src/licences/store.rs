@@ -1,8 +1,12 @@
 //! Licence rows (written by the case service when an approval issues one) and share links.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use tokio_postgres::{GenericClient, Row};
 use uuid::Uuid;
+
+use crate::db::Prepare;
 
 /// A licence as recorded, with its issuing department and sealed document.
 #[derive(Debug, Clone)]
@@ -113,15 +117,15 @@ pub async fn load(
     Ok(row.as_ref().map(record))
 }
 
+/// The licence a document is (public verification: prepared once per connection).
 pub async fn by_document(
-    client: &impl GenericClient,
+    client: &impl Prepare,
     document_id: Uuid,
 ) -> Result<Option<LicenceRecord>, tokio_postgres::Error> {
+    static BY_DOCUMENT: LazyLock<String> =
+        LazyLock::new(|| format!("{SELECT} WHERE l.document_id = $1"));
     let row = client
-        .query_opt(
-            &format!("{SELECT} WHERE l.document_id = $1"),
-            &[&document_id],
-        )
+        .query_opt_prepared(&BY_DOCUMENT, &[&document_id])
         .await?;
     Ok(row.as_ref().map(record))
 }
