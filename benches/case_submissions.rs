@@ -151,6 +151,20 @@ impl Ctx {
     }
 }
 
+/// Microseconds to create one empty file in a new directory under `dir` (500 files, kept): the
+/// blob store creates a file per upload, and on ext4 without a journal (as on the machines this
+/// was measured on) creating a file after many deletions nearby (a test suite's clusters, the
+/// previous bench's) scans past every recently deleted inode — from ~25 µs to ~1 ms each.
+fn file_creation_micros(dir: &Path) -> f64 {
+    let probe = dir.join("file-creation-probe");
+    std::fs::create_dir(&probe).unwrap();
+    let started = Instant::now();
+    for i in 0..500 {
+        std::fs::File::create(probe.join(i.to_string())).unwrap();
+    }
+    started.elapsed().as_secs_f64() * 1e6 / 500.0
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -714,6 +728,7 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let pg_dir = dir.path().join("pg");
+    let file_creation = file_creation_micros(dir.path());
     let mut cluster = EmbeddedCluster::start(&pg_dir).await.unwrap();
     let _stop_on_panic = StopOnPanic(cluster.data_dir().to_owned());
     if statements {
@@ -882,6 +897,10 @@ async fn main() {
     println!("    {waits}");
     println!("    {submission_counters}");
     println!("    {cpu}");
+    println!(
+        "    creating a file in the bench's directory ({}): {file_creation:.0} µs (a blob per upload)",
+        dir.path().display()
+    );
     println!(
         "  pgbench TPC-B (tpcb-like, scale 10, -c {concurrency} -j 2 -T {seconds}): {tps:>8.1} tps"
     );
