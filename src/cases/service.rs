@@ -2050,8 +2050,45 @@ fn check_idempotency_key(key: &str) -> AppResult<()> {
 
 /// The digest of a request body, for idempotent replays: the request types are
 /// Deserialize-only, and their Debug form shows every field.
-fn request_digest<T: std::fmt::Debug>(body: &T) -> AppResult<String> {
-    Ok(crate::blobs::sha256_hex(format!("{body:?}").as_bytes()))
+/// The digest an idempotency key is bound to: SHA-256 of the request as canonical JSON (object
+/// keys sorted at every level), so the same request digests the same whatever the order of its
+/// fields on the wire — and, unlike `Debug` output, whatever the compiler or library version
+/// (a retry that spans an upgrade is still recognised).
+fn request_digest<T: poem_openapi::types::ToJSON>(body: &T) -> AppResult<String> {
+    let mut canonical = Vec::new();
+    write_canonical(&body.to_json().unwrap_or(Value::Null), &mut canonical)?;
+    Ok(crate::blobs::sha256_hex(&canonical))
+}
+
+fn write_canonical(value: &Value, out: &mut Vec<u8>) -> AppResult<()> {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (key, value)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, key).map_err(anyhow::Error::from)?;
+                out.push(b':');
+                write_canonical(value, out)?;
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out)?;
+            }
+            out.push(b']');
+        }
+        scalar => serde_json::to_writer(&mut *out, scalar).map_err(anyhow::Error::from)?,
+    }
+    Ok(())
 }
 
 fn check_form(form: Option<Value>) -> AppResult<Value> {
@@ -2282,6 +2319,25 @@ pub fn mask_code(code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_digests_the_same_whatever_its_field_order_and_differs_when_it_differs() {
+        let case = |text: &str| -> NewCase { serde_json::from_str(text).unwrap() };
+        let one = case(r#"{"item_code": "A", "form": {"甲": 1, "乙": {"x": [1, 2], "y": "z"}}}"#);
+        let reordered =
+            case(r#"{"form": {"乙": {"y": "z", "x": [1, 2]}, "甲": 1}, "item_code": "A"}"#);
+        let changed =
+            case(r#"{"item_code": "A", "form": {"甲": 1, "乙": {"x": [2, 1], "y": "z"}}}"#);
+        let digest = |c: &NewCase| request_digest(c).unwrap();
+        assert_eq!(digest(&one), digest(&reordered));
+        assert_ne!(digest(&one), digest(&changed));
+        let mut canonical = Vec::new();
+        write_canonical(&json!({"b": [true, null], "a": "文"}), &mut canonical).unwrap();
+        assert_eq!(
+            String::from_utf8(canonical).unwrap(),
+            r#"{"a":"文","b":[true,null]}"#
+        );
+    }
 
     #[test]
     fn tails_and_masks_keep_only_what_they_may() {
