@@ -192,15 +192,19 @@ pub fn spawn_listener(
     })
 }
 
-/// Listens until the connection fails.
+/// Listens until the connection fails or stops delivering.
+///
+/// A connection that accepts `LISTEN` is not proof that notifications arrive (a pooler in
+/// transaction mode accepts it on one server connection and drops what is sent to it): the
+/// instance announces a probe on the channel itself, and trusts the connection only while each
+/// probe comes back within one health-check interval.
 async fn listen(cache: &SessionCache, connector: &ListenConnector) -> anyhow::Result<()> {
     let mut listening = connector.connect().await?;
     listening
         .client
         .batch_execute(&format!("LISTEN {CHANNEL}"))
         .await?;
-    cache.start_listening();
-    tracing::info!("session revocations: listening");
+    let mut awaited = send_probe(&listening.client).await?;
     let mut health = tokio::time::interval(HEALTH_CHECK);
     health.tick().await;
     loop {
@@ -209,17 +213,44 @@ async fn listen(cache: &SessionCache, connector: &ListenConnector) -> anyhow::Re
                 let Some(notification) = notification else {
                     anyhow::bail!("the listening connection closed");
                 };
-                if notification.channel == CHANNEL {
-                    cache.announced(&notification.payload);
+                if notification.channel != CHANNEL {
+                    continue;
                 }
+                if notification.payload.starts_with(PROBE_PREFIX) {
+                    if awaited.as_deref() == Some(notification.payload.as_str()) {
+                        awaited = None;
+                        if !cache.is_listening() {
+                            cache.start_listening();
+                            tracing::info!("session revocations: listening");
+                        }
+                    }
+                    continue;
+                }
+                cache.announced(&notification.payload);
             }
             _ = health.tick() => {
-                tokio::time::timeout(HEALTH_CHECK, listening.client.simple_query("SELECT 1"))
+                if awaited.is_some() {
+                    anyhow::bail!("a probe announcement did not come back within {HEALTH_CHECK:?}");
+                }
+                awaited = tokio::time::timeout(HEALTH_CHECK, send_probe(&listening.client))
                     .await
                     .map_err(|_| anyhow::anyhow!("the listening connection stopped answering"))??;
             }
         }
     }
+}
+
+/// Payloads that announce no session: this instance's own probes.
+const PROBE_PREFIX: &str = "probe:";
+
+/// Announces a probe on [`CHANNEL`]; returns the payload to wait for (random: every instance
+/// hears every instance's probes).
+async fn send_probe(client: &tokio_postgres::Client) -> anyhow::Result<Option<String>> {
+    let payload = format!("{PROBE_PREFIX}{}", Uuid::new_v4().simple());
+    client
+        .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
+        .await?;
+    Ok(Some(payload))
 }
 
 #[cfg(test)]
