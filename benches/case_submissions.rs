@@ -25,7 +25,7 @@ use fingertip::db::embedded::EmbeddedCluster;
 use fingertip::identity::citizen_id::check_character;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{Value, json};
-use support::{StopOnPanic, connect, env_or, pgbench, start_server};
+use support::{StopOnPanic, connect, create_databases, env_or, pgbench, start_server};
 
 const WARM_UP_SECONDS: u64 = 2;
 /// The item the bench publishes: three required key materials, PDF only, citizens at L2.
@@ -734,15 +734,9 @@ async fn main() {
     if statements {
         cluster = with_statements(cluster, &pg_dir).await;
     }
-    let postgres = connect(&cluster.connection_string("postgres")).await;
-    for database in ["bench", "pgbench_baseline"] {
-        postgres
-            .batch_execute(&format!("CREATE DATABASE {database}"))
-            .await
-            .unwrap();
-    }
+    create_databases(&cluster, &["bench", "pgbench_baseline"]).await;
     let config = write_config(dir.path());
-    let server = start_server(dir.path(), &config, &cluster.url("bench"), true).await;
+    let server = start_server(dir.path(), Some(&config), Some(&cluster.url("bench")), true).await;
     let base = format!("http://127.0.0.1:{}", server.port);
     publish_item(&base).await;
 

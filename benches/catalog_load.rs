@@ -5,73 +5,15 @@
 //! `cargo bench --bench catalog_load` (options via env: BENCH_SECONDS, BENCH_CONCURRENCY).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-struct Server {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let _ = self.child.wait();
-    }
-}
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-async fn start_server() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_fingertip"))
-        .args(["serve", "--demo-data"])
-        .env_remove("DATABASE_URL")
-        .env("FINGERTIP_DATA_DIR", dir.path())
-        .env("FINGERTIP_LISTEN", format!("127.0.0.1:{port}"))
-        .env("FINGERTIP_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server {
-        child,
-        port,
-        _dir: dir,
-    };
-    let http = reqwest::Client::new();
-    let started = Instant::now();
-    while http
-        .get(format!("http://127.0.0.1:{port}/readyz"))
-        .send()
-        .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "server not ready"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    server
-}
+use support::{env_or, start_server};
 
 struct Measured {
     requests: u64,
@@ -141,7 +83,10 @@ async fn main() {
     fingertip::tls::install_crypto_provider();
     let seconds = env_or("BENCH_SECONDS", 10);
     let concurrency = env_or("BENCH_CONCURRENCY", 32) as usize;
-    let server = start_server().await;
+    // The server runs its own embedded cluster in this directory.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = start_server(dir.path(), None, None, true).await;
     let port = server.port;
 
     let page: serde_json::Value =
@@ -188,7 +133,7 @@ async fn main() {
         "  item detail / healthz = {:.1}% (target >= 70%)",
         100.0 * rate(&detail) / rate(&health)
     );
-    match peak_memory_kib(server.child.id()) {
+    match peak_memory_kib(server.pid()) {
         Some(kib) => println!(
             "  server peak memory (VmHWM) {:.1} MiB",
             kib as f64 / 1024.0

@@ -30,7 +30,7 @@ use fingertip::identity::credit_code::{CreditCode, LegacyOrganisationCode};
 use ring::rand::SystemRandom;
 use ring::signature::{self as ring_sig, EcdsaKeyPair, RsaKeyPair};
 use serde_json::{Value, json};
-use support::{connect, env_or, start_server};
+use support::{connect, create_databases, env_or, start_server};
 
 use crl_server::CrlServer;
 
@@ -560,14 +560,16 @@ async fn main() {
     let cluster = EmbeddedCluster::start(&dir.path().join("pg"))
         .await
         .unwrap();
-    connect(&cluster.connection_string("postgres"))
-        .await
-        .batch_execute("CREATE DATABASE bench")
-        .await
-        .unwrap();
+    create_databases(&cluster, &["bench"]).await;
     let crls = CrlServer::start().await;
     let config = write_config(dir.path(), &crls.base_url);
-    let server = start_server(dir.path(), &config, &cluster.url("bench"), false).await;
+    let server = start_server(
+        dir.path(),
+        Some(&config),
+        Some(&cluster.url("bench")),
+        false,
+    )
+    .await;
 
     let clients = (0..concurrency)
         .map(|w| {

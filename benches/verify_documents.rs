@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use fingertip::db::embedded::EmbeddedCluster;
 use serde_json::{Value, json};
 use support::{
-    DEMO_PASSWORD, StopOnPanic, connect, env_or, pgbench, pgbench_tps, quantile, start_server,
+    DEMO_PASSWORD, StopOnPanic, connect, create_databases, env_or, pgbench, pgbench_tps, quantile,
+    start_server,
 };
 
 const ITEM: &str = "220882-SCJG-001";
@@ -234,17 +235,11 @@ async fn main() {
         .await
         .unwrap();
     let _stop_on_panic = StopOnPanic(cluster.data_dir().to_owned());
-    let postgres = connect(&cluster.connection_string("postgres")).await;
-    for database in ["bench", "pgbench_baseline"] {
-        postgres
-            .batch_execute(&format!("CREATE DATABASE {database}"))
-            .await
-            .unwrap();
-    }
+    create_databases(&cluster, &["bench", "pgbench_baseline"]).await;
     // No dispatch worker: the notices of the set-up case stay in the outbox.
     let config = dir.path().join("fingertip.toml");
     std::fs::write(&config, "[notify]\ndispatch = false\n").unwrap();
-    let server = start_server(dir.path(), &config, &cluster.url("bench"), true).await;
+    let server = start_server(dir.path(), Some(&config), Some(&cluster.url("bench")), true).await;
     let api = Api {
         http: reqwest::Client::new(),
         base: server.base(),

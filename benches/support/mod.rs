@@ -59,12 +59,12 @@ pub fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Starts `fingertip serve` (with `--demo-data` when asked) with `config` against
-/// `database_url`; waits for `/readyz`.
+/// Starts `fingertip serve` (with `--demo-data` when asked), with `config` when given, against
+/// `database_url` (`None`: the server's own embedded cluster under `dir`); waits for `/readyz`.
 pub async fn start_server(
     dir: &Path,
-    config: &Path,
-    database_url: &str,
+    config: Option<&Path>,
+    database_url: Option<&str>,
     demo_data: bool,
 ) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -74,12 +74,18 @@ pub async fn start_server(
         .port();
     let log = dir.join("server.log");
     let mut command = Command::new(env!("CARGO_BIN_EXE_fingertip"));
-    command.arg("--config").arg(config).arg("serve");
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    command.arg("serve");
     if demo_data {
         command.arg("--demo-data");
     }
+    match database_url {
+        Some(url) => command.env("DATABASE_URL", url),
+        None => command.env_remove("DATABASE_URL"),
+    };
     let child = command
-        .env("DATABASE_URL", database_url)
         .env("FINGERTIP_DATA_DIR", dir.join("data"))
         .env("FINGERTIP_LISTEN", format!("127.0.0.1:{port}"))
         .env("FINGERTIP_LOG", "warn")
@@ -105,6 +111,17 @@ pub async fn start_server(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     server
+}
+
+/// Creates `databases` in the cluster.
+pub async fn create_databases(cluster: &EmbeddedCluster, databases: &[&str]) {
+    let postgres = connect(&cluster.connection_string("postgres")).await;
+    for database in databases {
+        postgres
+            .batch_execute(&format!("CREATE DATABASE {database}"))
+            .await
+            .unwrap();
+    }
 }
 
 pub async fn connect(cs: &str) -> tokio_postgres::Client {
