@@ -246,7 +246,7 @@ impl CaseService {
         body: NewCase,
     ) -> AppResult<(CaseDetail, bool)> {
         let submitted_by = principal.subject.to_string();
-        let digest = request_digest(&body)?;
+        let digest = request_digest(&body);
         // A repeated key is found by the insert itself (ON CONFLICT), which answers with the
         // case it made: no lookup before every submission.
         check_idempotency_key(idempotency_key)?;
@@ -325,7 +325,7 @@ impl CaseService {
         body: WindowCase,
     ) -> AppResult<(CaseDetail, bool)> {
         let submitted_by = clerk.subject.to_string();
-        let digest = request_digest(&body)?;
+        let digest = request_digest(&body);
         if let Some(key) = idempotency_key
             && let Some(existing) = self.replay(&submitted_by, key, &digest).await?
         {
@@ -2050,45 +2050,12 @@ fn check_idempotency_key(key: &str) -> AppResult<()> {
 
 /// The digest of a request body, for idempotent replays: the request types are
 /// Deserialize-only, and their Debug form shows every field.
-/// The digest an idempotency key is bound to: SHA-256 of the request as canonical JSON (object
-/// keys sorted at every level), so the same request digests the same whatever the order of its
-/// fields on the wire — and, unlike `Debug` output, whatever the compiler or library version
-/// (a retry that spans an upgrade is still recognised).
-fn request_digest<T: poem_openapi::types::ToJSON>(body: &T) -> AppResult<String> {
-    let mut canonical = Vec::new();
-    write_canonical(&body.to_json().unwrap_or(Value::Null), &mut canonical)?;
-    Ok(crate::blobs::sha256_hex(&canonical))
-}
-
-fn write_canonical(value: &Value, out: &mut Vec<u8>) -> AppResult<()> {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<_> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push(b'{');
-            for (i, (key, value)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                serde_json::to_writer(&mut *out, key).map_err(anyhow::Error::from)?;
-                out.push(b':');
-                write_canonical(value, out)?;
-            }
-            out.push(b'}');
-        }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(item, out)?;
-            }
-            out.push(b']');
-        }
-        scalar => serde_json::to_writer(&mut *out, scalar).map_err(anyhow::Error::from)?,
-    }
-    Ok(())
+/// The digest an idempotency key is bound to: SHA-256 of the request as canonical JSON (the
+/// audit log's encoding: object keys sorted at every level), so the same request digests the
+/// same whatever the order of its fields on the wire — and, unlike `Debug` output, whatever the
+/// compiler or library version (a retry that spans an upgrade is still recognised).
+fn request_digest<T: poem_openapi::types::ToJSON>(body: &T) -> String {
+    crate::audit::canonical::digest_json(&body.to_json().unwrap_or(Value::Null))
 }
 
 fn check_form(form: Option<Value>) -> AppResult<Value> {
@@ -2328,15 +2295,12 @@ mod tests {
             case(r#"{"form": {"乙": {"y": "z", "x": [1, 2]}, "甲": 1}, "item_code": "A"}"#);
         let changed =
             case(r#"{"item_code": "A", "form": {"甲": 1, "乙": {"x": [2, 1], "y": "z"}}}"#);
-        let digest = |c: &NewCase| request_digest(c).unwrap();
+        let digest = |c: &NewCase| request_digest(c);
         assert_eq!(digest(&one), digest(&reordered));
         assert_ne!(digest(&one), digest(&changed));
-        let mut canonical = Vec::new();
-        write_canonical(&json!({"b": [true, null], "a": "文"}), &mut canonical).unwrap();
-        assert_eq!(
-            String::from_utf8(canonical).unwrap(),
-            r#"{"a":"文","b":[true,null]}"#
-        );
+        let canonical =
+            crate::audit::canonical::canonical_json(&json!({"b": [true, null], "a": "文"}));
+        assert_eq!(canonical, r#"{"a":"文","b":[true,null]}"#);
     }
 
     #[test]
