@@ -59,14 +59,16 @@ impl SessionCache {
     /// Entries live at most `ttl`; a zero `ttl` turns remembering off (every request reads the
     /// database and verifies the signature).
     pub fn new(ttl: Duration, capacity: u64) -> SessionCache {
+        // moka refuses a zero time-to-live; a disabled cache is never written anyway.
+        let ttl_or_one = ttl.max(Duration::from_secs(1));
         SessionCache {
             verified: Cache::builder()
                 .max_capacity(capacity)
-                .time_to_live(ttl.max(Duration::from_secs(1)))
+                .time_to_live(ttl_or_one)
                 .build(),
             live: Cache::builder()
                 .max_capacity(capacity)
-                .time_to_live(ttl.max(Duration::from_secs(1)))
+                .time_to_live(ttl_or_one)
                 .build(),
             forgettings: AtomicU64::new(0),
             listening: AtomicBool::new(false),
@@ -204,7 +206,7 @@ async fn listen(cache: &SessionCache, connector: &ListenConnector) -> anyhow::Re
         .client
         .batch_execute(&format!("LISTEN {CHANNEL}"))
         .await?;
-    let mut awaited = send_probe(&listening.client).await?;
+    let mut awaited = Some(send_probe(&listening.client).await?);
     let mut health = tokio::time::interval(HEALTH_CHECK);
     health.tick().await;
     loop {
@@ -232,9 +234,10 @@ async fn listen(cache: &SessionCache, connector: &ListenConnector) -> anyhow::Re
                 if awaited.is_some() {
                     anyhow::bail!("a probe announcement did not come back within {HEALTH_CHECK:?}");
                 }
-                awaited = tokio::time::timeout(HEALTH_CHECK, send_probe(&listening.client))
+                let probe = tokio::time::timeout(HEALTH_CHECK, send_probe(&listening.client))
                     .await
                     .map_err(|_| anyhow::anyhow!("the listening connection stopped answering"))??;
+                awaited = Some(probe);
             }
         }
     }
@@ -245,12 +248,12 @@ const PROBE_PREFIX: &str = "probe:";
 
 /// Announces a probe on [`CHANNEL`]; returns the payload to wait for (random: every instance
 /// hears every instance's probes).
-async fn send_probe(client: &tokio_postgres::Client) -> anyhow::Result<Option<String>> {
+async fn send_probe(client: &tokio_postgres::Client) -> anyhow::Result<String> {
     let payload = format!("{PROBE_PREFIX}{}", Uuid::new_v4().simple());
     client
         .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
         .await?;
-    Ok(Some(payload))
+    Ok(payload)
 }
 
 #[cfg(test)]
