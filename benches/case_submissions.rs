@@ -6,7 +6,8 @@
 //!
 //! `cargo bench --bench case_submissions` (env: BENCH_SECONDS per load and round, BENCH_ROUNDS,
 //! BENCH_CONCURRENCY, BENCH_CITIZENS; BENCH_PG_STATEMENTS=1 restarts the cluster with `pg_stat_statements` loaded
-//! and prints where the database time of the measured run went; BENCH_COLD=1 skips the lone
+//! and prints where the database time of the measured run went; BENCH_PERF=<file> records a
+//! system-wide `perf` profile of the first measured round into <file>; BENCH_COLD=1 skips the lone
 //! first submission that fills the server's caches; BENCH_VERBOSE=1 prints pgbench's output).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -816,7 +817,17 @@ async fn main() {
         cluster.data_dir(),
     );
     let sampler = WaitSampler::start(&cs).await;
+    let profiler = std::env::var("BENCH_PERF").ok().map(|out| {
+        std::process::Command::new("perf")
+            .args(["record", "-q", "-a", "-g", "-F", "499", "-o", &out, "--", "sleep"])
+            .arg(seconds.to_string())
+            .spawn()
+            .expect("perf record (BENCH_PERF names its output file)")
+    });
     let m = measure(&ctx, concurrency, seconds).await;
+    if let Some(mut profiler) = profiler {
+        profiler.wait().unwrap();
+    }
     let waits = sampler.finish().await;
     let cpu = cpu.finish("submission", m.submissions as f64);
     // Busy backends publish their statistics at most once a second: both readings lag by up to
