@@ -819,7 +819,9 @@ async fn main() {
     let sampler = WaitSampler::start(&cs).await;
     let profiler = std::env::var("BENCH_PERF").ok().map(|out| {
         std::process::Command::new("perf")
-            .args(["record", "-q", "-a", "-g", "-F", "499", "-o", &out, "--", "sleep"])
+            .args([
+                "record", "-q", "-a", "-g", "-F", "499", "-o", &out, "--", "sleep",
+            ])
             .arg(seconds.to_string())
             .spawn()
             .expect("perf record (BENCH_PERF names its output file)")

@@ -95,7 +95,10 @@ mod tests {
                     let before = sync.state.lock().unwrap().started;
                     sync.wait_durable().unwrap();
                     let after = sync.state.lock().unwrap().finished;
-                    assert!(after > before, "a round that started after the write finished");
+                    assert!(
+                        after > before,
+                        "a round that started after the write finished"
+                    );
                 })
             })
             .collect();

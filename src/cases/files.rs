@@ -17,6 +17,7 @@ use deadpool_postgres::{GenericClient, Pool};
 use poem::http::StatusCode;
 use uuid::Uuid;
 
+use super::file_rows::{FileRowWriter, NewFileRow, Outcome};
 use crate::blobs::BlobStore;
 use crate::catalog::model::MaterialFileType;
 use crate::db::Prepare;
@@ -201,10 +202,11 @@ pub struct MaterialFile {
     pub used_for: Vec<String>,
 }
 
-const FILE_COLUMNS: &str = "id, sha256, size_bytes, content_type, file_name, uploaded_at";
+pub(super) const FILE_COLUMNS: &str =
+    "id, sha256, size_bytes, content_type, file_name, uploaded_at";
 
-/// A new file, or nothing when the owner has these bytes on file already (every upload runs it:
-/// prepared once per connection).
+/// A new file, or nothing when the owner has these bytes on file already (an upload whose
+/// group insert could not decide runs it alone: prepared once per connection).
 const INSERT_FILE: &str =
     "INSERT INTO material_file (id, owner, sha256, size_bytes, content_type, file_name)
      VALUES ($1, $2, $3, $4, $5, $6)
@@ -256,6 +258,7 @@ pub struct MaterialFiles {
     pool: Pool,
     blobs: Arc<dyn BlobStore>,
     max_bytes: usize,
+    rows: FileRowWriter,
 }
 
 /// What an upload did: stored a new file, or found the same bytes already on file.
@@ -266,11 +269,15 @@ pub enum Stored {
 }
 
 impl MaterialFiles {
+    /// Starts the group insert of file rows on the current runtime: up to an eighth of the
+    /// pool's connections (at least two) insert uploads' rows at once.
     pub fn new(pool: Pool, blobs: Arc<dyn BlobStore>, max_bytes: usize) -> MaterialFiles {
+        let rows = FileRowWriter::start(pool.clone(), (pool.status().max_size / 8).max(2));
         MaterialFiles {
             pool,
             blobs,
             max_bytes,
+            rows,
         }
     }
 
@@ -295,37 +302,18 @@ impl MaterialFiles {
         check_bytes(kind, bytes)?;
         let sha256 = self.blobs.put(bytes).await.map_err(anyhow::Error::from)?;
         let size = i64::try_from(bytes.len()).map_err(anyhow::Error::from)?;
-        let client = self.pool.get().await?;
-        let inserted = client
-            .query_opt_prepared(
-                INSERT_FILE,
-                &[
-                    &Uuid::new_v4(),
-                    &owner,
-                    &sha256,
-                    &size,
-                    &content_type_of(kind),
-                    &file_name,
-                ],
-            )
-            .await?;
-        let stored = match inserted {
-            Some(row) => Stored::Created(file_of(&row, Vec::new())),
-            None => {
-                // The row is never deleted, so the conflicting one is there to read.
-                let row = client
-                    .query_one(
-                        format!(
-                            "SELECT {FILE_COLUMNS} FROM material_file WHERE owner = $1 AND sha256 = $2"
-                        )
-                        .as_str(),
-                        &[&owner, &sha256],
-                    )
-                    .await?;
-                let id: Uuid = row.get(0);
-                let keys = used_for(&client, &[id]).await?.remove(&id);
-                Stored::Existing(file_of(&row, keys.unwrap_or_default()))
-            }
+        let row = NewFileRow {
+            id: Uuid::new_v4(),
+            owner: owner.to_owned(),
+            sha256,
+            size_bytes: size,
+            content_type: content_type_of(kind),
+            file_name,
+        };
+        let stored = match self.rows.insert(row.clone()).await {
+            Outcome::Inserted(inserted) => Stored::Created(file_of(&inserted, Vec::new())),
+            Outcome::Conflict => Stored::Existing(self.on_file(owner, &row.sha256).await?),
+            Outcome::InsertAlone => self.insert_alone(&row).await?,
         };
         let (file, created) = match &stored {
             Stored::Created(f) => (f, true),
@@ -339,6 +327,47 @@ impl MaterialFiles {
             "material file stored"
         );
         Ok(stored)
+    }
+
+    /// Inserts `row` on its own (when its group insert failed): the error, if any, is its own.
+    async fn insert_alone(&self, row: &NewFileRow) -> AppResult<Stored> {
+        let client = self.pool.get().await?;
+        let inserted = client
+            .query_opt_prepared(
+                INSERT_FILE,
+                &[
+                    &row.id,
+                    &row.owner,
+                    &row.sha256,
+                    &row.size_bytes,
+                    &row.content_type,
+                    &row.file_name,
+                ],
+            )
+            .await?;
+        drop(client);
+        Ok(match inserted {
+            Some(inserted) => Stored::Created(file_of(&inserted, Vec::new())),
+            None => Stored::Existing(self.on_file(&row.owner, &row.sha256).await?),
+        })
+    }
+
+    /// The file `owner` already has with these bytes (rows are never deleted, so a conflict's
+    /// row is there to read), with what it was used for.
+    async fn on_file(&self, owner: &str, sha256: &str) -> AppResult<MaterialFile> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_one(
+                format!(
+                    "SELECT {FILE_COLUMNS} FROM material_file WHERE owner = $1 AND sha256 = $2"
+                )
+                .as_str(),
+                &[&owner, &sha256],
+            )
+            .await?;
+        let id: Uuid = row.get(0);
+        let keys = used_for(&client, &[id]).await?.remove(&id);
+        Ok(file_of(&row, keys.unwrap_or_default()))
     }
 
     /// The owner's files, newest first (at most [`MAX_LISTED`]), each with what it was used for.

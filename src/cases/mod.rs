@@ -7,6 +7,7 @@ pub mod agents;
 pub mod api;
 pub mod clock;
 pub mod documents;
+pub mod file_rows;
 pub mod files;
 pub mod files_api;
 pub mod issuing;

@@ -284,6 +284,56 @@ async fn an_applicant_uploads_each_type_once_and_gets_the_same_file_back_for_the
     app.stop().await;
 }
 
+/// Uploads arriving together go into the database in shared statements (a group insert): each
+/// still gets its own row, the same bytes twice in one burst are one file, and two owners'
+/// identical bytes stay two files.
+#[tokio::test]
+async fn uploads_at_once_each_get_their_row_and_repeats_in_the_same_burst_find_it() {
+    let app = spawn_app().await;
+    let zhang = citizen(&app, "13811112011", "张三", ID_1).await;
+    let li = citizen(&app, "13811112012", "李四", ID_2).await;
+    let distinct: Vec<Vec<u8>> = (0..12)
+        .map(|i| format!("%PDF-1.4\n% burst file {i}\n%%EOF\n").into_bytes())
+        .collect();
+    // Zhang's twelve files, his first four again, and Li's copies of those four: all at once.
+    let mut burst: Vec<(&Applicant, &[u8])> = distinct.iter().map(|b| (&zhang, &b[..])).collect();
+    burst.extend(distinct[..4].iter().map(|b| (&zhang, &b[..])));
+    burst.extend(distinct[..4].iter().map(|b| (&li, &b[..])));
+    let answers = futures_util::future::join_all(burst.iter().map(|(who, bytes)| async {
+        json_of(upload(&app, who, "application/pdf", None, bytes).await).await
+    }))
+    .await;
+
+    let mut ids: std::collections::HashMap<(&str, String), Vec<(u16, String)>> = Default::default();
+    for ((who, bytes), (status, file)) in burst.iter().zip(&answers) {
+        assert!(*status == 201 || *status == 200, "{status}: {file}");
+        assert_eq!(file["sha256"], sha256_hex(bytes));
+        ids.entry((who.subject.as_str(), sha256_hex(bytes)))
+            .or_default()
+            .push((*status, file["id"].as_str().unwrap().to_owned()));
+    }
+    assert_eq!(ids.len(), 16, "twelve files of Zhang's, four of Li's");
+    for (key, answers) in &ids {
+        let created = answers.iter().filter(|(status, _)| *status == 201).count();
+        assert_eq!(
+            created, 1,
+            "{key:?}: one upload created the file: {answers:?}"
+        );
+        assert!(
+            answers.iter().all(|(_, id)| *id == answers[0].1),
+            "{key:?}: every upload of the same bytes names the same file: {answers:?}"
+        );
+    }
+    assert_eq!(rows_of(&app, &zhang.subject).await, 12);
+    assert_eq!(rows_of(&app, &li.subject).await, 4);
+    let zhangs_first = &ids[&(zhang.subject.as_str(), sha256_hex(&distinct[0]))][0].1;
+    let lis_first = &ids[&(li.subject.as_str(), sha256_hex(&distinct[0]))][0].1;
+    assert_ne!(
+        zhangs_first, lis_first,
+        "the same bytes are two owners' two files"
+    );
+}
+
 #[tokio::test]
 async fn a_file_is_what_its_bytes_say_and_refused_uploads_store_nothing() {
     let app = spawn_app().await;

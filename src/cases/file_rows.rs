@@ -1,0 +1,155 @@
+//! Group insert of uploaded files' rows. Every upload's row is a transaction of its own, and on
+//! a busy instance most of its cost is the commit (a WAL flush) and the round trip, not the row.
+//! Uploads that arrive while earlier inserts are running queue here and go in together: one
+//! statement, one commit, for however many have queued. A lone upload goes at once, so nothing
+//! waits for company; under load the batches grow instead of the queue.
+//!
+//! An upload is answered only after the statement carrying its row has committed, so a
+//! confirmed file survives a crash exactly as before. When a batch fails, each of its uploads
+//! inserts its own row instead, so one bad row cannot fail the others and every error is the
+//! one that row would have met alone.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+use deadpool_postgres::Pool;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::db::Prepare;
+
+/// Most rows in one statement: large enough that a burst is one commit, small enough that the
+/// arrays stay a few kilobytes.
+const MAX_BATCH: usize = 128;
+
+/// A file row to insert (the columns the upload decides; `uploaded_at` is the commit's time).
+#[derive(Clone)]
+pub struct NewFileRow {
+    pub id: Uuid,
+    pub owner: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub content_type: &'static str,
+    pub file_name: Option<String>,
+}
+
+/// What became of a queued row: inserted (the row as stored), already on file (the owner has
+/// these bytes: nothing inserted), or not decided here (the caller inserts it alone).
+pub enum Outcome {
+    Inserted(Row),
+    Conflict,
+    InsertAlone,
+}
+
+struct Queued {
+    row: NewFileRow,
+    reply: oneshot::Sender<Outcome>,
+}
+
+/// The queue's sending end; cloning shares the queue.
+#[derive(Clone)]
+pub struct FileRowWriter {
+    queue: mpsc::UnboundedSender<Queued>,
+}
+
+static INSERT_BATCH: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO material_file (id, owner, sha256, size_bytes, content_type, file_name)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::text[],
+                              $6::text[])
+         ON CONFLICT (owner, sha256) DO NOTHING
+         RETURNING {}",
+        super::files::FILE_COLUMNS
+    )
+});
+
+impl FileRowWriter {
+    /// Starts the writer on the current runtime: at most `concurrent` batches in flight, each
+    /// on its own pooled connection.
+    pub fn start(pool: Pool, concurrent: usize) -> FileRowWriter {
+        let (queue, waiting) = mpsc::unbounded_channel();
+        tokio::spawn(run(
+            pool,
+            waiting,
+            Arc::new(Semaphore::new(concurrent.max(1))),
+        ));
+        FileRowWriter { queue }
+    }
+
+    /// Queues `row` and waits for its batch to commit.
+    pub async fn insert(&self, row: NewFileRow) -> Outcome {
+        let (reply, answer) = oneshot::channel();
+        if self.queue.send(Queued { row, reply }).is_err() {
+            return Outcome::InsertAlone;
+        }
+        answer.await.unwrap_or(Outcome::InsertAlone)
+    }
+}
+
+async fn run(pool: Pool, mut waiting: mpsc::UnboundedReceiver<Queued>, slots: Arc<Semaphore>) {
+    loop {
+        // A slot first, then the rows: what arrives while every slot is busy goes in one batch.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let Some(first) = waiting.recv().await else {
+            return;
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match waiting.try_recv() {
+                Ok(queued) => batch.push(queued),
+                Err(_) => break,
+            }
+        }
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let inserted = insert_batch(&pool, &batch_rows(&batch)).await;
+            answer(batch, inserted);
+            drop(slot);
+        });
+    }
+}
+
+fn batch_rows(batch: &[Queued]) -> Vec<&NewFileRow> {
+    batch.iter().map(|q| &q.row).collect()
+}
+
+async fn insert_batch(pool: &Pool, rows: &[&NewFileRow]) -> anyhow::Result<Vec<Row>> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let owners: Vec<&str> = rows.iter().map(|r| r.owner.as_str()).collect();
+    let sha256s: Vec<&str> = rows.iter().map(|r| r.sha256.as_str()).collect();
+    let sizes: Vec<i64> = rows.iter().map(|r| r.size_bytes).collect();
+    let types: Vec<&str> = rows.iter().map(|r| r.content_type).collect();
+    let names: Vec<Option<&str>> = rows.iter().map(|r| r.file_name.as_deref()).collect();
+    let client = pool.get().await?;
+    Ok(client
+        .query_prepared(
+            &INSERT_BATCH,
+            &[&ids, &owners, &sha256s, &sizes, &types, &names],
+        )
+        .await?)
+}
+
+fn answer(batch: Vec<Queued>, inserted: anyhow::Result<Vec<Row>>) {
+    match inserted {
+        Ok(rows) => {
+            let mut by_id: HashMap<Uuid, Row> = rows.into_iter().map(|r| (r.get(0), r)).collect();
+            for queued in batch {
+                let outcome = match by_id.remove(&queued.row.id) {
+                    Some(row) => Outcome::Inserted(row),
+                    None => Outcome::Conflict,
+                };
+                // An upload whose client went away no longer waits: nothing to tell it.
+                let _ = queued.reply.send(outcome);
+            }
+        }
+        Err(error) => {
+            tracing::warn!(rows = batch.len(), error = %error, "file row batch failed; inserting one by one");
+            for queued in batch {
+                let _ = queued.reply.send(Outcome::InsertAlone);
+            }
+        }
+    }
+}
