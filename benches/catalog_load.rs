@@ -2,7 +2,8 @@
 //! `/healthz` requests per second measured in the same run against the same release server
 //! (embedded PostgreSQL, demo catalog), and the server's peak memory.
 //!
-//! `cargo bench --bench catalog_load` (options via env: BENCH_SECONDS, BENCH_CONCURRENCY).
+//! `cargo bench --bench catalog_load` (options via env: BENCH_SECONDS, BENCH_CONCURRENCY;
+//! BENCH_SERVER_WRAPPER=heaptrack runs the server under a profiler, as every bench can).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "support/mod.rs"]

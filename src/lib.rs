@@ -18,6 +18,7 @@ pub mod identity;
 pub mod keys;
 pub mod licences;
 pub mod logging;
+pub mod memory;
 pub mod notify;
 pub mod seals;
 pub mod tls;

@@ -62,6 +62,7 @@ enum AuditCommand {
 }
 
 fn main() -> ExitCode {
+    fingertip::memory::keep_large_blocks_out_of_arenas();
     let cli = Cli::parse();
     if let Command::Openapi = cli.command {
         return match fingertip::app::openapi_spec_json() {

@@ -73,7 +73,16 @@ pub async fn start_server(
         .unwrap()
         .port();
     let log = dir.join("server.log");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_fingertip"));
+    // BENCH_SERVER_WRAPPER runs the server under a profiler (e.g. `heaptrack`); the figures
+    // read from the process (its pid) are then the wrapper's.
+    let mut command = match std::env::var_os("BENCH_SERVER_WRAPPER") {
+        Some(wrapper) => {
+            let mut command = Command::new(wrapper);
+            command.arg(env!("CARGO_BIN_EXE_fingertip"));
+            command
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_fingertip")),
+    };
     if let Some(config) = config {
         command.arg("--config").arg(config);
     }
