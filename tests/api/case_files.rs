@@ -334,6 +334,61 @@ async fn uploads_at_once_each_get_their_row_and_repeats_in_the_same_burst_find_i
     );
 }
 
+/// The group insert itself: rows queued together come back inserted or already on file, and a
+/// batch the database refuses (here one row breaks the content-type CHECK) is not retried as a
+/// batch: every row in it is handed back to be inserted alone, so the good rows still land.
+#[tokio::test]
+async fn a_refused_batch_hands_every_row_back_to_be_inserted_alone() {
+    use fingertip::cases::file_rows::{FileRowWriter, NewFileRow, Outcome};
+    let app = spawn_app().await;
+    let pool =
+        fingertip::db::pool_for(app.database.connection_string.parse().unwrap(), 2).unwrap();
+    // One slot: rows queued while it is busy go in together.
+    let writer = FileRowWriter::start(pool, 1);
+    let row = |owner: &str, n: u8, content_type: &'static str| NewFileRow {
+        id: uuid::Uuid::new_v4(),
+        owner: owner.to_owned(),
+        sha256: hex::encode([n; 32]),
+        size_bytes: 10,
+        content_type,
+        file_name: None,
+    };
+    let kind = |outcome: &Outcome| match outcome {
+        Outcome::Inserted(_) => "inserted",
+        Outcome::Conflict => "conflict",
+        Outcome::InsertAlone => "alone",
+    };
+
+    let first = writer.insert(row("citizen:a", 1, "application/pdf")).await;
+    assert_eq!(kind(&first), "inserted");
+    let outcomes = futures_util::future::join_all([
+        writer.insert(row("citizen:a", 1, "application/pdf")),
+        writer.insert(row("citizen:a", 2, "application/pdf")),
+        writer.insert(row("citizen:b", 1, "application/pdf")),
+    ])
+    .await;
+    let kinds: Vec<&str> = outcomes.iter().map(kind).collect();
+    assert_eq!(kinds, ["conflict", "inserted", "inserted"]);
+
+    let outcomes = futures_util::future::join_all([
+        writer.insert(row("citizen:c", 1, "application/pdf")),
+        writer.insert(row("citizen:c", 2, "text/plain")),
+    ])
+    .await;
+    let kinds: Vec<&str> = outcomes.iter().map(kind).collect();
+    assert!(
+        kinds == ["inserted", "alone"] || kinds == ["alone", "alone"],
+        "a good row goes in by itself or is handed back with the bad one, never lost: {kinds:?}"
+    );
+    assert_eq!(rows_of(&app, "citizen:a").await, 2);
+    assert_eq!(rows_of(&app, "citizen:b").await, 1);
+    assert_eq!(
+        rows_of(&app, "citizen:c").await,
+        i64::from(kinds[0] == "inserted"),
+        "nothing of the refused batch was written"
+    );
+}
+
 #[tokio::test]
 async fn a_file_is_what_its_bytes_say_and_refused_uploads_store_nothing() {
     let app = spawn_app().await;
