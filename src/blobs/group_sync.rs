@@ -25,7 +25,10 @@ struct Rounds {
     /// Syncs finished so far (a prefix: they run one at a time).
     finished: u64,
     running: bool,
-    /// The last round that failed, and how: its waiters get the error.
+    /// The last round that failed, and how. A waiter for round n fails when this is n or later:
+    /// never a false success (a later round's success does not prove round n's data reached the
+    /// disk, since the kernel reports a writeback error once), at worst a false failure when a
+    /// later round failed before the waiter woke, which the client retries.
     failed: Option<(u64, io::ErrorKind, String)>,
 }
 
