@@ -5,6 +5,7 @@
 pub mod acceptance_number;
 pub mod agents;
 pub mod api;
+pub mod claims;
 pub mod clock;
 pub mod documents;
 pub mod file_rows;

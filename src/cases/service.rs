@@ -14,6 +14,7 @@ use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 use super::acceptance_number::{AcceptanceNumber, RegionCode, Sequence};
+use super::claims;
 use super::clock::{self, CaseClock, Extension, SuspensionPeriod};
 use super::documents::{self, DocumentRecord, DocumentView};
 use super::issuing::{self, DocumentIssuer, IssueContext, IssuedDocument, LicenceTerms};
@@ -176,6 +177,9 @@ struct ApplicantFacts {
     id_masked: String,
     /// The last six characters of the ID number or credit code (the progress query's factor).
     tail: String,
+    /// Blind index of the ID number or credit code when the applicant has no verified account
+    /// yet (window intake): the case joins the account they get later.
+    unclaimed_index: Option<Vec<u8>>,
     phone: Option<String>,
     assurance: i16,
 }
@@ -520,6 +524,7 @@ impl CaseService {
                 applicant_name: &intake.applicant.name,
                 applicant_id_masked: &intake.applicant.id_masked,
                 applicant_tail_mac: &tail_mac,
+                applicant_id_index: intake.applicant.unclaimed_index.as_deref(),
                 applicant_phone: intake.applicant.phone.as_deref(),
                 agent_subject: intake.agent.as_ref().map(|(s, _)| s.as_str()),
                 agent_name: intake.agent.as_ref().map(|(_, n)| n.as_str()),
@@ -693,6 +698,7 @@ impl CaseService {
                     name: row.get(0),
                     id_masked: row.get(2),
                     tail: tail_of(&number),
+                    unclaimed_index: None,
                     phone: Some(contact.unwrap_or_else(|| row.get(3))),
                     assurance: row.get(4),
                 })
@@ -717,6 +723,7 @@ impl CaseService {
                     name: name.unwrap_or_else(|| code.clone()),
                     id_masked: mask_code(&code),
                     tail: tail_of(&code),
+                    unclaimed_index: None,
                     phone: Some(phone),
                     // Enterprises log in with a CA certificate.
                     assurance: 3,
@@ -759,10 +766,12 @@ impl CaseService {
                                 e.to_string(),
                             )
                         })?;
-                let index = self.keys.blind_index(number.expose());
+                let index = claims::citizen_index(&self.keys, &number);
+                // Only an account whose real name was verified is this person's: an unverified
+                // one merely claims the number. Otherwise the case waits for the verified account.
                 let account: Option<Uuid> = client
                     .query_opt(
-                        "SELECT id FROM citizen WHERE id_number_index = $1",
+                        "SELECT id FROM citizen WHERE id_number_index = $1 AND assurance >= 2",
                         &[&index],
                     )
                     .await?
@@ -773,6 +782,7 @@ impl CaseService {
                     name,
                     id_masked: number.masked(),
                     tail: tail_of(number.expose()),
+                    unclaimed_index: account.is_none().then_some(index),
                     phone,
                     // Identity checked in person against the ID card.
                     assurance: 3,
@@ -798,6 +808,7 @@ impl CaseService {
                     name,
                     id_masked: mask_code(&code),
                     tail: tail_of(&code),
+                    unclaimed_index: account.is_none().then(|| claims::enterprise_index(&code)),
                     phone,
                     assurance: 3,
                 })

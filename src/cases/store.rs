@@ -191,6 +191,9 @@ pub struct NewCaseRow<'a> {
     pub applicant_name: &'a str,
     pub applicant_id_masked: &'a str,
     pub applicant_tail_mac: &'a [u8],
+    /// Blind index of the ID number or credit code, for a window applicant without a verified
+    /// account: found again when they get one (`cases::claims`).
+    pub applicant_id_index: Option<&'a [u8]>,
     pub applicant_phone: Option<&'a str>,
     pub agent_subject: Option<&'a str>,
     pub agent_name: Option<&'a str>,
@@ -219,9 +222,9 @@ pub async fn insert(
                  lead_department_id, channel, applicant_kind, applicant_subject, applicant_name,
                  applicant_id_masked, applicant_tail_mac, applicant_phone, agent_subject,
                  agent_name, submitted_by, idempotency_key, request_digest, form, state, stage,
-                 waiting_on, department_ids, limit_working_days, instant)
+                 waiting_on, department_ids, limit_working_days, instant, applicant_id_index)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                     $18, $19, $20, $21, $22, $23, $24, $25, $26)
+                     $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
              ON CONFLICT (submitted_by, idempotency_key) DO NOTHING RETURNING {COLUMNS}"
             ),
             &[
@@ -251,6 +254,7 @@ pub async fn insert(
                 &new.department_ids,
                 &new.limit_working_days,
                 &new.instant,
+                &new.applicant_id_index,
             ],
         )
         .await?;

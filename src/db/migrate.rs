@@ -59,6 +59,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0013_drop_redundant_notification_index.sql",
         include_str!("../../migrations/0013_drop_redundant_notification_index.sql"),
     ),
+    (
+        "0014_window_applicants_claim_their_cases.sql",
+        include_str!("../../migrations/0014_window_applicants_claim_their_cases.sql"),
+    ),
 ];
 
 /// Arbitrary constant naming the migration lock in `pg_advisory_lock`.

@@ -16,6 +16,7 @@ use super::realname::{RealNameProvider, RealNameVerdict};
 use super::sessions::{self, ClientInfo, IssuedTokens, SessionSettings};
 use super::tokens::TokenSigner;
 use crate::audit::{self, AuditEntry};
+use crate::cases::claims;
 use crate::http::problem::{AppError, AppResult};
 use crate::notify::model::{Channel, parse_mainland_mobile};
 use crate::notify::outbox::{self, NewNotification, OutboxSettings, Recipient};
@@ -364,6 +365,10 @@ impl Citizens {
             return Err(phone_registered());
         }
         let subject = Subject::Citizen(citizen_id);
+        if assurance >= Assurance::RealNameVerified {
+            // Window cases under this ID number join the account: its real name was verified.
+            claims::claim(&tx, &subject, "citizen", &index).await?;
+        }
         audit::append(
             &tx,
             AuditEntry {
@@ -490,6 +495,9 @@ impl Citizens {
                 &[&subject.to_string()],
             )
             .await?;
+            // Now provably this person's: window cases under the ID number join the account.
+            let index = claims::citizen_index(&self.keys, &id_number);
+            claims::claim(&tx, &subject, "citizen", &index).await?;
         } else {
             tx.execute(
                 "UPDATE citizen SET realname_status = $2, realname_checked_at = now(),

@@ -14,6 +14,8 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::cases::claims;
+
 use super::certificate::{CertificateError, CertificateVerifier, VerifiedCertificate};
 use super::credit_code::EnterpriseCode;
 use super::model::{Assurance, Subject};
@@ -221,6 +223,14 @@ impl Enterprises {
         .await?;
         let subject = Subject::Enterprise(enterprise_id);
         if created {
+            // The certificate proves the credit code: window cases under it join the account.
+            claims::claim(
+                &tx,
+                &subject,
+                "enterprise",
+                &claims::enterprise_index(&code),
+            )
+            .await?;
             audit::append(
                 &tx,
                 AuditEntry {

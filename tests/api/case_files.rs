@@ -341,8 +341,7 @@ async fn uploads_at_once_each_get_their_row_and_repeats_in_the_same_burst_find_i
 async fn a_refused_batch_hands_every_row_back_to_be_inserted_alone() {
     use fingertip::cases::file_rows::{FileRowWriter, NewFileRow, Outcome};
     let app = spawn_app().await;
-    let pool =
-        fingertip::db::pool_for(app.database.connection_string.parse().unwrap(), 2).unwrap();
+    let pool = fingertip::db::pool_for(app.database.connection_string.parse().unwrap(), 2).unwrap();
     // One slot: rows queued while it is busy go in together.
     let writer = FileRowWriter::start(pool, 1);
     let row = |owner: &str, n: u8, content_type: &'static str| NewFileRow {

@@ -628,3 +628,86 @@ async fn the_decision_and_the_licence_arrive_by_email_attached_to_the_result_not
     // What arrives by email is the sealed document itself.
     check_with_validators(&app, &mail.attachments[0].body, "emailed").await;
 }
+
+/// A citizen without an app account applies at the window and is approved: the case and the
+/// licence have nobody's account on them. When that person registers (the real name verified
+/// against the ID number), both join the new account, with an audit record on the case; a
+/// citizen with another ID number sees neither.
+#[tokio::test]
+async fn a_window_applicant_who_registers_later_finds_the_case_and_the_licence_in_the_app() {
+    let app = crate::support::spawn_app().await;
+    let cast = set_up(&app).await;
+    let response = app
+        .with_token(Method::POST, "/api/v1/window/files", &cast.clerk)
+        .header("content-type", "application/pdf")
+        .body(crate::cases::PDF.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let scan: Value = response.json().await.unwrap();
+    let (status, case) = call(&app, &cast.clerk, Method::POST, "/api/v1/window/cases", json!({
+        "item_code": crate::cases::ITEM,
+        "applicant": {"kind": "citizen", "name": "吴十", "id_number": ID_2, "phone": "13900139131"},
+        "materials": [{"material_key": "application_form", "file_ids": [scan["id"]]}],
+        "paper_materials": [{"material_key": "business_licence", "note": "原件核验后退还申请人"}],
+    })).await;
+    assert_eq!(status, 201, "{case}");
+    let id = case["id"].as_str().unwrap().to_owned();
+    ready_for_decision(&app, &cast, &id).await;
+    let case = act(&app, &cast.approver, &id, "approve", json!({})).await;
+    assert_eq!(case["stage"], "decided_approved");
+    let db = app.db().await;
+    let unheld: i64 = db
+        .query_one(
+            "SELECT count(*) FROM licence WHERE case_id = $1::text::uuid AND holder_subject IS NULL",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(unheld, 1, "issued to nobody's account yet");
+
+    let stranger = citizen(&app, "13900139132", "李四", ID_1).await;
+    let token = citizen(&app, "13900139133", "吴十", ID_2).await;
+    for (who, expected) in [(&token, 1), (&stranger, 0)] {
+        let (status, cases) = call(&app, who, Method::GET, "/api/v1/me/cases", json!(null)).await;
+        assert_eq!(status, 200, "{cases}");
+        let listed: Vec<&str> = cases["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(listed.len(), expected, "{cases}");
+        let (status, list) = call(&app, who, Method::GET, "/api/v1/me/licences", json!(null)).await;
+        assert_eq!(status, 200, "{list}");
+        let licences = list["licences"].as_array().unwrap();
+        assert_eq!(licences.len(), expected, "{list}");
+        if expected == 1 {
+            assert_eq!(listed, [id.as_str()]);
+            assert_eq!(licences[0]["case_id"], id.as_str());
+        }
+    }
+    let (status, mine) = call(
+        &app,
+        &token,
+        Method::GET,
+        &format!("/api/v1/me/cases/{id}"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(status, 200, "{mine}");
+    let claimed: i64 = db
+        .query_one(
+            "SELECT count(*) FROM audit_record
+              WHERE aggregate_type = 'case' AND aggregate_id = $1
+                AND action = 'case.applicant_claimed'",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(claimed, 1);
+    app.stop().await;
+}
