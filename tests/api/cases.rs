@@ -1437,3 +1437,73 @@ async fn an_extension_needs_a_reason_and_a_later_working_day_and_termination_a_r
     assert_eq!(case["stage"], "terminated");
     app.stop().await;
 }
+
+/// An account that only claims an ID number (the identity authority has not confirmed the real
+/// name) is not linked to window cases under that number, at intake or after; the moment a
+/// re-check confirms it, the cases join the account.
+#[tokio::test]
+async fn window_cases_join_an_account_only_once_its_real_name_is_verified() {
+    let fake =
+        crate::fake_realname::FakeAuthority::start("fingertip-test", "authority-secret").await;
+    fake.add_person("吴十", ID_2);
+    let realname = fake.realname_config();
+    let app = spawn_app_with(move |c| c.identity.realname = realname).await;
+    let cast = set_up(&app).await;
+    // The authority is down at registration: an account at L1.
+    fake.fail_next(1, 503);
+    let pending = register_citizen(&app, "13900139141", "吴十", ID_2).await;
+    assert_eq!(pending["assurance_level"], 1);
+    let token = pending["access_token"].as_str().unwrap().to_owned();
+
+    let (status, case) = call(
+        &app,
+        &cast.clerk,
+        Method::POST,
+        "/api/v1/window/cases",
+        json!({
+            "item_code": ITEM,
+            "applicant": {"kind": "citizen", "name": "吴十", "id_number": ID_2},
+            "paper_materials": [{"material_key": "application_form", "note": "纸质申请表"}],
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{case}");
+    let id = case["id"].as_str().unwrap().to_owned();
+    let mine = |token: String| {
+        let app = &app;
+        async move {
+            let (status, cases) =
+                call(app, &token, Method::GET, "/api/v1/me/cases", json!(null)).await;
+            assert_eq!(status, 200, "{cases}");
+            cases["cases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(mine(token.clone()).await.is_empty(), "not linked at intake");
+
+    let response = app
+        .with_token(Method::POST, "/api/v1/me/realname-check", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        mine(token.clone()).await,
+        [id.clone()],
+        "linked once verified"
+    );
+    let (status, one) = call(
+        &app,
+        &token,
+        Method::GET,
+        &format!("/api/v1/me/cases/{id}"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(status, 200, "{one}");
+    app.stop().await;
+}

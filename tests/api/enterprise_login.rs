@@ -304,3 +304,54 @@ async fn staff_log_in_with_a_certificate_an_administrator_bound_to_their_account
     expect_problem(forged, 401, "certificate_bad_signature").await;
     app.stop().await;
 }
+
+/// An enterprise registered at the window before it ever logged in: its first certificate
+/// login (which proves the credit code) brings the case into its account; another enterprise's
+/// login does not.
+#[tokio::test]
+async fn the_first_certificate_login_brings_the_window_cases_under_the_credit_code() {
+    let app = certificate_app().await;
+    let cast = crate::cases::set_up(&app).await;
+    let (status, case) = crate::cases::call(
+        &app,
+        &cast.clerk,
+        Method::POST,
+        "/api/v1/window/cases",
+        json!({
+            "item_code": crate::cases::ITEM,
+            "applicant": {"kind": "enterprise", "name": "大安示范食品有限公司",
+                          "id_number": "91110108MA01T6X294", "phone": "13900139151"},
+            "paper_materials": [{"material_key": "application_form", "note": "纸质申请表"}],
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{case}");
+    let id = case["id"].as_str().unwrap().to_owned();
+
+    let mut listed = Vec::new();
+    for leaf in ["enterprise-rsa-cfca", "enterprise-p256-gmt"] {
+        let body: Value = login(&app, &login_body(leaf, &challenge(&app).await))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let token = body["access_token"].as_str().unwrap();
+        let (status, cases) =
+            crate::cases::call(&app, token, Method::GET, "/api/v1/me/cases", json!(null)).await;
+        assert_eq!(status, 200, "{cases}");
+        listed.push(
+            cases["cases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(
+        listed,
+        [vec![], vec![id]],
+        "only 91110108MA01T6X294's login gets it"
+    );
+    app.stop().await;
+}
