@@ -1493,7 +1493,7 @@ async fn window_cases_join_an_account_only_once_its_real_name_is_verified() {
     assert_eq!(response.status(), 200);
     assert_eq!(
         mine(token.clone()).await,
-        [id.clone()],
+        [id.as_str()],
         "linked once verified"
     );
     let (status, one) = call(
