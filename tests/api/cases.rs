@@ -1505,5 +1505,35 @@ async fn window_cases_join_an_account_only_once_its_real_name_is_verified() {
     )
     .await;
     assert_eq!(status, 200, "{one}");
+
+    // A name the authority says does not match the number: L1 "mismatch", and neither intake
+    // nor a re-check (still a mismatch) links the number's window case to that account.
+    fake.add_person("张三", ID_1);
+    let mismatch = register_citizen(&app, "13900139142", "张四", ID_1).await;
+    assert_eq!(mismatch["realname_status"], "mismatch");
+    let other = mismatch["access_token"].as_str().unwrap().to_owned();
+    let (status, case) = call(
+        &app,
+        &cast.clerk,
+        Method::POST,
+        "/api/v1/window/cases",
+        json!({
+            "item_code": ITEM,
+            "applicant": {"kind": "citizen", "name": "张三", "id_number": ID_1},
+            "paper_materials": [{"material_key": "application_form", "note": "纸质申请表"}],
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{case}");
+    let response = app
+        .with_token(Method::POST, "/api/v1/me/realname-check", &other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        mine(other).await.is_empty(),
+        "a mismatching account claims nothing"
+    );
     app.stop().await;
 }
