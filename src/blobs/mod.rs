@@ -87,7 +87,7 @@ impl Shelves {
         let sync = self.group_sync()?;
         let target = self.path_for(sha256);
         if !holds(&target, bytes)? {
-            write_in_place(&self.root.join(&sha256[..2]), &target, bytes)?;
+            write_in_place(&target, bytes)?;
         }
         // Also when the file was there: it may be another upload's, not yet durable.
         sync.wait_durable()
@@ -103,9 +103,12 @@ fn holds(path: &Path, bytes: &[u8]) -> io::Result<bool> {
     }
 }
 
-/// Writes `bytes` under a temporary name in `dir` and renames it to `target`: readers see the
-/// whole file or none. Durability is the caller's ([`GroupSync`]).
-fn write_in_place(dir: &Path, target: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Writes `bytes` under a temporary name beside `target` and renames it into place: readers see
+/// the whole file or none. Durability is the caller's ([`GroupSync`]).
+fn write_in_place(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = target
+        .parent()
+        .ok_or_else(|| io::Error::other("a blob path has its shard directory"))?;
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
     let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, target));
