@@ -137,6 +137,46 @@ pub async fn act(app: &TestApp, token: &str, case: &str, action: &str, body: Val
     out
 }
 
+/// The ids of the cases `token`'s account sees in "my cases" (asserts 200).
+pub async fn my_case_ids(app: &TestApp, token: &str) -> Vec<String> {
+    let (status, cases) = call(app, token, Method::GET, "/api/v1/me/cases", json!(null)).await;
+    assert_eq!(status, 200, "{cases}");
+    cases["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A window case for `applicant` with the application form handed in on paper; returns its id.
+pub async fn paper_window_case(app: &TestApp, clerk: &str, applicant: Value) -> String {
+    let (status, case) = call(
+        app,
+        clerk,
+        Method::POST,
+        "/api/v1/window/cases",
+        json!({
+            "item_code": ITEM,
+            "applicant": applicant,
+            "paper_materials": [{"material_key": "application_form", "note": "纸质申请表"}],
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{case}");
+    case["id"].as_str().unwrap().to_owned()
+}
+
+/// Asks the identity authority again about `token`'s account (asserts 200).
+async fn recheck_realname(app: &TestApp, token: &str) {
+    let response = app
+        .with_token(Method::POST, "/api/v1/me/realname-check", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
 fn kinds(case: &Value) -> Vec<String> {
     case["timeline"]
         .as_array()
@@ -1455,44 +1495,20 @@ async fn window_cases_join_an_account_only_once_its_real_name_is_verified() {
     assert_eq!(pending["assurance_level"], 1);
     let token = pending["access_token"].as_str().unwrap().to_owned();
 
-    let (status, case) = call(
+    let id = paper_window_case(
         &app,
         &cast.clerk,
-        Method::POST,
-        "/api/v1/window/cases",
-        json!({
-            "item_code": ITEM,
-            "applicant": {"kind": "citizen", "name": "吴十", "id_number": ID_2},
-            "paper_materials": [{"material_key": "application_form", "note": "纸质申请表"}],
-        }),
+        json!({"kind": "citizen", "name": "吴十", "id_number": ID_2}),
     )
     .await;
-    assert_eq!(status, 201, "{case}");
-    let id = case["id"].as_str().unwrap().to_owned();
-    let mine = |token: String| {
-        let app = &app;
-        async move {
-            let (status, cases) =
-                call(app, &token, Method::GET, "/api/v1/me/cases", json!(null)).await;
-            assert_eq!(status, 200, "{cases}");
-            cases["cases"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["id"].as_str().unwrap().to_owned())
-                .collect::<Vec<_>>()
-        }
-    };
-    assert!(mine(token.clone()).await.is_empty(), "not linked at intake");
+    assert!(
+        my_case_ids(&app, &token).await.is_empty(),
+        "not linked at intake"
+    );
 
-    let response = app
-        .with_token(Method::POST, "/api/v1/me/realname-check", &token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    recheck_realname(&app, &token).await;
     assert_eq!(
-        mine(token.clone()).await,
+        my_case_ids(&app, &token).await,
         [id.as_str()],
         "linked once verified"
     );
@@ -1512,27 +1528,15 @@ async fn window_cases_join_an_account_only_once_its_real_name_is_verified() {
     let mismatch = register_citizen(&app, "13900139142", "张四", ID_1).await;
     assert_eq!(mismatch["realname_status"], "mismatch");
     let other = mismatch["access_token"].as_str().unwrap().to_owned();
-    let (status, case) = call(
+    paper_window_case(
         &app,
         &cast.clerk,
-        Method::POST,
-        "/api/v1/window/cases",
-        json!({
-            "item_code": ITEM,
-            "applicant": {"kind": "citizen", "name": "张三", "id_number": ID_1},
-            "paper_materials": [{"material_key": "application_form", "note": "纸质申请表"}],
-        }),
+        json!({"kind": "citizen", "name": "张三", "id_number": ID_1}),
     )
     .await;
-    assert_eq!(status, 201, "{case}");
-    let response = app
-        .with_token(Method::POST, "/api/v1/me/realname-check", &other)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    recheck_realname(&app, &other).await;
     assert!(
-        mine(other).await.is_empty(),
+        my_case_ids(&app, &other).await.is_empty(),
         "a mismatching account claims nothing"
     );
     app.stop().await;

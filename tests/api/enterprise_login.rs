@@ -312,21 +312,13 @@ async fn staff_log_in_with_a_certificate_an_administrator_bound_to_their_account
 async fn the_first_certificate_login_brings_the_window_cases_under_the_credit_code() {
     let app = certificate_app().await;
     let cast = crate::cases::set_up(&app).await;
-    let (status, case) = crate::cases::call(
+    let id = crate::cases::paper_window_case(
         &app,
         &cast.clerk,
-        Method::POST,
-        "/api/v1/window/cases",
-        json!({
-            "item_code": crate::cases::ITEM,
-            "applicant": {"kind": "enterprise", "name": "大安示范食品有限公司",
-                          "id_number": "91110108MA01T6X294", "phone": "13900139151"},
-            "paper_materials": [{"material_key": "application_form", "note": "纸质申请表"}],
-        }),
+        json!({"kind": "enterprise", "name": "大安示范食品有限公司",
+               "id_number": "91110108MA01T6X294", "phone": "13900139151"}),
     )
     .await;
-    assert_eq!(status, 201, "{case}");
-    let id = case["id"].as_str().unwrap().to_owned();
 
     let mut listed = Vec::new();
     for leaf in ["enterprise-rsa-cfca", "enterprise-p256-gmt"] {
@@ -336,17 +328,7 @@ async fn the_first_certificate_login_brings_the_window_cases_under_the_credit_co
             .await
             .unwrap();
         let token = body["access_token"].as_str().unwrap();
-        let (status, cases) =
-            crate::cases::call(&app, token, Method::GET, "/api/v1/me/cases", json!(null)).await;
-        assert_eq!(status, 200, "{cases}");
-        listed.push(
-            cases["cases"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["id"].as_str().unwrap().to_owned())
-                .collect::<Vec<_>>(),
-        );
+        listed.push(crate::cases::my_case_ids(&app, token).await);
     }
     assert_eq!(
         listed,

@@ -671,15 +671,8 @@ async fn a_window_applicant_who_registers_later_finds_the_case_and_the_licence_i
     let stranger = citizen(&app, "13900139132", "李四", ID_1).await;
     let token = citizen(&app, "13900139133", "吴十", ID_2).await;
     for (who, expected) in [(&token, 1), (&stranger, 0)] {
-        let (status, cases) = call(&app, who, Method::GET, "/api/v1/me/cases", json!(null)).await;
-        assert_eq!(status, 200, "{cases}");
-        let listed: Vec<&str> = cases["cases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["id"].as_str().unwrap())
-            .collect();
-        assert_eq!(listed.len(), expected, "{cases}");
+        let listed = crate::cases::my_case_ids(&app, who).await;
+        assert_eq!(listed.len(), expected, "{listed:?}");
         let (status, list) = call(&app, who, Method::GET, "/api/v1/me/licences", json!(null)).await;
         assert_eq!(status, 200, "{list}");
         let licences = list["licences"].as_array().unwrap();
