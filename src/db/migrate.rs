@@ -63,6 +63,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0014_window_applicants_claim_their_cases.sql",
         include_str!("../../migrations/0014_window_applicants_claim_their_cases.sql"),
     ),
+    (
+        "0015_no_hot_parent_locks_in_submissions.sql",
+        include_str!("../../migrations/0015_no_hot_parent_locks_in_submissions.sql"),
+    ),
 ];
 
 /// Arbitrary constant naming the migration lock in `pg_advisory_lock`.

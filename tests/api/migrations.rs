@@ -79,3 +79,65 @@ async fn an_edited_applied_migration_stops_start_up_with_a_clear_message() {
     );
     assert!(!migrate::is_current(&client).await.unwrap());
 }
+
+/// Cases and notifications name their department, item version and template without a foreign
+/// key (migration 0015: no shared row locked by every submission); those parents refuse to be
+/// removed or re-keyed instead, and a department's other edits still go through.
+#[tokio::test]
+async fn parents_that_cases_and_notices_name_cannot_be_removed_or_rekeyed() {
+    let database = fresh_database().await;
+    let client = connect(&database.connection_string).await;
+    client
+        .batch_execute(
+            "INSERT INTO department (id, code, name, level, region_code)
+             VALUES ('00000000-0000-0000-0000-0000000000d1', 'GUARD-TEST', '守护测试局', 'county', '330102');
+             INSERT INTO item (id, code, lead_department_id, region_code, status, draft, current_version)
+             VALUES ('00000000-0000-0000-0000-0000000000a1', 'GUARD-ITEM', '00000000-0000-0000-0000-0000000000d1',
+                     '330102', 'published', '{}', 1);
+             INSERT INTO item_version (item_id, version, name, category, department_ids, guide, guide_sha256, published_by)
+             VALUES ('00000000-0000-0000-0000-0000000000a1', 1, '守护测试事项', 'licence',
+                     '{00000000-0000-0000-0000-0000000000d1}', '{}', 'x', 'test');
+             INSERT INTO notification_template (key, version, sms_body, variables, created_by)
+             VALUES ('guard.test', 1, '测试', '{}', 'test');",
+        )
+        .await
+        .unwrap();
+    let refused = [
+        (
+            "DELETE FROM department WHERE code = 'GUARD-TEST'",
+            "never removed or re-keyed",
+        ),
+        (
+            "UPDATE department SET id = '00000000-0000-0000-0000-0000000000d2' WHERE code = 'GUARD-TEST'",
+            "never removed or re-keyed",
+        ),
+        (
+            "DELETE FROM item_version WHERE name = '守护测试事项'",
+            "immutable",
+        ),
+        (
+            "UPDATE item_version SET version = 2 WHERE name = '守护测试事项'",
+            "immutable",
+        ),
+        (
+            "DELETE FROM notification_template WHERE key = 'guard.test'",
+            "immutable",
+        ),
+        (
+            "UPDATE notification_template SET version = 2 WHERE key = 'guard.test'",
+            "immutable",
+        ),
+    ];
+    for (statement, reason) in refused {
+        let err = client.batch_execute(statement).await.expect_err(statement);
+        assert!(
+            err.as_db_error()
+                .is_some_and(|e| e.message().contains(reason)),
+            "{statement}: {err:?}"
+        );
+    }
+    client
+        .batch_execute("UPDATE department SET phone = '0571-1234567' WHERE code = 'GUARD-TEST'")
+        .await
+        .unwrap();
+}
