@@ -481,29 +481,32 @@ impl CpuWatch {
     }
 }
 
-/// Commits, WAL flushes and WAL bytes of the cluster so far (`pg_stat_database` of `database`,
-/// `pg_stat_wal`).
-async fn db_counters(db: &tokio_postgres::Client, database: &str) -> [f64; 3] {
+/// Commits, WAL flushes, WAL bytes and full-page images of the cluster so far
+/// (`pg_stat_database` of `database`, `pg_stat_wal`).
+async fn db_counters(db: &tokio_postgres::Client, database: &str) -> [f64; 4] {
     let row = db
         .query_one(
             "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = $1)::float8,
-                    wal_sync::float8, wal_bytes::float8
+                    wal_sync::float8, wal_bytes::float8, wal_fpi::float8
                FROM pg_stat_wal",
             &[&database],
         )
         .await
         .unwrap();
-    [row.get(0), row.get(1), row.get(2)]
+    [row.get(0), row.get(1), row.get(2), row.get(3)]
 }
 
-/// "per X: 6.0 transactions, 4.1 WAL flushes, 14.2 kB of WAL" between two [`db_counters`].
-fn per_unit(what: &str, before: [f64; 3], after: [f64; 3], units: f64) -> String {
+/// "per X: 6.0 transactions, 4.1 WAL flushes, 14.2 kB of WAL (0.3 full-page images)" between
+/// two [`db_counters`]: a page's first change after a checkpoint is logged whole, so inserts
+/// spread over many index pages cost more WAL than the rows themselves.
+fn per_unit(what: &str, before: [f64; 4], after: [f64; 4], units: f64) -> String {
     let per = |i: usize| (after[i] - before[i]) / units.max(1.0);
     format!(
-        "per {what}: {:.1} transactions, {:.2} WAL flushes, {:.1} kB of WAL",
+        "per {what}: {:.1} transactions, {:.2} WAL flushes, {:.1} kB of WAL ({:.2} full-page images)",
         per(0),
         per(1),
-        per(2) / 1000.0
+        per(2) / 1000.0,
+        per(3)
     )
 }
 
