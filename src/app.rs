@@ -229,8 +229,8 @@ pub fn openapi_spec_json() -> anyhow::Result<String> {
 }
 
 /// Every route, with middleware: request id (outermost, so every log line has it), metrics,
-/// body size limit (material uploads excepted: they stream under `[cases] max_material_bytes`),
-/// and problem+json for every error.
+/// no NUL character in the URL, body size limit (material uploads excepted: they stream under
+/// `[cases] max_material_bytes`), and problem+json for every error.
 pub fn routes(config: &Config, services: &Services) -> impl Endpoint + 'static {
     let api = openapi_service(services);
     let docs = api.swagger_ui();
@@ -245,6 +245,7 @@ pub fn routes(config: &Config, services: &Services) -> impl Endpoint + 'static {
         .nest("/docs", docs)
         .at("/openapi.json", spec)
         .with(body_limit)
+        .with(crate::http::nul_guard::NulGuard)
         .catch_all_error(problem_for_error)
         .with(MetricsMiddleware(services.metrics.clone()))
         .with(RequestIdMiddleware)

@@ -55,6 +55,19 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             detail: "a JSON request body is required".to_owned(),
         });
     }
+    // A NUL arrives only as the escape `\u0000`; only then is the body walked for it.
+    if bytes.windows(6).any(|w| w == b"\\u0000")
+        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes)
+        && let Some(path) = super::nul_guard::json_path_with_nul(&value)
+    {
+        return Err(AppError::BadRequest {
+            code: "invalid_character",
+            detail: format!(
+                "`{path}` contains the NUL character (\\u0000), which no text may hold"
+            ),
+            field: Some(path),
+        });
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let path = err.path().to_string();

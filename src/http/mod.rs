@@ -6,6 +6,7 @@ pub mod catch_all;
 pub mod download;
 pub mod json_body;
 pub mod metrics;
+pub mod nul_guard;
 pub mod pre_serialized;
 pub mod problem;
 pub mod request_id;

@@ -193,6 +193,7 @@ fn title_for(code: &str, status: StatusCode) -> &'static str {
     match code {
         "invalid_json" => "请求内容不是合法的 JSON",
         "invalid_body" => "请求内容格式错误",
+        "invalid_character" => "内容含有不允许的空字符",
         "invalid_parameter" => "请求参数错误",
         "validation_failed" => "请求内容未通过校验",
         "guide_incomplete" => "办事指南要素不全，不能发布",

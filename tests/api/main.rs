@@ -24,6 +24,7 @@ mod database_tls;
 mod demo;
 mod enterprise_login;
 mod errors;
+mod hostile_requests;
 mod identity;
 mod licences;
 mod migrations;
