@@ -63,6 +63,8 @@ pub struct Services {
     pub seals: crate::seals::registry::SealRegistry,
     pub licences: crate::licences::service::LicenceService,
     pub blobs: Arc<dyn BlobStore>,
+    /// The largest request body outside the material routes (`max_body_bytes`).
+    pub max_body_bytes: usize,
 }
 
 impl Services {
@@ -117,6 +119,7 @@ impl Services {
             licences,
             files: MaterialFiles::new(pool.clone(), blobs.clone(), config.cases.max_material_bytes),
             blobs,
+            max_body_bytes: config.max_body_bytes,
             outbox: config.notify.outbox(),
             email_verification: config.notify.email_verification.clone(),
             receipt_token: config.notify.receipt_token.clone(),
@@ -163,6 +166,7 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
                 service: services.catalog.clone(),
                 gate: services.gate.clone(),
                 pool: services.pool.clone(),
+                max_form_bytes: services.max_body_bytes,
             },
             NotifyApi {
                 pool: services.pool.clone(),

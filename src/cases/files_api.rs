@@ -9,19 +9,17 @@
 //! return the file already on file (200), so the app may retry freely.
 
 use deadpool_postgres::Pool;
-use poem::http::{Method, header};
-use poem::{Body, Request, RequestBody};
+use poem::Request;
+use poem::http::Method;
 use poem_openapi::payload::Json;
-use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaSchema, MetaSchemaRef};
-use poem_openapi::{
-    ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, Object, OpenApi,
-};
+use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::files::{
     MATERIAL_TYPES, MaterialFile, MaterialFiles, Stored, parse_file_name, too_large,
 };
 use crate::http::download::FileDownload;
+use crate::http::upload::{Upload, UploadKinds};
 use crate::http::{ApiTags, AppError, AppResult};
 use crate::identity::gate::{AccessToken, Gate};
 use crate::identity::model::{Assurance, Role};
@@ -46,91 +44,23 @@ pub const OWN_LIMIT_ROUTES: [(Method, &str); 2] = [
 /// The header naming the uploaded file.
 pub const FILE_NAME_HEADER: &str = "X-File-Name";
 
-/// The raw body of an upload with its declared content type, not read yet: the caller is
-/// authenticated first, then the body is read under the limit.
-pub struct MaterialUpload {
-    content_type: Option<String>,
-    content_length: Option<u64>,
-    body: Body,
-}
+/// What the material routes take: the four material types.
+pub struct MaterialKinds;
 
-impl<'a> ApiExtractor<'a> for MaterialUpload {
-    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
-
-    type ParamType = ();
-    type ParamRawType = ();
-
-    /// Documents the four accepted content types (poem-openapi's `Binary` documents only
-    /// `application/octet-stream`, which is refused here).
-    fn request_meta() -> Option<MetaRequest> {
-        Some(MetaRequest {
-            description: Some(
-                "The file's bytes. Content-Type must be the file's real type (its bytes are checked). \
-                 Optional header `X-File-Name`: the file's name, percent-encoded UTF-8, at most 200 \
-                 characters, no / or \\.",
-            ),
-            content: MATERIAL_TYPES
-                .iter()
-                .map(|(_, content_type)| MetaMediaType {
-                    content_type,
-                    schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format(
-                        "string", "binary",
-                    ))),
-                })
-                .collect(),
-            required: true,
-        })
+impl UploadKinds for MaterialKinds {
+    fn content_types() -> Vec<&'static str> {
+        MATERIAL_TYPES.iter().map(|(_, t)| *t).collect()
     }
 
-    async fn from_request(
-        request: &'a Request,
-        body: &mut RequestBody,
-        _param_opts: ExtractParamOptions<Self::ParamType>,
-    ) -> poem::Result<Self> {
-        Ok(MaterialUpload {
-            content_type: request.content_type().map(str::to_owned),
-            content_length: request
-                .headers()
-                .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok()),
-            body: body.take()?,
-        })
+    fn description() -> &'static str {
+        "The file's bytes. Content-Type must be the file's real type (its bytes are checked). \
+         Optional header `X-File-Name`: the file's name, percent-encoded UTF-8, at most 200 \
+         characters, no / or \\."
     }
 }
 
-impl MaterialUpload {
-    /// The declared Content-Type, without parameters.
-    pub fn content_type(&self) -> Option<&str> {
-        self.content_type
-            .as_deref()
-            .map(|t| t.split(';').next().unwrap_or(t).trim())
-    }
-
-    /// The bytes, at most `limit` of them: a declared length over the limit is refused before
-    /// reading anything, and a streamed body is cut off as soon as it passes the limit.
-    pub async fn read(self, limit: usize) -> AppResult<Vec<u8>> {
-        use futures_util::StreamExt;
-        if self.content_length.is_some_and(|n| n > limit as u64) {
-            return Err(too_large(limit));
-        }
-        let capacity = self.content_length.map_or(0, |n| n as usize);
-        let mut bytes = Vec::with_capacity(capacity);
-        let mut stream = std::pin::pin!(self.body.into_bytes_stream());
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|_| AppError::BadRequest {
-                code: "invalid_body",
-                field: Some("body".to_owned()),
-                detail: "the request body could not be read to its end".to_owned(),
-            })?;
-            if bytes.len() + chunk.len() > limit {
-                return Err(too_large(limit));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(bytes)
-    }
-}
+/// A material upload, read by the handler under the material limit.
+pub type MaterialUpload = Upload<MaterialKinds>;
 
 /// One material file on file.
 #[derive(Debug, Clone, Object)]
@@ -322,9 +252,9 @@ impl CaseFilesApi {
         req: &Request,
         body: MaterialUpload,
     ) -> AppResult<FileUploaded> {
-        let kind = super::files::check_declared(body.content_type.as_deref())?;
+        let kind = super::files::check_declared(body.declared_content_type())?;
         let file_name = file_name_of(req)?;
-        let bytes = body.read(self.files.max_bytes()).await?;
+        let bytes = body.read(self.files.max_bytes(), too_large).await?;
         let stored = self
             .files
             .store(

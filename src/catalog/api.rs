@@ -2,10 +2,8 @@
 
 use std::sync::Arc;
 
-use poem::Request;
-use poem::http::header;
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::{Binary, Json};
+use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::model::Category;
@@ -17,6 +15,7 @@ use super::views::{
 use crate::audit;
 use crate::http::download::FileDownload;
 use crate::http::pre_serialized::PreSerialized;
+use crate::http::upload::{Upload, UploadKinds};
 use crate::http::{ApiTags, AppError, AppResult, JsonBody, path_number};
 use crate::identity::gate::forbidden;
 use crate::identity::gate::{AccessToken, Gate};
@@ -27,6 +26,33 @@ pub struct CatalogApi {
     pub service: Arc<CatalogService>,
     pub gate: Gate,
     pub pool: deadpool_postgres::Pool,
+    /// The largest blank or sample form (the global body limit).
+    pub max_form_bytes: usize,
+}
+
+/// What the form upload takes: the form types of [`crate::filetype::FORM_TYPES`].
+pub struct FormKinds;
+
+impl UploadKinds for FormKinds {
+    fn content_types() -> Vec<&'static str> {
+        crate::filetype::FORM_TYPES
+            .iter()
+            .map(|(t, _)| *t)
+            .collect()
+    }
+
+    fn description() -> &'static str {
+        "The form's bytes. Content-Type must be the file's real type (its bytes are checked)."
+    }
+}
+
+/// 413 for a form over the body limit (the code the body-limit middleware uses for this route).
+fn form_too_large(limit: usize) -> AppError {
+    AppError::Status {
+        status: poem::http::StatusCode::PAYLOAD_TOO_LARGE,
+        code: "payload_too_large",
+        detail: format!("a form file may be at most {limit} bytes"),
+    }
 }
 
 #[derive(ApiResponse)]
@@ -238,8 +264,7 @@ impl CatalogApi {
     async fn upload_file(
         &self,
         auth: AccessToken,
-        req: &Request,
-        body: Binary<Vec<u8>>,
+        body: Upload<FormKinds>,
     ) -> AppResult<FileStored> {
         // Forms are referenced by digest from any item's draft: any department admin may upload.
         let actor = self
@@ -247,14 +272,11 @@ impl CatalogApi {
             .require(&auth, Rule::SomeAdministrator)
             .await?
             .actor();
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
+        let content_type = body.declared_content_type().unwrap_or_default().to_owned();
+        let bytes = body.read(self.max_form_bytes, form_too_large).await?;
         Ok(FileStored::Stored(Json(
             self.service
-                .upload_file(&actor, content_type, &body.0)
+                .upload_file(&actor, &content_type, &bytes)
                 .await?,
         )))
     }

@@ -10,6 +10,7 @@ pub mod nul_guard;
 pub mod pre_serialized;
 pub mod problem;
 pub mod request_id;
+pub mod upload;
 
 pub use json_body::JsonBody;
 pub use problem::{AppError, AppResult, FieldError};

@@ -154,7 +154,9 @@ impl LicencesApi {
                 detail: "upload the PDF with Content-Type: application/pdf".to_owned(),
             });
         }
-        let bytes = body.read(self.max_upload_bytes).await?;
+        let bytes = body
+            .read(self.max_upload_bytes, crate::cases::files::too_large)
+            .await?;
         Ok(Json(self.service.verify_upload(&bytes).await?))
     }
 

@@ -87,6 +87,15 @@ struct Callers {
 }
 
 impl Callers {
+    /// A signed-in caller an operation under `path` is not meant for.
+    fn wrong_for_path(&self, path: &str) -> &str {
+        if path.starts_with("/api/v1/me") || path == "/api/v1/cases" {
+            &self.reviewer
+        } else {
+            &self.citizen
+        }
+    }
+
     fn for_path(&self, path: &str) -> Option<&str> {
         let under = |prefix: &str| path.starts_with(prefix);
         if under("/api/v1/admin/") {
@@ -249,6 +258,33 @@ async fn hostile_input_to_every_operation_gets_a_4xx_problem_with_a_code_never_a
                 };
                 builder.header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
             };
+
+            // Callers it is not for: none, a forged token, and a signed-in caller of another
+            // kind. An operation that requires a token answers 401 without one.
+            let secured = operation["security"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty());
+            let wrong = callers.wrong_for_path(template);
+            for (who, credential) in [
+                ("no token", None),
+                ("forged token", Some("eyJhbGciOiJFZERTQSJ9.e30.c2ln")),
+                ("another kind of caller", Some(wrong)),
+            ] {
+                calls += 1;
+                let builder = app.http.request(method.clone(), app.url(&real_path));
+                let builder = match credential {
+                    Some(token) => builder.bearer_auth(token),
+                    None => builder,
+                };
+                let response = with_body(builder, operation, &spec).send().await.unwrap();
+                let status = response.status().as_u16();
+                if secured && credential != Some(wrong) && status != 401 {
+                    broken.push(format!("{method} {real_path} ({who}): {status}, not 401"));
+                }
+                if status >= 500 && status != 501 {
+                    broken.push(format!("{method} {real_path} ({who}): {status}"));
+                }
+            }
 
             // Path parameters, one at a time.
             for parameter in parameters.iter().filter(|p| p["in"] == "path") {
