@@ -312,6 +312,31 @@ async fn hostile_input_to_every_operation_gets_a_4xx_problem_with_a_code_never_a
                 }
             }
 
+            // Header parameters (the Idempotency-Key), one at a time.
+            for parameter in parameters.iter().filter(|p| p["in"] == "header") {
+                let name = parameter["name"].as_str().unwrap();
+                let values = ["", " ", "a b\tc", &"k".repeat(5_000), "%00"]
+                    .map(|v| v.as_bytes().to_vec())
+                    .into_iter()
+                    // UTF-8 bytes of 字: legal on the wire (obs-text), not ASCII.
+                    .chain([vec![0xE5, 0xAD, 0x97]]);
+                for bytes in values {
+                    let value = reqwest::header::HeaderValue::from_bytes(&bytes).unwrap();
+                    calls += 1;
+                    let call = Call {
+                        method: method.clone(),
+                        path: real_path.clone(),
+                        what: format!("header {name}: {:?}", &bytes[..bytes.len().min(20)]),
+                    };
+                    let mut builder = app.http.request(method.clone(), app.url(&real_path));
+                    if let Some(token) = token {
+                        builder = builder.bearer_auth(token);
+                    }
+                    let builder = with_body(builder, operation, &spec).header(name, value);
+                    check(call, builder, &mut broken).await;
+                }
+            }
+
             // Query parameters, one at a time.
             for parameter in parameters.iter().filter(|p| p["in"] == "query") {
                 let name = parameter["name"].as_str().unwrap();
