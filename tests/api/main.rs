@@ -20,6 +20,7 @@ mod case_files;
 mod cases;
 mod catalog;
 mod contract;
+mod crash_recovery;
 mod database_tls;
 mod demo;
 mod enterprise_login;

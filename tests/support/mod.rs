@@ -163,6 +163,15 @@ impl TestApp {
             running.stop().await.expect("graceful stop");
         }
     }
+
+    /// Stops the app and hands over its database and data directory (keys, blobs), for a test
+    /// that serves them with another process.
+    pub async fn stop_keeping_data(mut self) -> (db::TestDatabase, tempfile::TempDir) {
+        if let Some(running) = self.running.take() {
+            running.stop().await.expect("graceful stop");
+        }
+        (self.database, self._data_dir)
+    }
 }
 
 /// Asserts a problem+json response with the given status and code; returns the body.
