@@ -441,9 +441,7 @@ impl CpuWatch {
     /// "CPU (cores of 2): server 0.61, load generator 0.20, PostgreSQL 0.52, other processes
     /// 0.60, idle 0.07", then "CPU per submission: server 2.31 ms, ..." for `units` of `unit`.
     /// The time per unit is steadier than a rate when other processes share the machine.
-    /// Also returns the CPU per unit of every accounted process together (the named ones and
-    /// the cluster), in milliseconds.
-    fn finish(self, unit: &str, units: f64) -> (String, f64) {
+    fn finish(self, unit: &str, units: f64) -> String {
         let end = self.snapshot();
         let start = &self.start;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
@@ -475,12 +473,11 @@ impl CpuWatch {
             share(busy.saturating_sub(accounted))
         ));
         parts.push(format!("idle {:.2}", share(elapsed - busy)));
-        let report = format!(
+        format!(
             "CPU (cores of {cores:.0}): {}\n    CPU per {unit}: {}",
             parts.join(", "),
             per_unit.join(", ")
-        );
-        (report, ms_per_unit(accounted))
+        )
     }
 }
 
@@ -837,7 +834,7 @@ async fn main() {
         profiler.wait().unwrap();
     }
     let waits = sampler.finish().await;
-    let (cpu, cpu_per_submission) = cpu.finish("submission", m.submissions as f64);
+    let cpu = cpu.finish("submission", m.submissions as f64);
     // Busy backends publish their statistics at most once a second: both readings lag by up to
     // about a second of work, which mostly cancels out over the measured run.
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -860,7 +857,7 @@ async fn main() {
         cluster.data_dir(),
     );
     let (tps, transactions, pgbench_output) = tpcb(&cluster, concurrency, seconds);
-    let (tpcb_cpu, cpu_per_transaction) = tpcb_cpu.finish("TPC-B transaction", transactions);
+    let tpcb_cpu = tpcb_cpu.finish("TPC-B transaction", transactions);
     tokio::time::sleep(Duration::from_millis(600)).await;
     let tpcb_counters = per_unit(
         "TPC-B transaction",
@@ -939,13 +936,8 @@ async fn main() {
     println!("    {tpcb_counters}");
     println!("    {tpcb_cpu}");
     println!(
-        "  submissions/s ÷ TPC-B tps, round 1: {:>8.3}   (by CPU, round 1: {:.2} ms per TPC-B \
-         transaction ÷ {:.2} ms per submission = {:.3}; what the ratio tends to when both loads \
-         keep the cores busy, steadier than the rates)",
-        m.rate() / tps,
-        cpu_per_transaction,
-        cpu_per_submission,
-        cpu_per_transaction / cpu_per_submission
+        "  submissions/s ÷ TPC-B tps, round 1: {:>8.3}",
+        m.rate() / tps
     );
     for (i, (rate, p99, tps)) in rounds.iter().enumerate() {
         println!(
