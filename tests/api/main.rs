@@ -28,6 +28,7 @@ mod errors;
 mod hostile_requests;
 mod identity;
 mod licences;
+mod log_hygiene;
 mod migrations;
 mod notify;
 mod notify_email;
