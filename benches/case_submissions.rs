@@ -634,6 +634,13 @@ async fn publish_item(base: &str) {
 
 /// The built-in TPC-B-like script with `clients` connections for `seconds`: (tps "without
 /// initial connection time", transactions, pgbench's output).
+/// Writes out every dirty page before a measured load: otherwise the kernel flushes what the
+/// previous load wrote (blobs, WAL, data files) during the next one, billing it as "other
+/// processes" and slowing whichever load comes second.
+fn settle() {
+    nix::unistd::sync();
+}
+
 fn tpcb(cluster: &EmbeddedCluster, clients: usize, seconds: u64) -> (f64, f64, String) {
     let (clients, seconds) = (clients.to_string(), seconds.to_string());
     let output = pgbench(cluster, &["-c", &clients, "-j", "2", "-T", &seconds]);
@@ -811,6 +818,7 @@ async fn main() {
     // between the two loads, the server idle while pgbench runs.
     pgbench(&cluster, &["-i", "-s", "10", "-q"]);
     let stats = connect(&cluster.connection_string("postgres")).await;
+    settle();
     let counters = db_counters(&stats, "bench").await;
     let cpu = CpuWatch::start(
         vec![
@@ -851,6 +859,7 @@ async fn main() {
     };
 
     // The baseline, on the same cluster, the server idle.
+    settle();
     let counters = db_counters(&stats, "pgbench_baseline").await;
     let tpcb_cpu = CpuWatch::start(
         vec![("pgbench", Source::ReapedChildren)],
@@ -872,8 +881,10 @@ async fn main() {
     let mut rounds = vec![(m.rate(), m.whole.pct(0.99), tps)];
     let mut submitted = m.submissions;
     for _ in 1..env_or("BENCH_ROUNDS", 3) {
+        settle();
         let again = measure(&ctx, concurrency, seconds).await;
         submitted += again.submissions;
+        settle();
         let (tps, _, _) = tpcb(&cluster, concurrency, seconds);
         rounds.push((again.rate(), again.whole.pct(0.99), tps));
     }
