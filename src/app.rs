@@ -9,6 +9,8 @@ use anyhow::Context;
 use deadpool_postgres::Pool;
 use poem::listener::{Acceptor, Listener, TcpListener};
 
+use crate::http::idle_deadline::IdleDeadline;
+
 use poem::http::Method;
 use poem::{Endpoint, EndpointExt, Route, Server};
 use poem_openapi::OpenApiService;
@@ -430,6 +432,7 @@ pub async fn start_with(
         .and_then(|a| a.as_socket_addr().copied())
         .context("listener address")?;
     tracing::info!(%address, mode = ?config.mode, "fingertip listening");
+    let idle_timeout = Duration::from_secs(config.http_idle_timeout_seconds);
 
     let mtls_stop = shutdown_rx.clone();
     let stop_all = shutdown_tx.clone();
@@ -447,12 +450,12 @@ pub async fn start_with(
                 let signal = async move {
                     let _ = stop.wait_for(|stop| *stop).await;
                 };
-                Server::new_with_acceptor(acceptor)
+                Server::new_with_acceptor(IdleDeadline::new(acceptor, idle_timeout))
                     .run_with_graceful_shutdown(endpoint, signal, Some(Duration::from_secs(30)))
                     .await
             })
         });
-        let served = Server::new_with_acceptor(acceptor)
+        let served = Server::new_with_acceptor(IdleDeadline::new(acceptor, idle_timeout))
             .run_with_graceful_shutdown(endpoint, signal, Some(Duration::from_secs(30)))
             .await;
         // The main server has stopped (signal or stop()): stop the mTLS one too.

@@ -49,6 +49,10 @@ pub struct Config {
     /// Load the demo catalog into an empty database (never in production).
     pub demo_data: bool,
     pub max_body_bytes: usize,
+    /// A connection that sends and receives nothing for this long is closed: a client that
+    /// opens connections and never finishes a request cannot hold them (and their file
+    /// descriptors) forever.
+    pub http_idle_timeout_seconds: u64,
     pub db_pool_size: usize,
     /// How often the audit checkpoint signs the set of chain heads.
     pub audit_checkpoint_seconds: u64,
@@ -117,6 +121,7 @@ impl Default for Config {
             mode: Mode::Development,
             demo_data: false,
             max_body_bytes: 1024 * 1024,
+            http_idle_timeout_seconds: 60,
             db_pool_size: 16,
             audit_checkpoint_seconds: 300,
             log_format: "json".to_owned(),
@@ -139,6 +144,7 @@ struct FileLayer {
     mode: Option<Mode>,
     demo_data: Option<bool>,
     max_body_bytes: Option<usize>,
+    http_idle_timeout_seconds: Option<u64>,
     db_pool_size: Option<usize>,
     audit_checkpoint_seconds: Option<u64>,
     log_format: Option<String>,
@@ -204,6 +210,7 @@ impl Config {
             mode,
             demo_data,
             max_body_bytes,
+            http_idle_timeout_seconds,
             db_pool_size,
             audit_checkpoint_seconds,
             log_format
@@ -270,6 +277,10 @@ impl Config {
                     self.cases.max_material_bytes =
                         value.parse().map_err(|e| bad(format!("{e}")))?
                 }
+                "FINGERTIP_HTTP_IDLE_TIMEOUT_SECONDS" => {
+                    self.http_idle_timeout_seconds =
+                        value.parse().map_err(|e| bad(format!("{e}")))?
+                }
                 "FINGERTIP_DB_POOL_SIZE" => {
                     self.db_pool_size = value.parse().map_err(|e| bad(format!("{e}")))?
                 }
@@ -310,6 +321,11 @@ impl Config {
                         .to_owned(),
                 ));
             }
+        }
+        if self.http_idle_timeout_seconds == 0 {
+            return Err(ConfigError::Rule(
+                "http_idle_timeout_seconds must be at least 1".to_owned(),
+            ));
         }
         if self.db_pool_size == 0 {
             return Err(ConfigError::Rule(

@@ -4,6 +4,7 @@
 pub mod body_limit;
 pub mod catch_all;
 pub mod download;
+pub mod idle_deadline;
 pub mod json_body;
 pub mod metrics;
 pub mod nul_guard;

@@ -187,3 +187,38 @@ async fn a_logged_out_admin_token_is_refused_at_once() {
     expect_problem(response, 401, "session_revoked").await;
     app.stop().await;
 }
+
+/// A client that opens a connection and never finishes its request (or goes quiet between
+/// requests) does not hold the connection: it is closed after `http_idle_timeout_seconds`.
+#[tokio::test]
+async fn a_connection_that_never_finishes_its_request_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = crate::support::spawn_app_with(|c| c.http_idle_timeout_seconds = 1).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stalled = tokio::net::TcpStream::connect(&address).await.unwrap();
+    stalled
+        .write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = [0u8; 64];
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stalled.read(&mut buffer),
+    )
+    .await
+    .expect("the server closes the stalled connection");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "closed without an answer: {read:?}"
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "not before the idle timeout: {:?}",
+        started.elapsed()
+    );
+    // Other clients are served as before.
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    app.stop().await;
+}

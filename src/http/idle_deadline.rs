@@ -1,0 +1,178 @@
+//! Connections that go quiet are closed. A client that opens connections and never finishes a
+//! request head (slowloris), or keeps idle keep-alive connections open, would otherwise hold a
+//! task and a file descriptor each for as long as it likes; enough of them and the server can
+//! neither accept a connection nor open a blob.
+//!
+//! poem's own `idle_timeout` asks hyper for a graceful shutdown, which waits for the request in
+//! progress, and a request whose head never completes is always in progress: that connection
+//! stays. Here the connection's reads fail instead once nothing has been read or written for
+//! the timeout, which ends hyper's connection whatever state it is in. A handler at work does not
+//! read, so a slow request is not cut off by this; the timeout (a minute by default) is far
+//! longer than any handler takes.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use poem::http::uri::Scheme;
+use poem::listener::Acceptor;
+use poem::web::{LocalAddr, RemoteAddr};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+/// Wraps an acceptor: every connection it accepts is closed after `timeout` without traffic.
+pub struct IdleDeadline<A> {
+    inner: A,
+    timeout: Duration,
+}
+
+impl<A> IdleDeadline<A> {
+    pub fn new(inner: A, timeout: Duration) -> Self {
+        IdleDeadline { inner, timeout }
+    }
+}
+
+impl<A: Acceptor> Acceptor for IdleDeadline<A> {
+    type Io = DeadlineIo<A::Io>;
+
+    fn local_addr(&self) -> Vec<LocalAddr> {
+        self.inner.local_addr()
+    }
+
+    async fn accept(&mut self) -> io::Result<(Self::Io, LocalAddr, RemoteAddr, Scheme)> {
+        let (io, local, remote, scheme) = self.inner.accept().await?;
+        Ok((DeadlineIo::new(io, self.timeout), local, remote, scheme))
+    }
+}
+
+/// A connection whose reads fail with `TimedOut` once it has been quiet for the timeout.
+pub struct DeadlineIo<T> {
+    inner: T,
+    timeout: Duration,
+    /// When a byte last went either way. Traffic only records the time; the timer is moved
+    /// when it fires early, so busy connections touch no timer per read or write.
+    last_traffic: Instant,
+    timer: Pin<Box<Sleep>>,
+}
+
+impl<T> DeadlineIo<T> {
+    fn new(inner: T, timeout: Duration) -> Self {
+        let now = Instant::now();
+        DeadlineIo {
+            inner,
+            timeout,
+            last_traffic: now,
+            timer: Box::pin(tokio::time::sleep_until(now + timeout)),
+        }
+    }
+
+    /// Whether the connection has been quiet for the timeout; otherwise arranges to be woken
+    /// when it would have been.
+    fn quiet_too_long(&mut self, cx: &mut Context<'_>) -> bool {
+        loop {
+            let due = self.last_traffic + self.timeout;
+            if self.timer.deadline() != due {
+                self.timer.as_mut().reset(due);
+            }
+            match self.timer.as_mut().poll(cx) {
+                Poll::Pending => return false,
+                Poll::Ready(()) if Instant::now() >= self.last_traffic + self.timeout => {
+                    return true;
+                }
+                // Traffic came after the timer was set: set it again from that traffic.
+                Poll::Ready(()) => {}
+            }
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for DeadlineIo<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                if buf.filled().len() > before {
+                    this.last_traffic = Instant::now();
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending if this.quiet_too_long(cx) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "connection idle for too long",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for DeadlineIo<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let result = Pin::new(&mut this.inner).poll_write(cx, data);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            this.last_traffic = Instant::now();
+        }
+        result
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            this.last_traffic = Instant::now();
+        }
+        result
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quiet_connection_fails_its_read_and_traffic_keeps_it_open() {
+        let (client, server) = tokio::io::duplex(64);
+        let mut server = DeadlineIo::new(server, Duration::from_secs(60));
+        let mut client = client;
+        // Traffic every 40 s keeps it open past the first minute.
+        for _ in 0..3 {
+            tokio::time::advance(Duration::from_secs(40)).await;
+            client.write_all(b"x").await.unwrap();
+            let mut byte = [0u8; 1];
+            server.read_exact(&mut byte).await.unwrap();
+        }
+        // Then a minute of nothing: the read fails.
+        let mut byte = [0u8; 1];
+        let started = Instant::now();
+        let error = server.read(&mut byte).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_secs(60));
+    }
+}
