@@ -12,47 +12,18 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::cases::{ITEM, PNG, citizen, set_up};
+use crate::support::binary::{free_port, serve_command, wait_ready};
 use crate::support::spawn_app;
 
 const WORKERS: usize = 6;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The binary serving `database_url` with the data directory `data_dir` on `port`.
 fn serve(database_url: &str, data_dir: &std::path::Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_fingertip"))
-        .arg("serve")
-        .env("DATABASE_URL", database_url)
-        .env("FINGERTIP_DATA_DIR", data_dir)
-        .env("FINGERTIP_LISTEN", format!("127.0.0.1:{port}"))
-        .env("FINGERTIP_LOG_FORMAT", "json")
-        .current_dir(data_dir)
+    serve_command(database_url, data_dir, port)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-async fn wait_ready(http: &reqwest::Client, base: &str, child: &mut Child) {
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
-            && r.status() == 200
-        {
-            return;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("server exited early: {status}");
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "not ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// A valid GB 11643 number for worker `i` (Beijing Chaoyang, born 1985).
@@ -76,7 +47,28 @@ struct Acknowledged {
     cases: Vec<(String, String)>,
 }
 
-/// Uploads and applies until the server stops answering; records every 201.
+/// Uploads `bytes`; the file's id when the server answered with one.
+async fn upload(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    bytes: &[u8],
+    content_type: &str,
+) -> Option<String> {
+    let response = http
+        .post(format!("{base}/api/v1/me/files"))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .ok()?;
+    let body: Value = response.json().await.ok()?;
+    body["id"].as_str().map(str::to_owned)
+}
+
+/// Uploads and applies until the server stops answering; records every upload and case it
+/// answered.
 async fn submit_until_refused(
     base: String,
     token: String,
@@ -86,43 +78,21 @@ async fn submit_until_refused(
     let http = reqwest::Client::new();
     for round in 0.. {
         let form = pdf(&format!("{worker}-{round}"));
-        let Ok(response) = http
-            .post(format!("{base}/api/v1/me/files"))
-            .bearer_auth(&token)
-            .header("content-type", "application/pdf")
-            .body(form.clone())
-            .send()
-            .await
-        else {
+        let Some(form_id) = upload(&http, &base, &token, &form, "application/pdf").await else {
             return;
         };
-        let Ok(body) = response.json::<Value>().await else {
+        let Some(licence_id) = upload(&http, &base, &token, PNG, "image/png").await else {
             return;
         };
-        let Some(form_id) = body["id"].as_str().map(str::to_owned) else {
-            return;
-        };
-        acknowledged
-            .lock()
-            .unwrap()
-            .files
-            .push((token.clone(), form_id.clone(), form));
-        let Ok(response) = http
-            .post(format!("{base}/api/v1/me/files"))
-            .bearer_auth(&token)
-            .header("content-type", "image/png")
-            .body(PNG.to_vec())
-            .send()
-            .await
-        else {
-            return;
-        };
-        let Ok(body) = response.json::<Value>().await else {
-            return;
-        };
-        let Some(licence_id) = body["id"].as_str().map(str::to_owned) else {
-            return;
-        };
+        {
+            let mut acknowledged = acknowledged.lock().unwrap();
+            acknowledged
+                .files
+                .push((token.clone(), form_id.clone(), form));
+            acknowledged
+                .files
+                .push((token.clone(), licence_id.clone(), PNG.to_vec()));
+        }
         let Ok(response) = http
             .post(format!("{base}/api/v1/cases"))
             .bearer_auth(&token)
@@ -173,7 +143,7 @@ async fn every_acknowledged_upload_and_application_survives_a_sigkill_mid_load()
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut first = serve(&database.url, data_dir.path(), port);
-    wait_ready(&http, &base, &mut first).await;
+    wait_ready(&http, port, &mut first).await;
     let acknowledged = Arc::new(Mutex::new(Acknowledged::default()));
     let workers: Vec<_> = tokens
         .iter()
@@ -211,7 +181,7 @@ async fn every_acknowledged_upload_and_application_survives_a_sigkill_mid_load()
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut second = serve(&database.url, data_dir.path(), port);
-    wait_ready(&http, &base, &mut second).await;
+    wait_ready(&http, port, &mut second).await;
     for (token, id, bytes) in &acknowledged.files {
         let response = http
             .get(format!("{base}/api/v1/me/files/{id}"))

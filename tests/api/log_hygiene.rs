@@ -4,24 +4,16 @@
 //! for the statement logger at trace too), and its whole log is searched for what those requests
 //! carried. Then every table is searched for the ID number in the clear.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
 
 use serde_json::{Value, json};
 
 use crate::cases::{ITEM, PDF, PNG, set_up};
 use crate::identity::{ID_1, STAFF_PASSWORD};
+use crate::support::binary::{free_port, serve_command, wait_ready};
 use crate::support::spawn_app;
 
 const PHONE: &str = "13812345678";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn post(http: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Value {
     let mut request = http.post(url).json(&body);
@@ -67,31 +59,16 @@ async fn debug_logs_hold_no_id_number_phone_code_password_or_token() {
     // A login code right after the registration code: no wait between codes.
     let config = data_dir.path().join("fingertip.toml");
     std::fs::write(&config, "[identity.otp]\nresend_seconds = 0\n").unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_fingertip"))
+    let mut server = serve_command(&database.url, data_dir.path(), port)
         .arg("--config")
         .arg(&config)
-        .arg("serve")
-        .env("DATABASE_URL", &database.url)
-        .env("FINGERTIP_DATA_DIR", data_dir.path())
-        .env("FINGERTIP_LISTEN", format!("127.0.0.1:{port}"))
-        .env("FINGERTIP_LOG_FORMAT", "json")
         .env("FINGERTIP_LOG", "debug,tokio_postgres::query=trace")
-        .current_dir(data_dir.path())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
         .unwrap();
     let http = reqwest::Client::new();
-    let started = Instant::now();
-    while !http
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status() == 200)
-    {
-        assert!(started.elapsed() < Duration::from_secs(60), "not ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_ready(&http, port, &mut server).await;
     let (db, connection) =
         tokio_postgres::connect(&database.connection_string, tokio_postgres::NoTls)
             .await

@@ -5,15 +5,8 @@
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::support::binary::{free_port, wait_ready};
 
 fn fingertip(data_dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_fingertip"));
@@ -38,28 +31,6 @@ fn serve(data_dir: &std::path::Path, port: u16, demo: bool) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-async fn wait_ready(http: &reqwest::Client, port: u16, child: &mut Child) {
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = http
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-            && r.status() == 200
-        {
-            return;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("server exited early: {status}");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "server not ready in time"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 fn terminate(child: &mut Child) -> Vec<String> {

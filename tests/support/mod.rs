@@ -1,6 +1,7 @@
 //! Shared test helpers: a running app on port 0 with its own fresh database.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod db;
 pub mod pki;
 
