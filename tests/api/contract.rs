@@ -289,12 +289,7 @@ async fn exchange(
         expect["status"].as_u64().unwrap(),
         "{name}: status"
     );
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = crate::support::content_type(&response);
     if let Some(prefix) = expect["content_type"].as_str() {
         assert!(
             content_type.starts_with(prefix),

@@ -185,12 +185,7 @@ async fn check(call: Call, request: reqwest::RequestBuilder, broken: &mut Vec<St
         }
     };
     let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = crate::support::content_type(&response);
     let body = response.bytes().await.unwrap_or_default();
     let problem: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     // Certificate login on a server without `[identity.certificates]` is a deliberate 501 (the

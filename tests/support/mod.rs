@@ -175,15 +175,20 @@ impl TestApp {
     }
 }
 
-/// Asserts a problem+json response with the given status and code; returns the body.
-pub async fn expect_problem(response: reqwest::Response, status: u16, code: &str) -> Value {
-    assert_eq!(response.status().as_u16(), status, "status for {code}");
-    let content_type = response
+/// The response's Content-Type header ("" without one).
+pub fn content_type(response: &reqwest::Response) -> String {
+    response
         .headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
-        .to_owned();
+        .to_owned()
+}
+
+/// Asserts a problem+json response with the given status and code; returns the body.
+pub async fn expect_problem(response: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status for {code}");
+    let content_type = content_type(&response);
     assert!(
         content_type.starts_with("application/problem+json"),
         "content-type {content_type}"
