@@ -20,5 +20,6 @@ pub mod licences;
 pub mod logging;
 pub mod memory;
 pub mod notify;
+pub mod open_files;
 pub mod seals;
 pub mod tls;

@@ -107,6 +107,10 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<ExitCode> {
             if demo_data {
                 config.demo_data = true;
             }
+            match fingertip::open_files::raise_to_hard_limit() {
+                Ok(limit) => tracing::info!(limit, "open files"),
+                Err(err) => tracing::warn!(error = %err, "the open-files limit stays as it was"),
+            }
             let running = fingertip::app::start(config, true).await?;
             running.wait().await?;
             Ok(ExitCode::SUCCESS)

@@ -78,6 +78,15 @@ async fn the_binary_runs_on_an_embedded_cluster_stops_cleanly_and_reuses_its_dat
         !dir.path().join("pg/postmaster.pid").exists(),
         "the embedded cluster was stopped"
     );
+    // The open-files limit was raised to the hard limit and said so.
+    let (_, hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+    let limit_line = log
+        .iter()
+        .find(|l| l.contains("\"open files\""))
+        .unwrap_or_else(|| panic!("no open-files line: {log:?}"));
+    let parsed: serde_json::Value = serde_json::from_str(limit_line).unwrap();
+    assert_eq!(parsed["limit"], hard, "{parsed}");
     // JSON logs, each request line carrying its request id.
     let request_line = log
         .iter()
