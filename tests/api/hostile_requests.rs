@@ -46,6 +46,9 @@ fn hostile_bodies() -> Vec<String> {
         format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)),
         format!("{{\"padding\": \"{}\"}}", "x".repeat(3 * 1024 * 1024)),
         "\u{feff}{}".to_owned(),
+        // A lone surrogate (no Unicode character) and a number beyond f64.
+        "{\"name\": \"\\ud800\"}".to_owned(),
+        "{\"limit\": 1e400}".to_owned(),
     ]
 }
 
