@@ -6,9 +6,10 @@
 //! poem's own `idle_timeout` asks hyper for a graceful shutdown, which waits for the request in
 //! progress, and a request whose head never completes is always in progress: that connection
 //! stays. Here the connection's reads fail instead once nothing has been read or written for
-//! the timeout, which ends hyper's connection whatever state it is in. A handler at work does not
-//! read, so a slow request is not cut off by this; the timeout (a minute by default) is far
-//! longer than any handler takes.
+//! the timeout, which ends hyper's connection whatever state it is in. hyper also reads while a
+//! handler works (to notice a client that hangs up), so a handler that ran longer than the
+//! timeout would lose its connection: the timeout (a minute by default) is far longer than any
+//! handler takes, and a slow upload or download keeps the connection alive by moving bytes.
 
 use std::io;
 use std::pin::Pin;
