@@ -137,6 +137,18 @@ pub async fn act(app: &TestApp, token: &str, case: &str, action: &str, body: Val
     out
 }
 
+/// One case as `token`'s account sees it in the app: the status and the body.
+pub async fn my_case(app: &TestApp, token: &str, id: &str) -> (u16, Value) {
+    call(
+        app,
+        token,
+        Method::GET,
+        &format!("/api/v1/me/cases/{id}"),
+        json!(null),
+    )
+    .await
+}
+
 /// The ids of the cases `token`'s account sees in "my cases" (asserts 200).
 pub async fn my_case_ids(app: &TestApp, token: &str) -> Vec<String> {
     let (status, cases) = call(app, token, Method::GET, "/api/v1/me/cases", json!(null)).await;
@@ -322,14 +334,7 @@ async fn an_online_case_runs_from_application_through_correction_parallel_steps_
     );
 
     // The applicant sees what to do and answers in the app.
-    let (status, mine) = call(
-        &app,
-        &token,
-        Method::GET,
-        &format!("/api/v1/me/cases/{id}"),
-        json!(null),
-    )
-    .await;
+    let (status, mine) = my_case(&app, &token, &id).await;
     assert_eq!(status, 200);
     assert_eq!(mine["applicant_todo"], "answer_correction");
     let fixed = upload(
@@ -707,14 +712,7 @@ async fn other_citizens_and_other_departments_cannot_see_or_touch_a_case() {
     let (_, case) = applicant_with_case(&app, "13900139006", ID_1).await;
     let id = case["id"].as_str().unwrap();
     let stranger = citizen(&app, "13900139007", "周九", ID_2).await;
-    let (status, _) = call(
-        &app,
-        &stranger,
-        Method::GET,
-        &format!("/api/v1/me/cases/{id}"),
-        json!(null),
-    )
-    .await;
+    let (status, _) = my_case(&app, &stranger, id).await;
     assert_eq!(status, 404);
     let (status, _) = call(
         &app,
@@ -1195,14 +1193,7 @@ async fn an_agent_applies_and_acts_for_the_applicant_only_while_authorised() {
     let id = case["id"].as_str().unwrap().to_owned();
     // Both see it.
     for token in [&applicant, &agent] {
-        let (status, _) = call(
-            &app,
-            token,
-            Method::GET,
-            &format!("/api/v1/me/cases/{id}"),
-            json!(null),
-        )
-        .await;
+        let (status, _) = my_case(&app, token, &id).await;
         assert_eq!(status, 200);
     }
     // Once revoked, the agent can no longer act on it nor apply again.
@@ -1277,14 +1268,7 @@ async fn a_new_item_version_tells_applicants_what_changed_and_their_case_keeps_i
         .query_one("SELECT variables->>'changes' FROM notification WHERE template_key = 'case.item_changed' AND phone = $1", &[&phone])
         .await.unwrap().get(0);
     assert_eq!(changes, "承诺时限");
-    let (_, mine) = call(
-        &app,
-        &token,
-        Method::GET,
-        &format!("/api/v1/me/cases/{id}"),
-        json!(null),
-    )
-    .await;
+    let (_, mine) = my_case(&app, &token, id).await;
     assert_eq!(mine["item_version"], 1);
     assert_eq!(mine["limit_working_days"], 10);
     app.stop().await;
@@ -1512,14 +1496,7 @@ async fn window_cases_join_an_account_only_once_its_real_name_is_verified() {
         [id.as_str()],
         "linked once verified"
     );
-    let (status, one) = call(
-        &app,
-        &token,
-        Method::GET,
-        &format!("/api/v1/me/cases/{id}"),
-        json!(null),
-    )
-    .await;
+    let (status, one) = my_case(&app, &token, &id).await;
     assert_eq!(status, 200, "{one}");
 
     // A name the authority says does not match the number: L1 "mismatch", and neither intake

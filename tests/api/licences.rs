@@ -7,7 +7,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::cases::{act, applicant_with_case, call, citizen, set_up};
+use crate::cases::{act, applicant_with_case, call, citizen, my_case, set_up};
 use crate::identity::{ID_1, ID_2};
 use crate::support::TestApp;
 
@@ -682,14 +682,7 @@ async fn a_window_applicant_who_registers_later_finds_the_case_and_the_licence_i
             assert_eq!(licences[0]["case_id"], id.as_str());
         }
     }
-    let (status, mine) = call(
-        &app,
-        &token,
-        Method::GET,
-        &format!("/api/v1/me/cases/{id}"),
-        json!(null),
-    )
-    .await;
+    let (status, mine) = my_case(&app, &token, &id).await;
     assert_eq!(status, 200, "{mine}");
     let claimed: i64 = db
         .query_one(
