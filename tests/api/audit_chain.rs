@@ -10,10 +10,12 @@ use tokio_postgres::{Client, Config, NoTls};
 
 use fingertip::audit::*;
 
-use crate::support::db::fresh_database;
+use crate::support::db::{TestDatabase, fresh_database};
 
 struct TestDb {
     config: Config,
+    /// Kept so the database lives as long as the test uses it.
+    _database: TestDatabase,
 }
 
 impl TestDb {
@@ -22,6 +24,7 @@ impl TestDb {
         let database = fresh_database().await;
         Some(TestDb {
             config: Config::from_str(&database.connection_string).unwrap(),
+            _database: database,
         })
     }
 
@@ -29,7 +32,7 @@ impl TestDb {
         connect(&self.config).await
     }
 
-    /// Test databases are dropped with the test cluster's next start.
+    /// The database is dropped in the background once this is gone (see `support::db`).
     async fn drop(self) {}
 }
 
