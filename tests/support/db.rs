@@ -21,15 +21,17 @@
 //!   name), so editing or adding a migration builds a new template. It is
 //!   migrated with `fingertip::db::migrate::run` and then marked
 //!   `IS_TEMPLATE true, ALLOW_CONNECTIONS false`.
-//! - Each [`fresh_database`] is `CREATE DATABASE test_<uuid> TEMPLATE ...`
+//! - Each [`fresh_database`] is `CREATE DATABASE test_<unix seconds>_<uuid> TEMPLATE ...`
 //!   (~50-150 ms: PostgreSQL 15 WAL-logs the ~7.5 MB copy).
 //! - When the last clone of a [`TestDatabase`] is dropped, the database is
 //!   handed to one background thread per process that drops it (each DROP
 //!   DATABASE forces a checkpoint, ~0.5 s, so the test does not wait for
-//!   it). Without this a `cargo test` run left ~1,000 databases, about
-//!   10 GB, on a CI machine's disk.
-//! - What that thread has not dropped when its process exits (always under
-//!   `cargo nextest`, which runs a process per test) is left behind. The
+//!   it). Without this, databases piled up while the cluster ran: 1,000,
+//!   about 10 GB, on one development machine.
+//! - What that thread has not dropped when its process exits (often under
+//!   `cargo nextest`, which runs a process per test) is left behind. Names
+//!   carry their creation time (`test_<unix seconds>_<uuid>`), and a process
+//!   that joins a running cluster drops those older than an hour. The
 //!   process that actually starts the cluster (the first of a run after it
 //!   was stopped) removes all `test_*` databases and outdated templates
 //!   left from earlier runs, since nothing else can be using them: one by
@@ -50,7 +52,7 @@ use tokio::sync::OnceCell;
 pub struct TestDatabase {
     /// tokio-postgres key=value connection string.
     pub connection_string: String,
-    /// Database name (`test_<uuid>`).
+    /// Database name (`test_<unix seconds>_<uuid>`).
     pub name: String,
     /// `postgres://` URL of the same database.
     pub url: String,
@@ -129,7 +131,7 @@ pub async fn fresh_database() -> TestDatabase {
 
 async fn try_fresh_database() -> Result<TestDatabase, String> {
     let shared = SHARED.get_or_try_init(setup).await?;
-    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let name = format!("test_{}_{}", unix_seconds(), uuid::Uuid::new_v4().simple());
     let admin = connect(&shared.cluster.connection_string("postgres")).await?;
     admin
         .batch_execute(&format!(
@@ -193,6 +195,23 @@ async fn setup() -> Result<Shared, String> {
         } else {
             drop_databases(&admin, &stale).await?;
         }
+    } else {
+        // Joining a running cluster (every process after the first under `cargo nextest`):
+        // databases that their own processes exited before dropping would pile up for as long as
+        // the cluster runs. Those old enough that no test can still be using them go now.
+        let abandoned = leftovers(&admin, &template)
+            .await?
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|name| {
+                created_seconds(name)
+                    .is_some_and(|at| at + ABANDONED_AFTER_SECONDS < unix_seconds())
+            });
+        if let Some(sender) = reclaimer() {
+            for name in abandoned {
+                let _ = sender.send((cluster.connection_string("postgres"), name));
+            }
+        }
     }
     ensure_template(&cluster, &admin, &template).await?;
     Ok(Shared { cluster, template })
@@ -228,6 +247,22 @@ async fn start_cluster(target_tmp: &Path) -> Result<EmbeddedCluster, String> {
         }
     }
     Err(format!("starting PostgreSQL: {last}"))
+}
+
+/// A test database older than this belongs to no running test (a whole `cargo test` run takes a
+/// few minutes).
+const ABANDONED_AFTER_SECONDS: u64 = 3600;
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or_default()
+}
+
+/// When a `test_<unix seconds>_<uuid>` database was created (None for other names).
+fn created_seconds(name: &str) -> Option<u64> {
+    name.strip_prefix("test_")?.split_once('_')?.0.parse().ok()
 }
 
 /// Above this many leftover databases, [`setup`] recreates the cluster
