@@ -10,9 +10,10 @@ use deadpool_postgres::Pool;
 use poem::listener::{Acceptor, Listener, TcpListener};
 
 use crate::http::idle_deadline::IdleDeadline;
+use crate::http::serve::serve;
 
 use poem::http::Method;
-use poem::{Endpoint, EndpointExt, Route, Server};
+use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
 
 use crate::audit::{self, AuditSigner};
@@ -281,6 +282,9 @@ impl Running {
 
 /// Connects (starting the embedded cluster when no `DATABASE_URL`), migrates, loads demo data
 /// when asked, starts background workers and serves until `stop` or SIGINT/SIGTERM.
+/// How long requests in progress may finish after the stop signal before they are cut off.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
 pub async fn start(config: Config, handle_signals: bool) -> anyhow::Result<Running> {
     crate::tls::install_crypto_provider();
     let database = db::connect(&config).await?;
@@ -433,6 +437,7 @@ pub async fn start_with(
         .context("listener address")?;
     tracing::info!(%address, mode = ?config.mode, "fingertip listening");
     let idle_timeout = Duration::from_secs(config.http_idle_timeout_seconds);
+    let header_timeout = Duration::from_secs(config.http_header_timeout_seconds);
 
     let mtls_stop = shutdown_rx.clone();
     let stop_all = shutdown_tx.clone();
@@ -450,14 +455,24 @@ pub async fn start_with(
                 let signal = async move {
                     let _ = stop.wait_for(|stop| *stop).await;
                 };
-                Server::new_with_acceptor(IdleDeadline::new(acceptor, idle_timeout))
-                    .run_with_graceful_shutdown(endpoint, signal, Some(Duration::from_secs(30)))
-                    .await
+                serve(
+                    IdleDeadline::new(acceptor, idle_timeout),
+                    endpoint,
+                    signal,
+                    header_timeout,
+                    SHUTDOWN_GRACE,
+                )
+                .await
             })
         });
-        let served = Server::new_with_acceptor(IdleDeadline::new(acceptor, idle_timeout))
-            .run_with_graceful_shutdown(endpoint, signal, Some(Duration::from_secs(30)))
-            .await;
+        serve(
+            IdleDeadline::new(acceptor, idle_timeout),
+            endpoint,
+            signal,
+            header_timeout,
+            SHUTDOWN_GRACE,
+        )
+        .await;
         // The main server has stopped (signal or stop()): stop the mTLS one too.
         let _ = stop_all.send(true);
         if let Some(task) = mtls_task {
@@ -478,7 +493,7 @@ pub async fn start_with(
         }
         pool.close();
         tracing::info!("server stopped");
-        served.context("server")
+        Ok(())
     });
     Ok(Running {
         address,

@@ -53,6 +53,12 @@ pub struct Config {
     /// opens connections and never finishes a request cannot hold them (and their file
     /// descriptors) forever.
     pub http_idle_timeout_seconds: u64,
+    /// A request head (request line and headers) must arrive whole within this long, however
+    /// steadily it trickles in: a client that sends a byte every few seconds keeps the idle
+    /// timeout at bay but not this one (slowloris). hyper starts the clock when it begins
+    /// waiting for a head, so a keep-alive connection with no next request is closed after this
+    /// long too.
+    pub http_header_timeout_seconds: u64,
     pub db_pool_size: usize,
     /// How often the audit checkpoint signs the set of chain heads.
     pub audit_checkpoint_seconds: u64,
@@ -122,6 +128,7 @@ impl Default for Config {
             demo_data: false,
             max_body_bytes: 1024 * 1024,
             http_idle_timeout_seconds: 60,
+            http_header_timeout_seconds: 30,
             db_pool_size: 16,
             audit_checkpoint_seconds: 300,
             log_format: "json".to_owned(),
@@ -145,6 +152,7 @@ struct FileLayer {
     demo_data: Option<bool>,
     max_body_bytes: Option<usize>,
     http_idle_timeout_seconds: Option<u64>,
+    http_header_timeout_seconds: Option<u64>,
     db_pool_size: Option<usize>,
     audit_checkpoint_seconds: Option<u64>,
     log_format: Option<String>,
@@ -211,6 +219,7 @@ impl Config {
             demo_data,
             max_body_bytes,
             http_idle_timeout_seconds,
+            http_header_timeout_seconds,
             db_pool_size,
             audit_checkpoint_seconds,
             log_format
@@ -281,6 +290,10 @@ impl Config {
                     self.http_idle_timeout_seconds =
                         value.parse().map_err(|e| bad(format!("{e}")))?
                 }
+                "FINGERTIP_HTTP_HEADER_TIMEOUT_SECONDS" => {
+                    self.http_header_timeout_seconds =
+                        value.parse().map_err(|e| bad(format!("{e}")))?
+                }
                 "FINGERTIP_DB_POOL_SIZE" => {
                     self.db_pool_size = value.parse().map_err(|e| bad(format!("{e}")))?
                 }
@@ -325,6 +338,11 @@ impl Config {
         if self.http_idle_timeout_seconds == 0 {
             return Err(ConfigError::Rule(
                 "http_idle_timeout_seconds must be at least 1".to_owned(),
+            ));
+        }
+        if self.http_header_timeout_seconds == 0 {
+            return Err(ConfigError::Rule(
+                "http_header_timeout_seconds must be at least 1".to_owned(),
             ));
         }
         if self.db_pool_size == 0 {

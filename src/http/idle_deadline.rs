@@ -10,6 +10,11 @@
 //! handler works (to notice a client that hangs up), so a handler that ran longer than the
 //! timeout would lose its connection: the timeout (a minute by default) is far longer than any
 //! handler takes, and a slow upload or download keeps the connection alive by moving bytes.
+//!
+//! A client that is never quiet but never finishes its head (a byte every few seconds) is left
+//! to the head deadline of the accept loop ([`super::serve`]); this deadline covers the states
+//! that one does not: a body that stops arriving, and a connection stuck while a response is
+//! written to a client that reads nothing.
 
 use std::io;
 use std::pin::Pin;

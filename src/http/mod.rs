@@ -11,6 +11,7 @@ pub mod nul_guard;
 pub mod pre_serialized;
 pub mod problem;
 pub mod request_id;
+pub mod serve;
 pub mod upload;
 
 pub use json_body::JsonBody;

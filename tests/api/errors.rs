@@ -222,3 +222,83 @@ async fn a_connection_that_never_finishes_its_request_is_closed() {
     assert_eq!(app.get("/readyz").await.status(), 200);
     app.stop().await;
 }
+
+/// A client that trickles its request head in, never quiet long enough for the idle timeout
+/// (slowloris), is cut off `http_header_timeout_seconds` after the head began; a request whose
+/// head arrives whole may take longer than that over its body.
+#[tokio::test]
+async fn a_request_head_that_trickles_in_is_cut_off_but_a_slow_body_is_not() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = crate::support::spawn_app_with(|c| c.http_header_timeout_seconds = 1).await;
+    assert_eq!(app.config.http_idle_timeout_seconds, 60);
+    let address = app.address.trim_start_matches("http://").to_owned();
+
+    let (mut reader, mut writer) = tokio::net::TcpStream::connect(&address)
+        .await
+        .unwrap()
+        .into_split();
+    writer
+        .write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut buffer = [0u8; 256];
+    let closed = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "a trickling head still holds its connection after 10 s"
+        );
+        tokio::select! {
+            read = reader.read(&mut buffer) => break read,
+            () = tokio::time::sleep(Duration::from_millis(200)) => {
+                // One more header byte: the connection is never quiet.
+                if writer.write_all(b"a").await.is_err() {
+                    break Ok(0);
+                }
+            }
+        }
+    };
+    assert!(
+        matches!(closed, Ok(0) | Err(_)),
+        "closed without an answer: {closed:?} {:?}",
+        String::from_utf8_lossy(&buffer)
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "not before the head deadline: {:?}",
+        started.elapsed()
+    );
+
+    // A whole head, then a body at a few bytes every quarter second for about 2.5 s.
+    let body = br#"{"username":"nobody.here","password":"not-the-password"}"#;
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /api/v1/auth/staff/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    for chunk in body.chunks(6) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        slow.write_all(chunk).await.unwrap();
+    }
+    assert!(started.elapsed() > Duration::from_secs(2));
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("\r\n\r\n") {
+        let read = tokio::time::timeout(Duration::from_secs(10), slow.read(&mut buffer))
+            .await
+            .expect("an answer to the slow body")
+            .unwrap();
+        assert!(read > 0, "closed before answering: {answer:?}");
+        answer.extend_from_slice(&buffer[..read]);
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 401"),
+        "the login was heard and refused: {answer}"
+    );
+    app.stop().await;
+}
