@@ -12,9 +12,8 @@
 //! handler takes, and a slow upload or download keeps the connection alive by moving bytes.
 //!
 //! A client that is never quiet but never finishes its head (a byte every few seconds) is left
-//! to the head deadline of the accept loop ([`super::serve`]); this deadline covers the states
-//! that one does not: a body that stops arriving, and a connection stuck while a response is
-//! written to a client that reads nothing.
+//! to the head deadline of the accept loop ([`super::serve`]); this deadline covers what that
+//! one does not, such as a request body that stops arriving.
 
 use std::io;
 use std::pin::Pin;
