@@ -9,8 +9,7 @@ use anyhow::Context;
 use deadpool_postgres::Pool;
 use poem::listener::{Acceptor, Listener, TcpListener};
 
-use crate::http::idle_deadline::IdleDeadline;
-use crate::http::serve::serve;
+use crate::http::serve::{Deadlines, serve};
 
 use poem::http::Method;
 use poem::{Endpoint, EndpointExt, Route};
@@ -436,8 +435,11 @@ pub async fn start_with(
         .and_then(|a| a.as_socket_addr().copied())
         .context("listener address")?;
     tracing::info!(%address, mode = ?config.mode, "fingertip listening");
-    let idle_timeout = Duration::from_secs(config.http_idle_timeout_seconds);
-    let header_timeout = Duration::from_secs(config.http_header_timeout_seconds);
+    let deadlines = Deadlines {
+        idle: Duration::from_secs(config.http_idle_timeout_seconds),
+        header: Duration::from_secs(config.http_header_timeout_seconds),
+        shutdown_grace: SHUTDOWN_GRACE,
+    };
 
     let mtls_stop = shutdown_rx.clone();
     let stop_all = shutdown_tx.clone();
@@ -455,24 +457,10 @@ pub async fn start_with(
                 let signal = async move {
                     let _ = stop.wait_for(|stop| *stop).await;
                 };
-                serve(
-                    IdleDeadline::new(acceptor, idle_timeout),
-                    endpoint,
-                    signal,
-                    header_timeout,
-                    SHUTDOWN_GRACE,
-                )
-                .await
+                serve(acceptor, endpoint, signal, deadlines).await
             })
         });
-        serve(
-            IdleDeadline::new(acceptor, idle_timeout),
-            endpoint,
-            signal,
-            header_timeout,
-            SHUTDOWN_GRACE,
-        )
-        .await;
+        serve(acceptor, endpoint, signal, deadlines).await;
         // The main server has stopped (signal or stop()): stop the mTLS one too.
         let _ = stop_all.send(true);
         if let Some(task) = mtls_task {

@@ -4,7 +4,7 @@
 //! `header_read_timeout` is off: a client that sends its request head a byte every few seconds
 //! keeps the idle deadline ([`super::idle_deadline`]) at bay and holds the connection, a task
 //! and a file descriptor for as long as it likes (slowloris). Here every HTTP/1 request head
-//! must arrive whole within `header_timeout` of hyper starting to wait for it, or hyper closes
+//! must arrive whole within [`Deadlines::header`] of hyper starting to wait for it, or hyper closes
 //! the connection without an answer; a keep-alive connection waiting for its next request is
 //! waiting for a head too. Bodies are not limited this way: a slow mobile upload keeps moving
 //! bytes, and the idle deadline closes one that stops.
@@ -13,7 +13,7 @@
 //! connection's addresses and scheme (which carry the client certificate on the mTLS
 //! listener), HTTP/1 and HTTP/2 (prior knowledge) are both served, and on the stop signal the
 //! listener closes, keep-alive connections are asked to close after their request in progress,
-//! and those still busy after `grace` are dropped.
+//! and those still busy after the grace period are dropped.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -29,6 +29,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use poem::listener::Acceptor;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Request};
 
+use super::idle_deadline::IdleDeadline;
+
 /// The body type poem's responses convert into.
 type ResponseBody = BoxBody<Bytes, io::Error>;
 
@@ -36,25 +38,36 @@ type ResponseBody = BoxBody<Bytes, io::Error>;
 /// instead of spinning.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 
-/// Serves `endpoint` on the connections `acceptor` yields until `stop` completes, then waits up
-/// to `grace` for requests in progress.
+/// How long a connection may take over what.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    /// Nothing read or written for this long closes the connection ([`IdleDeadline`]).
+    pub idle: Duration,
+    /// A request head must arrive whole within this long.
+    pub header: Duration,
+    /// After the stop signal, requests in progress may finish within this long.
+    pub shutdown_grace: Duration,
+}
+
+/// Serves `endpoint` on the connections `acceptor` yields until `stop` completes, then waits
+/// for requests in progress up to the grace period.
 pub async fn serve<A, E>(
-    mut acceptor: A,
+    acceptor: A,
     endpoint: E,
     stop: impl Future<Output = ()>,
-    header_timeout: Duration,
-    grace: Duration,
+    deadlines: Deadlines,
 ) where
     A: Acceptor,
     E: IntoEndpoint,
     E::Endpoint: 'static,
 {
+    let mut acceptor = IdleDeadline::new(acceptor, deadlines.idle);
     let endpoint = Arc::new(endpoint.into_endpoint().map_to_response());
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
+        .header_read_timeout(deadlines.header);
     let graceful = GracefulShutdown::new();
     tokio::pin!(stop);
     loop {
@@ -101,8 +114,11 @@ pub async fn serve<A, E>(
     drop(acceptor);
     tokio::select! {
         () = graceful.shutdown() => {}
-        () = tokio::time::sleep(grace) => {
-            tracing::warn!(grace_seconds = grace.as_secs(), "requests still in progress at shutdown were cut off");
+        () = tokio::time::sleep(deadlines.shutdown_grace) => {
+            tracing::warn!(
+                grace_seconds = deadlines.shutdown_grace.as_secs(),
+                "requests still in progress at shutdown were cut off"
+            );
         }
     }
 }
