@@ -9,8 +9,6 @@ use anyhow::Context;
 use deadpool_postgres::Pool;
 use poem::listener::{Acceptor, Listener, TcpListener};
 
-use crate::http::serve::{Deadlines, serve};
-
 use poem::http::Method;
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
@@ -33,6 +31,7 @@ use crate::health::HealthApi;
 use crate::http::catch_all::problem_for_error;
 use crate::http::metrics::{Metrics, MetricsMiddleware};
 use crate::http::request_id::RequestIdMiddleware;
+use crate::http::serve::{Deadlines, serve};
 use crate::identity::api::IdentityApi;
 use crate::identity::gate::Gate;
 use crate::identity::setup::IdentitySecrets;
@@ -279,11 +278,11 @@ impl Running {
     }
 }
 
-/// Connects (starting the embedded cluster when no `DATABASE_URL`), migrates, loads demo data
-/// when asked, starts background workers and serves until `stop` or SIGINT/SIGTERM.
 /// How long requests in progress may finish after the stop signal before they are cut off.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
+/// Connects (starting the embedded cluster when no `DATABASE_URL`), migrates, loads demo data
+/// when asked, starts background workers and serves until `stop` or SIGINT/SIGTERM.
 pub async fn start(config: Config, handle_signals: bool) -> anyhow::Result<Running> {
     crate::tls::install_crypto_provider();
     let database = db::connect(&config).await?;

@@ -72,6 +72,14 @@ impl<T> DeadlineIo<T> {
         }
     }
 
+    /// Records a write that moved bytes as traffic; passes the result on.
+    fn note_written(&mut self, result: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            self.last_traffic = Instant::now();
+        }
+        result
+    }
+
     /// Whether the connection has been quiet for the timeout; otherwise arranges to be woken
     /// when it would have been.
     fn quiet_too_long(&mut self, cx: &mut Context<'_>) -> bool {
@@ -122,12 +130,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for DeadlineIo<T> {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        let result = Pin::new(&mut this.inner).poll_write(cx, data);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            this.last_traffic = Instant::now();
-        }
-        result
+        let result = Pin::new(&mut self.inner).poll_write(cx, data);
+        self.note_written(result)
     }
 
     fn poll_write_vectored(
@@ -135,12 +139,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for DeadlineIo<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            this.last_traffic = Instant::now();
-        }
-        result
+        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.note_written(result)
     }
 
     fn is_write_vectored(&self) -> bool {
