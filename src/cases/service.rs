@@ -169,6 +169,29 @@ struct CaseNotice<'a> {
     attachments: &'a [Attachment],
 }
 
+/// Who a case's notices go to, and the case revision that makes each notice's idempotency key.
+/// A new case's notice is written in the same flight of statements as the case itself, so it
+/// is addressed from what the submission knows rather than from the stored row.
+struct Addressees<'a> {
+    case_id: Uuid,
+    revision: i32,
+    applicant_subject: Option<&'a str>,
+    applicant_phone: Option<&'a str>,
+    agent_subject: Option<&'a str>,
+}
+
+impl<'a> Addressees<'a> {
+    fn of(row: &'a CaseRow) -> Self {
+        Addressees {
+            case_id: row.id,
+            revision: row.revision,
+            applicant_subject: row.applicant_subject.as_deref(),
+            applicant_phone: row.applicant_phone.as_deref(),
+            agent_subject: row.agent_subject.as_deref(),
+        }
+    }
+}
+
 /// The applicant a new case is for.
 struct ApplicantFacts {
     kind: &'static str,
@@ -508,52 +531,6 @@ impl CaseService {
         let department_list: Vec<Uuid> = departments.values().copied().collect();
         let idempotency_key = intake.idempotency.as_ref().map(|(k, _)| *k);
         let request_digest = intake.idempotency.as_ref().map(|(_, d)| d.as_str());
-        let inserted = store::insert(
-            &tx,
-            &store::NewCaseRow {
-                id: case_id,
-                region_code: &region_code,
-                item_id,
-                item_code: &detail.code,
-                item_version: detail.version,
-                item_name: &detail.guide.name,
-                lead_department_id,
-                channel: intake.channel,
-                applicant_kind: intake.applicant.kind,
-                applicant_subject: intake.applicant.subject.as_deref(),
-                applicant_name: &intake.applicant.name,
-                applicant_id_masked: &intake.applicant.id_masked,
-                applicant_tail_mac: &tail_mac,
-                applicant_id_index: intake.applicant.unclaimed_index.as_deref(),
-                applicant_phone: intake.applicant.phone.as_deref(),
-                agent_subject: intake.agent.as_ref().map(|(s, _)| s.as_str()),
-                agent_name: intake.agent.as_ref().map(|(_, n)| n.as_str()),
-                submitted_by: &intake.submitted_by,
-                idempotency_key,
-                request_digest,
-                form: &intake.form,
-                state: &start.state,
-                waiting_on: &waiting,
-                department_ids: &department_list,
-                limit_working_days: i32::try_from(detail.guide.promised_limit_days)
-                    .unwrap_or(i32::MAX),
-                instant: detail.guide.instant,
-            },
-        )
-        .await?;
-        let Some(row) = inserted else {
-            // The key was used before (a retry, or a concurrent request that won): answer
-            // with that case.
-            drop(tx);
-            drop(client);
-            let key = idempotency_key.unwrap_or_default();
-            let digest = request_digest.unwrap_or_default();
-            return self
-                .replay(&intake.submitted_by, key, digest)
-                .await?
-                .map(|existing| (existing, false))
-                .ok_or_else(|| anyhow::anyhow!("idempotent insert lost but no case found").into());
-        };
         let materials: Vec<NewMaterial<'_>> = intake
             .materials
             .iter()
@@ -593,9 +570,58 @@ impl CaseService {
             "channel": intake.channel, "materials": intake.materials.len(),
             "agent": intake.agent.as_ref().map(|(s, _)| s),
         });
-        // Materials, timeline and audit record are independent: their statements go out together
-        // (pipelined on the connection) instead of one round trip each.
-        let (material_rows, event_rows, receipt) = tokio::join!(
+        let mut variables = Map::new();
+        variables.insert("item".to_owned(), json!(detail.guide.name));
+        let notice = CaseNotice {
+            template: "case.submitted",
+            variables,
+            must_reach: false,
+            event_kind: "submitted",
+            attachments: &[],
+        };
+        let addressees = Addressees {
+            case_id,
+            revision: 1,
+            applicant_subject: intake.applicant.subject.as_deref(),
+            applicant_phone: intake.applicant.phone.as_deref(),
+            agent_subject: intake.agent.as_ref().map(|(s, _)| s.as_str()),
+        };
+        let new_row = store::NewCaseRow {
+            id: case_id,
+            region_code: &region_code,
+            item_id,
+            item_code: &detail.code,
+            item_version: detail.version,
+            item_name: &detail.guide.name,
+            lead_department_id,
+            channel: intake.channel,
+            applicant_kind: intake.applicant.kind,
+            applicant_subject: intake.applicant.subject.as_deref(),
+            applicant_name: &intake.applicant.name,
+            applicant_id_masked: &intake.applicant.id_masked,
+            applicant_tail_mac: &tail_mac,
+            applicant_id_index: intake.applicant.unclaimed_index.as_deref(),
+            applicant_phone: intake.applicant.phone.as_deref(),
+            agent_subject: intake.agent.as_ref().map(|(s, _)| s.as_str()),
+            agent_name: intake.agent.as_ref().map(|(_, n)| n.as_str()),
+            submitted_by: &intake.submitted_by,
+            idempotency_key,
+            request_digest,
+            form: &intake.form,
+            state: &start.state,
+            waiting_on: &waiting,
+            department_ids: &department_list,
+            limit_working_days: i32::try_from(detail.guide.promised_limit_days).unwrap_or(i32::MAX),
+            instant: detail.guide.instant,
+        };
+        // The case, its materials, timeline, audit record and notice go out together, pipelined
+        // on the connection (each statement's follow-up, such as the audit record after its
+        // chain head, as soon as its first answer is in): a few round trips instead of one per
+        // statement. Their order of arrival is not fixed (a statement's first use on a
+        // connection waits for its preparation), so nothing among them may depend on another:
+        // materials and events name the case without a foreign key (migration 0016).
+        let (inserted, material_rows, event_rows, receipt, notified) = tokio::join!(
+            store::insert(&tx, &new_row),
             store::add_materials_returning(&tx, case_id, &region_code, &materials),
             store::insert_events_returning(&tx, case_id, &region_code, 1, &events),
             audit::append_prepared(
@@ -610,19 +636,25 @@ impl CaseService {
                     details: audit_details,
                 },
             ),
+            self.notify(&tx, &addressees, notice),
         );
+        let Some(row) = inserted? else {
+            // The key was used before (a retry, or a concurrent request that won): nothing of
+            // this attempt stays (the statements after the case's failed without it), and the
+            // answer is that case.
+            drop(tx);
+            drop(client);
+            let key = idempotency_key.unwrap_or_default();
+            let digest = request_digest.unwrap_or_default();
+            return self
+                .replay(&intake.submitted_by, key, digest)
+                .await?
+                .map(|existing| (existing, false))
+                .ok_or_else(|| anyhow::anyhow!("idempotent insert lost but no case found").into());
+        };
         let (mut material_rows, event_rows) = (material_rows?, event_rows?);
         receipt?;
-        let mut variables = Map::new();
-        variables.insert("item".to_owned(), json!(detail.guide.name));
-        let notice = CaseNotice {
-            template: "case.submitted",
-            variables,
-            must_reach: false,
-            event_kind: "submitted",
-            attachments: &[],
-        };
-        self.notify(&tx, &row, notice).await?;
+        notified?;
         tx.commit().await?;
         drop(client);
         // The new case's timeline and materials are what the inserts returned, with the files'
@@ -1352,14 +1384,14 @@ impl CaseService {
             event_kind: event.kind(),
             attachments: &attachments,
         };
-        self.notify(tx, row, notice).await
+        self.notify(tx, &Addressees::of(row), notice).await
     }
 
     /// Tells the applicant (and their agent) through the notification hub, in `tx`.
     async fn notify(
         &self,
         tx: &impl Prepare,
-        row: &CaseRow,
+        row: &Addressees<'_>,
         notice: CaseNotice<'_>,
     ) -> AppResult<()> {
         let CaseNotice {
@@ -1370,22 +1402,22 @@ impl CaseService {
             attachments,
         } = notice;
         let mut recipients = Vec::new();
-        match (&row.applicant_subject, &row.applicant_phone) {
+        match (row.applicant_subject, row.applicant_phone) {
             (Some(owner), phone) => recipients.push((
                 Recipient::Owner {
-                    owner: owner.clone(),
-                    phone: phone.clone(),
+                    owner: owner.to_owned(),
+                    phone: phone.map(str::to_owned),
                     email: None,
                 },
                 must_reach,
                 "applicant",
             )),
             (None, Some(phone)) => {
-                recipients.push((Recipient::Phone(phone.clone()), false, "applicant"))
+                recipients.push((Recipient::Phone(phone.to_owned()), false, "applicant"))
             }
             (None, None) => {}
         }
-        if let Some(agent) = &row.agent_subject {
+        if let Some(agent) = row.agent_subject {
             // Agents are citizens: their account's phone takes what push cannot.
             let phone: Option<String> = match agent.parse::<Subject>() {
                 Ok(Subject::Citizen(id)) => tx
@@ -1396,7 +1428,7 @@ impl CaseService {
             };
             recipients.push((
                 Recipient::Owner {
-                    owner: agent.clone(),
+                    owner: agent.to_owned(),
                     phone,
                     email: None,
                 },
@@ -1425,7 +1457,7 @@ impl CaseService {
                     priority: 5,
                     idempotency_key: format!(
                         "case:{}:{}:{event_kind}:{whom}",
-                        row.id, row.revision
+                        row.case_id, row.revision
                     ),
                 },
                 attached,

@@ -67,6 +67,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0015_no_hot_parent_locks_in_submissions.sql",
         include_str!("../../migrations/0015_no_hot_parent_locks_in_submissions.sql"),
     ),
+    (
+        "0016_case_rows_pipelined.sql",
+        include_str!("../../migrations/0016_case_rows_pipelined.sql"),
+    ),
 ];
 
 /// Arbitrary constant naming the migration lock in `pg_advisory_lock`.

@@ -81,8 +81,9 @@ async fn an_edited_applied_migration_stops_start_up_with_a_clear_message() {
 }
 
 /// Cases and notifications name their department, item version and template without a foreign
-/// key (migration 0015: no shared row locked by every submission); those parents refuse to be
-/// removed or re-keyed instead, and a department's other edits still go through.
+/// key (migration 0015: no shared row locked by every submission), and case materials and
+/// events name their case and file without one (0016: pipelined submissions); those parents
+/// refuse to be removed or re-keyed instead, and a department's other edits still go through.
 #[tokio::test]
 async fn parents_that_cases_and_notices_name_cannot_be_removed_or_rekeyed() {
     let database = fresh_database().await;
@@ -98,7 +99,19 @@ async fn parents_that_cases_and_notices_name_cannot_be_removed_or_rekeyed() {
              VALUES ('00000000-0000-0000-0000-0000000000a1', 1, '守护测试事项', 'licence',
                      '{00000000-0000-0000-0000-0000000000d1}', '{}', 'x', 'test');
              INSERT INTO notification_template (key, version, sms_body, variables, created_by)
-             VALUES ('guard.test', 1, '测试', '{}', 'test');",
+             VALUES ('guard.test', 1, '测试', '{}', 'test');
+             INSERT INTO material_file (id, owner, sha256, size_bytes, content_type)
+             VALUES ('00000000-0000-0000-0000-0000000000f1', 'citizen:guard', repeat('a', 64), 1,
+                     'application/pdf');
+             INSERT INTO cases (id, region_code, item_id, item_code, item_version, item_name,
+                                lead_department_id, channel, applicant_kind, applicant_name,
+                                applicant_id_masked, applicant_tail_mac, submitted_by, form, state,
+                                stage, department_ids, limit_working_days, instant)
+             VALUES ('00000000-0000-0000-0000-0000000000c1', '330102',
+                     '00000000-0000-0000-0000-0000000000a1', 'GUARD-ITEM', 1, '守护测试事项',
+                     '00000000-0000-0000-0000-0000000000d1', 'online', 'citizen', '守护',
+                     '1****1', '\\x00', 'citizen:guard', '{}', '{}', 'pre_review',
+                     '{00000000-0000-0000-0000-0000000000d1}', 5, false);",
         )
         .await
         .unwrap();
@@ -126,6 +139,24 @@ async fn parents_that_cases_and_notices_name_cannot_be_removed_or_rekeyed() {
         (
             "UPDATE notification_template SET version = 2 WHERE key = 'guard.test'",
             "immutable",
+        ),
+        // Migration 0016: case materials and events name their case and file without a
+        // foreign key.
+        (
+            "DELETE FROM cases WHERE item_code = 'GUARD-ITEM'",
+            "never removed or re-keyed",
+        ),
+        (
+            "UPDATE cases SET id = '00000000-0000-0000-0000-0000000000c2' WHERE item_code = 'GUARD-ITEM'",
+            "never removed or re-keyed",
+        ),
+        (
+            "DELETE FROM material_file WHERE owner = 'citizen:guard'",
+            "never removed or re-keyed",
+        ),
+        (
+            "UPDATE material_file SET id = '00000000-0000-0000-0000-0000000000f2' WHERE owner = 'citizen:guard'",
+            "never removed or re-keyed",
         ),
     ];
     for (statement, reason) in refused {
