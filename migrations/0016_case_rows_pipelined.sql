@@ -15,7 +15,7 @@ ALTER TABLE case_material DROP CONSTRAINT case_material_case_id_fkey;
 ALTER TABLE case_material DROP CONSTRAINT case_material_file_id_fkey;
 ALTER TABLE case_event DROP CONSTRAINT case_event_case_id_fkey;
 
-CREATE FUNCTION case_rows_are_kept() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION rows_are_kept() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION '% rows are named by other rows and are never removed or re-keyed (% refused)',
         TG_TABLE_NAME, TG_OP;
@@ -23,6 +23,6 @@ END;
 $$;
 
 CREATE TRIGGER cases_are_kept BEFORE DELETE OR UPDATE OF id ON cases
-    FOR EACH ROW EXECUTE FUNCTION case_rows_are_kept();
+    FOR EACH ROW EXECUTE FUNCTION rows_are_kept();
 CREATE TRIGGER material_files_are_kept BEFORE DELETE OR UPDATE OF id ON material_file
-    FOR EACH ROW EXECUTE FUNCTION case_rows_are_kept();
+    FOR EACH ROW EXECUTE FUNCTION rows_are_kept();

@@ -71,6 +71,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0016_case_rows_pipelined.sql",
         include_str!("../../migrations/0016_case_rows_pipelined.sql"),
     ),
+    (
+        "0017_leaner_deliveries.sql",
+        include_str!("../../migrations/0017_leaner_deliveries.sql"),
+    ),
 ];
 
 /// Arbitrary constant naming the migration lock in `pg_advisory_lock`.

@@ -82,7 +82,8 @@ async fn an_edited_applied_migration_stops_start_up_with_a_clear_message() {
 
 /// Cases and notifications name their department, item version and template without a foreign
 /// key (migration 0015: no shared row locked by every submission), and case materials and
-/// events name their case and file without one (0016: pipelined submissions); those parents
+/// events name their case and file without one (0016: pipelined submissions), as deliveries and
+/// their events name their notification and delivery (0017); those parents
 /// refuse to be removed or re-keyed instead, and a department's other edits still go through.
 #[tokio::test]
 async fn parents_that_cases_and_notices_name_cannot_be_removed_or_rekeyed() {
@@ -111,7 +112,14 @@ async fn parents_that_cases_and_notices_name_cannot_be_removed_or_rekeyed() {
                      '00000000-0000-0000-0000-0000000000a1', 'GUARD-ITEM', 1, '守护测试事项',
                      '00000000-0000-0000-0000-0000000000d1', 'online', 'citizen', '守护',
                      '1****1', '\\x00', 'citizen:guard', '{}', '{}', 'pre_review',
-                     '{00000000-0000-0000-0000-0000000000d1}', 5, false);",
+                     '{00000000-0000-0000-0000-0000000000d1}', 5, false);
+             INSERT INTO notification (id, template_key, template_version, variables, channels,
+                                       idempotency_key)
+             VALUES ('00000000-0000-0000-0000-0000000000e1', 'guard.test', 1, '{}', '{sms}',
+                     'guard-test');
+             INSERT INTO notification_delivery (id, notification_id, channel, address, body, status)
+             VALUES ('00000000-0000-0000-0000-0000000000e2', '00000000-0000-0000-0000-0000000000e1',
+                     'sms', '13800000000', '测试', 'created');",
         )
         .await
         .unwrap();
@@ -156,6 +164,15 @@ async fn parents_that_cases_and_notices_name_cannot_be_removed_or_rekeyed() {
         ),
         (
             "UPDATE material_file SET id = '00000000-0000-0000-0000-0000000000f2' WHERE owner = 'citizen:guard'",
+            "never removed or re-keyed",
+        ),
+        // Migration 0017: deliveries and their events name their parent without a foreign key.
+        (
+            "DELETE FROM notification WHERE idempotency_key = 'guard-test'",
+            "never removed or re-keyed",
+        ),
+        (
+            "DELETE FROM notification_delivery WHERE address = '13800000000'",
             "never removed or re-keyed",
         ),
     ];
