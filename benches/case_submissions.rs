@@ -15,7 +15,7 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,6 +27,10 @@ use fingertip::identity::citizen_id::check_character;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{Value, json};
 use support::{StopOnPanic, connect, create_databases, env_or, pgbench, start_server};
+
+#[path = "support/raw_http.rs"]
+mod raw_http;
+use raw_http::RawConnection;
 
 const WARM_UP_SECONDS: u64 = 2;
 /// The item the bench publishes: three required key materials, PDF only, citizens at L2.
@@ -58,9 +62,12 @@ per_ip_hourly = 1000000000
 }
 
 /// What every worker shares: one keep-alive client per worker, each from its own loopback
-/// address (127.0.0.10+w), and the citizens' access tokens.
+/// address (127.0.0.10+w), for setting up; the server's address for the measured requests'
+/// connections; and the citizens' access tokens.
 struct Ctx {
     base: String,
+    /// The server, for the measured requests' [`RawConnection`]s.
+    server: SocketAddr,
     clients: Vec<reqwest::Client>,
     /// Access tokens of the registered citizens, worker `w` using `tokens[w * per + k]`.
     tokens: Vec<String>,
@@ -116,31 +123,37 @@ impl Ctx {
         bytes
     }
 
+    /// The measured requests' connection for worker `w`: its own loopback address
+    /// (127.0.0.10+w), as the registering client had.
+    async fn connection(&self, worker: usize) -> RawConnection {
+        RawConnection::connect(self.server, worker_address(worker)).await
+    }
+
     /// Uploads one material file; asserts 201 (a new file) and returns its id.
-    async fn upload(&self, worker: usize, token: &str) -> String {
-        let response = self.clients[worker]
-            .post(self.url("/api/v1/me/files"))
-            .bearer_auth(token)
-            .header("content-type", "application/pdf")
-            .body(self.pdf())
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        assert_eq!(status, 201, "upload: {body}");
+    async fn upload(&self, conn: &mut RawConnection, token: &str) -> String {
+        let bearer = format!("Bearer {token}");
+        let response = conn
+            .post(
+                "/api/v1/me/files",
+                &[("Authorization", &bearer)],
+                "application/pdf",
+                &self.pdf(),
+            )
+            .await;
+        let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+        assert_eq!(response.status, 201, "upload: {body}");
         body["id"].as_str().unwrap().to_owned()
     }
 
     /// One complete submission by worker `w`'s `i`-th citizen in turn: three uploads, then the
     /// case. Returns the four requests' latencies (ms).
-    async fn submit(&self, worker: usize, i: usize) -> [f64; 4] {
+    async fn submit(&self, conn: &mut RawConnection, worker: usize, i: usize) -> [f64; 4] {
         let token = &self.tokens[worker * self.per_worker + i % self.per_worker];
         let mut phases = [0.0; 4];
         let mut file_ids = Vec::new();
         for phase in phases.iter_mut().take(3) {
             let t = Instant::now();
-            file_ids.push(self.upload(worker, token).await);
+            file_ids.push(self.upload(conn, token).await);
             *phase = ms(t.elapsed());
         }
         let materials: Vec<Value> = MATERIALS
@@ -148,26 +161,31 @@ impl Ctx {
             .zip(&file_ids)
             .map(|(key, id)| json!({"material_key": key, "file_ids": [id]}))
             .collect();
+        let case = json!({
+            "item_code": ITEM,
+            "form": {"居住地址": "大安市长虹路1号", "申请事由": "性能测试"},
+            "materials": materials,
+        });
+        let (bearer, key) = (format!("Bearer {token}"), uuid::Uuid::new_v4().to_string());
         let t = Instant::now();
-        let response = self.clients[worker]
-            .post(self.url("/api/v1/cases"))
-            .bearer_auth(token)
-            .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
-            .json(&json!({
-                "item_code": ITEM,
-                "form": {"居住地址": "大安市长虹路1号", "申请事由": "性能测试"},
-                "materials": materials,
-            }))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        assert_eq!(status, 201, "case: {body}");
+        let response = conn
+            .post(
+                "/api/v1/cases",
+                &[("Authorization", &bearer), ("Idempotency-Key", &key)],
+                "application/json",
+                &serde_json::to_vec(&case).unwrap(),
+            )
+            .await;
+        let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+        assert_eq!(response.status, 201, "case: {body}");
         assert_eq!(body["stage"], "pre_review", "{body}");
         phases[3] = ms(t.elapsed());
         phases
     }
+}
+
+fn worker_address(worker: usize) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10 + worker as u8))
 }
 
 /// Microseconds to create one empty file in a new directory under `dir` (500 files, kept): the
@@ -241,9 +259,10 @@ async fn measure(ctx: &Arc<Ctx>, concurrency: usize, seconds: u64) -> Measured {
         workers.push(tokio::spawn(async move {
             let mut out = Vec::new();
             let mut i = 0;
+            let mut conn = ctx.connection(w).await;
             while !stop.load(Ordering::Relaxed) {
                 let t = Instant::now();
-                let phases = ctx.submit(w, i).await;
+                let phases = ctx.submit(&mut conn, w, i).await;
                 out.push((ms(t.elapsed()), phases));
                 i += 1;
             }
@@ -774,12 +793,13 @@ async fn main() {
     let config = write_config(dir.path());
     let server = start_server(dir.path(), Some(&config), Some(&cluster.url("bench")), true).await;
     let base = format!("http://127.0.0.1:{}", server.port);
+    let server_address = SocketAddr::from(([127, 0, 0, 1], server.port));
     publish_item(&base).await;
 
     let clients: Vec<reqwest::Client> = (0..concurrency)
         .map(|w| {
             reqwest::Client::builder()
-                .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10 + w as u8)))
+                .local_address(worker_address(w))
                 .pool_max_idle_per_host(1)
                 .build()
                 .unwrap()
@@ -794,6 +814,7 @@ async fn main() {
     // real-name provider: assurance level 2), each worker registering its own.
     let registering = Arc::new(Ctx {
         base: base.clone(),
+        server: server_address,
         clients: clients.clone(),
         tokens: Vec::new(),
         per_worker,
@@ -817,6 +838,7 @@ async fn main() {
     }
     let ctx = Arc::new(Ctx {
         base,
+        server: server_address,
         clients,
         tokens,
         per_worker,
@@ -831,7 +853,7 @@ async fn main() {
     // pool's timeout; `create` now lets its connection go first, and the calendar cache's
     // 60 s expiry falls inside the measured rounds.)
     if env_or("BENCH_COLD", 0) != 1 {
-        ctx.submit(0, 0).await;
+        ctx.submit(&mut ctx.connection(0).await, 0, 0).await;
     }
     let warm = measure(&ctx, concurrency, WARM_UP_SECONDS).await;
     let admin = connect(&cs).await;
