@@ -210,6 +210,9 @@ struct ApplicantFacts {
 /// Everything submission needs, whichever the channel.
 struct Intake<'a> {
     detail: &'a ItemDetail,
+    /// The item's row facts, read with the submission's checks; `None` when the item is no
+    /// longer in force at `detail`'s version.
+    item: Option<ItemInForce>,
     applicant: ApplicantFacts,
     agent: Option<(String, String)>,
     submitted_by: String,
@@ -219,6 +222,48 @@ struct Intake<'a> {
     materials: Vec<NewMaterialOwned>,
     acting: Acting,
     occurred_at: Option<DateTime<Utc>>,
+}
+
+/// What a new case copies from its item's row: the item still published at the version the
+/// applicant saw, its lead department and region, and the ids of the departments involved.
+struct ItemInForce {
+    item_id: Uuid,
+    lead_department_id: Uuid,
+    region_code: String,
+    departments: HashMap<String, Uuid>,
+}
+
+/// The item still in force at `detail`'s version, and the involved departments' ids, in one
+/// statement. It is read before the case's transaction, with the submission's other checks (one
+/// round trip for all of them); reading it inside would not hold it either: under READ COMMITTED
+/// and without a row lock, a republication may commit between the read and the case's commit
+/// wherever the read is.
+async fn item_in_force(
+    client: &impl Prepare,
+    detail: &ItemDetail,
+) -> Result<Option<ItemInForce>, tokio_postgres::Error> {
+    let involved = involved_departments(detail);
+    let row = client
+        .query_opt_prepared(
+            "SELECT i.id, i.lead_department_id, i.region_code, d.codes, d.ids
+             FROM item i,
+                  LATERAL (SELECT array_agg(code) AS codes, array_agg(id) AS ids
+                           FROM department WHERE code = ANY($3)) AS d
+             WHERE i.code = $1 AND i.status = 'published' AND i.current_version = $2",
+            &[&detail.code, &detail.version, &involved],
+        )
+        .await?;
+    Ok(row.map(|item| ItemInForce {
+        item_id: item.get(0),
+        lead_department_id: item.get(1),
+        region_code: item.get(2),
+        departments: item
+            .get::<_, Option<Vec<String>>>(3)
+            .unwrap_or_default()
+            .into_iter()
+            .zip(item.get::<_, Option<Vec<Uuid>>>(4).unwrap_or_default())
+            .collect(),
+    }))
 }
 
 struct NewMaterialOwned {
@@ -304,9 +349,10 @@ impl CaseService {
         };
         // Both reads at once on the connection (one round trip); their checks in the order
         // they always had, so the same request gets the same answer.
-        let (applicant, materials) = tokio::join!(
+        let (applicant, materials, item) = tokio::join!(
             self.applicant_facts(&client, &applicant_subject, body.contact_phone.as_deref()),
             check_materials(&client, guide, &submitted_by, &body.materials, &[]),
+            item_in_force(&client, &detail),
         );
         let applicant = applicant?;
         check_applicant_type(guide, applicant.kind)?;
@@ -323,10 +369,12 @@ impl CaseService {
         }
         let materials = materials?;
         invalid(missing_key_materials(guide, &body.materials))?;
+        let item = item?;
         drop(client);
         let kind = ActorKind::Applicant;
         self.create(Intake {
             detail: &detail,
+            item,
             applicant,
             agent,
             submitted_by: submitted_by.clone(),
@@ -391,9 +439,11 @@ impl CaseService {
             &body.paper_materials,
         )
         .await?;
+        let item = item_in_force(&client, &detail).await?;
         drop(client);
         self.create(Intake {
             detail: &detail,
+            item,
             applicant,
             agent: None,
             submitted_by: submitted_by.clone(),
@@ -490,25 +540,13 @@ impl CaseService {
             .map(Task::index_entry)
             .collect();
         let after = serde_json::to_value(&start.state).map_err(anyhow::Error::from)?;
-        let involved = involved_departments(detail);
-
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        // The item still in force at this version, and the involved departments' ids, in one
-        // round trip.
-        let item = tx
-            .query_opt_prepared(
-                "SELECT i.id, i.lead_department_id, i.region_code, d.codes, d.ids
-                 FROM item i,
-                      LATERAL (SELECT array_agg(code) AS codes, array_agg(id) AS ids
-                               FROM department WHERE code = ANY($3)) AS d
-                 WHERE i.code = $1 AND i.status = 'published' AND i.current_version = $2",
-                &[&detail.code, &detail.version, &involved],
-            )
-            .await?;
-        let Some(item) = item else {
-            drop(tx);
-            drop(client);
+        let Some(ItemInForce {
+            item_id,
+            lead_department_id,
+            region_code,
+            departments,
+        }) = intake.item
+        else {
             // A retry of an application made before the item changed still gets its case.
             if let Some((key, digest)) = &intake.idempotency
                 && let Some(existing) = self.replay(&intake.submitted_by, key, digest).await?
@@ -520,14 +558,9 @@ impl CaseService {
                 "the item was republished or cancelled meanwhile; reload it and apply again",
             ));
         };
-        let (item_id, lead_department_id, region_code): (Uuid, Uuid, String) =
-            (item.get(0), item.get(1), item.get(2));
-        let departments: HashMap<String, Uuid> = item
-            .get::<_, Option<Vec<String>>>(3)
-            .unwrap_or_default()
-            .into_iter()
-            .zip(item.get::<_, Option<Vec<Uuid>>>(4).unwrap_or_default())
-            .collect();
+
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
         let department_list: Vec<Uuid> = departments.values().copied().collect();
         let idempotency_key = intake.idempotency.as_ref().map(|(k, _)| *k);
         let request_digest = intake.idempotency.as_ref().map(|(_, d)| d.as_str());

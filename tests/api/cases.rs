@@ -599,6 +599,41 @@ async fn resubmitting_with_the_same_idempotency_key_returns_the_same_case() {
     app.stop().await;
 }
 
+/// Another instance cancels the item while this one still has it cached (the catalog's cache
+/// lives 30 s): a new application is refused with 409 `item_version_changed` and makes no
+/// case, and a retry of an application made before still gets its case.
+#[tokio::test]
+async fn an_item_cancelled_meanwhile_refuses_new_applications_but_replays_earlier_ones() {
+    let app = spawn_app().await;
+    set_up(&app).await;
+    let token = citizen(&app, "13900139012", "赵六", ID_1).await;
+    let form = upload(&app, &token, PDF, "application/pdf").await;
+    let licence = upload(&app, &token, PNG, "image/png").await;
+    let materials = json!([
+        {"material_key": "application_form", "file_ids": [form]},
+        {"material_key": "business_licence", "file_ids": [licence]}
+    ]);
+    let key = Uuid::new_v4().to_string();
+    let (first, made) = apply(&app, &token, &key, materials.clone()).await;
+    assert_eq!(first, 201, "{made}");
+    app.db()
+        .await
+        .batch_execute(&format!(
+            "UPDATE item SET status = 'cancelled', cancel_reason = '另一实例撤销' WHERE code = '{ITEM}'"
+        ))
+        .await
+        .unwrap();
+    let fresh = Uuid::new_v4().to_string();
+    let (status, refused) = apply(&app, &token, &fresh, materials.clone()).await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["code"], "item_version_changed");
+    let (again, replayed) = apply(&app, &token, &key, materials).await;
+    assert_eq!(again, 200, "{replayed}");
+    assert_eq!(replayed["id"], made["id"]);
+    assert_eq!(my_case_ids(&app, &token).await.len(), 1);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn bad_applications_are_refused_with_the_field_named() {
     let app = spawn_app().await;
