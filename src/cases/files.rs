@@ -269,8 +269,8 @@ pub enum Stored {
 }
 
 impl MaterialFiles {
-    /// Starts the group insert of file rows on the current runtime: up to an eighth of the
-    /// pool's connections (at least two) insert uploads' rows at once.
+    /// Starts the group insert of file rows on the current runtime: one batch at a time, and up
+    /// to an eighth of the pool's connections (at least two) when batches stall.
     pub fn new(pool: Pool, blobs: Arc<dyn BlobStore>, max_bytes: usize) -> MaterialFiles {
         let rows = FileRowWriter::start(pool.clone(), (pool.status().max_size / 8).max(2));
         MaterialFiles {

@@ -25,6 +25,7 @@ mod database_tls;
 mod demo;
 mod enterprise_login;
 mod errors;
+mod file_rows;
 mod hostile_requests;
 mod identity;
 mod licences;
