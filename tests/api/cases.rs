@@ -198,21 +198,22 @@ fn kinds(case: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Uploads the item's two materials (a PDF form, a PNG licence) for `token`: the `materials` of
+/// an application.
+pub async fn both_materials(app: &TestApp, token: &str) -> Value {
+    let form = upload(app, token, PDF, "application/pdf").await;
+    let licence = upload(app, token, PNG, "image/png").await;
+    json!([
+        {"material_key": "application_form", "file_ids": [form]},
+        {"material_key": "business_licence", "file_ids": [licence]}
+    ])
+}
+
 /// An applicant with both materials on file, applying: returns (token, case).
 pub async fn applicant_with_case(app: &TestApp, phone: &str, id: &str) -> (String, Value) {
     let token = citizen(app, phone, "李四", id).await;
-    let form = upload(app, &token, PDF, "application/pdf").await;
-    let licence = upload(app, &token, PNG, "image/png").await;
-    let (status, case) = apply(
-        app,
-        &token,
-        &Uuid::new_v4().to_string(),
-        json!([
-            {"material_key": "application_form", "file_ids": [form]},
-            {"material_key": "business_licence", "file_ids": [licence]}
-        ]),
-    )
-    .await;
+    let materials = both_materials(app, &token).await;
+    let (status, case) = apply(app, &token, &Uuid::new_v4().to_string(), materials).await;
     assert_eq!(status, 201, "{case}");
     (token, case)
 }
@@ -607,12 +608,7 @@ async fn an_item_cancelled_meanwhile_refuses_new_applications_but_replays_earlie
     let app = spawn_app().await;
     set_up(&app).await;
     let token = citizen(&app, "13900139012", "赵六", ID_1).await;
-    let form = upload(&app, &token, PDF, "application/pdf").await;
-    let licence = upload(&app, &token, PNG, "image/png").await;
-    let materials = json!([
-        {"material_key": "application_form", "file_ids": [form]},
-        {"material_key": "business_licence", "file_ids": [licence]}
-    ]);
+    let materials = both_materials(&app, &token).await;
     let key = Uuid::new_v4().to_string();
     let (first, made) = apply(&app, &token, &key, materials.clone()).await;
     assert_eq!(first, 201, "{made}");
