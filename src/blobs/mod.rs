@@ -82,15 +82,14 @@ impl Shelves {
         Ok(self.sync.get_or_init(|| opened))
     }
 
-    /// Stores `bytes` as `sha256` and returns once they are durable (blocking: the blocking pool).
-    fn put_blocking(&self, sha256: &str, bytes: &[u8]) -> io::Result<()> {
-        let sync = self.group_sync()?;
+    /// Stores `bytes` as `sha256`, not yet durably (blocking: the blocking pool).
+    fn write_blocking(&self, sha256: &str, bytes: &[u8]) -> io::Result<()> {
+        self.group_sync()?;
         let target = self.path_for(sha256);
         if !holds(&target, bytes)? {
             write_in_place(&target, bytes)?;
         }
-        // Also when the file was there: it may be another upload's, not yet durable.
-        sync.wait_durable()
+        Ok(())
     }
 }
 
@@ -122,11 +121,14 @@ impl BlobStore for FileBlobStore {
     fn put<'a>(&'a self, bytes: &'a [u8]) -> BlobFuture<'a, String> {
         Box::pin(async move {
             let name = sha256_hex(bytes);
-            // One trip to the blocking pool for the check, the write and the durability wait.
+            // One trip to the blocking pool for the check and the write (and for opening the
+            // store's durability rounds on the first write).
             let (shelves, sha256, data) = (self.0.clone(), name.clone(), bytes.to_vec());
-            tokio::task::spawn_blocking(move || shelves.put_blocking(&sha256, &data))
+            tokio::task::spawn_blocking(move || shelves.write_blocking(&sha256, &data))
                 .await
                 .map_err(io::Error::other)??;
+            // Also when the file was there: it may be another upload's, not yet durable.
+            self.0.group_sync()?.wait_durable().await?;
             Ok(name)
         })
     }
