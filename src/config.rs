@@ -49,9 +49,9 @@ pub struct Config {
     /// Load the demo catalog into an empty database (never in production).
     pub demo_data: bool,
     pub max_body_bytes: usize,
-    /// A connection that sends and receives nothing for this long is closed: a client that
-    /// opens connections and never finishes a request cannot hold them (and their file
-    /// descriptors) forever.
+    /// A connection that sends nothing and receives less than 64 bytes for this long is
+    /// closed: a client that opens connections and never finishes a request, or trickles a body
+    /// a byte at a time, cannot hold them (and their file descriptors) forever.
     pub http_idle_timeout_seconds: u64,
     /// A request head (request line and headers) must arrive whole within this long, however
     /// steadily it trickles in: a client that sends a byte every few seconds keeps the idle

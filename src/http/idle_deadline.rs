@@ -13,7 +13,10 @@
 //!
 //! A client that is never quiet but never finishes its head (a byte every few seconds) is left
 //! to the head deadline of the accept loop ([`super::serve`]); this deadline covers what that
-//! one does not, such as a request body that stops arriving.
+//! one does not, such as a request body that stops arriving. Reads count as traffic only once
+//! [`MIN_READ_PROGRESS`] bytes have come in since the last traffic, so a body trickled a byte
+//! at a time (just inside the timeout) does not hold the connection either: a client must send
+//! at least that much a minute, which the slowest mobile upload does within a second.
 
 use std::io;
 use std::pin::Pin;
@@ -25,6 +28,10 @@ use poem::listener::Acceptor;
 use poem::web::{LocalAddr, RemoteAddr};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
+
+/// How many bytes read count as traffic: fewer, however spread out, keep no connection open.
+/// Far below any request head, so a request that starts always counts.
+pub const MIN_READ_PROGRESS: usize = 64;
 
 /// Wraps an acceptor: every connection it accepts is closed after `timeout` without traffic.
 pub struct IdleDeadline<A> {
@@ -58,6 +65,8 @@ pub struct DeadlineIo<T> {
     /// When a byte last went either way. Traffic only records the time; the timer is moved
     /// when it fires early, so busy connections touch no timer per read or write.
     last_traffic: Instant,
+    /// Bytes read since the last traffic, not yet [`MIN_READ_PROGRESS`].
+    read_since_traffic: usize,
     timer: Pin<Box<Sleep>>,
 }
 
@@ -68,6 +77,7 @@ impl<T> DeadlineIo<T> {
             inner,
             timeout,
             last_traffic: now,
+            read_since_traffic: 0,
             timer: Box::pin(tokio::time::sleep_until(now + timeout)),
         }
     }
@@ -76,8 +86,18 @@ impl<T> DeadlineIo<T> {
     fn note_written(&mut self, result: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
         if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
             self.last_traffic = Instant::now();
+            self.read_since_traffic = 0;
         }
         result
+    }
+
+    /// Records `n` bytes read: traffic once they add up to [`MIN_READ_PROGRESS`].
+    fn note_read(&mut self, n: usize) {
+        self.read_since_traffic += n;
+        if self.read_since_traffic >= MIN_READ_PROGRESS {
+            self.last_traffic = Instant::now();
+            self.read_since_traffic = 0;
+        }
     }
 
     /// Whether the connection has been quiet for the timeout; otherwise arranges to be woken
@@ -110,9 +130,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for DeadlineIo<T> {
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(result) => {
-                if buf.filled().len() > before {
-                    this.last_traffic = Instant::now();
-                }
+                this.note_read(buf.filled().len() - before);
                 Poll::Ready(result)
             }
             Poll::Pending if this.quiet_too_long(cx) => Poll::Ready(Err(io::Error::new(
@@ -167,11 +185,12 @@ mod tests {
         let mut server = DeadlineIo::new(server, Duration::from_secs(60));
         let mut client = client;
         // Traffic every 40 s keeps it open past the first minute.
+        let chunk = [b'x'; MIN_READ_PROGRESS];
         for _ in 0..3 {
             tokio::time::advance(Duration::from_secs(40)).await;
-            client.write_all(b"x").await.unwrap();
-            let mut byte = [0u8; 1];
-            server.read_exact(&mut byte).await.unwrap();
+            client.write_all(&chunk).await.unwrap();
+            let mut read = [0u8; MIN_READ_PROGRESS];
+            server.read_exact(&mut read).await.unwrap();
         }
         // Then a minute of nothing: the read fails.
         let mut byte = [0u8; 1];
@@ -179,5 +198,39 @@ mod tests {
         let error = server.read(&mut byte).await.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::TimedOut);
         assert_eq!(started.elapsed(), Duration::from_secs(60));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_trickle_of_single_bytes_does_not_keep_a_connection_open() {
+        let (client, server) = tokio::io::duplex(64);
+        let mut server = DeadlineIo::new(server, Duration::from_secs(60));
+        let mut client = client;
+        let started = Instant::now();
+        // A byte every 20 s, each read: never 64 bytes, so never traffic. Ten of them would
+        // span 200 s; the connection must fail long before.
+        let mut failed = None;
+        for _ in 0..10 {
+            tokio::time::advance(Duration::from_secs(20)).await;
+            client.write_all(b"x").await.unwrap();
+            let mut byte = [0u8; 1];
+            if let Err(error) = server.read(&mut byte).await {
+                failed = Some(error);
+                break;
+            }
+            // What the connection does next: wait for more.
+            if let Ok(Err(error)) =
+                tokio::time::timeout(Duration::ZERO, server.read(&mut byte)).await
+            {
+                failed = Some(error);
+                break;
+            }
+        }
+        let error = failed.expect("the trickle kept the connection open for 200 s");
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert!(
+            started.elapsed() <= Duration::from_secs(80),
+            "closed within a read of the minute: {:?}",
+            started.elapsed()
+        );
     }
 }
