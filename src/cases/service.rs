@@ -181,6 +181,17 @@ struct Addressees<'a> {
 }
 
 impl<'a> Addressees<'a> {
+    /// A new case's addressees, from the row about to be inserted (revision 1).
+    fn of_new(row: &store::NewCaseRow<'a>) -> Self {
+        Addressees {
+            case_id: row.id,
+            revision: 1,
+            applicant_subject: row.applicant_subject,
+            applicant_phone: row.applicant_phone,
+            agent_subject: row.agent_subject,
+        }
+    }
+
     fn of(row: &'a CaseRow) -> Self {
         Addressees {
             case_id: row.id,
@@ -612,13 +623,6 @@ impl CaseService {
             event_kind: "submitted",
             attachments: &[],
         };
-        let addressees = Addressees {
-            case_id,
-            revision: 1,
-            applicant_subject: intake.applicant.subject.as_deref(),
-            applicant_phone: intake.applicant.phone.as_deref(),
-            agent_subject: intake.agent.as_ref().map(|(s, _)| s.as_str()),
-        };
         let new_row = store::NewCaseRow {
             id: case_id,
             region_code: &region_code,
@@ -647,6 +651,7 @@ impl CaseService {
             limit_working_days: i32::try_from(detail.guide.promised_limit_days).unwrap_or(i32::MAX),
             instant: detail.guide.instant,
         };
+        let addressees = Addressees::of_new(&new_row);
         // The case, its materials, timeline, audit record and notice go out together, pipelined
         // on the connection (each statement's follow-up, such as the audit record after its
         // chain head, as soon as its first answer is in): a few round trips instead of one per
@@ -672,9 +677,9 @@ impl CaseService {
             self.notify(&tx, &addressees, notice),
         );
         let Some(row) = inserted? else {
-            // The key was used before (a retry, or a concurrent request that won): nothing of
-            // this attempt stays (the statements after the case's failed without it), and the
-            // answer is that case.
+            // The key was used before (a retry, or a concurrent request that won): dropping the
+            // transaction rolls back whatever else of the flight went in, and the answer is
+            // that case.
             drop(tx);
             drop(client);
             let key = idempotency_key.unwrap_or_default();

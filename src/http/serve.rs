@@ -41,7 +41,8 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 /// How long a connection may take over what.
 #[derive(Debug, Clone, Copy)]
 pub struct Deadlines {
-    /// Nothing read or written for this long closes the connection ([`IdleDeadline`]).
+    /// Nothing written and too little read for this long closes the connection
+    /// ([`IdleDeadline`]).
     pub idle: Duration,
     /// A request head must arrive whole within this long.
     pub header: Duration,
