@@ -90,19 +90,83 @@ pub struct RecordFields<'a> {
 ///   (see [`canonical_json`]), or the empty string when absent;
 /// - `details` is the canonical JSON of the stored `details` jsonb value.
 pub fn record_hash(f: &RecordFields<'_>) -> String {
-    let mut msg = Vec::with_capacity(256);
-    msg.extend_from_slice(RECORD_HASH_DOMAIN.as_bytes());
-    push_field(&mut msg, f.prev_hash.as_bytes());
-    push_field(&mut msg, f.aggregate_type.as_bytes());
-    push_field(&mut msg, f.aggregate_id.as_bytes());
-    push_field(&mut msg, f.seq.to_string().as_bytes());
-    push_field(&mut msg, f.actor.as_bytes());
-    push_field(&mut msg, f.action.as_bytes());
+    let (mut msg, after_time) = message_around_time(f);
     push_field(&mut msg, format_timestamp(&f.recorded_at).as_bytes());
-    push_field(&mut msg, f.before_digest.unwrap_or("").as_bytes());
-    push_field(&mut msg, f.after_digest.unwrap_or("").as_bytes());
-    push_field(&mut msg, canonical_json(f.details).as_bytes());
+    msg.extend_from_slice(&after_time);
     sha256_hex(&msg)
+}
+
+/// The record-hash message of `f` in two parts, the bytes before `F(recorded_at)` and the bytes
+/// after it (`f.recorded_at` itself is not used).
+fn message_around_time(f: &RecordFields<'_>) -> (Vec<u8>, Vec<u8>) {
+    let mut before = Vec::with_capacity(256);
+    before.extend_from_slice(RECORD_HASH_DOMAIN.as_bytes());
+    push_field(&mut before, f.prev_hash.as_bytes());
+    push_field(&mut before, f.aggregate_type.as_bytes());
+    push_field(&mut before, f.aggregate_id.as_bytes());
+    push_field(&mut before, f.seq.to_string().as_bytes());
+    push_field(&mut before, f.actor.as_bytes());
+    push_field(&mut before, f.action.as_bytes());
+    let mut after = Vec::with_capacity(256);
+    push_field(&mut after, f.before_digest.unwrap_or("").as_bytes());
+    push_field(&mut after, f.after_digest.unwrap_or("").as_bytes());
+    push_field(&mut after, canonical_json(f.details).as_bytes());
+    (before, after)
+}
+
+/// The first record of a brand-new aggregate, ready to be written by a statement that also
+/// creates the aggregate: everything but `recorded_at` and the hash is known here, and those two
+/// come from the database's clock in that statement ([`hash_at_database_clock_sql`]), as every
+/// other record's `recorded_at` does. One statement instead of the head lock, a round trip and
+/// the record insert of [`append_prepared`].
+#[derive(Debug, Clone)]
+pub struct FirstRecord {
+    pub before_digest: Option<String>,
+    pub after_digest: Option<String>,
+    /// The record-hash message before `F(recorded_at)`.
+    pub message_before_time: Vec<u8>,
+    /// The record-hash message after `F(recorded_at)`.
+    pub message_after_time: Vec<u8>,
+}
+
+impl FirstRecord {
+    /// `entry` as seq 1 of its chain. Its details must be stored as they are (strings, integers,
+    /// booleans, null, and objects and arrays of those: jsonb keeps them exactly), since the
+    /// hash covers them before the database sees them.
+    pub fn of(entry: &AuditEntry<'_>) -> FirstRecord {
+        let before_digest = entry.before.map(digest_json);
+        let after_digest = entry.after.map(digest_json);
+        let (message_before_time, message_after_time) = message_around_time(&RecordFields {
+            prev_hash: GENESIS_HASH,
+            aggregate_type: entry.aggregate_type,
+            aggregate_id: entry.aggregate_id,
+            seq: 1,
+            actor: entry.actor,
+            action: entry.action,
+            recorded_at: DateTime::<Utc>::UNIX_EPOCH,
+            before_digest: before_digest.as_deref(),
+            after_digest: after_digest.as_deref(),
+            details: &entry.details,
+        });
+        FirstRecord {
+            before_digest,
+            after_digest,
+            message_before_time,
+            message_after_time,
+        }
+    }
+}
+
+/// SQL for [`record_hash`] of a record whose `recorded_at` is the SQL timestamptz expression
+/// `at` and whose message around it is the bytea SQL expressions `before` and `after`
+/// ([`FirstRecord`]): the timestamp is formatted as [`format_timestamp`] does (RFC 3339, UTC,
+/// six fractional digits, `Z`) and framed as a netstring.
+pub fn hash_at_database_clock_sql(before: &str, at: &str, after: &str) -> String {
+    let time = format!("to_char(({at}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
+    format!(
+        "encode(sha256({before} || convert_to(octet_length({time}) || ':' || {time} || ',', 'UTF8') \
+         || {after}), 'hex')"
+    )
 }
 
 /// RFC 3339, UTC, microseconds, `Z`: the timestamp form every audit hash and signature uses.

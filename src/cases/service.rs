@@ -24,6 +24,7 @@ use super::model::{
 use super::store::{self, CaseRow, NewEvent, NewMaterial};
 use super::tasks::{self, Process, Task};
 use super::views::*;
+use crate::audit::chain::FirstRecord;
 use crate::audit::{self, AuditEntry};
 use crate::calendar::model::Calendar;
 use crate::calendar::service::CalendarService;
@@ -652,34 +653,41 @@ impl CaseService {
             instant: detail.guide.instant,
         };
         let addressees = Addressees::of_new(&new_row);
-        // The case, its materials, timeline, audit record and notice go out together, pipelined
-        // on the connection (each statement's follow-up, such as the audit record after its
-        // chain head, as soon as its first answer is in): a few round trips instead of one per
-        // statement. Their order of arrival is not fixed (a statement's first use on a
-        // connection waits for its preparation), so nothing among them may depend on another:
-        // materials and events name the case without a foreign key (migration 0016).
-        let (inserted, material_rows, event_rows, receipt, notified) = tokio::join!(
-            store::insert(&tx, &new_row),
-            store::add_materials_returning(&tx, case_id, &region_code, &materials),
-            store::insert_events_returning(&tx, case_id, &region_code, 1, &events),
-            audit::append_prepared(
-                &tx,
-                AuditEntry {
-                    aggregate_type: "case",
-                    aggregate_id: &audit_id,
-                    actor: &intake.acting.actor,
-                    action: "case.submit",
-                    before: None,
-                    after: Some(&after),
-                    details: audit_details,
-                },
-            ),
+        let audit_entry = AuditEntry {
+            aggregate_type: "case",
+            aggregate_id: &audit_id,
+            actor: &intake.acting.actor,
+            action: "case.submit",
+            before: None,
+            after: Some(&after),
+            details: audit_details,
+        };
+        let audit = store::NewCaseAudit {
+            aggregate_type: audit_entry.aggregate_type,
+            aggregate_id: audit_entry.aggregate_id,
+            actor: audit_entry.actor,
+            action: audit_entry.action,
+            details: &audit_entry.details,
+            record: FirstRecord::of(&audit_entry),
+        };
+        // The case with its materials, timeline and first audit record (one statement), and its
+        // notice, go out together, pipelined on the connection (the notice's delivery as soon
+        // as its first answer is in): a few round trips instead of one per statement. Their
+        // order of arrival is not fixed (a statement's first use on a connection waits for its
+        // preparation), so the notice does not depend on the case row (migration 0017).
+        let (inserted, notified) = tokio::join!(
+            store::insert_new_case(&tx, &new_row, &materials, &events, &audit),
             self.notify(&tx, &addressees, notice),
         );
-        let Some(row) = inserted? else {
-            // The key was used before (a retry, or a concurrent request that won): dropping the
-            // transaction rolls back whatever else of the flight went in, and the answer is
-            // that case.
+        let Some(store::NewCaseRows {
+            case: row,
+            materials: mut material_rows,
+            events: event_rows,
+        }) = inserted?
+        else {
+            // The key was used before (a retry, or a concurrent request that won): nothing of
+            // the case went in, dropping the transaction rolls back the notice, and the answer
+            // is that case.
             drop(tx);
             drop(client);
             let key = idempotency_key.unwrap_or_default();
@@ -690,8 +698,6 @@ impl CaseService {
                 .map(|existing| (existing, false))
                 .ok_or_else(|| anyhow::anyhow!("idempotent insert lost but no case found").into());
         };
-        let (mut material_rows, event_rows) = (material_rows?, event_rows?);
-        receipt?;
         notified?;
         tx.commit().await?;
         drop(client);

@@ -6,6 +6,7 @@ use serde_json::Value;
 use tokio_postgres::GenericClient;
 use tokio_postgres::Row;
 
+use crate::audit::chain::{FirstRecord, GENESIS_HASH, hash_at_database_clock_sql};
 use crate::db::Prepare;
 use uuid::Uuid;
 
@@ -208,25 +209,40 @@ pub struct NewCaseRow<'a> {
     pub instant: bool,
 }
 
-/// Inserts the case and returns it as stored; `None` when the idempotency key was already
-/// used (nothing written).
-pub async fn insert(
+/// A new case as [`insert_new_case`] wrote it.
+pub struct NewCaseRows {
+    pub case: CaseRow,
+    pub materials: Vec<MaterialRow>,
+    pub events: Vec<EventRow>,
+}
+
+/// The new case, its materials, its timeline from seq 1 and the first record of its audit
+/// chain, in one statement: the case's insert feeds the others, so a taken idempotency key
+/// (`None`) writes nothing at all. The events and the audit record share one reading of the
+/// database's clock.
+pub async fn insert_new_case(
     client: &impl Prepare,
     new: &NewCaseRow<'_>,
-) -> anyhow::Result<Option<CaseRow>> {
+    materials: &[NewMaterial<'_>],
+    events: &[NewEvent<'_>],
+    audit: &NewCaseAudit<'_>,
+) -> anyhow::Result<Option<NewCaseRows>> {
     let state = serde_json::to_value(new.state)?;
-    let inserted = client
+    let material_ids: Vec<Uuid> = materials.iter().map(|_| Uuid::new_v4()).collect();
+    let material_keys: Vec<&str> = materials.iter().map(|m| m.material_key).collect();
+    let material_files: Vec<Option<Uuid>> = materials.iter().map(|m| m.file_id).collect();
+    let material_notes: Vec<Option<&str>> = materials.iter().map(|m| m.paper_note).collect();
+    let material_supplied: Vec<&str> = materials.iter().map(|m| m.supplied_in).collect();
+    let event_seqs: Vec<i32> = (1..=i32::try_from(events.len())?).collect();
+    let event_kinds: Vec<&str> = events.iter().map(|e| e.kind).collect();
+    let event_details: Vec<&Value> = events.iter().map(|e| &e.details).collect();
+    let event_actors: Vec<&str> = events.iter().map(|e| e.actor).collect();
+    let event_actor_kinds: Vec<&str> = events.iter().map(|e| e.actor_kind).collect();
+    let event_departments: Vec<Option<Uuid>> = events.iter().map(|e| e.department_id).collect();
+    let event_occurred: Vec<Option<DateTime<Utc>>> = events.iter().map(|e| e.occurred_at).collect();
+    let row = client
         .query_opt_prepared(
-            &format!(
-                "INSERT INTO cases (id, region_code, item_id, item_code, item_version, item_name,
-                 lead_department_id, channel, applicant_kind, applicant_subject, applicant_name,
-                 applicant_id_masked, applicant_tail_mac, applicant_phone, agent_subject,
-                 agent_name, submitted_by, idempotency_key, request_digest, form, state, stage,
-                 waiting_on, department_ids, limit_working_days, instant, applicant_id_index)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                     $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
-             ON CONFLICT (submitted_by, idempotency_key) DO NOTHING RETURNING {COLUMNS}"
-            ),
+            new_case_sql(),
             &[
                 &new.id,
                 &new.region_code,
@@ -255,10 +271,134 @@ pub async fn insert(
                 &new.limit_working_days,
                 &new.instant,
                 &new.applicant_id_index,
+                &material_ids,
+                &material_keys,
+                &material_files,
+                &material_notes,
+                &material_supplied,
+                &event_seqs,
+                &event_kinds,
+                &event_details,
+                &event_actors,
+                &event_actor_kinds,
+                &event_departments,
+                &event_occurred,
+                &audit.aggregate_type,
+                &audit.aggregate_id,
+                &audit.actor,
+                &audit.action,
+                &audit.record.before_digest,
+                &audit.record.after_digest,
+                &audit.details,
+                &audit.record.message_before_time,
+                &audit.record.message_after_time,
             ],
         )
         .await?;
-    inserted.as_ref().map(CaseRow::from_row).transpose()
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let case = CaseRow::from_row(&row)?;
+    // After the case's columns: the clock reading, then the materials' insert time.
+    let case_columns = COLUMNS.split(',').count();
+    let clock: DateTime<Utc> = row.try_get(case_columns)?;
+    let added_at: Option<DateTime<Utc>> = row.try_get(case_columns + 1)?;
+    // What the other inserts wrote is what was sent, with the clock readings just returned.
+    let mut materials: Vec<MaterialRow> = materials
+        .iter()
+        .zip(material_ids)
+        .map(|(m, id)| MaterialRow {
+            id,
+            material_key: m.material_key.to_owned(),
+            file_id: m.file_id,
+            sha256: None,
+            content_type: None,
+            file_name: None,
+            size_bytes: None,
+            paper_note: m.paper_note.map(str::to_owned),
+            supplied_in: m.supplied_in.to_owned(),
+            added_at: added_at.unwrap_or(clock),
+        })
+        .collect();
+    // The order [`materials`] reads them in: by time added, then key.
+    materials.sort_by(|a, b| a.material_key.cmp(&b.material_key));
+    let events = events
+        .iter()
+        .zip(event_seqs)
+        .map(|(e, seq)| EventRow {
+            seq,
+            kind: e.kind.to_owned(),
+            details: e.details.clone(),
+            actor: e.actor.to_owned(),
+            actor_kind: e.actor_kind.to_owned(),
+            recorded_at: clock,
+            occurred_at: e.occurred_at.unwrap_or(clock),
+        })
+        .collect();
+    Ok(Some(NewCaseRows {
+        case,
+        materials,
+        events,
+    }))
+}
+
+/// The new case's first audit record ([`insert_new_case`]).
+pub struct NewCaseAudit<'a> {
+    pub aggregate_type: &'a str,
+    pub aggregate_id: &'a str,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub details: &'a Value,
+    pub record: FirstRecord,
+}
+
+fn new_case_sql() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let hash = hash_at_database_clock_sql("$47::bytea", "t.now", "$48::bytea");
+        format!(
+            "WITH c AS (
+                 INSERT INTO cases (id, region_code, item_id, item_code, item_version, item_name,
+                     lead_department_id, channel, applicant_kind, applicant_subject,
+                     applicant_name, applicant_id_masked, applicant_tail_mac, applicant_phone,
+                     agent_subject, agent_name, submitted_by, idempotency_key, request_digest,
+                     form, state, stage, waiting_on, department_ids, limit_working_days, instant,
+                     applicant_id_index)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                         $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
+                 ON CONFLICT (submitted_by, idempotency_key) DO NOTHING
+                 RETURNING {COLUMNS}
+             ), t AS (
+                 SELECT clock_timestamp() AS now FROM c
+             ), m AS (
+                 INSERT INTO case_material (id, case_id, region_code, material_key, file_id,
+                                            paper_note, supplied_in)
+                 SELECT m.id, c.id, c.region_code, m.key, m.file, m.note, m.supplied
+                 FROM c, unnest($28::uuid[], $29::text[], $30::uuid[], $31::text[], $32::text[])
+                      AS m(id, key, file, note, supplied)
+                 RETURNING added_at
+             ), e AS (
+                 INSERT INTO case_event (case_id, seq, region_code, kind, details, actor,
+                                         actor_kind, department_id, recorded_at, occurred_at)
+                 SELECT c.id, e.seq, c.region_code, e.kind, e.details, e.actor, e.actor_kind,
+                        e.department, t.now, coalesce(e.occurred, t.now)
+                 FROM c, t, unnest($33::int[], $34::text[], $35::jsonb[], $36::text[],
+                                   $37::text[], $38::uuid[], $39::timestamptz[])
+                      AS e(seq, kind, details, actor, actor_kind, department, occurred)
+             ), a AS (
+                 SELECT t.now, {hash} AS hash FROM t
+             ), h AS (
+                 INSERT INTO audit_chain_head (aggregate_type, aggregate_id, seq, hash, updated_at)
+                 SELECT $40, $41, 1, a.hash, a.now FROM a
+             ), r AS (
+                 INSERT INTO audit_record (aggregate_type, aggregate_id, seq, actor, action,
+                     recorded_at, before_digest, after_digest, details, prev_hash, hash)
+                 SELECT $40, $41, 1, $42, $43, a.now, $44, $45, $46, '{GENESIS_HASH}', a.hash
+                 FROM a
+             )
+             SELECT c.*, t.now, (SELECT max(added_at) FROM m) FROM c, t"
+        )
+    });
+    &SQL
 }
 
 /// A change to a case, written only if the case is still at `revision` (optimistic
@@ -353,22 +493,6 @@ pub async fn insert_events(
     Ok(())
 }
 
-/// [`insert_events`], answering the events as stored (seq order), for a view of the case
-/// without reading its timeline again.
-pub async fn insert_events_returning(
-    client: &impl Prepare,
-    case_id: Uuid,
-    region_code: &str,
-    first_seq: i32,
-    events: &[NewEvent<'_>],
-) -> anyhow::Result<Vec<EventRow>> {
-    let sql = events_returning_sql();
-    let rows = write_events(client, sql, case_id, region_code, first_seq, events).await?;
-    let mut events: Vec<EventRow> = rows.iter().map(event_of).collect();
-    events.sort_by_key(|e| e.seq);
-    Ok(events)
-}
-
 const INSERT_EVENTS: &str =
     "INSERT INTO case_event (case_id, seq, region_code, kind, details, actor,
          actor_kind, department_id, recorded_at, occurred_at)
@@ -378,12 +502,6 @@ const INSERT_EVENTS: &str =
                  $9::timestamptz[])
           AS e(seq, kind, details, actor, actor_kind, department, occurred),
           (SELECT clock_timestamp() AS now) AS t";
-
-fn events_returning_sql() -> &'static str {
-    static SQL: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| format!("{INSERT_EVENTS} RETURNING {EVENT_COLUMNS}"));
-    &SQL
-}
 
 async fn write_events(
     client: &impl Prepare,
@@ -434,8 +552,6 @@ pub struct EventRow {
     pub occurred_at: DateTime<Utc>,
 }
 
-const EVENT_COLUMNS: &str = "seq, kind, details, actor, actor_kind, recorded_at, occurred_at";
-
 fn event_of(r: &Row) -> EventRow {
     EventRow {
         seq: r.get(0),
@@ -477,56 +593,12 @@ pub async fn add_materials(
     Ok(())
 }
 
-/// [`add_materials`], answering the case's new materials in the order [`materials`] gives, for
-/// a view of a new case without reading them again. The files' facts are left out (`None`): the
-/// caller has them from [`owned_files`]. (Joining `material_file` here made PostgreSQL plan the
-/// statement anew on every execution.)
-pub async fn add_materials_returning(
-    client: &impl Prepare,
-    case_id: Uuid,
-    region_code: &str,
-    materials: &[NewMaterial<'_>],
-) -> anyhow::Result<Vec<MaterialRow>> {
-    let rows = write_materials(
-        client,
-        INSERT_MATERIALS_RETURNING,
-        case_id,
-        region_code,
-        materials,
-    )
-    .await?;
-    let mut materials: Vec<MaterialRow> = rows
-        .iter()
-        .map(|r| MaterialRow {
-            id: r.get(0),
-            material_key: r.get(1),
-            file_id: r.get(2),
-            sha256: None,
-            content_type: None,
-            file_name: None,
-            size_bytes: None,
-            paper_note: r.get(3),
-            supplied_in: r.get(4),
-            added_at: r.get(5),
-        })
-        .collect();
-    materials.sort_by(|a, b| (a.added_at, &a.material_key).cmp(&(b.added_at, &b.material_key)));
-    Ok(materials)
-}
-
 // One statement for every material: a submission with many files is one round trip.
 const INSERT_MATERIALS: &str = "INSERT INTO case_material (id, case_id, region_code, material_key,
          file_id, paper_note, supplied_in)
      SELECT id, $2, $3, key, file, note, supplied
      FROM unnest($1::uuid[], $4::text[], $5::uuid[], $6::text[], $7::text[])
           AS m(id, key, file, note, supplied)";
-
-const INSERT_MATERIALS_RETURNING: &str = "INSERT INTO case_material (id, case_id, region_code,
-         material_key, file_id, paper_note, supplied_in)
-     SELECT id, $2, $3, key, file, note, supplied
-     FROM unnest($1::uuid[], $4::text[], $5::uuid[], $6::text[], $7::text[])
-          AS m(id, key, file, note, supplied)
-     RETURNING id, material_key, file_id, paper_note, supplied_in, added_at";
 
 async fn write_materials(
     client: &impl Prepare,

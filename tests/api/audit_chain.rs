@@ -576,3 +576,60 @@ async fn checkpointer_runs_and_stops_promptly() {
     );
     db.drop().await;
 }
+
+/// A new case's first audit record is hashed by the statement that stores it, over the
+/// database's clock: the SQL must give `record_hash`'s bytes exactly, whatever the timestamp
+/// (a whole second, a single microsecond, a date before the epoch's tenth anniversary).
+#[tokio::test]
+async fn the_hash_taken_at_the_database_clock_is_record_hash() {
+    let db = TestDb::create("hash_sql").await.unwrap();
+    let client = db.connect().await;
+    let details = json!({"item": "ITEM-1", "materials": 3, "agent": null, "note": "申请 \"x\""});
+    let after = json!({"stage": "pre_review"});
+    let entry = AuditEntry {
+        aggregate_type: "case",
+        aggregate_id: "0b7f6e0a-3d1c-4c55-9f7a-2f7d1c9f0e11",
+        actor: "citizen:42",
+        action: "case.submit",
+        before: None,
+        after: Some(&after),
+        details: details.clone(),
+    };
+    let first = chain::FirstRecord::of(&entry);
+    let sql = format!(
+        "SELECT {}",
+        chain::hash_at_database_clock_sql("$1::bytea", "$2::timestamptz", "$3::bytea")
+    );
+    for at in [
+        "2026-11-23T02:41:07.123456Z",
+        "2026-02-17T00:00:00Z",
+        "2026-10-01T23:59:59.000001Z",
+        "1979-05-04T12:00:00.5Z",
+    ] {
+        let at = chrono::DateTime::parse_from_rfc3339(at)
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let in_sql: String = client
+            .query_one(
+                &sql,
+                &[&first.message_before_time, &at, &first.message_after_time],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let in_rust = record_hash(&RecordFields {
+            prev_hash: GENESIS_HASH,
+            aggregate_type: entry.aggregate_type,
+            aggregate_id: entry.aggregate_id,
+            seq: 1,
+            actor: entry.actor,
+            action: entry.action,
+            recorded_at: at,
+            before_digest: first.before_digest.as_deref(),
+            after_digest: first.after_digest.as_deref(),
+            details: &details,
+        });
+        assert_eq!(in_sql, in_rust, "at {at}");
+    }
+    db.drop().await;
+}

@@ -511,6 +511,15 @@ async fn an_online_case_runs_from_application_through_correction_parallel_steps_
             "case.approve"
         ]
     );
+    // Each record's hash is that of its contents and the one before, the first (written with
+    // the case, over the database's clock) included.
+    let chain = fingertip::audit::history(&db, "case", &id).await.unwrap();
+    let mut prev = fingertip::audit::GENESIS_HASH.to_owned();
+    for record in &chain {
+        assert_eq!(record.prev_hash, prev, "seq {}", record.seq);
+        assert_eq!(record.hash, record.computed_hash(), "seq {}", record.seq);
+        prev = record.hash.clone();
+    }
 
     // Every notice reached the applicant's phone through the (fake) SMS gateway.
     wait_for_templates(
