@@ -576,6 +576,16 @@ async fn db_counters(db: &tokio_postgres::Client, database: &str) -> [f64; 4] {
     [row.get(0), row.get(1), row.get(2), row.get(3)]
 }
 
+/// Buffers the checkpointer has written so far (`pg_stat_bgwriter`): a checkpoint in progress
+/// fills the page cache with dirty data files, which every blob `syncfs` round then writes out
+/// too, so the rounds say how much of it fell into each load.
+async fn checkpoint_buffers(db: &tokio_postgres::Client) -> i64 {
+    db.query_one("SELECT buffers_checkpoint FROM pg_stat_bgwriter", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
 /// "per X: 6.0 transactions, 4.1 WAL flushes, 14.2 kB of WAL (0.3 full-page images)" between
 /// two [`db_counters`]: a page's first change after a checkpoint is logged whole, so inserts
 /// spread over many index pages cost more WAL than the rows themselves.
@@ -922,7 +932,9 @@ async fn main() {
             .spawn()
             .expect("perf record (BENCH_PERF names its output file)")
     });
+    let written = checkpoint_buffers(&stats).await;
     let m = measure(&ctx, concurrency, seconds).await;
+    let checkpoint_during_submissions = checkpoint_buffers(&stats).await - written;
     if let Some(mut profiler) = profiler {
         profiler.wait().unwrap();
     }
@@ -950,7 +962,12 @@ async fn main() {
         vec![("pgbench", Source::ReapedChildren)],
         cluster.data_dir(),
     );
+    let written = checkpoint_buffers(&stats).await;
     let (tps, transactions, pgbench_output) = tpcb(&cluster, concurrency, seconds);
+    let first_checkpoints = (
+        checkpoint_during_submissions,
+        checkpoint_buffers(&stats).await - written,
+    );
     let tpcb_cpu = tpcb_cpu.finish("TPC-B transaction", transactions);
     tokio::time::sleep(Duration::from_millis(600)).await;
     let tpcb_counters = per_unit(
@@ -963,17 +980,26 @@ async fn main() {
     // Further rounds, the two loads in turn: other tenants of a shared machine come and go over
     // minutes, so one pair of measurements can land in different weather. The median ratio of
     // the rounds is the figure.
-    let mut rounds = vec![(m.rate(), m.whole.pct(0.99), tps)];
+    let mut rounds = vec![(m.rate(), m.whole.pct(0.99), tps, first_checkpoints)];
     let mut submitted = m.submissions;
     for _ in 1..env_or("BENCH_ROUNDS", 3) {
         settle();
+        let written = checkpoint_buffers(&stats).await;
         let again = measure(&ctx, concurrency, seconds).await;
+        let during_submissions = checkpoint_buffers(&stats).await - written;
         submitted += again.submissions;
         settle();
+        let written = checkpoint_buffers(&stats).await;
         let (tps, _, _) = tpcb(&cluster, concurrency, seconds);
-        rounds.push((again.rate(), again.whole.pct(0.99), tps));
+        let during_tpcb = checkpoint_buffers(&stats).await - written;
+        rounds.push((
+            again.rate(),
+            again.whole.pct(0.99),
+            tps,
+            (during_submissions, during_tpcb),
+        ));
     }
-    let mut ratios: Vec<f64> = rounds.iter().map(|(rate, _, tps)| rate / tps).collect();
+    let mut ratios: Vec<f64> = rounds.iter().map(|(rate, _, tps, _)| rate / tps).collect();
     ratios.sort_by(f64::total_cmp);
     let median_ratio = ratios[ratios.len() / 2];
 
@@ -1039,9 +1065,10 @@ async fn main() {
         "  submissions/s ÷ TPC-B tps, round 1: {:>8.3}",
         m.rate() / tps
     );
-    for (i, (rate, p99, tps)) in rounds.iter().enumerate() {
+    for (i, (rate, p99, tps, (during_submissions, during_tpcb))) in rounds.iter().enumerate() {
         println!(
-            "  round {}: {rate:>7.1} submissions/s (p99 {p99:.1} ms), TPC-B {tps:>7.1} tps, ratio {:.3}",
+            "  round {}: {rate:>7.1} submissions/s (p99 {p99:.1} ms), TPC-B {tps:>7.1} tps, ratio {:.3}; \
+             checkpoint writes {during_submissions} / {during_tpcb} buffers",
             i + 1,
             rate / tps
         );
