@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use tokio_postgres::GenericClient;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use crate::audit::chain::{FirstRecord, GENESIS_HASH, hash_at_database_clock_sql};
 use crate::db::Prepare;
@@ -228,73 +229,56 @@ pub async fn insert_new_case(
     audit: &NewCaseAudit<'_>,
 ) -> anyhow::Result<Option<NewCaseRows>> {
     let state = serde_json::to_value(new.state)?;
-    let material_ids: Vec<Uuid> = materials.iter().map(|_| Uuid::new_v4()).collect();
-    let material_keys: Vec<&str> = materials.iter().map(|m| m.material_key).collect();
-    let material_files: Vec<Option<Uuid>> = materials.iter().map(|m| m.file_id).collect();
-    let material_notes: Vec<Option<&str>> = materials.iter().map(|m| m.paper_note).collect();
-    let material_supplied: Vec<&str> = materials.iter().map(|m| m.supplied_in).collect();
-    let event_seqs: Vec<i32> = (1..=i32::try_from(events.len())?).collect();
-    let event_kinds: Vec<&str> = events.iter().map(|e| e.kind).collect();
-    let event_details: Vec<&Value> = events.iter().map(|e| &e.details).collect();
-    let event_actors: Vec<&str> = events.iter().map(|e| e.actor).collect();
-    let event_actor_kinds: Vec<&str> = events.iter().map(|e| e.actor_kind).collect();
-    let event_departments: Vec<Option<Uuid>> = events.iter().map(|e| e.department_id).collect();
-    let event_occurred: Vec<Option<DateTime<Utc>>> = events.iter().map(|e| e.occurred_at).collect();
-    let row = client
-        .query_opt_prepared(
-            new_case_sql(),
-            &[
-                &new.id,
-                &new.region_code,
-                &new.item_id,
-                &new.item_code,
-                &new.item_version,
-                &new.item_name,
-                &new.lead_department_id,
-                &new.channel,
-                &new.applicant_kind,
-                &new.applicant_subject,
-                &new.applicant_name,
-                &new.applicant_id_masked,
-                &new.applicant_tail_mac,
-                &new.applicant_phone,
-                &new.agent_subject,
-                &new.agent_name,
-                &new.submitted_by,
-                &new.idempotency_key,
-                &new.request_digest,
-                &new.form,
-                &state,
-                &new.state.stage.name(),
-                &new.waiting_on,
-                &new.department_ids,
-                &new.limit_working_days,
-                &new.instant,
-                &new.applicant_id_index,
-                &material_ids,
-                &material_keys,
-                &material_files,
-                &material_notes,
-                &material_supplied,
-                &event_seqs,
-                &event_kinds,
-                &event_details,
-                &event_actors,
-                &event_actor_kinds,
-                &event_departments,
-                &event_occurred,
-                &audit.aggregate_type,
-                &audit.aggregate_id,
-                &audit.actor,
-                &audit.action,
-                &audit.record.before_digest,
-                &audit.record.after_digest,
-                &audit.details,
-                &audit.record.message_before_time,
-                &audit.record.message_after_time,
-            ],
-        )
-        .await?;
+    let m = MaterialArrays::of(materials);
+    let e = EventArrays::of(events, 1)?;
+    let stage = new.state.stage.name();
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![
+        &new.id,
+        &new.region_code,
+        &new.item_id,
+        &new.item_code,
+        &new.item_version,
+        &new.item_name,
+        &new.lead_department_id,
+        &new.channel,
+        &new.applicant_kind,
+        &new.applicant_subject,
+        &new.applicant_name,
+        &new.applicant_id_masked,
+        &new.applicant_tail_mac,
+        &new.applicant_phone,
+        &new.agent_subject,
+        &new.agent_name,
+        &new.submitted_by,
+        &new.idempotency_key,
+        &new.request_digest,
+        &new.form,
+        &state,
+        &stage,
+        &new.waiting_on,
+        &new.department_ids,
+        &new.limit_working_days,
+        &new.instant,
+        &new.applicant_id_index,
+        &m.ids,
+        &m.keys,
+        &m.files,
+        &m.notes,
+        &m.supplied,
+    ];
+    params.extend(e.params());
+    params.extend::<[&(dyn ToSql + Sync); 9]>([
+        &audit.aggregate_type,
+        &audit.aggregate_id,
+        &audit.actor,
+        &audit.action,
+        &audit.record.before_digest,
+        &audit.record.after_digest,
+        &audit.details,
+        &audit.record.message_before_time,
+        &audit.record.message_after_time,
+    ]);
+    let row = client.query_opt_prepared(new_case_sql(), &params).await?;
     let Some(row) = row else {
         return Ok(None);
     };
@@ -306,9 +290,9 @@ pub async fn insert_new_case(
     // What the other inserts wrote is what was sent, with the clock readings just returned.
     let mut materials: Vec<MaterialRow> = materials
         .iter()
-        .zip(material_ids)
+        .zip(&m.ids)
         .map(|(m, id)| MaterialRow {
-            id,
+            id: *id,
             material_key: m.material_key.to_owned(),
             file_id: m.file_id,
             sha256: None,
@@ -324,9 +308,9 @@ pub async fn insert_new_case(
     materials.sort_by(|a, b| a.material_key.cmp(&b.material_key));
     let events = events
         .iter()
-        .zip(event_seqs)
+        .zip(&e.seqs)
         .map(|(e, seq)| EventRow {
-            seq,
+            seq: *seq,
             kind: e.kind.to_owned(),
             details: e.details.clone(),
             actor: e.actor.to_owned(),
@@ -481,15 +465,13 @@ pub async fn insert_events(
     first_seq: i32,
     events: &[NewEvent<'_>],
 ) -> anyhow::Result<()> {
-    write_events(
-        client,
-        INSERT_EVENTS,
-        case_id,
-        region_code,
-        first_seq,
-        events,
-    )
-    .await?;
+    if events.is_empty() {
+        return Ok(());
+    }
+    let e = EventArrays::of(events, first_seq)?;
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&case_id, &region_code];
+    params.extend(e.params());
+    client.execute_prepared(INSERT_EVENTS, &params).await?;
     Ok(())
 }
 
@@ -503,41 +485,43 @@ const INSERT_EVENTS: &str =
           AS e(seq, kind, details, actor, actor_kind, department, occurred),
           (SELECT clock_timestamp() AS now) AS t";
 
-async fn write_events(
-    client: &impl Prepare,
-    sql: &str,
-    case_id: Uuid,
-    region_code: &str,
-    first_seq: i32,
-    events: &[NewEvent<'_>],
-) -> anyhow::Result<Vec<Row>> {
-    if events.is_empty() {
-        return Ok(Vec::new());
+/// Events as the column arrays an `unnest` insert takes, numbered from `first_seq`.
+struct EventArrays<'a> {
+    seqs: Vec<i32>,
+    kinds: Vec<&'a str>,
+    details: Vec<&'a Value>,
+    actors: Vec<&'a str>,
+    actor_kinds: Vec<&'a str>,
+    departments: Vec<Option<Uuid>>,
+    occurred: Vec<Option<DateTime<Utc>>>,
+}
+
+impl<'a> EventArrays<'a> {
+    /// Parameters in the order of the `unnest` both event inserts share.
+    fn params(&self) -> [&(dyn ToSql + Sync); 7] {
+        [
+            &self.seqs,
+            &self.kinds,
+            &self.details,
+            &self.actors,
+            &self.actor_kinds,
+            &self.departments,
+            &self.occurred,
+        ]
     }
-    let count = i32::try_from(events.len())?;
-    let seqs: Vec<i32> = (first_seq..first_seq + count).collect();
-    let kinds: Vec<&str> = events.iter().map(|e| e.kind).collect();
-    let details: Vec<&Value> = events.iter().map(|e| &e.details).collect();
-    let actors: Vec<&str> = events.iter().map(|e| e.actor).collect();
-    let actor_kinds: Vec<&str> = events.iter().map(|e| e.actor_kind).collect();
-    let departments: Vec<Option<Uuid>> = events.iter().map(|e| e.department_id).collect();
-    let occurred: Vec<Option<DateTime<Utc>>> = events.iter().map(|e| e.occurred_at).collect();
-    Ok(client
-        .query_prepared(
-            sql,
-            &[
-                &case_id,
-                &region_code,
-                &seqs,
-                &kinds,
-                &details,
-                &actors,
-                &actor_kinds,
-                &departments,
-                &occurred,
-            ],
-        )
-        .await?)
+
+    fn of(events: &'a [NewEvent<'a>], first_seq: i32) -> anyhow::Result<EventArrays<'a>> {
+        let count = i32::try_from(events.len())?;
+        Ok(EventArrays {
+            seqs: (first_seq..first_seq + count).collect(),
+            kinds: events.iter().map(|e| e.kind).collect(),
+            details: events.iter().map(|e| &e.details).collect(),
+            actors: events.iter().map(|e| e.actor).collect(),
+            actor_kinds: events.iter().map(|e| e.actor_kind).collect(),
+            departments: events.iter().map(|e| e.department_id).collect(),
+            occurred: events.iter().map(|e| e.occurred_at).collect(),
+        })
+    }
 }
 
 /// A timeline entry as stored.
@@ -589,7 +573,24 @@ pub async fn add_materials(
     region_code: &str,
     materials: &[NewMaterial<'_>],
 ) -> anyhow::Result<()> {
-    write_materials(client, INSERT_MATERIALS, case_id, region_code, materials).await?;
+    if materials.is_empty() {
+        return Ok(());
+    }
+    let m = MaterialArrays::of(materials);
+    client
+        .execute_prepared(
+            INSERT_MATERIALS,
+            &[
+                &m.ids,
+                &case_id,
+                &region_code,
+                &m.keys,
+                &m.files,
+                &m.notes,
+                &m.supplied,
+            ],
+        )
+        .await?;
     Ok(())
 }
 
@@ -600,35 +601,25 @@ const INSERT_MATERIALS: &str = "INSERT INTO case_material (id, case_id, region_c
      FROM unnest($1::uuid[], $4::text[], $5::uuid[], $6::text[], $7::text[])
           AS m(id, key, file, note, supplied)";
 
-async fn write_materials(
-    client: &impl Prepare,
-    sql: &str,
-    case_id: Uuid,
-    region_code: &str,
-    materials: &[NewMaterial<'_>],
-) -> anyhow::Result<Vec<Row>> {
-    if materials.is_empty() {
-        return Ok(Vec::new());
+/// Materials as the column arrays an `unnest` insert takes, each with a new id.
+struct MaterialArrays<'a> {
+    ids: Vec<Uuid>,
+    keys: Vec<&'a str>,
+    files: Vec<Option<Uuid>>,
+    notes: Vec<Option<&'a str>>,
+    supplied: Vec<&'a str>,
+}
+
+impl<'a> MaterialArrays<'a> {
+    fn of(materials: &'a [NewMaterial<'a>]) -> MaterialArrays<'a> {
+        MaterialArrays {
+            ids: materials.iter().map(|_| Uuid::new_v4()).collect(),
+            keys: materials.iter().map(|m| m.material_key).collect(),
+            files: materials.iter().map(|m| m.file_id).collect(),
+            notes: materials.iter().map(|m| m.paper_note).collect(),
+            supplied: materials.iter().map(|m| m.supplied_in).collect(),
+        }
     }
-    let ids: Vec<Uuid> = materials.iter().map(|_| Uuid::new_v4()).collect();
-    let keys: Vec<&str> = materials.iter().map(|m| m.material_key).collect();
-    let files: Vec<Option<Uuid>> = materials.iter().map(|m| m.file_id).collect();
-    let notes: Vec<Option<&str>> = materials.iter().map(|m| m.paper_note).collect();
-    let supplied: Vec<&str> = materials.iter().map(|m| m.supplied_in).collect();
-    Ok(client
-        .query_prepared(
-            sql,
-            &[
-                &ids,
-                &case_id,
-                &region_code,
-                &keys,
-                &files,
-                &notes,
-                &supplied,
-            ],
-        )
-        .await?)
 }
 
 /// A case's material as stored, with its file's facts.
