@@ -12,6 +12,7 @@ pub mod pre_serialized;
 pub mod problem;
 pub mod request_id;
 pub mod serve;
+pub mod unparsed_request;
 pub mod upload;
 
 pub use json_body::JsonBody;

@@ -30,6 +30,7 @@ use poem::listener::Acceptor;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Request};
 
 use super::idle_deadline::IdleDeadline;
+use super::unparsed_request::ProblemForUnparsed;
 
 /// The body type poem's responses convert into.
 type ResponseBody = BoxBody<Bytes, io::Error>;
@@ -100,7 +101,7 @@ pub async fn serve<A, E>(
             }
         });
         let connection = builder
-            .serve_connection(TokioIo::new(io), service)
+            .serve_connection(TokioIo::new(ProblemForUnparsed::new(io)), service)
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

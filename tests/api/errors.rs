@@ -302,3 +302,66 @@ async fn a_request_head_that_trickles_in_is_cut_off_but_a_slow_body_is_not() {
     );
     app.stop().await;
 }
+
+/// What the connection answers to `request` sent raw, up to the server's close.
+async fn raw_answer(address: &str, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    // The server may answer and close before the whole request is in.
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server answers and closes");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Requests hyper refuses before any handler sees them (a request line that is not HTTP, a
+/// URI or a head too long) get a problem+json answer with a code like every other 4xx, not
+/// an empty body.
+#[tokio::test]
+async fn requests_refused_before_routing_get_a_problem_with_a_code() {
+    let app = crate::support::spawn_app().await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let long_uri = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000));
+    let long_head = format!(
+        "GET /readyz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(600_000)
+    );
+    for (request, status, code) in [
+        (
+            b"NOT HTTP AT ALL\r\n\r\n".to_vec(),
+            400,
+            "malformed_request",
+        ),
+        (long_uri.into_bytes(), 414, "uri_too_long"),
+        (long_head.into_bytes(), 431, "request_head_too_large"),
+    ] {
+        let answer = raw_answer(&address, &request).await;
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        assert!(
+            head.starts_with(&format!("HTTP/1.1 {status} ")),
+            "status {status}: {head}"
+        );
+        let lower = head.to_ascii_lowercase();
+        assert!(
+            lower.contains("content-type: application/problem+json"),
+            "{head}"
+        );
+        assert!(
+            lower.contains(&format!("content-length: {}\r\n", body.len()))
+                || lower.ends_with(&format!("content-length: {}", body.len())),
+            "{head}"
+        );
+        let problem: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(problem["status"], status, "{body}");
+        assert_eq!(problem["code"], code, "{body}");
+        assert!(problem["title"].as_str().is_some_and(|t| !t.is_empty()));
+    }
+    // The server still serves.
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    app.stop().await;
+}
