@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use tokio_postgres::GenericClient;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 pub use super::attachment::{Attachment, MAX_ATTACHMENTS};
@@ -95,59 +96,76 @@ struct Template {
     email_body: Option<String>,
 }
 
-/// The notification's first statement: the template's latest version (its bodies with it), the
-/// notification row unless its idempotency key is taken, and the owner's preferences and active
-/// devices — one round trip. Column 6 is the new row's id, NULL when the key was taken; column 0
-/// is NULL when no such template exists (nothing is written then).
-const NEW_NOTIFICATION: &str = "
-    WITH t AS (
-        SELECT version, sms_body, push_title, push_body, email_subject, email_body
-          FROM notification_template WHERE key = $5 ORDER BY version DESC LIMIT 1
-    ), ins AS (
-        INSERT INTO notification (id, owner, phone, email, template_key, template_version,
-                                  variables, channels, must_reach, priority, idempotency_key)
-        SELECT $1, $2, $3, $4, $5, t.version, $6, $7, $8, $9, $10 FROM t
-        ON CONFLICT (idempotency_key) DO NOTHING
-        RETURNING id
-    )
+/// What planning a notification needs from the database ([`notice_context`]).
+pub struct NoticeContext {
+    /// The template's latest version and its bodies; `None` when no such template exists.
+    template: Option<(i32, Template)>,
+    preferences: model::ChannelPreferences,
+    /// Active devices, oldest first: id and `platform:token` address.
+    devices: Vec<(Uuid, String)>,
+    verified_email: Option<String>,
+}
+
+/// The template's latest version with its bodies, and the owner's (`$1`, NULL for a bare
+/// address) preferences, active devices and verified email: one round trip.
+const NOTICE_CONTEXT: &str = "
     SELECT t.version, t.sms_body, t.push_title, t.push_body, t.email_subject, t.email_body,
-           (SELECT id FROM ins),
            p.push, p.sms, p.email, p.quiet_start, p.quiet_end,
            (SELECT array_agg(d.id ORDER BY d.created_at, d.id)
-              FROM device d WHERE d.owner = $2::text AND d.active),
+              FROM device d WHERE d.owner = $1::text AND d.active),
            (SELECT array_agg(d.platform || ':' || d.token ORDER BY d.created_at, d.id)
-              FROM device d WHERE d.owner = $2::text AND d.active)
+              FROM device d WHERE d.owner = $1::text AND d.active),
+           (SELECT address FROM owner_email WHERE owner = $1::text)
       FROM (SELECT 1) AS one
-      LEFT JOIN t ON true
-      LEFT JOIN notification_preference p ON p.owner = $2::text";
+      LEFT JOIN LATERAL (
+          SELECT version, sms_body, push_title, push_body, email_subject, email_body
+            FROM notification_template WHERE key = $2 ORDER BY version DESC LIMIT 1
+      ) AS t ON true
+      LEFT JOIN notification_preference p ON p.owner = $1::text";
 
-/// One delivery with its first history event, under the per-address hourly limit: beyond it the
-/// delivery is recorded as cancelled (`rate_limited`) and never sent.
-const NEW_DELIVERY: &str = "
-    WITH recent AS (
-        -- Counting stops at the limit: only whether it is reached matters, so a busy address
-        -- costs no more than a quiet one.
-        SELECT count(*) AS n FROM (
-            SELECT 1 FROM notification_delivery
-             WHERE channel = $3 AND address = $4 AND created_at > now() - interval '1 hour'
-               AND status <> $13
-             LIMIT $12
-        ) AS counted
-    ), d AS (
-        INSERT INTO notification_delivery (id, notification_id, channel, address, device_id, title,
-                                           body, segments, status, priority, next_attempt_at,
-                                           fallback_for, last_error)
-        SELECT $1, $2, $3, $4, $5, $6, $7, $8,
-               CASE WHEN recent.n >= $12 THEN $13 ELSE $14 END, $9,
-               now() + make_interval(secs => $10::float8 / 1000), $11,
-               CASE WHEN recent.n >= $12 THEN 'rate_limited' END
-          FROM recent
-        RETURNING id, status
-    )
-    INSERT INTO notification_event (delivery_id, status, detail)
-    SELECT id, status,
-           CASE WHEN status = $13 THEN 'rate limited: too many messages to this address' END
-      FROM d";
+/// Reads what [`plan`] needs for a notification from `template_key` to `owner` (or to a bare
+/// address, `None`). Outside a transaction too: nothing is locked, and the write that follows
+/// is checked by the database (the template version and devices by foreign key).
+pub async fn notice_context(
+    client: &impl Prepare,
+    owner: Option<&str>,
+    template_key: &str,
+) -> Result<NoticeContext, tokio_postgres::Error> {
+    let row = client
+        .query_one_prepared(NOTICE_CONTEXT, &[&owner, &template_key])
+        .await?;
+    let template = row.get::<_, Option<i32>>(0).map(|version| {
+        (
+            version,
+            Template {
+                sms_body: row.get(1),
+                push_title: row.get(2),
+                push_body: row.get(3),
+                email_subject: row.get(4),
+                email_body: row.get(5),
+            },
+        )
+    });
+    let preferences = match row.get::<_, Option<bool>>(6) {
+        Some(push) => model::ChannelPreferences {
+            push,
+            sms: row.get(7),
+            email: row.get(8),
+            quiet_hours: row
+                .get::<_, Option<chrono::NaiveTime>>(9)
+                .zip(row.get::<_, Option<chrono::NaiveTime>>(10)),
+        },
+        None => model::ChannelPreferences::default(),
+    };
+    let ids: Vec<Uuid> = row.get::<_, Option<Vec<Uuid>>>(11).unwrap_or_default();
+    let addresses: Vec<String> = row.get::<_, Option<Vec<String>>>(12).unwrap_or_default();
+    Ok(NoticeContext {
+        template,
+        preferences,
+        devices: ids.into_iter().zip(addresses).collect(),
+        verified_email: row.get(13),
+    })
+}
 
 /// An owner's channel preferences (the defaults when they have set none).
 pub async fn preferences(
@@ -222,7 +240,8 @@ pub async fn enqueue_with_attachments(
 }
 
 /// [`enqueue_with_attachments`] through statements prepared once per connection when `tx` is a
-/// pooled transaction: two statements for a notification with one delivery (and no files).
+/// pooled transaction: two statements for a notification (its context, then the notification
+/// with every delivery), a third for files.
 pub async fn enqueue_prepared(
     tx: &impl Prepare,
     new: &NewNotification,
@@ -230,7 +249,206 @@ pub async fn enqueue_prepared(
     settings: &OutboxSettings,
 ) -> Result<Uuid, EnqueueError> {
     super::attachment::check(attachments).map_err(EnqueueError::InvalidAttachment)?;
+    let owner = match &new.recipient {
+        Recipient::Owner { owner, .. } => Some(owner.as_str()),
+        _ => None,
+    };
+    let context = notice_context(tx, owner, &new.template_key).await?;
+    let plan = plan(new, &context, settings)?;
+    let sql = format!(
+        "WITH {} SELECT (SELECT id FROM notice)",
+        plan.ctes("notice", "(SELECT 1) AS one", 1)
+    );
+    let inserted: Option<Uuid> = tx.query_one_prepared(&sql, &plan.params()).await?.get(0);
+    let Some(id) = inserted else {
+        // The key was used before: that notification stands, and nothing was written.
+        let existing = tx
+            .query_one_prepared(
+                "SELECT id FROM notification WHERE idempotency_key = $1",
+                &[&new.idempotency_key],
+            )
+            .await?;
+        return Ok(existing.get(0));
+    };
+    if !attachments.is_empty() {
+        let positions: Vec<i16> = (0..attachments.len() as i16).collect();
+        let names: Vec<&str> = attachments.iter().map(|a| a.filename.as_str()).collect();
+        let types: Vec<&str> = attachments
+            .iter()
+            .map(|a| a.content_type.as_str())
+            .collect();
+        let blobs: Vec<&str> = attachments.iter().map(|a| a.blob_sha256.as_str()).collect();
+        tx.execute_prepared(
+            "INSERT INTO notification_attachment (notification_id, position, filename, content_type, blob_sha256)
+             SELECT $1, * FROM unnest($2::int2[], $3::text[], $4::text[], $5::text[])",
+            &[&id, &positions, &names, &types, &blobs],
+        )
+        .await?;
+    }
+    // No NOTIFY: nothing listens (dispatchers poll), and NOTIFY takes PostgreSQL's global
+    // notify-queue lock at commit, which would serialise every transaction that enqueues.
+    Ok(id)
+}
+
+/// A notification ready to be written: its row and its deliveries, rendered, with the
+/// settings that decide at write time whether a delivery is over its address's hourly limit.
+pub struct NotificationPlan {
+    id: Uuid,
+    owner: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+    template_key: String,
+    template_version: i32,
+    variables: Value,
+    channels: Vec<&'static str>,
+    must_reach: bool,
+    priority: i16,
+    idempotency_key: String,
+    delivery_ids: Vec<Uuid>,
+    delivery_channels: Vec<&'static str>,
+    addresses: Vec<String>,
+    device_ids: Vec<Option<Uuid>>,
+    titles: Vec<Option<String>>,
+    bodies: Vec<String>,
+    segments: Vec<Option<i32>>,
+    delays_ms: Vec<f64>,
+    fallbacks: Vec<Option<Uuid>>,
+    hourly_limit: i64,
+    /// The statuses of a delivery over the limit and of one to send.
+    cancelled: &'static str,
+    created: &'static str,
+}
+
+impl NotificationPlan {
+    /// The notification's id, once written.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// Common table expressions that write the notification, its deliveries and their first
+    /// events, for a statement's `WITH` list: `{name}` is the notification insert, which
+    /// answers its id (none when the idempotency key was used: then nothing is written).
+    /// Every row of `parent` (a table expression, `(SELECT 1) AS one` for one notification)
+    /// writes it once: a parent that is another insert's `RETURNING` makes the notice depend on
+    /// that insert. Parameters are numbered from `$first`, in [`Self::params`]' order.
+    ///
+    /// Each delivery is counted against its address's hourly limit (counting stops at the
+    /// limit, so a busy address costs no more than a quiet one); beyond it the delivery is
+    /// recorded as cancelled (`rate_limited`) and never sent. Deliveries of one notification
+    /// do not count each other (one statement's snapshot), which only matters when one
+    /// notification sends twice to one address.
+    pub fn ctes(&self, name: &str, parent: &str, first: usize) -> String {
+        let p = |i: usize| format!("${}", first + i);
+        format!(
+            "{name} AS (
+                 INSERT INTO notification (id, owner, phone, email, template_key,
+                                           template_version, variables, channels, must_reach,
+                                           priority, idempotency_key)
+                 SELECT {0}::uuid, {1}::text, {2}::text, {3}::text, {4}::text, {5}::int,
+                        {6}::jsonb, {7}::text[], {8}::bool, {9}::int2, {10}::text
+                   FROM {parent}
+                 ON CONFLICT (idempotency_key) DO NOTHING
+                 RETURNING id
+             ), {name}_deliveries AS (
+                 INSERT INTO notification_delivery (id, notification_id, channel, address,
+                                                    device_id, title, body, segments, status,
+                                                    priority, next_attempt_at, fallback_for,
+                                                    last_error)
+                 SELECT d.id, n.id, d.channel, d.address, d.device, d.title, d.body, d.segments,
+                        CASE WHEN recent.n >= {20}::int8 THEN {21}::text ELSE {22}::text END,
+                        {9}::int2, now() + make_interval(secs => d.delay_ms / 1000), d.fallback,
+                        CASE WHEN recent.n >= {20}::int8 THEN 'rate_limited' END
+                   FROM {name} AS n,
+                        unnest({11}::uuid[], {12}::text[], {13}::text[], {14}::uuid[],
+                               {15}::text[], {16}::text[], {17}::int[], {18}::float8[],
+                               {19}::uuid[])
+                          AS d(id, channel, address, device, title, body, segments, delay_ms,
+                               fallback),
+                        LATERAL (
+                            SELECT count(*) AS n FROM (
+                                SELECT 1 FROM notification_delivery x
+                                 WHERE x.channel = d.channel AND x.address = d.address
+                                   AND x.created_at > now() - interval '1 hour'
+                                   AND x.status <> {21}::text
+                                 LIMIT {20}::int8
+                            ) AS counted
+                        ) AS recent
+                 RETURNING id, status
+             ), {name}_events AS (
+                 INSERT INTO notification_event (delivery_id, status, detail)
+                 SELECT id, status,
+                        CASE WHEN status = {21}::text
+                             THEN 'rate limited: too many messages to this address' END
+                   FROM {name}_deliveries
+             )",
+            p(0),
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5),
+            p(6),
+            p(7),
+            p(8),
+            p(9),
+            p(10),
+            p(11),
+            p(12),
+            p(13),
+            p(14),
+            p(15),
+            p(16),
+            p(17),
+            p(18),
+            p(19),
+            p(20),
+            p(21),
+            p(22),
+        )
+    }
+
+    /// The parameters of [`Self::ctes`], in order.
+    pub fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![
+            &self.id,
+            &self.owner,
+            &self.phone,
+            &self.email,
+            &self.template_key,
+            &self.template_version,
+            &self.variables,
+            &self.channels,
+            &self.must_reach,
+            &self.priority,
+            &self.idempotency_key,
+            &self.delivery_ids,
+            &self.delivery_channels,
+            &self.addresses,
+            &self.device_ids,
+            &self.titles,
+            &self.bodies,
+            &self.segments,
+            &self.delays_ms,
+            &self.fallbacks,
+            &self.hourly_limit,
+            &self.cancelled,
+            &self.created,
+        ]
+    }
+}
+
+/// Plans `new` with what the database said ([`notice_context`]): the owner's preferences
+/// decide the channels (switched-off ones are skipped and push waits out quiet hours, except
+/// for essential notifications: must-reach, priority 10), and each delivery is rendered.
+pub fn plan(
+    new: &NewNotification,
+    context: &NoticeContext,
+    settings: &OutboxSettings,
+) -> Result<NotificationPlan, EnqueueError> {
     let key = &new.template_key;
+    let Some((template_version, template)) = &context.template else {
+        return Err(EnqueueError::UnknownTemplate(key.clone()));
+    };
     let render = |text: &Option<String>, vars: &Map<String, Value>, channel: &'static str| {
         let text = text.as_deref().ok_or(EnqueueError::NoContent {
             key: key.clone(),
@@ -269,83 +487,12 @@ pub async fn enqueue_prepared(
         return Err(EnqueueError::InvalidEmail);
     }
 
-    let id = Uuid::new_v4();
-    let channels: Vec<&str> = new.channels.iter().map(|c| c.as_str()).collect();
-    let row = tx
-        .query_one_prepared(
-            NEW_NOTIFICATION,
-            &[
-                &id,
-                &owner,
-                &phone,
-                &email,
-                key,
-                &Value::Object(new.variables.clone()),
-                &channels,
-                &new.must_reach,
-                &new.priority,
-                &new.idempotency_key,
-            ],
-        )
-        .await?;
-    if row.get::<_, Option<i32>>(0).is_none() {
-        return Err(EnqueueError::UnknownTemplate(key.clone()));
-    }
-    let template = Template {
-        sms_body: row.get(1),
-        push_title: row.get(2),
-        push_body: row.get(3),
-        email_subject: row.get(4),
-        email_body: row.get(5),
-    };
-    if row.get::<_, Option<Uuid>>(6).is_none() {
-        let existing = tx
-            .query_one_prepared(
-                "SELECT id FROM notification WHERE idempotency_key = $1",
-                &[&new.idempotency_key],
-            )
-            .await?;
-        return Ok(existing.get(0));
-    }
-    if !attachments.is_empty() {
-        let positions: Vec<i16> = (0..attachments.len() as i16).collect();
-        let names: Vec<&str> = attachments.iter().map(|a| a.filename.as_str()).collect();
-        let types: Vec<&str> = attachments
-            .iter()
-            .map(|a| a.content_type.as_str())
-            .collect();
-        let blobs: Vec<&str> = attachments.iter().map(|a| a.blob_sha256.as_str()).collect();
-        tx.execute_prepared(
-            "INSERT INTO notification_attachment (notification_id, position, filename, content_type, blob_sha256)
-             SELECT $1, * FROM unnest($2::int2[], $3::text[], $4::text[], $5::text[])",
-            &[&id, &positions, &names, &types, &blobs],
-        )
-        .await?;
-    }
-
-    // The owner's preferences (the defaults when they have set none, or for a bare address):
-    // switched-off channels are skipped and push waits out quiet hours, except for essential
-    // notifications (must-reach, priority 10).
-    let preferences = match row.get::<_, Option<bool>>(7) {
-        Some(push) => model::ChannelPreferences {
-            push,
-            sms: row.get(8),
-            email: row.get(9),
-            quiet_hours: row
-                .get::<_, Option<chrono::NaiveTime>>(10)
-                .zip(row.get::<_, Option<chrono::NaiveTime>>(11)),
-        },
-        None => model::ChannelPreferences::default(),
-    };
-    let device_ids: Vec<Uuid> = row.get::<_, Option<Vec<Uuid>>>(12).unwrap_or_default();
-    let device_addresses: Vec<String> = row.get::<_, Option<Vec<String>>>(13).unwrap_or_default();
+    let preferences = &context.preferences;
     let channels =
-        model::channels_to_send(&new.channels, new.must_reach, new.priority, &preferences);
+        model::channels_to_send(&new.channels, new.must_reach, new.priority, preferences);
     // An owner's email is the address they verified, unless the caller named one.
     let email = match (email, &owner) {
-        (None, Some(owner)) if channels.contains(&Channel::Email) => {
-            verified_email(tx.inner(), owner).await?
-        }
+        (None, Some(_)) if channels.contains(&Channel::Email) => context.verified_email.clone(),
         (email, _) => email,
     };
     let owner_has_no_email = owner.is_some() && email.is_none();
@@ -366,14 +513,14 @@ pub async fn enqueue_prepared(
     if channels.contains(&Channel::Push) && owner.is_some() {
         let title = render_opt(&template.push_title, &new.variables)?;
         let body = render(&template.push_body, &new.variables, "push")?;
-        for (device_id, address) in device_ids.into_iter().zip(device_addresses) {
+        for (device_id, address) in &context.devices {
             let delivery = Uuid::new_v4();
             push_ids.push(delivery);
             planned.push(Planned {
                 id: delivery,
                 channel: Channel::Push,
-                address,
-                device_id: Some(device_id),
+                address: address.clone(),
+                device_id: Some(*device_id),
                 title: title.clone(),
                 body: body.clone(),
                 segments: None,
@@ -432,38 +579,36 @@ pub async fn enqueue_prepared(
     }
     if planned.is_empty() {
         let only_email_missing = owner_has_no_email && channels == [Channel::Email];
-        if channels.len() < new.channels.len() || only_email_missing {
-            // The owner switched these channels off (or set no email address): the
-            // notification stays in their inbox.
-            return Ok(id);
+        if !(channels.len() < new.channels.len() || only_email_missing) {
+            return Err(EnqueueError::NoAddress("any channel"));
         }
-        return Err(EnqueueError::NoAddress("any channel"));
+        // The owner switched these channels off (or set no email address): the notification
+        // stays in their inbox, with no delivery.
     }
 
-    for p in planned {
-        let delay_ms = p.delay.as_millis() as f64;
-        tx.execute_prepared(
-            NEW_DELIVERY,
-            &[
-                &p.id,
-                &id,
-                &p.channel.as_str(),
-                &p.address,
-                &p.device_id,
-                &p.title,
-                &p.body,
-                &p.segments,
-                &new.priority,
-                &delay_ms,
-                &p.fallback_for,
-                &settings.per_address_hourly_limit,
-                &DeliveryStatus::Cancelled.as_str(),
-                &DeliveryStatus::Created.as_str(),
-            ],
-        )
-        .await?;
-    }
-    // No NOTIFY: nothing listens (dispatchers poll), and NOTIFY takes PostgreSQL's global
-    // notify-queue lock at commit, which would serialise every transaction that enqueues.
-    Ok(id)
+    Ok(NotificationPlan {
+        id: Uuid::new_v4(),
+        owner,
+        phone,
+        email,
+        template_key: key.clone(),
+        template_version: *template_version,
+        variables: Value::Object(new.variables.clone()),
+        channels: new.channels.iter().map(|c| c.as_str()).collect(),
+        must_reach: new.must_reach,
+        priority: new.priority,
+        idempotency_key: new.idempotency_key.clone(),
+        delivery_ids: planned.iter().map(|p| p.id).collect(),
+        delivery_channels: planned.iter().map(|p| p.channel.as_str()).collect(),
+        device_ids: planned.iter().map(|p| p.device_id).collect(),
+        titles: planned.iter().map(|p| p.title.clone()).collect(),
+        segments: planned.iter().map(|p| p.segments).collect(),
+        delays_ms: planned.iter().map(|p| p.delay.as_millis() as f64).collect(),
+        fallbacks: planned.iter().map(|p| p.fallback_for).collect(),
+        addresses: planned.iter().map(|p| p.address.clone()).collect(),
+        bodies: planned.into_iter().map(|p| p.body).collect(),
+        hourly_limit: settings.per_address_hourly_limit,
+        cancelled: DeliveryStatus::Cancelled.as_str(),
+        created: DeliveryStatus::Created.as_str(),
+    })
 }
