@@ -571,8 +571,7 @@ impl CaseService {
             ));
         };
 
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
+        let client = self.pool.get().await?;
         let department_list: Vec<Uuid> = departments.values().copied().collect();
         let idempotency_key = intake.idempotency.as_ref().map(|(k, _)| *k);
         let request_digest = intake.idempotency.as_ref().map(|(_, d)| d.as_str());
@@ -670,26 +669,23 @@ impl CaseService {
             details: &audit_entry.details,
             record: FirstRecord::of(&audit_entry),
         };
-        // The case with its materials, timeline and first audit record (one statement), and its
-        // notice, go out together, pipelined on the connection (the notice's delivery as soon
-        // as its first answer is in): a few round trips instead of one per statement. Their
-        // order of arrival is not fixed (a statement's first use on a connection waits for its
-        // preparation), so the notice does not depend on the case row (migration 0017).
-        let (inserted, notified) = tokio::join!(
-            store::insert_new_case(&tx, &new_row, &materials, &events, &audit),
-            self.notify(&tx, &addressees, notice),
-        );
+        // The case with its materials, timeline, first audit record and notice is one
+        // statement, so one commit and no transaction to open: the notice's rows hang off the
+        // case insert, and a taken idempotency key writes nothing at all. The notice is planned
+        // first (its template, the applicant's preferences and devices: one round trip).
+        let notices = self.plan_notices(&client, &addressees, &notice).await?;
+        let inserted =
+            store::insert_new_case(&client, &new_row, &materials, &events, &audit, &notices)
+                .await?;
+        drop(client);
         let Some(store::NewCaseRows {
             case: row,
             materials: mut material_rows,
             events: event_rows,
-        }) = inserted?
+        }) = inserted
         else {
-            // The key was used before (a retry, or a concurrent request that won): nothing of
-            // the case went in, dropping the transaction rolls back the notice, and the answer
+            // The key was used before (a retry, or a concurrent request that won): the answer
             // is that case.
-            drop(tx);
-            drop(client);
             let key = idempotency_key.unwrap_or_default();
             let digest = request_digest.unwrap_or_default();
             return self
@@ -698,9 +694,6 @@ impl CaseService {
                 .map(|existing| (existing, false))
                 .ok_or_else(|| anyhow::anyhow!("idempotent insert lost but no case found").into());
         };
-        notified?;
-        tx.commit().await?;
-        drop(client);
         // The new case's timeline and materials are what the inserts returned, with the files'
         // facts read when the materials were checked.
         let files: HashMap<Uuid, &store::OwnedFile> = intake
@@ -1438,79 +1431,44 @@ impl CaseService {
         row: &Addressees<'_>,
         notice: CaseNotice<'_>,
     ) -> AppResult<()> {
-        let CaseNotice {
-            template,
-            variables,
-            must_reach,
-            event_kind,
-            attachments,
-        } = notice;
-        let mut recipients = Vec::new();
-        match (row.applicant_subject, row.applicant_phone) {
-            (Some(owner), phone) => recipients.push((
-                Recipient::Owner {
-                    owner: owner.to_owned(),
-                    phone: phone.map(str::to_owned),
-                    email: None,
-                },
-                must_reach,
-                "applicant",
-            )),
-            (None, Some(phone)) => {
-                recipients.push((Recipient::Phone(phone.to_owned()), false, "applicant"))
-            }
-            (None, None) => {}
-        }
-        if let Some(agent) = row.agent_subject {
-            // Agents are citizens: their account's phone takes what push cannot.
-            let phone: Option<String> = match agent.parse::<Subject>() {
-                Ok(Subject::Citizen(id)) => tx
-                    .query_opt_prepared("SELECT phone FROM citizen WHERE id = $1", &[&id])
-                    .await?
-                    .map(|r| r.get(0)),
-                _ => None,
-            };
-            recipients.push((
-                Recipient::Owner {
-                    owner: agent.to_owned(),
-                    phone,
-                    email: None,
-                },
-                false,
-                "agent",
-            ));
-        }
-        for (recipient, must_reach, whom) in recipients {
-            let applicant = whom == "applicant";
-            let channels = match &recipient {
-                Recipient::Phone(_) => vec![Channel::Sms],
-                _ if applicant && !attachments.is_empty() => {
-                    vec![Channel::Push, Channel::Sms, Channel::Email]
-                }
-                _ => vec![Channel::Push, Channel::Sms],
-            };
-            let attached = if applicant { attachments } else { &[] };
-            outbox::enqueue_prepared(
-                tx,
-                &NewNotification {
-                    template_key: template.to_owned(),
-                    variables: variables.clone(),
-                    recipient,
-                    channels,
-                    must_reach,
-                    priority: 5,
-                    idempotency_key: format!(
-                        "case:{}:{}:{event_kind}:{whom}",
-                        row.case_id, row.revision
-                    ),
-                },
-                attached,
-                &self.outbox,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("enqueueing {template}: {e}"))?;
+        let agent_phone = agent_phone(tx, row.agent_subject).await?;
+        for (notification, attached) in case_notifications(row, &notice, agent_phone) {
+            outbox::enqueue_prepared(tx, &notification, attached, &self.outbox)
+                .await
+                .map_err(|e| anyhow::anyhow!("enqueueing {}: {e}", notice.template))?;
         }
         Ok(())
+    }
+
+    /// `notice` for the case's applicant and agent, planned ahead to be written by the
+    /// statement that creates the case (no transaction of its own needed): what the plans read
+    /// is read here, on `client`, in one round trip (two with an agent).
+    async fn plan_notices(
+        &self,
+        client: &impl Prepare,
+        row: &Addressees<'_>,
+        notice: &CaseNotice<'_>,
+    ) -> AppResult<Vec<outbox::NotificationPlan>> {
+        let agent_phone = agent_phone(client, row.agent_subject).await?;
+        let notifications = case_notifications(row, notice, agent_phone);
+        let contexts =
+            futures_util::future::try_join_all(notifications.iter().map(|(notification, _)| {
+                let owner = match &notification.recipient {
+                    Recipient::Owner { owner, .. } => Some(owner.as_str()),
+                    _ => None,
+                };
+                outbox::notice_context(client, owner, &notification.template_key)
+            }))
+            .await?;
+        notifications
+            .iter()
+            .zip(&contexts)
+            .map(|((notification, _), context)| {
+                outbox::plan(notification, context, &self.outbox).map_err(|e| {
+                    AppError::from(anyhow::anyhow!("planning {}: {e}", notice.template))
+                })
+            })
+            .collect()
     }
 
     // ----- views ------------------------------------------------------------------------
@@ -1945,6 +1903,81 @@ fn staff_may_see(principal: &Principal, row: &CaseRow) -> bool {
 
 /// The item's process: who accepts and who decides (the lead department unless a step names
 /// another).
+/// The agent's phone, for the SMS a push cannot replace (agents are citizens).
+async fn agent_phone(client: &impl Prepare, agent: Option<&str>) -> AppResult<Option<String>> {
+    Ok(match agent.map(str::parse::<Subject>) {
+        Some(Ok(Subject::Citizen(id))) => client
+            .query_opt_prepared("SELECT phone FROM citizen WHERE id = $1", &[&id])
+            .await?
+            .map(|r| r.get(0)),
+        _ => None,
+    })
+}
+
+/// The notifications a case notice makes: the applicant's (push and SMS to an account, SMS to
+/// a bare phone; with the sealed documents by email too) and the agent's, each with the files
+/// it carries.
+fn case_notifications<'n>(
+    row: &Addressees<'_>,
+    notice: &CaseNotice<'n>,
+    agent_phone: Option<String>,
+) -> Vec<(NewNotification, &'n [Attachment])> {
+    let mut recipients = Vec::new();
+    match (row.applicant_subject, row.applicant_phone) {
+        (Some(owner), phone) => recipients.push((
+            Recipient::Owner {
+                owner: owner.to_owned(),
+                phone: phone.map(str::to_owned),
+                email: None,
+            },
+            notice.must_reach,
+            "applicant",
+        )),
+        (None, Some(phone)) => {
+            recipients.push((Recipient::Phone(phone.to_owned()), false, "applicant"))
+        }
+        (None, None) => {}
+    }
+    if let Some(agent) = row.agent_subject {
+        recipients.push((
+            Recipient::Owner {
+                owner: agent.to_owned(),
+                phone: agent_phone,
+                email: None,
+            },
+            false,
+            "agent",
+        ));
+    }
+    recipients
+        .into_iter()
+        .map(|(recipient, must_reach, whom)| {
+            let applicant = whom == "applicant";
+            let channels = match &recipient {
+                Recipient::Phone(_) => vec![Channel::Sms],
+                _ if applicant && !notice.attachments.is_empty() => {
+                    vec![Channel::Push, Channel::Sms, Channel::Email]
+                }
+                _ => vec![Channel::Push, Channel::Sms],
+            };
+            let attached: &'n [Attachment] = if applicant { notice.attachments } else { &[] };
+            let notification = NewNotification {
+                template_key: notice.template.to_owned(),
+                variables: notice.variables.clone(),
+                recipient,
+                channels,
+                must_reach,
+                priority: 5,
+                idempotency_key: format!(
+                    "case:{}:{}:{}:{whom}",
+                    row.case_id, row.revision, notice.event_kind
+                ),
+            };
+            (notification, attached)
+        })
+        .collect()
+}
+
 pub fn process_of(detail: &ItemDetail) -> Process {
     let lead = detail.lead_department.code.clone();
     let step_of = |kind: StepKind| detail.guide.steps.iter().find(|s| s.kind == kind);

@@ -9,6 +9,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::audit::chain::{FirstRecord, GENESIS_HASH, hash_at_database_clock_sql};
 use crate::db::Prepare;
+use crate::notify::outbox::NotificationPlan;
 use uuid::Uuid;
 
 use super::clock::{Extension, SuspensionPeriod};
@@ -227,6 +228,7 @@ pub async fn insert_new_case(
     materials: &[NewMaterial<'_>],
     events: &[NewEvent<'_>],
     audit: &NewCaseAudit<'_>,
+    notices: &[NotificationPlan],
 ) -> anyhow::Result<Option<NewCaseRows>> {
     let state = serde_json::to_value(new.state)?;
     let m = MaterialArrays::of(materials);
@@ -278,7 +280,12 @@ pub async fn insert_new_case(
         &audit.record.message_before_time,
         &audit.record.message_after_time,
     ]);
-    let row = client.query_opt_prepared(new_case_sql(), &params).await?;
+    for notice in notices {
+        params.extend(notice.params());
+    }
+    let row = client
+        .query_opt_prepared(&new_case_sql(notices), &params)
+        .await?;
     let Some(row) = row else {
         return Ok(None);
     };
@@ -336,53 +343,60 @@ pub struct NewCaseAudit<'a> {
     pub record: FirstRecord,
 }
 
-fn new_case_sql() -> &'static str {
-    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        let hash = hash_at_database_clock_sql("$47::bytea", "t.now", "$48::bytea");
-        format!(
-            "WITH c AS (
-                 INSERT INTO cases (id, region_code, item_id, item_code, item_version, item_name,
-                     lead_department_id, channel, applicant_kind, applicant_subject,
-                     applicant_name, applicant_id_masked, applicant_tail_mac, applicant_phone,
-                     agent_subject, agent_name, submitted_by, idempotency_key, request_digest,
-                     form, state, stage, waiting_on, department_ids, limit_working_days, instant,
-                     applicant_id_index)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                         $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
-                 ON CONFLICT (submitted_by, idempotency_key) DO NOTHING
-                 RETURNING {COLUMNS}
-             ), t AS (
-                 SELECT clock_timestamp() AS now FROM c
-             ), m AS (
-                 INSERT INTO case_material (id, case_id, region_code, material_key, file_id,
-                                            paper_note, supplied_in)
-                 SELECT m.id, c.id, c.region_code, m.key, m.file, m.note, m.supplied
-                 FROM c, unnest($28::uuid[], $29::text[], $30::uuid[], $31::text[], $32::text[])
-                      AS m(id, key, file, note, supplied)
-                 RETURNING added_at
-             ), e AS (
-                 INSERT INTO case_event (case_id, seq, region_code, kind, details, actor,
-                                         actor_kind, department_id, recorded_at, occurred_at)
-                 SELECT c.id, e.seq, c.region_code, e.kind, e.details, e.actor, e.actor_kind,
-                        e.department, t.now, coalesce(e.occurred, t.now)
-                 FROM c, t, unnest($33::int[], $34::text[], $35::jsonb[], $36::text[],
-                                   $37::text[], $38::uuid[], $39::timestamptz[])
-                      AS e(seq, kind, details, actor, actor_kind, department, occurred)
-             ), a AS (
-                 SELECT t.now, {hash} AS hash FROM t
-             ), h AS (
-                 INSERT INTO audit_chain_head (aggregate_type, aggregate_id, seq, hash, updated_at)
-                 SELECT $40, $41, 1, a.hash, a.now FROM a
-             ), r AS (
-                 INSERT INTO audit_record (aggregate_type, aggregate_id, seq, actor, action,
-                     recorded_at, before_digest, after_digest, details, prev_hash, hash)
-                 SELECT $40, $41, 1, $42, $43, a.now, $44, $45, $46, '{GENESIS_HASH}', a.hash
-                 FROM a
-             )
-             SELECT c.*, t.now, (SELECT max(added_at) FROM m) FROM c, t"
-        )
-    });
-    &SQL
+/// The new-case statement, with the CTEs of `notices` (each written only with the case: their
+/// parent is its insert).
+fn new_case_sql(notices: &[NotificationPlan]) -> String {
+    const CASE_PARAMETERS: usize = 48;
+    let hash = hash_at_database_clock_sql("$47::bytea", "t.now", "$48::bytea");
+    let mut first = CASE_PARAMETERS + 1;
+    let mut notice_ctes = String::new();
+    for (i, notice) in notices.iter().enumerate() {
+        notice_ctes.push_str(",\n");
+        notice_ctes.push_str(&notice.ctes(&format!("notice{i}"), "c", first));
+        first += notice.params().len();
+    }
+    format!(
+        "WITH c AS (
+             INSERT INTO cases (id, region_code, item_id, item_code, item_version, item_name,
+                 lead_department_id, channel, applicant_kind, applicant_subject,
+                 applicant_name, applicant_id_masked, applicant_tail_mac, applicant_phone,
+                 agent_subject, agent_name, submitted_by, idempotency_key, request_digest,
+                 form, state, stage, waiting_on, department_ids, limit_working_days, instant,
+                 applicant_id_index)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                     $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
+             ON CONFLICT (submitted_by, idempotency_key) DO NOTHING
+             RETURNING {COLUMNS}
+         ), t AS (
+             SELECT clock_timestamp() AS now FROM c
+         ), m AS (
+             INSERT INTO case_material (id, case_id, region_code, material_key, file_id,
+                                        paper_note, supplied_in)
+             SELECT m.id, c.id, c.region_code, m.key, m.file, m.note, m.supplied
+             FROM c, unnest($28::uuid[], $29::text[], $30::uuid[], $31::text[], $32::text[])
+                  AS m(id, key, file, note, supplied)
+             RETURNING added_at
+         ), e AS (
+             INSERT INTO case_event (case_id, seq, region_code, kind, details, actor,
+                                     actor_kind, department_id, recorded_at, occurred_at)
+             SELECT c.id, e.seq, c.region_code, e.kind, e.details, e.actor, e.actor_kind,
+                    e.department, t.now, coalesce(e.occurred, t.now)
+             FROM c, t, unnest($33::int[], $34::text[], $35::jsonb[], $36::text[],
+                               $37::text[], $38::uuid[], $39::timestamptz[])
+                  AS e(seq, kind, details, actor, actor_kind, department, occurred)
+         ), a AS (
+             SELECT t.now, {hash} AS hash FROM t
+         ), h AS (
+             INSERT INTO audit_chain_head (aggregate_type, aggregate_id, seq, hash, updated_at)
+             SELECT $40, $41, 1, a.hash, a.now FROM a
+         ), r AS (
+             INSERT INTO audit_record (aggregate_type, aggregate_id, seq, actor, action,
+                 recorded_at, before_digest, after_digest, details, prev_hash, hash)
+             SELECT $40, $41, 1, $42, $43, a.now, $44, $45, $46, '{GENESIS_HASH}', a.hash
+             FROM a
+         ){notice_ctes}
+         SELECT c.*, t.now, (SELECT max(added_at) FROM m) FROM c, t"
+    )
 }
 
 /// A change to a case, written only if the case is still at `revision` (optimistic

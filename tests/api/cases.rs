@@ -598,6 +598,22 @@ async fn resubmitting_with_the_same_idempotency_key_returns_the_same_case() {
     let (status, list) = call(&app, &token, Method::GET, "/api/v1/me/cases", json!(null)).await;
     assert_eq!(status, 200);
     assert_eq!(list["cases"].as_array().unwrap().len(), 2);
+    // The retries wrote nothing besides: one submission notice, one audit chain per case.
+    let db = app.db().await;
+    let counts = db
+        .query_one(
+            "SELECT (SELECT count(*) FROM notification WHERE template_key = 'case.submitted'),
+                    (SELECT count(*) FROM notification_delivery d
+                       JOIN notification n ON n.id = d.notification_id
+                      WHERE n.template_key = 'case.submitted'),
+                    (SELECT count(*) FROM audit_record WHERE aggregate_type = 'case'),
+                    (SELECT count(DISTINCT case_id) FROM case_event)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let counts: (i64, i64, i64, i64) = (counts.get(0), counts.get(1), counts.get(2), counts.get(3));
+    assert_eq!(counts, (2, 2, 2, 2));
     // No key at all is refused before anything is written.
     let response = app
         .with_token(Method::POST, "/api/v1/cases", &token)
