@@ -284,7 +284,7 @@ pub async fn insert_new_case(
         params.extend(notice.params());
     }
     let row = client
-        .query_opt_prepared(&new_case_sql(notices), &params)
+        .query_opt_prepared(&new_case_sql(notices.len()), &params)
         .await?;
     let Some(row) = row else {
         return Ok(None);
@@ -343,17 +343,29 @@ pub struct NewCaseAudit<'a> {
     pub record: FirstRecord,
 }
 
-/// The new-case statement, with the CTEs of `notices` (each written only with the case: their
-/// parent is its insert).
-fn new_case_sql(notices: &[NotificationPlan]) -> String {
+/// The new-case statement with `notices` notifications' CTEs (each written only with the case:
+/// their parent is its insert). Its text depends only on that count: the usual ones (none at
+/// the window without a phone, the applicant's, the applicant's and the agent's) are built once.
+fn new_case_sql(notices: usize) -> std::borrow::Cow<'static, str> {
+    static USUAL: std::sync::LazyLock<[String; 3]> =
+        std::sync::LazyLock::new(|| [0, 1, 2].map(build_new_case_sql));
+    match USUAL.get(notices) {
+        Some(sql) => std::borrow::Cow::Borrowed(sql.as_str()),
+        None => std::borrow::Cow::Owned(build_new_case_sql(notices)),
+    }
+}
+
+fn build_new_case_sql(notices: usize) -> String {
     const CASE_PARAMETERS: usize = 48;
     let hash = hash_at_database_clock_sql("$47::bytea", "t.now", "$48::bytea");
-    let mut first = CASE_PARAMETERS + 1;
     let mut notice_ctes = String::new();
-    for (i, notice) in notices.iter().enumerate() {
+    for i in 0..notices {
         notice_ctes.push_str(",\n");
-        notice_ctes.push_str(&notice.ctes(&format!("notice{i}"), "c", first));
-        first += notice.params().len();
+        notice_ctes.push_str(&NotificationPlan::ctes(
+            &format!("notice{i}"),
+            "c",
+            CASE_PARAMETERS + 1 + i * NotificationPlan::PARAMETERS,
+        ));
     }
     format!(
         "WITH c AS (

@@ -255,11 +255,17 @@ pub async fn enqueue_prepared(
     };
     let context = notice_context(tx, owner, &new.template_key).await?;
     let plan = plan(new, &context, settings)?;
-    let sql = format!(
-        "WITH {} SELECT (SELECT id FROM notice)",
-        plan.ctes("notice", "(SELECT 1) AS one", 1)
-    );
-    let inserted: Option<Uuid> = tx.query_one_prepared(&sql, &plan.params()).await?.get(0);
+    // The statement's text is the same for every notification: built once.
+    static WRITE_ONE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "WITH {} SELECT (SELECT id FROM notice)",
+            NotificationPlan::ctes("notice", "(SELECT 1) AS one", 1)
+        )
+    });
+    let inserted: Option<Uuid> = tx
+        .query_one_prepared(&WRITE_ONE, &plan.params())
+        .await?
+        .get(0);
     let Some(id) = inserted else {
         // The key was used before: that notification stands, and nothing was written.
         let existing = tx
@@ -325,19 +331,23 @@ impl NotificationPlan {
         self.id
     }
 
-    /// Common table expressions that write the notification, its deliveries and their first
+    /// Common table expressions that write a notification, its deliveries and their first
     /// events, for a statement's `WITH` list: `{name}` is the notification insert, which
     /// answers its id (none when the idempotency key was used: then nothing is written).
     /// Every row of `parent` (a table expression, `(SELECT 1) AS one` for one notification)
     /// writes it once: a parent that is another insert's `RETURNING` makes the notice depend on
-    /// that insert. Parameters are numbered from `$first`, in [`Self::params`]' order.
+    /// that insert. Parameters are numbered from `$first`, in [`Self::params`]' order; the text
+    /// depends on nothing else, so callers can build it once.
     ///
     /// Each delivery is counted against its address's hourly limit (counting stops at the
     /// limit, so a busy address costs no more than a quiet one); beyond it the delivery is
     /// recorded as cancelled (`rate_limited`) and never sent. Deliveries of one notification
     /// do not count each other (one statement's snapshot), which only matters when one
     /// notification sends twice to one address.
-    pub fn ctes(&self, name: &str, parent: &str, first: usize) -> String {
+    /// How many parameters [`Self::ctes`] takes.
+    pub const PARAMETERS: usize = 23;
+
+    pub fn ctes(name: &str, parent: &str, first: usize) -> String {
         let p = |i: usize| format!("${}", first + i);
         format!(
             "{name} AS (
@@ -408,8 +418,8 @@ impl NotificationPlan {
     }
 
     /// The parameters of [`Self::ctes`], in order.
-    pub fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
-        vec![
+    pub fn params(&self) -> [&(dyn ToSql + Sync); Self::PARAMETERS] {
+        [
             &self.id,
             &self.owner,
             &self.phone,
