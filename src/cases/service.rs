@@ -45,6 +45,8 @@ const MAX_FORM_BYTES: usize = 64 * 1024;
 const MAX_FILES_PER_MATERIAL: usize = 20;
 /// How far back staff may date work entered afterwards (事后补录).
 const MAX_BACKDATE_DAYS: i64 = 30;
+/// The notice a new case sends its applicant (and agent).
+const SUBMITTED_TEMPLATE: &str = "case.submitted";
 
 /// Today in China: acceptance dates and the clock count in Asia/Shanghai.
 pub fn today() -> NaiveDate {
@@ -234,6 +236,8 @@ struct Intake<'a> {
     materials: Vec<NewMaterialOwned>,
     acting: Acting,
     occurred_at: Option<DateTime<Utc>>,
+    /// For the `case.submitted` notice, read with the submission's checks.
+    notice_facts: NoticeFacts,
 }
 
 /// What a new case copies from its item's row: the item still published at the version the
@@ -359,12 +363,21 @@ impl CaseService {
                 (grantor, Some((submitted_by.clone(), agent_name)))
             }
         };
-        // Both reads at once on the connection (one round trip); their checks in the order
-        // they always had, so the same request gets the same answer.
-        let (applicant, materials, item) = tokio::join!(
+        // The reads at once on the connection (one round trip), with what the new case's
+        // notice needs; their checks in the order they always had, so the same request gets
+        // the same answer.
+        let applicant_owner = applicant_subject.to_string();
+        let agent_subject = agent.as_ref().map(|(subject, _)| subject.as_str());
+        let (applicant, materials, item, notice_facts) = tokio::join!(
             self.applicant_facts(&client, &applicant_subject, body.contact_phone.as_deref()),
             check_materials(&client, guide, &submitted_by, &body.materials, &[]),
             item_in_force(&client, &detail),
+            notice_facts(
+                &client,
+                Some(&applicant_owner),
+                agent_subject,
+                SUBMITTED_TEMPLATE
+            ),
         );
         let applicant = applicant?;
         check_applicant_type(guide, applicant.kind)?;
@@ -382,6 +395,7 @@ impl CaseService {
         let materials = materials?;
         invalid(missing_key_materials(guide, &body.materials))?;
         let item = item?;
+        let notice_facts = notice_facts?;
         drop(client);
         let kind = ActorKind::Applicant;
         self.create(Intake {
@@ -400,6 +414,7 @@ impl CaseService {
                 department_id: None,
             },
             occurred_at: None,
+            notice_facts,
         })
         .await
     }
@@ -443,15 +458,23 @@ impl CaseService {
         let form = check_form(body.form)?;
         let applicant = self.window_applicant(&**client, &body.applicant).await?;
         check_applicant_type(&detail.guide, applicant.kind)?;
-        let materials = check_materials(
-            &**client,
-            &detail.guide,
-            &submitted_by,
-            &body.materials,
-            &body.paper_materials,
-        )
-        .await?;
-        let item = item_in_force(&client, &detail).await?;
+        let (materials, item, notice_facts) = tokio::join!(
+            check_materials(
+                &client,
+                &detail.guide,
+                &submitted_by,
+                &body.materials,
+                &body.paper_materials,
+            ),
+            item_in_force(&client, &detail),
+            notice_facts(
+                &client,
+                applicant.subject.as_deref(),
+                None,
+                SUBMITTED_TEMPLATE
+            ),
+        );
+        let (materials, item, notice_facts) = (materials?, item?, notice_facts?);
         drop(client);
         self.create(Intake {
             detail: &detail,
@@ -469,6 +492,7 @@ impl CaseService {
                 department_id: Some(accepting),
             },
             occurred_at,
+            notice_facts,
         })
         .await
     }
@@ -617,7 +641,7 @@ impl CaseService {
         let mut variables = Map::new();
         variables.insert("item".to_owned(), json!(detail.guide.name));
         let notice = CaseNotice {
-            template: "case.submitted",
+            template: SUBMITTED_TEMPLATE,
             variables,
             must_reach: false,
             event_kind: "submitted",
@@ -672,8 +696,8 @@ impl CaseService {
         // The case with its materials, timeline, first audit record and notice is one
         // statement, so one commit and no transaction to open: the notice's rows hang off the
         // case insert, and a taken idempotency key writes nothing at all. The notice is planned
-        // first (its template, the applicant's preferences and devices: one round trip).
-        let notices = self.plan_notices(&client, &addressees, &notice).await?;
+        // from what the submission's checks read.
+        let notices = self.plan_notices(&intake.notice_facts, &addressees, &notice)?;
         let inserted =
             store::insert_new_case(&client, &new_row, &materials, &events, &audit, &notices)
                 .await?;
@@ -1441,29 +1465,24 @@ impl CaseService {
     }
 
     /// `notice` for the case's applicant and agent, planned ahead to be written by the
-    /// statement that creates the case (no transaction of its own needed): what the plans read
-    /// is read here, on `client`, in one round trip (two with an agent).
-    async fn plan_notices(
+    /// statement that creates the case (no transaction of its own needed), from what
+    /// [`notice_facts`] read with the submission's checks.
+    fn plan_notices(
         &self,
-        client: &impl Prepare,
+        facts: &NoticeFacts,
         row: &Addressees<'_>,
         notice: &CaseNotice<'_>,
     ) -> AppResult<Vec<outbox::NotificationPlan>> {
-        let agent_phone = agent_phone(client, row.agent_subject).await?;
-        let notifications = case_notifications(row, notice, agent_phone);
-        let contexts =
-            futures_util::future::try_join_all(notifications.iter().map(|(notification, _)| {
+        case_notifications(row, notice, facts.agent_phone.clone())
+            .iter()
+            .map(|(notification, _)| {
                 let owner = match &notification.recipient {
                     Recipient::Owner { owner, .. } => Some(owner.as_str()),
                     _ => None,
                 };
-                outbox::notice_context(client, owner, &notification.template_key)
-            }))
-            .await?;
-        notifications
-            .iter()
-            .zip(&contexts)
-            .map(|((notification, _), context)| {
+                let context = facts.context_of(owner).ok_or_else(|| {
+                    anyhow::anyhow!("no notice facts were read for {}", notice.template)
+                })?;
                 outbox::plan(notification, context, &self.outbox).map_err(|e| {
                     AppError::from(anyhow::anyhow!("planning {}: {e}", notice.template))
                 })
@@ -1911,6 +1930,55 @@ async fn agent_phone(client: &impl Prepare, agent: Option<&str>) -> AppResult<Op
             .await?
             .map(|r| r.get(0)),
         _ => None,
+    })
+}
+
+/// What planning a new case's notice reads from the database: the agent's phone, and the
+/// template, preferences, devices and email of each addressee (an account, or `None` for a
+/// bare phone).
+struct NoticeFacts {
+    agent_phone: Option<String>,
+    contexts: Vec<(Option<String>, outbox::NoticeContext)>,
+}
+
+impl NoticeFacts {
+    fn context_of(&self, owner: Option<&str>) -> Option<&outbox::NoticeContext> {
+        self.contexts
+            .iter()
+            .find(|(o, _)| o.as_deref() == owner)
+            .map(|(_, context)| context)
+    }
+}
+
+/// Reads [`NoticeFacts`] for a notice from `template` to the applicant (`applicant`: their
+/// account, `None` for a bare phone) and the agent. The reads go out together: issued beside
+/// the submission's other checks they cost no round trip of their own.
+async fn notice_facts(
+    client: &impl Prepare,
+    applicant: Option<&str>,
+    agent: Option<&str>,
+    template: &str,
+) -> AppResult<NoticeFacts> {
+    let agent_context = async {
+        match agent {
+            Some(agent) => outbox::notice_context(client, Some(agent), template)
+                .await
+                .map(Some),
+            None => Ok(None),
+        }
+    };
+    let (agent_phone, applicant_context, agent_context) = tokio::join!(
+        agent_phone(client, agent),
+        outbox::notice_context(client, applicant, template),
+        agent_context,
+    );
+    let mut contexts = vec![(applicant.map(str::to_owned), applicant_context?)];
+    if let Some(context) = agent_context? {
+        contexts.push((agent.map(str::to_owned), context));
+    }
+    Ok(NoticeFacts {
+        agent_phone: agent_phone?,
+        contexts,
     })
 }
 
