@@ -1920,8 +1920,6 @@ fn staff_may_see(principal: &Principal, row: &CaseRow) -> bool {
         })
 }
 
-/// The item's process: who accepts and who decides (the lead department unless a step names
-/// another).
 /// The agent's phone, for the SMS a push cannot replace (agents are citizens).
 async fn agent_phone(client: &impl Prepare, agent: Option<&str>) -> AppResult<Option<String>> {
     Ok(match agent.map(str::parse::<Subject>) {
@@ -2046,6 +2044,8 @@ fn case_notifications<'n>(
         .collect()
 }
 
+/// The item's process: who accepts and who decides (the lead department unless a step names
+/// another).
 pub fn process_of(detail: &ItemDetail) -> Process {
     let lead = detail.lead_department.code.clone();
     let step_of = |kind: StepKind| detail.guide.steps.iter().find(|s| s.kind == kind);

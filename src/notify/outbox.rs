@@ -146,17 +146,7 @@ pub async fn notice_context(
             },
         )
     });
-    let preferences = match row.get::<_, Option<bool>>(6) {
-        Some(push) => model::ChannelPreferences {
-            push,
-            sms: row.get(7),
-            email: row.get(8),
-            quiet_hours: row
-                .get::<_, Option<chrono::NaiveTime>>(9)
-                .zip(row.get::<_, Option<chrono::NaiveTime>>(10)),
-        },
-        None => model::ChannelPreferences::default(),
-    };
+    let preferences = preferences_at(&row, 6);
     let ids: Vec<Uuid> = row.get::<_, Option<Vec<Uuid>>>(11).unwrap_or_default();
     let addresses: Vec<String> = row.get::<_, Option<Vec<String>>>(12).unwrap_or_default();
     Ok(NoticeContext {
@@ -178,16 +168,23 @@ pub async fn preferences(
             &[&owner],
         )
         .await?;
-    Ok(row
-        .map(|r| model::ChannelPreferences {
-            push: r.get(0),
-            sms: r.get(1),
-            email: r.get(2),
-            quiet_hours: r
-                .get::<_, Option<chrono::NaiveTime>>(3)
-                .zip(r.get::<_, Option<chrono::NaiveTime>>(4)),
-        })
-        .unwrap_or_default())
+    Ok(row.map(|r| preferences_at(&r, 0)).unwrap_or_default())
+}
+
+/// The preferences in `row`'s columns `push, sms, email, quiet_start, quiet_end` from `first`
+/// on; the defaults when they are NULL (no preference row was joined).
+fn preferences_at(row: &tokio_postgres::Row, first: usize) -> model::ChannelPreferences {
+    match row.get::<_, Option<bool>>(first) {
+        Some(push) => model::ChannelPreferences {
+            push,
+            sms: row.get(first + 1),
+            email: row.get(first + 2),
+            quiet_hours: row
+                .get::<_, Option<chrono::NaiveTime>>(first + 3)
+                .zip(row.get::<_, Option<chrono::NaiveTime>>(first + 4)),
+        },
+        None => model::ChannelPreferences::default(),
+    }
 }
 
 /// The email address an owner verified, if any.
@@ -326,6 +323,9 @@ pub struct NotificationPlan {
 }
 
 impl NotificationPlan {
+    /// How many parameters [`Self::ctes`] takes.
+    pub const PARAMETERS: usize = 23;
+
     /// The notification's id, once written.
     pub fn id(&self) -> Uuid {
         self.id
@@ -344,9 +344,6 @@ impl NotificationPlan {
     /// recorded as cancelled (`rate_limited`) and never sent. Deliveries of one notification
     /// do not count each other (one statement's snapshot), which only matters when one
     /// notification sends twice to one address.
-    /// How many parameters [`Self::ctes`] takes.
-    pub const PARAMETERS: usize = 23;
-
     pub fn ctes(name: &str, parent: &str, first: usize) -> String {
         let p = |i: usize| format!("${}", first + i);
         format!(
