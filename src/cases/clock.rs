@@ -559,11 +559,17 @@ mod tests {
                 suspensions: existing,
                 extensions: vec![],
             };
-            let before = deadline_facts(&cal, &c, as_of).unwrap();
+            // A deadline pushed past the last loaded year (2026), by the existing suspensions
+            // or the added one: the clock says so instead of guessing, and there is no date to
+            // compare.
+            let before = match deadline_facts(&cal, &c, as_of) {
+                Ok(before) => before,
+                Err(ClockError::Calendar(_)) => return Ok(()),
+                Err(e) => panic!("{e}"),
+            };
             c.suspensions.push(added);
             let after = match deadline_facts(&cal, &c, as_of) {
                 Ok(after) => after,
-                // Pushed past the last loaded year (2026): the clock says so instead of guessing.
                 Err(ClockError::Calendar(_)) => return Ok(()),
                 Err(e) => panic!("{e}"),
             };
