@@ -194,7 +194,7 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
             CasesApi {
                 service: services.cases.clone(),
                 gate: services.gate.clone(),
-                blobs: services.blobs.clone(),
+                files: services.files.clone(),
             },
             ProgressApi {
                 service: services.cases.clone(),

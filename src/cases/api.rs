@@ -63,7 +63,7 @@ fn require_idempotency_key(key: Option<String>) -> AppResult<String> {
 pub struct CasesApi {
     pub service: CaseService,
     pub gate: Gate,
-    pub blobs: std::sync::Arc<dyn crate::blobs::BlobStore>,
+    pub files: super::files::MaterialFiles,
 }
 
 #[OpenApi]
@@ -292,7 +292,7 @@ impl CasesApi {
             .service
             .staff_material(&principal, id, material_id)
             .await?;
-        let bytes = crate::blobs::get_existing(&*self.blobs, &sha256).await?;
+        let bytes = self.files.bytes(&sha256).await?;
         let extension = match content_type.as_str() {
             "application/pdf" => "pdf",
             "image/jpeg" => "jpg",

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use bytes::Bytes;
 use deadpool_postgres::Pool;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio_postgres::Row;
@@ -44,6 +45,9 @@ pub struct NewFileRow {
     pub size_bytes: i64,
     pub content_type: &'static str,
     pub file_name: Option<String>,
+    /// The bytes of a small file, kept in `material_bytes` by the statement that inserts the
+    /// row; `None` when they are in the blob store already.
+    pub kept_bytes: Option<Bytes>,
 }
 
 /// What became of a queued row: inserted (the row as stored), already on file (the owner has
@@ -65,9 +69,19 @@ pub struct FileRowWriter {
     queue: mpsc::UnboundedSender<Queued>,
 }
 
+/// The rows, and the kept bytes of the small files among them (`$7`, `NULL` for the others), in
+/// one statement: one commit makes both durable. Bytes another owner has already kept are left
+/// as they are; the same bytes twice in a batch are kept once.
 static INSERT_BATCH: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "INSERT INTO material_file (id, owner, sha256, size_bytes, content_type, file_name)
+        "WITH kept AS (
+             INSERT INTO material_bytes (sha256, bytes)
+             SELECT DISTINCT ON (sha256) sha256, bytes
+             FROM unnest($3::text[], $7::bytea[]) AS k(sha256, bytes)
+             WHERE bytes IS NOT NULL
+             ON CONFLICT (sha256) DO NOTHING
+         )
+         INSERT INTO material_file (id, owner, sha256, size_bytes, content_type, file_name)
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::text[],
                               $6::text[])
          ON CONFLICT (owner, sha256) DO NOTHING
@@ -151,18 +165,21 @@ fn batch_rows(batch: &[Queued]) -> Vec<&NewFileRow> {
     batch.iter().map(|q| &q.row).collect()
 }
 
-async fn insert_batch(pool: &Pool, rows: &[&NewFileRow]) -> anyhow::Result<Vec<Row>> {
+/// Inserts `rows` (and the kept bytes among them) in one statement: the rows inserted; a row
+/// whose owner has these bytes on file already is not among them.
+pub(super) async fn insert_batch(pool: &Pool, rows: &[&NewFileRow]) -> anyhow::Result<Vec<Row>> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let owners: Vec<&str> = rows.iter().map(|r| r.owner.as_str()).collect();
     let sha256s: Vec<&str> = rows.iter().map(|r| r.sha256.as_str()).collect();
     let sizes: Vec<i64> = rows.iter().map(|r| r.size_bytes).collect();
     let types: Vec<&str> = rows.iter().map(|r| r.content_type).collect();
     let names: Vec<Option<&str>> = rows.iter().map(|r| r.file_name.as_deref()).collect();
+    let kept: Vec<Option<&[u8]>> = rows.iter().map(|r| r.kept_bytes.as_deref()).collect();
     let client = pool.get().await?;
     Ok(client
         .query_prepared(
             &INSERT_BATCH,
-            &[&ids, &owners, &sha256s, &sizes, &types, &names],
+            &[&ids, &owners, &sha256s, &sizes, &types, &names, &kept],
         )
         .await?)
 }

@@ -1,7 +1,10 @@
 //! Applicants' material files (资料交一份): a file is uploaded once and any later case can
 //! reference it, so nobody hands in the same business licence twice.
 //!
-//! The bytes live in the content-addressed blob store the catalog's forms use; `material_file`
+//! The bytes of a small file (up to [`KEPT_IN_DATABASE_UP_TO`]) are kept in `material_bytes`,
+//! written by the statement that writes its row, so one commit makes both durable; larger
+//! files' bytes live in the content-addressed blob store the catalog's forms use, made durable
+//! before their row is written. `material_file`
 //! holds one row per owner and content, so uploading the same bytes again finds the row already
 //! there instead of making a second one. Owners are subjects: `citizen:<uuid>` and
 //! `enterprise:<uuid>` for the app, `staff:<uuid>` for paper a window clerk digitised (handed to
@@ -12,13 +15,14 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Pool};
 use poem::http::StatusCode;
 use uuid::Uuid;
 
-use super::file_rows::{FileRowWriter, NewFileRow, Outcome};
-use crate::blobs::BlobStore;
+use super::file_rows::{self, FileRowWriter, NewFileRow, Outcome};
+use crate::blobs::{BlobStore, sha256_hex};
 use crate::catalog::model::MaterialFileType;
 use crate::db::Prepare;
 use crate::filetype::{Sniffed, sniff};
@@ -205,13 +209,12 @@ pub struct MaterialFile {
 pub(super) const FILE_COLUMNS: &str =
     "id, sha256, size_bytes, content_type, file_name, uploaded_at";
 
-/// A new file, or nothing when the owner has these bytes on file already (an upload whose
-/// group insert could not decide runs it alone: prepared once per connection).
-const INSERT_FILE: &str =
-    "INSERT INTO material_file (id, owner, sha256, size_bytes, content_type, file_name)
-     VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (owner, sha256) DO NOTHING
-     RETURNING id, sha256, size_bytes, content_type, file_name, uploaded_at";
+/// Files up to this size keep their bytes in the database, in the statement that writes their
+/// row: one WAL flush makes the upload durable, where a blob on disk first waits for a sync of
+/// the store's filesystem and then for its row's commit (decision record 0011). A scanned form
+/// or a compressed photo of a certificate is tens of kilobytes; larger files stay on disk, so
+/// the WAL never carries megabytes.
+pub const KEPT_IN_DATABASE_UP_TO: usize = 64 * 1024;
 
 fn file_of(row: &tokio_postgres::Row, used_for: Vec<String>) -> MaterialFile {
     MaterialFile {
@@ -300,7 +303,12 @@ impl MaterialFiles {
             return Err(too_large(self.max_bytes));
         }
         check_bytes(kind, bytes)?;
-        let sha256 = self.blobs.put(bytes).await.map_err(anyhow::Error::from)?;
+        let (sha256, kept_bytes) = if bytes.len() <= KEPT_IN_DATABASE_UP_TO {
+            (sha256_hex(bytes), Some(Bytes::copy_from_slice(bytes)))
+        } else {
+            let stored = self.blobs.put(bytes).await.map_err(anyhow::Error::from)?;
+            (stored, None)
+        };
         let size = i64::try_from(bytes.len()).map_err(anyhow::Error::from)?;
         let row = NewFileRow {
             id: Uuid::new_v4(),
@@ -309,6 +317,7 @@ impl MaterialFiles {
             size_bytes: size,
             content_type: content_type_of(kind),
             file_name,
+            kept_bytes,
         };
         let stored = match self.rows.insert(row.clone()).await {
             Outcome::Inserted(inserted) => Stored::Created(file_of(&inserted, Vec::new())),
@@ -331,22 +340,8 @@ impl MaterialFiles {
 
     /// Inserts `row` on its own (when its group insert failed): the error, if any, is its own.
     async fn insert_alone(&self, row: &NewFileRow) -> AppResult<Stored> {
-        let client = self.pool.get().await?;
-        let inserted = client
-            .query_opt_prepared(
-                INSERT_FILE,
-                &[
-                    &row.id,
-                    &row.owner,
-                    &row.sha256,
-                    &row.size_bytes,
-                    &row.content_type,
-                    &row.file_name,
-                ],
-            )
-            .await?;
-        drop(client);
-        Ok(match inserted {
+        let inserted = file_rows::insert_batch(&self.pool, &[row]).await?;
+        Ok(match inserted.into_iter().next() {
             Some(inserted) => Stored::Created(file_of(&inserted, Vec::new())),
             None => Stored::Existing(self.on_file(&row.owner, &row.sha256).await?),
         })
@@ -413,19 +408,35 @@ impl MaterialFiles {
             return Ok(None);
         };
         let file = file_of(&row, Vec::new());
-        let bytes = self
-            .blobs
-            .get(&file.sha256)
-            .await
-            .map_err(anyhow::Error::from)?
-            .ok_or_else(|| {
-                AppError::Internal(anyhow::anyhow!(
-                    "the blob of material file {} is missing from the blob store",
-                    file.id
-                ))
-            })?;
+        let bytes = bytes_of(&**client, &*self.blobs, &file.sha256).await?;
         Ok(Some((file, bytes)))
     }
+
+    /// The bytes of a material file its row names (see [`bytes_of`]).
+    pub async fn bytes(&self, sha256: &str) -> AppResult<Vec<u8>> {
+        let client = self.pool.get().await?;
+        bytes_of(&**client, &*self.blobs, sha256).await
+    }
+}
+
+/// The bytes of a material file whose row names `sha256`: kept in the database when the file
+/// is small, in the blob store otherwise (and for small files uploaded before the database kept
+/// them). A row naming bytes that are in neither is a server fault.
+async fn bytes_of(
+    client: &impl Prepare,
+    blobs: &dyn BlobStore,
+    sha256: &str,
+) -> AppResult<Vec<u8>> {
+    let kept = client
+        .query_opt_prepared(
+            "SELECT bytes FROM material_bytes WHERE sha256 = $1",
+            &[&sha256],
+        )
+        .await?;
+    if let Some(kept) = kept {
+        return Ok(kept.get(0));
+    }
+    Ok(crate::blobs::get_existing(blobs, sha256).await?)
 }
 
 /// The declared type, or 415 `file_type_unsupported`.

@@ -75,6 +75,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0017_leaner_deliveries.sql",
         include_str!("../../migrations/0017_leaner_deliveries.sql"),
     ),
+    (
+        "0018_small_material_bytes_in_database.sql",
+        include_str!("../../migrations/0018_small_material_bytes_in_database.sql"),
+    ),
 ];
 
 /// Arbitrary constant naming the migration lock in `pg_advisory_lock`.

@@ -284,6 +284,100 @@ async fn an_applicant_uploads_each_type_once_and_gets_the_same_file_back_for_the
     app.stop().await;
 }
 
+/// Whether the blob store on disk holds `bytes`.
+fn in_blob_store(app: &TestApp, bytes: &[u8]) -> bool {
+    let sha256 = sha256_hex(bytes);
+    app.config
+        .data_dir
+        .join("blobs")
+        .join(&sha256[..2])
+        .join(&sha256)
+        .exists()
+}
+
+/// The bytes `material_bytes` keeps under the SHA-256 of `bytes`.
+async fn kept_bytes(app: &TestApp, bytes: &[u8]) -> Option<Vec<u8>> {
+    app.db()
+        .await
+        .query_opt(
+            "SELECT bytes FROM material_bytes WHERE sha256 = $1",
+            &[&sha256_hex(bytes)],
+        )
+        .await
+        .unwrap()
+        .map(|row| row.get(0))
+}
+
+/// A small file's bytes are kept in the database, written by the statement that writes its row
+/// (one commit makes both durable); a larger file's go to the blob store on disk, made durable
+/// before its row. Both come back intact, and no row of a small file
+/// ever lacks its bytes. (Staff download a case's kept materials in `cases.rs`.)
+#[tokio::test]
+async fn small_files_keep_their_bytes_with_their_row_and_larger_ones_go_to_the_blob_store() {
+    use fingertip::cases::files::KEPT_IN_DATABASE_UP_TO;
+    let app = spawn_app().await;
+    let zhang = citizen(&app, "13811112009", "张三", ID_1).await;
+    let li = citizen(&app, "13811112010", "李四", ID_2).await;
+    let small = pdf_of_size(KEPT_IN_DATABASE_UP_TO);
+    let large = pdf_of_size(KEPT_IN_DATABASE_UP_TO + 1);
+    let mut ids = Vec::new();
+    for bytes in [&small, &large] {
+        let (status, file) =
+            json_of(upload(&app, &zhang, "application/pdf", None, bytes).await).await;
+        assert_eq!(status, 201, "{file}");
+        ids.push(file["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        kept_bytes(&app, &small).await.as_deref(),
+        Some(small.as_slice())
+    );
+    assert!(
+        !in_blob_store(&app, &small),
+        "a small file is not written to the blob store"
+    );
+    assert_eq!(kept_bytes(&app, &large).await, None);
+    assert!(
+        in_blob_store(&app, &large),
+        "a larger file is in the blob store"
+    );
+
+    // Another owner's same small bytes: a file of their own, the bytes kept once.
+    let (status, file) = json_of(upload(&app, &li, "application/pdf", None, &small).await).await;
+    assert_eq!(status, 201, "{file}");
+    let copies: i64 = app
+        .db()
+        .await
+        .query_one("SELECT count(*) FROM material_bytes", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(copies, 1);
+
+    for (id, bytes) in ids.iter().zip([&small, &large]) {
+        let response = app
+            .with_token(Method::GET, &format!("/api/v1/me/files/{id}"), &zhang.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    }
+    let lacking: i64 = app
+        .db()
+        .await
+        .query_one(
+            "SELECT count(*) FROM material_file f
+             WHERE f.size_bytes <= $1
+               AND NOT EXISTS (SELECT 1 FROM material_bytes b WHERE b.sha256 = f.sha256)",
+            &[&(KEPT_IN_DATABASE_UP_TO as i64)],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(lacking, 0, "every small file's row has its bytes");
+    app.stop().await;
+}
+
 /// Uploads arriving together go into the database in shared statements (a group insert): each
 /// still gets its own row, the same bytes twice in one burst are one file, and two owners'
 /// identical bytes stay two files.
@@ -351,6 +445,7 @@ async fn a_refused_batch_hands_every_row_back_to_be_inserted_alone() {
         size_bytes: 10,
         content_type,
         file_name: None,
+        kept_bytes: None,
     };
     let kind = |outcome: &Outcome| match outcome {
         Outcome::Inserted(_) => "inserted",

@@ -16,6 +16,7 @@ fn row(owner: &str, sha256: &str) -> NewFileRow {
         size_bytes: 10,
         content_type: "application/pdf",
         file_name: None,
+        kept_bytes: None,
     }
 }
 
