@@ -10,8 +10,10 @@
 //! packet to the database, a wait for a pooled connection) no longer holds up the rest: the
 //! next goes beside it on a spare slot.
 //!
-//! An upload is answered only after the statement carrying its row has committed, so a
-//! confirmed file survives a crash exactly as before. When a batch fails, each of its uploads
+//! A small file's bytes travel with its row and are kept by the same statement
+//! (`material_bytes`, decision record 0011). An upload is answered only after the statement
+//! carrying its row has committed, so a confirmed file, and a small file's bytes with it,
+//! survives a crash. When a batch fails, each of its uploads
 //! inserts its own row instead, so one bad row cannot fail the others and every error is the
 //! one that row would have met alone.
 
@@ -31,6 +33,10 @@ use crate::db::Prepare;
 /// arrays stay a few kilobytes.
 const MAX_BATCH: usize = 128;
 
+/// Kept bytes (small files' contents) after which a batch takes no more rows: a burst of
+/// 64 KiB scans goes as several statements of about a megabyte, not one of eight.
+const MAX_BATCH_KEPT_BYTES: usize = 1024 * 1024;
+
 /// How long the batch in flight may take before the next one goes beside it: far above a
 /// batch's usual round trip and commit (a few milliseconds), far below what an upload's caller
 /// would notice.
@@ -48,6 +54,12 @@ pub struct NewFileRow {
     /// The bytes of a small file, kept in `material_bytes` by the statement that inserts the
     /// row; `None` when they are in the blob store already.
     pub kept_bytes: Option<Bytes>,
+}
+
+impl NewFileRow {
+    fn kept_len(&self) -> usize {
+        self.kept_bytes.as_ref().map_or(0, Bytes::len)
+    }
 }
 
 /// What became of a queued row: inserted (the row as stored), already on file (the owner has
@@ -145,10 +157,14 @@ async fn run(pool: Pool, mut waiting: mpsc::UnboundedReceiver<Queued>, slots: Sl
         let Some(first) = waiting.recv().await else {
             return;
         };
+        let mut kept_bytes = first.row.kept_len();
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        while batch.len() < MAX_BATCH && kept_bytes < MAX_BATCH_KEPT_BYTES {
             match waiting.try_recv() {
-                Ok(queued) => batch.push(queued),
+                Ok(queued) => {
+                    kept_bytes += queued.row.kept_len();
+                    batch.push(queued);
+                }
                 Err(_) => break,
             }
         }
