@@ -77,3 +77,85 @@ async fn a_stalled_batch_does_not_hold_up_the_next() {
         "the other transaction's row was there first"
     );
 }
+
+/// Small files' bytes travel with their rows, and a batch stops taking rows once it carries a
+/// megabyte of them: twenty 64 KiB files queued behind a busy slot go in two statements (rows of
+/// one statement share its transaction's `uploaded_at`), each row with its bytes.
+#[tokio::test]
+async fn a_batch_carries_at_most_a_megabyte_of_kept_bytes() {
+    let database = fresh_database().await;
+    let config: tokio_postgres::Config = database.connection_string.parse().unwrap();
+    let pool = fingertip::db::pool_for(config, 4).unwrap();
+    // One slot and no spare: everything queued while it is busy waits for it.
+    let writer = FileRowWriter::start(pool.clone(), 1);
+    let (blocker, connection) =
+        tokio_postgres::connect(&database.connection_string, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let taken = "a".repeat(64);
+    blocker
+        .batch_execute(&format!(
+            "BEGIN; INSERT INTO material_file (id, owner, sha256, size_bytes, content_type)
+             VALUES ('{}', 'citizen:first', '{taken}', 10, 'application/pdf')",
+            Uuid::new_v4()
+        ))
+        .await
+        .unwrap();
+    let stalled = tokio::spawn({
+        let writer = writer.clone();
+        let row = row("citizen:first", &taken);
+        async move { writer.insert(row).await }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+
+    let kept: Vec<NewFileRow> = (0..20u8)
+        .map(|n| {
+            let bytes = vec![n; 64 * 1024];
+            NewFileRow {
+                kept_bytes: Some(bytes::Bytes::from(bytes.clone())),
+                size_bytes: 64 * 1024,
+                ..row(
+                    "citizen:scans",
+                    &hex::encode(ring::digest::digest(&ring::digest::SHA256, &bytes)),
+                )
+            }
+        })
+        .collect();
+    let queued = tokio::spawn({
+        let writer = writer.clone();
+        async move { futures_util::future::join_all(kept.into_iter().map(|r| writer.insert(r))).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    blocker.batch_execute("COMMIT").await.unwrap();
+    stalled.await.unwrap();
+    let outcomes = tokio::time::timeout(Duration::from_secs(10), queued)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(outcomes.iter().all(|o| matches!(o, Outcome::Inserted(_))));
+
+    let client = pool.get().await.unwrap();
+    let statements: i64 = client
+        .query_one(
+            "SELECT count(DISTINCT uploaded_at) FROM material_file WHERE owner = 'citizen:scans'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        statements, 2,
+        "sixteen rows (1 MiB) in the first batch, four in the next"
+    );
+    let with_bytes: i64 = client
+        .query_one(
+            "SELECT count(*) FROM material_file f JOIN material_bytes b USING (sha256)
+             WHERE f.owner = 'citizen:scans' AND length(b.bytes) = f.size_bytes",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(with_bytes, 20);
+}
