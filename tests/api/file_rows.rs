@@ -20,20 +20,23 @@ fn row(owner: &str, sha256: &str) -> NewFileRow {
     }
 }
 
-/// A batch waiting on a row lock (another transaction holds an uncommitted row with the same
-/// owner and content) does not hold up the next upload's row: after the stall limit it goes
-/// beside it on a spare slot, while the stalled one still waits. The stalled row is decided
-/// when the other transaction ends.
-#[tokio::test]
-async fn a_stalled_batch_does_not_hold_up_the_next() {
-    let database = fresh_database().await;
-    let config: tokio_postgres::Config = database.connection_string.parse().unwrap();
+/// A file-row writer with `slots` whose batch in flight is stalled: another transaction
+/// (`blocker`) holds an uncommitted row with the same owner and content, so the batch waits on
+/// its lock until `blocker` commits or rolls back.
+struct Stalled {
+    pool: deadpool_postgres::Pool,
+    writer: FileRowWriter,
+    blocker: tokio_postgres::Client,
+    batch: tokio::task::JoinHandle<Outcome>,
+}
+
+async fn a_writer_with_a_stalled_batch(connection_string: &str, slots: usize) -> Stalled {
+    let config: tokio_postgres::Config = connection_string.parse().unwrap();
     let pool = fingertip::db::pool_for(config, 4).unwrap();
-    let writer = FileRowWriter::start(pool.clone(), 2);
-    let (blocker, connection) =
-        tokio_postgres::connect(&database.connection_string, tokio_postgres::NoTls)
-            .await
-            .unwrap();
+    let writer = FileRowWriter::start(pool.clone(), slots);
+    let (blocker, connection) = tokio_postgres::connect(connection_string, tokio_postgres::NoTls)
+        .await
+        .unwrap();
     tokio::spawn(connection);
     let taken = "a".repeat(64);
     blocker
@@ -44,13 +47,33 @@ async fn a_stalled_batch_does_not_hold_up_the_next() {
         ))
         .await
         .unwrap();
-
-    let stalled = tokio::spawn({
+    let batch = tokio::spawn({
         let writer = writer.clone();
         let row = row("citizen:first", &taken);
         async move { writer.insert(row).await }
     });
     tokio::time::sleep(Duration::from_millis(10)).await;
+    Stalled {
+        pool,
+        writer,
+        blocker,
+        batch,
+    }
+}
+
+/// A batch waiting on a row lock (another transaction holds an uncommitted row with the same
+/// owner and content) does not hold up the next upload's row: after the stall limit it goes
+/// beside it on a spare slot, while the stalled one still waits. The stalled row is decided
+/// when the other transaction ends.
+#[tokio::test]
+async fn a_stalled_batch_does_not_hold_up_the_next() {
+    let database = fresh_database().await;
+    let Stalled {
+        writer,
+        blocker,
+        batch: stalled,
+        ..
+    } = a_writer_with_a_stalled_batch(&database.connection_string, 2).await;
 
     let started = Instant::now();
     let next = tokio::time::timeout(
@@ -84,30 +107,13 @@ async fn a_stalled_batch_does_not_hold_up_the_next() {
 #[tokio::test]
 async fn a_batch_carries_at_most_a_megabyte_of_kept_bytes() {
     let database = fresh_database().await;
-    let config: tokio_postgres::Config = database.connection_string.parse().unwrap();
-    let pool = fingertip::db::pool_for(config, 4).unwrap();
     // One slot and no spare: everything queued while it is busy waits for it.
-    let writer = FileRowWriter::start(pool.clone(), 1);
-    let (blocker, connection) =
-        tokio_postgres::connect(&database.connection_string, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-    tokio::spawn(connection);
-    let taken = "a".repeat(64);
-    blocker
-        .batch_execute(&format!(
-            "BEGIN; INSERT INTO material_file (id, owner, sha256, size_bytes, content_type)
-             VALUES ('{}', 'citizen:first', '{taken}', 10, 'application/pdf')",
-            Uuid::new_v4()
-        ))
-        .await
-        .unwrap();
-    let stalled = tokio::spawn({
-        let writer = writer.clone();
-        let row = row("citizen:first", &taken);
-        async move { writer.insert(row).await }
-    });
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    let Stalled {
+        pool,
+        writer,
+        blocker,
+        batch: stalled,
+    } = a_writer_with_a_stalled_batch(&database.connection_string, 1).await;
 
     let kept: Vec<NewFileRow> = (0..20u8)
         .map(|n| {
