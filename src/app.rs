@@ -225,7 +225,8 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
     )
 }
 
-/// The OpenAPI document as committed in `openapi/openapi.json`.
+/// The OpenAPI document as committed in `openapi/openapi.json`. Call it on a Tokio runtime:
+/// building the services starts their background tasks.
 pub fn openapi_spec_json() -> anyhow::Result<String> {
     // A pool that never connects: the spec only needs the shapes.
     let pool = db::pool_for(tokio_postgres::Config::new(), 1)?;

@@ -65,7 +65,14 @@ fn main() -> ExitCode {
     fingertip::memory::keep_large_blocks_out_of_arenas();
     let cli = Cli::parse();
     if let Command::Openapi = cli.command {
-        return match fingertip::app::openapi_spec_json() {
+        // The services start their background tasks (the file-row writer) when built, so even
+        // printing the document needs a runtime; a small one, without config or database.
+        let spec = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| runtime.block_on(async { fingertip::app::openapi_spec_json() }));
+        return match spec {
             Ok(spec) => {
                 println!("{spec}");
                 ExitCode::SUCCESS
