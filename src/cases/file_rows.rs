@@ -13,9 +13,8 @@
 //! A small file's bytes travel with its row and are kept by the same statement
 //! (`material_bytes`, decision record 0011). An upload is answered only after the statement
 //! carrying its row has committed, so a confirmed file, and a small file's bytes with it,
-//! survives a crash. When a batch fails, each of its uploads
-//! inserts its own row instead, so one bad row cannot fail the others and every error is the
-//! one that row would have met alone.
+//! survives a crash. When a batch fails, each of its uploads inserts its own row instead, so
+//! one bad row cannot fail the others and every error is the one that row would have met alone.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
@@ -30,7 +29,7 @@ use uuid::Uuid;
 use crate::db::Prepare;
 
 /// Most rows in one statement: large enough that a burst is one commit, small enough that the
-/// arrays stay a few kilobytes.
+/// arrays of columns stay a few kilobytes (kept bytes have their own limit below).
 const MAX_BATCH: usize = 128;
 
 /// Kept bytes (small files' contents) after which a batch takes no more rows: a burst of

@@ -4,11 +4,10 @@
 //! The bytes of a small file (up to [`KEPT_IN_DATABASE_UP_TO`]) are kept in `material_bytes`,
 //! written by the statement that writes its row, so one commit makes both durable; larger
 //! files' bytes live in the content-addressed blob store the catalog's forms use, made durable
-//! before their row is written. `material_file`
-//! holds one row per owner and content, so uploading the same bytes again finds the row already
-//! there instead of making a second one. Owners are subjects: `citizen:<uuid>` and
-//! `enterprise:<uuid>` for the app, `staff:<uuid>` for paper a window clerk digitised (handed to
-//! the applicant's case at intake).
+//! before their row is written. `material_file` holds one row per owner and content, so uploading
+//! the same bytes again finds the row already there instead of making a second one. Owners are
+//! subjects: `citizen:<uuid>` and `enterprise:<uuid>` for the app, `staff:<uuid>` for paper a
+//! window clerk digitised (handed to the applicant's case at intake).
 //!
 //! A file is what its bytes say: the declared `Content-Type` must be one a material may have and
 //! the bytes must sniff as that type, so a renamed executable never reaches a reviewer as a "PDF".
