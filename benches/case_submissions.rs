@@ -4,8 +4,14 @@
 //! runs as its own process (as in `identity_login`) with the demo catalog, on an embedded cluster
 //! owned by the bench.
 //!
+//! Both loads run at the same number of clients, twice: 16, where each submission's four
+//! commits wait for the WAL one after another and part of the machine stays idle, and 64, where
+//! both loads use (nearly) the whole machine, so the ratio compares what each can sustain. Each
+//! run prints its idle cores so the reader can see which is which.
+//!
 //! `cargo bench --bench case_submissions` (env: BENCH_SECONDS per load and round, BENCH_ROUNDS,
-//! BENCH_CONCURRENCY, BENCH_CITIZENS; BENCH_PG_STATEMENTS=1 restarts the cluster with `pg_stat_statements` loaded
+//! BENCH_CONCURRENCY (client counts, comma-separated; default 16,64), BENCH_CITIZENS;
+//! BENCH_PG_STATEMENTS=1 restarts the cluster with `pg_stat_statements` loaded
 //! and prints where the database time of the measured run went; BENCH_PERF=<file> records a
 //! system-wide `perf` profile of the first measured round into <file>; BENCH_COLD=1 skips the lone
 //! first submission that fills the server's caches; BENCH_VERBOSE=1 prints pgbench's output;
@@ -521,7 +527,7 @@ impl CpuWatch {
     /// "CPU (cores of 2): server 0.61, load generator 0.20, PostgreSQL 0.52, other processes
     /// 0.60, idle 0.07", then "CPU per submission: server 2.31 ms, ..." for `units` of `unit`.
     /// The time per unit is steadier than a rate when other processes share the machine.
-    fn finish(self, unit: &str, units: f64) -> String {
+    fn finish(self, unit: &str, units: f64) -> CpuUse {
         let end = self.snapshot();
         let start = &self.start;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
@@ -552,13 +558,32 @@ impl CpuWatch {
             "other processes {:.2}",
             share(busy.saturating_sub(accounted))
         ));
-        parts.push(format!("idle {:.2}", share(elapsed - busy)));
-        format!(
-            "CPU (cores of {cores:.0}): {}\n    CPU per {unit}: {}",
-            parts.join(", "),
-            per_unit.join(", ")
-        )
+        let idle = share(elapsed - busy);
+        parts.push(format!("idle {idle:.2}"));
+        CpuUse {
+            text: format!(
+                "CPU (cores of {cores:.0}): {}\n    CPU per {unit}: {}",
+                parts.join(", "),
+                per_unit.join(", ")
+            ),
+            idle,
+        }
     }
+}
+
+/// What [`CpuWatch::finish`] found: the lines to print, and the cores left idle (how far the
+/// load was from using the whole machine).
+struct CpuUse {
+    text: String,
+    idle: f64,
+}
+
+/// One concurrency's figure, for the summary after all of them.
+struct Outcome {
+    concurrency: usize,
+    median_ratio: f64,
+    /// Idle cores during the first measured round of submissions, and of pgbench.
+    idle: (f64, f64),
 }
 
 /// Commits, WAL flushes, WAL bytes and full-page images of the cluster so far
@@ -821,12 +846,38 @@ async fn top_statements(cs: &str, submissions: u64) -> Vec<String> {
 #[tokio::main]
 async fn main() {
     fingertip::tls::install_crypto_provider();
-    let seconds = env_or("BENCH_SECONDS", 10);
-    let concurrency = env_or("BENCH_CONCURRENCY", 16) as usize;
+    let concurrencies: Vec<usize> = std::env::var("BENCH_CONCURRENCY")
+        .unwrap_or_else(|_| "16,64".to_owned())
+        .split(',')
+        .map(|c| {
+            c.trim()
+                .parse()
+                .expect("BENCH_CONCURRENCY: client counts, comma-separated")
+        })
+        .collect();
     assert!(
-        (1..=200).contains(&concurrency),
+        concurrencies.iter().all(|c| (1..=200).contains(c)),
         "one loopback address per client"
     );
+    // Each concurrency is a run of its own (fresh cluster, server and citizens), printed as it
+    // ends; the summary puts their figures side by side.
+    let mut outcomes = Vec::new();
+    for concurrency in concurrencies {
+        outcomes.push(run(concurrency).await);
+    }
+    println!("case_submissions summary (median of each run's rounds; target ≥ 0.25):");
+    for o in &outcomes {
+        println!(
+            "  {:>3} clients: submissions/s ÷ TPC-B tps {:.3}   (idle cores in round 1: {:.2} \
+             during the submissions, {:.2} during pgbench)",
+            o.concurrency, o.median_ratio, o.idle.0, o.idle.1
+        );
+    }
+}
+
+/// One full run at `concurrency` clients: its own cluster, server and citizens, then the rounds.
+async fn run(concurrency: usize) -> Outcome {
+    let seconds = env_or("BENCH_SECONDS", 10);
     let per_worker = (env_or("BENCH_CITIZENS", 1024) as usize / concurrency).max(1);
     let citizens = per_worker * concurrency;
     let statements = env_or("BENCH_PG_STATEMENTS", 0) == 1;
@@ -1056,7 +1107,7 @@ async fn main() {
     );
     println!("    {waits}");
     println!("    {submission_counters}");
-    println!("    {cpu}");
+    println!("    {}", cpu.text);
     println!(
         "    creating a file in the bench's directory ({}): {:.0} µs (a blob per upload); \
          {:.0} µs at the start, {:.0} s spent waiting for recently deleted inodes to age",
@@ -1069,7 +1120,7 @@ async fn main() {
         "  pgbench TPC-B (tpcb-like, scale {scale}, -c {concurrency} -j 2 -T {seconds}): {tps:>8.1} tps"
     );
     println!("    {tpcb_counters}");
-    println!("    {tpcb_cpu}");
+    println!("    {}", tpcb_cpu.text);
     println!(
         "  submissions/s ÷ TPC-B tps, round 1: {:>8.3}",
         m.rate() / tps
@@ -1108,4 +1159,9 @@ async fn main() {
         println!("{pgbench_output}");
     }
     cluster.stop().await.unwrap();
+    Outcome {
+        concurrency,
+        median_ratio,
+        idle: (cpu.idle, tpcb_cpu.idle),
+    }
 }
