@@ -13,7 +13,7 @@
 //! BENCH_CONCURRENCY (client counts, comma-separated; default 16,64), BENCH_CITIZENS;
 //! BENCH_PG_STATEMENTS=1 restarts the cluster with `pg_stat_statements` loaded
 //! and prints where the database time of the measured run went; BENCH_PERF=<file> records a
-//! system-wide `perf` profile of the first measured round into <file>; BENCH_COLD=1 skips the lone
+//! system-wide `perf` profile of each run's first measured round into <file>-<clients>; BENCH_COLD=1 skips the lone
 //! first submission that fills the server's caches; BENCH_VERBOSE=1 prints pgbench's output;
 //! BENCH_CALM_MICROS and BENCH_CALM_WAIT_SECONDS bound the wait for calm file creation, see
 //! [`wait_for_calm_file_creation`]).
@@ -986,7 +986,16 @@ async fn run(concurrency: usize) -> Outcome {
     let profiler = std::env::var("BENCH_PERF").ok().map(|out| {
         std::process::Command::new("perf")
             .args([
-                "record", "-q", "-a", "-g", "-F", "499", "-o", &out, "--", "sleep",
+                "record",
+                "-q",
+                "-a",
+                "-g",
+                "-F",
+                "499",
+                "-o",
+                &format!("{out}-{concurrency}"),
+                "--",
+                "sleep",
             ])
             .arg(seconds.to_string())
             .spawn()
