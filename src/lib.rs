@@ -18,7 +18,6 @@ pub mod identity;
 pub mod keys;
 pub mod licences;
 pub mod logging;
-pub mod memory;
 pub mod notify;
 pub mod open_files;
 pub mod seals;
