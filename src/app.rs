@@ -154,6 +154,7 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
                 pool: services.pool.clone(),
                 metrics: services.metrics.clone(),
                 sessions: services.gate.session_cache().clone(),
+                calendar: services.calendar.clone(),
             },
             CalendarApi {
                 service: services.calendar.clone(),

@@ -6,6 +6,8 @@ use deadpool_postgres::Pool;
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
+use crate::calendar::service::CalendarService;
+use crate::cases::service::today;
 use crate::db::migrate;
 use crate::http::ApiTags;
 use crate::http::metrics::Metrics;
@@ -15,6 +17,7 @@ pub struct HealthApi {
     pub pool: Pool,
     pub metrics: Metrics,
     pub sessions: Arc<SessionCache>,
+    pub calendar: Arc<CalendarService>,
 }
 
 #[derive(Object)]
@@ -81,6 +84,34 @@ impl HealthApi {
         }
         self.metrics
             .set_session_revocations_listening(self.sessions.is_listening());
+        self.read_calendar_reach().await;
         PlainText(self.metrics.render())
+    }
+}
+
+impl HealthApi {
+    /// The calendar's reach and the catalog's longest promised limit, read at scrape time; a
+    /// database hiccup leaves the last values.
+    async fn read_calendar_reach(&self) {
+        let Ok(calendar) = self.calendar.calendar().await else {
+            return;
+        };
+        let Ok(client) = self.pool.get().await else {
+            return;
+        };
+        let Ok(row) = client
+            .query_one(
+                "SELECT COALESCE(max((v.guide->>'promised_limit_days')::int8), 0)
+                 FROM item i JOIN item_version v
+                   ON v.item_id = i.id AND v.version = i.current_version
+                 WHERE i.status = 'published'",
+                &[],
+            )
+            .await
+        else {
+            return;
+        };
+        self.metrics
+            .set_calendar_reach(calendar.working_days_ahead(today()), row.get(0));
     }
 }

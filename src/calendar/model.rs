@@ -221,6 +221,24 @@ impl Calendar {
         }
     }
 
+    /// How many working days after `today` the loaded calendar reaches: the working days in
+    /// `(today, 31 December]` of the last year loaded without a gap from `today`'s year; 0 when
+    /// `today`'s year is not loaded. A case accepted today whose promised limit is longer gets
+    /// no deadline until the next year is loaded, so operators watch this figure (it is
+    /// exported as a metric) against the longest limit in the catalog.
+    pub fn working_days_ahead(&self, today: NaiveDate) -> u32 {
+        let mut last = today.year();
+        if self.year(last).is_none() {
+            return 0;
+        }
+        while self.year(last + 1).is_some() {
+            last += 1;
+        }
+        last_day_of(last)
+            .and_then(|end| self.working_days_between(today, end))
+            .unwrap_or(0)
+    }
+
     /// Working days in the half-open interval `(from, to]`; 0 when `to <= from`.
     ///
     /// The years of `from`, of `to` and every year between must be loaded, even when
@@ -380,6 +398,30 @@ mod tests {
 
     fn official() -> Calendar {
         Calendar::new([official_2025(), official_2026()])
+    }
+
+    /// A year with no holidays and no adjusted days: every weekday works.
+    fn plain(year: i32) -> YearCalendar {
+        YearCalendar::new(year, [], []).unwrap()
+    }
+
+    #[test]
+    fn working_days_ahead_run_to_the_end_of_the_last_year_loaded_without_a_gap() {
+        // 2026-12-24 is a Thursday: Fri 25th, Mon 28th to Thu 31st remain.
+        assert_eq!(official().working_days_ahead(d("2026-12-24")), 5);
+        assert_eq!(official().working_days_ahead(d("2026-12-31")), 0);
+        // 2027 with every weekday working (1 January 2027 is a Friday): 52 weeks and a Friday.
+        let next = Calendar::new([official_2026(), plain(2027)]);
+        assert_eq!(next.working_days_ahead(d("2026-12-24")), 5 + 261);
+        // A year loaded after a missing one is out of reach: counting would stop at the gap.
+        let gap = Calendar::new([official_2026(), plain(2028)]);
+        assert_eq!(gap.working_days_ahead(d("2026-12-24")), 5);
+        // Today's own year missing: nothing can be counted.
+        assert_eq!(
+            Calendar::new([official_2026()]).working_days_ahead(d("2025-06-02")),
+            0
+        );
+        assert_eq!(Calendar::default().working_days_ahead(d("2026-06-01")), 0);
     }
 
     // ---- Independent transcription of the notices, as strings, for the raw rule. ----

@@ -18,6 +18,8 @@ pub struct Metrics {
     outbox_depth: IntGauge,
     outbox_oldest_seconds: Gauge,
     session_revocations_listening: IntGauge,
+    calendar_working_days_ahead: IntGauge,
+    longest_promised_limit: IntGauge,
 }
 
 impl Metrics {
@@ -57,7 +59,17 @@ impl Metrics {
             "session_revocations_listening",
             "1 while session revocations are heard (the gate may remember live sessions), else 0",
         )?;
+        let calendar_working_days_ahead = IntGauge::new(
+            "calendar_working_days_ahead",
+            "Working days after today that the loaded working-day calendar reaches",
+        )?;
+        let longest_promised_limit = IntGauge::new(
+            "catalog_longest_promised_limit_working_days",
+            "Longest promised time limit among published items, in working days",
+        )?;
         registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(calendar_working_days_ahead.clone()))?;
+        registry.register(Box::new(longest_promised_limit.clone()))?;
         registry.register(Box::new(session_revocations_listening.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(notifications.clone()))?;
@@ -71,6 +83,8 @@ impl Metrics {
             outbox_depth,
             outbox_oldest_seconds,
             session_revocations_listening,
+            calendar_working_days_ahead,
+            longest_promised_limit,
         })
     }
 
@@ -91,12 +105,21 @@ impl Metrics {
         self.outbox_oldest_seconds.set(oldest_seconds);
     }
 
-    /// The Prometheus text exposition of every registered metric.
     /// Whether the session cache hears revocations, as read at scrape time.
     pub fn set_session_revocations_listening(&self, listening: bool) {
         self.session_revocations_listening.set(i64::from(listening));
     }
 
+    /// How far the working-day calendar reaches beside the longest limit it must cover: a case
+    /// accepted today whose limit runs past the calendar gets no deadline until the next
+    /// year's schedule is loaded, so the first falling below the second is worth an alert.
+    pub fn set_calendar_reach(&self, working_days_ahead: u32, longest_promised_limit: i64) {
+        self.calendar_working_days_ahead
+            .set(i64::from(working_days_ahead));
+        self.longest_promised_limit.set(longest_promised_limit);
+    }
+
+    /// The Prometheus text exposition of every registered metric.
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
         if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {

@@ -1,6 +1,11 @@
 //! Health, readiness, metrics and request ids.
 
-use crate::support::spawn_app;
+use fingertip::calendar::model::{Calendar, official_2025, official_2026};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::catalog::{complete_draft, create_departments, publish_item};
+use crate::support::{TestApp, spawn_app, spawn_app_official_calendar};
 
 #[tokio::test]
 async fn health_and_readiness_answer_ok_on_a_migrated_database() {
@@ -78,5 +83,54 @@ async fn metrics_count_requests_by_route_pattern_and_status() {
         text.contains("fingertip_http_request_duration_seconds_bucket"),
         "{text}"
     );
+    app.stop().await;
+}
+
+/// The value of an unlabelled gauge in the Prometheus text.
+async fn gauge(app: &TestApp, name: &str) -> i64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn metrics_show_how_far_the_calendar_reaches_beside_the_longest_promised_limit() {
+    // Only the official calendars (2025, 2026): the reach is what is left of the last one.
+    let app = spawn_app_official_calendar().await;
+    let official = Calendar::new([official_2025(), official_2026()]);
+    let today = fingertip::cases::service::today();
+    assert_eq!(
+        gauge(&app, "fingertip_calendar_working_days_ahead").await,
+        i64::from(official.working_days_ahead(today))
+    );
+    let longest = "fingertip_catalog_longest_promised_limit_working_days";
+    assert_eq!(gauge(&app, longest).await, 0, "no item published yet");
+
+    create_departments(&app).await;
+    publish_item(
+        &app,
+        "DA-SCJG-001",
+        "DA-SCJG",
+        complete_draft("食品经营许可"),
+    )
+    .await;
+    let mut longer = complete_draft("食品生产许可");
+    longer["promised_limit_days"] = json!(15);
+    publish_item(&app, "DA-SCJG-002", "DA-SCJG", longer).await;
+    // A draft promises nothing yet.
+    let mut draft = complete_draft("未发布事项");
+    draft["promised_limit_days"] = json!(18);
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            "/api/v1/admin/items",
+            &json!({"code": "DA-SCJG-003", "lead_department_code": "DA-SCJG", "draft": draft}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(gauge(&app, longest).await, 15);
     app.stop().await;
 }
