@@ -8,6 +8,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use crate::calendar::service::CalendarService;
 use crate::cases::service::today;
+use crate::catalog::store as catalog_store;
 use crate::db::migrate;
 use crate::http::ApiTags;
 use crate::http::metrics::Metrics;
@@ -70,48 +71,27 @@ impl HealthApi {
     /// Prometheus text exposition: request counts and latency histograms by route and status.
     #[oai(path = "/metrics", method = "get")]
     async fn metrics(&self) -> PlainText<String> {
-        // The outbox gauges are read at scrape time; a database hiccup leaves the last values.
-        if let Ok(client) = self.pool.get().await
-            && let Ok(row) = client
+        // The gauges below are read at scrape time; a database hiccup leaves the last values.
+        if let Ok(client) = self.pool.get().await {
+            if let Ok(row) = client
                 .query_one(
                     "SELECT count(*), COALESCE(extract(epoch FROM now() - min(created_at))::float8, 0)
                      FROM notification_delivery WHERE status IN ('created', 'temporary_failure')",
                     &[],
                 )
                 .await
-        {
-            self.metrics.set_outbox(row.get(0), row.get(1));
+            {
+                self.metrics.set_outbox(row.get(0), row.get(1));
+            }
+            if let (Ok(ahead), Ok(longest)) = (
+                self.calendar.working_days_ahead(today()).await,
+                catalog_store::longest_promised_limit(&client).await,
+            ) {
+                self.metrics.set_calendar_reach(ahead, longest);
+            }
         }
         self.metrics
             .set_session_revocations_listening(self.sessions.is_listening());
-        self.read_calendar_reach().await;
         PlainText(self.metrics.render())
-    }
-}
-
-impl HealthApi {
-    /// The calendar's reach and the catalog's longest promised limit, read at scrape time; a
-    /// database hiccup leaves the last values.
-    async fn read_calendar_reach(&self) {
-        let Ok(calendar) = self.calendar.calendar().await else {
-            return;
-        };
-        let Ok(client) = self.pool.get().await else {
-            return;
-        };
-        let Ok(row) = client
-            .query_one(
-                "SELECT COALESCE(max((v.guide->>'promised_limit_days')::int8), 0)
-                 FROM item i JOIN item_version v
-                   ON v.item_id = i.id AND v.version = i.current_version
-                 WHERE i.status = 'published'",
-                &[],
-            )
-            .await
-        else {
-            return;
-        };
-        self.metrics
-            .set_calendar_reach(calendar.working_days_ahead(today()), row.get(0));
     }
 }

@@ -55,6 +55,11 @@ impl CalendarService {
         Ok(self.loaded().await?.0.clone())
     }
 
+    /// Working days after `today` that the loaded years reach ([`Calendar::working_days_ahead`]).
+    pub async fn working_days_ahead(&self, today: NaiveDate) -> AppResult<u32> {
+        Ok(self.loaded().await?.0.working_days_ahead(today))
+    }
+
     /// The deadline `working_days` working days after `from` (the day itself for 0: instant items).
     pub async fn deadline(&self, from: NaiveDate, working_days: u32) -> AppResult<NaiveDate> {
         let loaded = self.loaded().await?;

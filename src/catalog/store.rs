@@ -366,3 +366,18 @@ pub async fn count_items(client: &impl GenericClient) -> anyhow::Result<i64> {
         .await?
         .get(0))
 }
+
+/// The longest promised limit (working days) among published items' versions in force; 0 with
+/// none published. The working-day calendar must reach at least this far (metrics).
+pub async fn longest_promised_limit(client: &impl GenericClient) -> anyhow::Result<i64> {
+    Ok(client
+        .query_one(
+            "SELECT COALESCE(max((v.guide->>'promised_limit_days')::int8), 0)
+             FROM item i
+             JOIN item_version v ON v.item_id = i.id AND v.version = i.current_version
+             WHERE i.status = 'published'",
+            &[],
+        )
+        .await?
+        .get(0))
+}

@@ -53,8 +53,8 @@ pub fn complete_draft(name: &str) -> Value {
     })
 }
 
-/// Creates and publishes an item; returns its admin view after publication.
-pub async fn publish_item(app: &TestApp, code: &str, lead: &str, draft: Value) -> Value {
+/// Creates an item as a draft; returns its admin view.
+pub async fn create_item(app: &TestApp, code: &str, lead: &str, draft: Value) -> Value {
     let (status, created) = app
         .admin_json(
             Method::POST,
@@ -63,6 +63,12 @@ pub async fn publish_item(app: &TestApp, code: &str, lead: &str, draft: Value) -
         )
         .await;
     assert_eq!(status, 201, "{created}");
+    created
+}
+
+/// Creates and publishes an item; returns its admin view after publication.
+pub async fn publish_item(app: &TestApp, code: &str, lead: &str, draft: Value) -> Value {
+    let created = create_item(app, code, lead, draft).await;
     let revision = created["draft_revision"].clone();
     let (status, published) = app
         .admin_json(

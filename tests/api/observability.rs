@@ -1,10 +1,9 @@
 //! Health, readiness, metrics and request ids.
 
 use fingertip::calendar::model::{Calendar, official_2025, official_2026};
-use reqwest::Method;
 use serde_json::json;
 
-use crate::catalog::{complete_draft, create_departments, publish_item};
+use crate::catalog::{complete_draft, create_departments, create_item, publish_item};
 use crate::support::{TestApp, spawn_app, spawn_app_official_calendar};
 
 #[tokio::test]
@@ -123,14 +122,7 @@ async fn metrics_show_how_far_the_calendar_reaches_beside_the_longest_promised_l
     // A draft promises nothing yet.
     let mut draft = complete_draft("未发布事项");
     draft["promised_limit_days"] = json!(18);
-    let (status, body) = app
-        .admin_json(
-            Method::POST,
-            "/api/v1/admin/items",
-            &json!({"code": "DA-SCJG-003", "lead_department_code": "DA-SCJG", "draft": draft}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    create_item(&app, "DA-SCJG-003", "DA-SCJG", draft).await;
     assert_eq!(gauge(&app, longest).await, 15);
     app.stop().await;
 }
