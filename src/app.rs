@@ -24,7 +24,7 @@ use crate::cases::files_api::{CaseFilesApi, OWN_LIMIT_ROUTES};
 use crate::cases::progress::ProgressApi;
 use crate::catalog::api::CatalogApi;
 use crate::catalog::service::CatalogService;
-use crate::config::{Config, Mode};
+use crate::config::{Config, Mode, Secret};
 use crate::db;
 use crate::department::api::DepartmentApi;
 use crate::health::HealthApi;
@@ -32,6 +32,7 @@ use crate::http::catch_all::problem_for_error;
 use crate::http::metrics::{Metrics, MetricsMiddleware};
 use crate::http::request_id::RequestIdMiddleware;
 use crate::http::serve::{Deadlines, serve};
+use crate::http::shared_token::SharedToken;
 use crate::identity::api::IdentityApi;
 use crate::identity::gate::Gate;
 use crate::identity::setup::IdentitySecrets;
@@ -59,7 +60,10 @@ pub struct Services {
     pub outbox: OutboxSettings,
     /// The codes proving an owner's notification email address.
     pub email_verification: crate::notify::setup::EmailVerificationConfig,
-    pub receipt_token: Option<crate::config::Secret>,
+    /// The token the SMS providers' receipt callbacks carry; `None` closes them.
+    pub receipt_token: Option<Arc<SharedToken>>,
+    /// The token a metrics scraper presents; `None` leaves `/metrics` open (development only).
+    pub metrics_token: Option<Arc<SharedToken>>,
     pub cases: crate::cases::service::CaseService,
     pub seals: crate::seals::registry::SealRegistry,
     pub licences: crate::licences::service::LicenceService,
@@ -123,10 +127,16 @@ impl Services {
             max_body_bytes: config.max_body_bytes,
             outbox: config.notify.outbox(),
             email_verification: config.notify.email_verification.clone(),
-            receipt_token: config.notify.receipt_token.clone(),
+            receipt_token: shared_token(config.notify.receipt_token.as_ref())?,
+            metrics_token: shared_token(config.metrics_token.as_ref())?,
             pool,
         })
     }
+}
+
+/// The process's check of a configured shared token (see [`SharedToken`]).
+fn shared_token(token: Option<&Secret>) -> anyhow::Result<Option<Arc<SharedToken>>> {
+    token.map(|t| SharedToken::new(t).map(Arc::new)).transpose()
 }
 
 type Apis = (
@@ -155,6 +165,7 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
                 metrics: services.metrics.clone(),
                 sessions: services.gate.session_cache().clone(),
                 calendar: services.calendar.clone(),
+                token: services.metrics_token.clone(),
             },
             CalendarApi {
                 service: services.calendar.clone(),
@@ -188,7 +199,7 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
             },
             ReceiptsApi::new(
                 services.pool.clone(),
-                services.receipt_token.as_ref(),
+                services.receipt_token.clone(),
                 Some(services.metrics.clone()),
             ),
             services.identity.clone(),

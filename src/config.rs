@@ -73,7 +73,14 @@ pub struct Config {
     pub identity: crate::identity::config::IdentityConfig,
     /// Cases and their materials (`[cases]`).
     pub cases: CasesConfig,
+    /// The bearer token a metrics scraper presents to `/metrics`. Required in production (the
+    /// figures tell an outsider how busy each route is); unset in development leaves
+    /// `/metrics` open.
+    pub metrics_token: Option<Secret>,
 }
+
+/// The shortest metrics token accepted: 32 characters, about 190 bits when random.
+const MIN_METRICS_TOKEN_CHARS: usize = 32;
 
 /// `[cases]` in fingertip.toml.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -136,6 +143,7 @@ impl Default for Config {
             notify: Default::default(),
             identity: Default::default(),
             cases: Default::default(),
+            metrics_token: None,
         }
     }
 }
@@ -160,6 +168,7 @@ struct FileLayer {
     notify: Option<crate::notify::setup::NotifyConfig>,
     identity: Option<crate::identity::config::IdentityConfig>,
     cases: Option<CasesConfig>,
+    metrics_token: Option<Secret>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -242,6 +251,9 @@ impl Config {
         if let Some(cases) = f.cases {
             self.cases = cases;
         }
+        if f.metrics_token.is_some() {
+            self.metrics_token = f.metrics_token;
+        }
     }
 
     fn apply_env(&mut self, env: &[(String, String)]) -> Result<(), ConfigError> {
@@ -302,6 +314,9 @@ impl Config {
                         value.parse().map_err(|e| bad(format!("{e}")))?
                 }
                 "FINGERTIP_LOG_FORMAT" => self.log_format = value.clone(),
+                "FINGERTIP_METRICS_TOKEN" if !value.is_empty() => {
+                    self.metrics_token = Some(Secret::new(value.clone()))
+                }
                 "FINGERTIP_AUDIT_KEY_FILE" if !value.is_empty() => {
                     self.audit_key_file = Some(PathBuf::from(value))
                 }
@@ -334,6 +349,19 @@ impl Config {
                         .to_owned(),
                 ));
             }
+            if self.metrics_token.is_none() {
+                return Err(ConfigError::Rule(
+                    "production mode needs metrics_token (FINGERTIP_METRICS_TOKEN): the bearer token a metrics scraper presents"
+                        .to_owned(),
+                ));
+            }
+        }
+        if let Some(token) = &self.metrics_token
+            && token.expose().chars().count() < MIN_METRICS_TOKEN_CHARS
+        {
+            return Err(ConfigError::Rule(format!(
+                "metrics_token must be at least {MIN_METRICS_TOKEN_CHARS} characters"
+            )));
         }
         if self.http_idle_timeout_seconds == 0 {
             return Err(ConfigError::Rule(
@@ -410,6 +438,8 @@ mod tests {
         assert!(!printed.contains("hunter2"), "{printed}");
     }
 
+    const SCRAPE_TOKEN: &str = "scrape-0123456789abcdef0123456789";
+
     #[test]
     fn production_refuses_demo_data_and_a_missing_pii_key() {
         assert!(
@@ -428,12 +458,35 @@ mod tests {
                 None,
                 &env(&[
                     ("FINGERTIP_MODE", "production"),
-                    ("FINGERTIP_PII_KEY_FILE", "/etc/fingertip/pii.key")
+                    ("FINGERTIP_PII_KEY_FILE", "/etc/fingertip/pii.key"),
+                    ("FINGERTIP_METRICS_TOKEN", SCRAPE_TOKEN),
                 ])
             )
             .is_ok()
         );
         assert!(Config::load_from(None, &env(&[("FINGERTIP_MODE", "staging")])).is_err());
+    }
+
+    #[test]
+    fn production_needs_a_metrics_token_and_no_token_may_be_short() {
+        let production = [
+            ("FINGERTIP_MODE", "production"),
+            ("FINGERTIP_PII_KEY_FILE", "/etc/fingertip/pii.key"),
+        ];
+        let err = Config::load_from(None, &env(&production)).unwrap_err();
+        assert!(err.to_string().contains("FINGERTIP_METRICS_TOKEN"), "{err}");
+        let short = "scrape-0123456789abcdef01234567";
+        assert_eq!(short.len(), MIN_METRICS_TOKEN_CHARS - 1);
+        let err = Config::load_from(None, &env(&[("FINGERTIP_METRICS_TOKEN", short)])).unwrap_err();
+        assert!(err.to_string().contains("at least 32"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fingertip.toml");
+        std::fs::write(&path, format!("metrics_token = \"{SCRAPE_TOKEN}\"\n")).unwrap();
+        let config = Config::load_from(Some(&path), &env(&production)).unwrap();
+        assert_eq!(config.metrics_token.unwrap().expose(), SCRAPE_TOKEN);
+        // The token is a secret: it never shows in the configuration's debug output.
+        let config = Config::load_from(None, &env(&[("FINGERTIP_METRICS_TOKEN", SCRAPE_TOKEN)]));
+        assert!(!format!("{config:?}").contains(SCRAPE_TOKEN));
     }
 
     #[test]

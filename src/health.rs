@@ -10,8 +10,9 @@ use crate::calendar::service::CalendarService;
 use crate::cases::service::today;
 use crate::catalog::store as catalog_store;
 use crate::db::migrate;
-use crate::http::ApiTags;
 use crate::http::metrics::Metrics;
+use crate::http::shared_token::SharedToken;
+use crate::http::{ApiTags, AppError, AppResult};
 use crate::identity::session_cache::SessionCache;
 
 pub struct HealthApi {
@@ -19,6 +20,8 @@ pub struct HealthApi {
     pub metrics: Metrics,
     pub sessions: Arc<SessionCache>,
     pub calendar: Arc<CalendarService>,
+    /// The scraper's bearer token; `None` leaves `/metrics` open (development only).
+    pub token: Option<Arc<SharedToken>>,
 }
 
 #[derive(Object)]
@@ -69,8 +72,24 @@ impl HealthApi {
     }
 
     /// Prometheus text exposition: request counts and latency histograms by route and status.
+    ///
+    /// Gauges are read at scrape time. With `metrics_token` configured (always in production)
+    /// the scraper presents it as `Authorization: Bearer <token>`.
     #[oai(path = "/metrics", method = "get")]
-    async fn metrics(&self) -> PlainText<String> {
+    async fn metrics(&self, request: &poem::Request) -> AppResult<PlainText<String>> {
+        if let Some(token) = &self.token {
+            let presented = request
+                .headers()
+                .get(poem::http::header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(bearer_token);
+            if !presented.is_some_and(|p| token.matches(p)) {
+                return Err(AppError::Unauthorized {
+                    code: "metrics_token_required",
+                    detail: "present the metrics token as Authorization: Bearer <token>".to_owned(),
+                });
+            }
+        }
         // The gauges below are read at scrape time; a database hiccup leaves the last values.
         if let Ok(client) = self.pool.get().await {
             if let Ok(row) = client
@@ -92,6 +111,12 @@ impl HealthApi {
         }
         self.metrics
             .set_session_revocations_listening(self.sessions.is_listening());
-        PlainText(self.metrics.render())
+        Ok(PlainText(self.metrics.render()))
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` value (the scheme is case-insensitive).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }

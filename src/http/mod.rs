@@ -1,5 +1,5 @@
 //! HTTP plumbing shared by every capability: problem+json errors, JSON bodies that name the
-//! offending field, request ids, metrics, and the admin bearer token.
+//! offending field, request ids, metrics, and tokens shared with callers that hold no account.
 
 pub mod body_limit;
 pub mod catch_all;
@@ -12,6 +12,7 @@ pub mod pre_serialized;
 pub mod problem;
 pub mod request_id;
 pub mod serve;
+pub mod shared_token;
 pub mod unparsed_request;
 pub mod upload;
 

@@ -199,6 +199,7 @@ fn title_for(code: &str, status: StatusCode) -> &'static str {
         "guide_incomplete" => "办事指南要素不全，不能发布",
         "year_not_loaded" => "该年度工作日历尚未发布",
         "unauthorized" => "未登录或凭据无效",
+        "metrics_token_required" => "需要监控指标访问令牌",
         "forbidden" => "无权执行此操作",
         "payload_too_large" => "请求内容过大",
         "unsupported_media_type" => "不支持的内容类型",

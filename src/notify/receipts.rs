@@ -2,14 +2,15 @@
 //! sent delivery to delivered or failed. Callbacks are authenticated with a shared token in the
 //! callback URL, as Aliyun's and Tencent's HTTP pushes carry no signature of their own.
 
+use std::sync::Arc;
+
 use poem_openapi::param::Query;
 use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{ApiResponse, OpenApi};
-use ring::digest;
 
 use super::provider::DeliveryReceipt;
 use super::providers::{aliyun, tencent};
-use crate::config::Secret;
+use crate::http::shared_token::SharedToken;
 use crate::http::{ApiTags, AppError, AppResult};
 
 /// Applies one receipt; returns whether a sent delivery matched.
@@ -61,36 +62,25 @@ pub async fn apply(
 pub struct ReceiptsApi {
     pub pool: deadpool_postgres::Pool,
     pub metrics: Option<crate::http::metrics::Metrics>,
-    /// SHA-256 of the callback token; `None` closes the callbacks.
-    pub token_digest: Option<Vec<u8>>,
+    /// The callback token; `None` closes the callbacks.
+    pub token: Option<Arc<SharedToken>>,
 }
 
 impl ReceiptsApi {
     pub fn new(
         pool: deadpool_postgres::Pool,
-        token: Option<&Secret>,
+        token: Option<Arc<SharedToken>>,
         metrics: Option<crate::http::metrics::Metrics>,
     ) -> Self {
         ReceiptsApi {
             pool,
             metrics,
-            token_digest: token.map(|t| {
-                digest::digest(&digest::SHA256, t.expose().as_bytes())
-                    .as_ref()
-                    .to_vec()
-            }),
+            token,
         }
     }
 
     fn check(&self, token: &str) -> AppResult<()> {
-        let presented = digest::digest(&digest::SHA256, token.as_bytes());
-        let ok = self.token_digest.as_ref().is_some_and(|expected| {
-            expected
-                .iter()
-                .zip(presented.as_ref())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-        });
+        let ok = self.token.as_ref().is_some_and(|t| t.matches(token));
         if ok {
             Ok(())
         } else {

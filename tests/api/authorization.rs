@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use fingertip::config::Secret;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -18,7 +19,8 @@ use crate::support::{TestApp, pki, spawn_app_with, staff_login};
 enum Who {
     /// No credentials needed.
     Public,
-    /// Authenticated by the caller's own scheme (provider signature / token), not a login.
+    /// Authenticated by the caller's own scheme (provider signature / token, the metrics
+    /// scraper's token as in production), not a login.
     Integration,
     /// Authenticated by a TLS client certificate on the certificate-login listener.
     ClientCertificate,
@@ -47,7 +49,7 @@ enum Who {
 const DECLARED: &[(&str, Who, bool)] = &[
     ("GET /healthz", Who::Public, true),
     ("GET /readyz", Who::Public, true),
-    ("GET /metrics", Who::Public, true),
+    ("GET /metrics", Who::Integration, true),
     ("GET /api/v1/calendar/{year}", Who::Public, true),
     ("GET /api/v1/calendar/deadline", Who::Public, true),
     ("POST /api/v1/admin/calendar", Who::PlatformAdmin, true),
@@ -365,7 +367,11 @@ async fn call(
 
 #[tokio::test]
 async fn every_operation_answers_401_or_403_to_exactly_the_callers_its_rule_excludes() {
-    let app = spawn_app_with(|c| c.identity.certificates = Some(pki::standard_files())).await;
+    let app = spawn_app_with(|c| {
+        c.identity.certificates = Some(pki::standard_files());
+        c.metrics_token = Some(Secret::new("scrape-0123456789abcdef0123456789"));
+    })
+    .await;
     let fixture = fixture(&app).await;
     let spec: Value = app.get("/openapi.json").await.json().await.unwrap();
 

@@ -1,10 +1,13 @@
 //! Health, readiness, metrics and request ids.
 
 use fingertip::calendar::model::{Calendar, official_2025, official_2026};
+use fingertip::config::Secret;
 use serde_json::json;
 
 use crate::catalog::{complete_draft, create_departments, create_item, publish_item};
-use crate::support::{TestApp, spawn_app, spawn_app_official_calendar};
+use crate::support::{
+    TestApp, expect_problem, spawn_app, spawn_app_official_calendar, spawn_app_with,
+};
 
 #[tokio::test]
 async fn health_and_readiness_answer_ok_on_a_migrated_database() {
@@ -82,6 +85,39 @@ async fn metrics_count_requests_by_route_pattern_and_status() {
         text.contains("fingertip_http_request_duration_seconds_bucket"),
         "{text}"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn with_a_metrics_token_only_a_scraper_presenting_it_reads_the_metrics() {
+    const TOKEN: &str = "scrape-0123456789abcdef0123456789";
+    let app = spawn_app_with(|c| c.metrics_token = Some(Secret::new(TOKEN))).await;
+    let scrape = |authorization: Option<&str>| {
+        let mut request = app.http.get(app.url("/metrics"));
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        request.send()
+    };
+    for refused in [
+        None,
+        Some("Bearer scrape-0123456789abcdef012345678"),
+        Some(&*format!("Basic {TOKEN}")),
+        Some(&*format!("Bearer {TOKEN}x")),
+    ] {
+        let response = scrape(refused).await.unwrap();
+        assert_eq!(response.status(), 401, "{refused:?}");
+        expect_problem(response, 401, "metrics_token_required").await;
+    }
+    for accepted in [format!("Bearer {TOKEN}"), format!("bearer {TOKEN}")] {
+        let response = scrape(Some(&accepted)).await.unwrap();
+        assert_eq!(response.status(), 200, "{accepted}");
+        let text = response.text().await.unwrap();
+        assert!(text.contains("fingertip_http_requests_total"), "{text}");
+    }
+    // The other operations endpoints stay open: load balancers probe them without a token.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.get("/readyz").await.status(), 200);
     app.stop().await;
 }
 
