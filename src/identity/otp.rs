@@ -45,10 +45,22 @@ pub fn generate_code() -> Option<String> {
 /// The stored form of a code: an HMAC under the server's index key, bound to phone and purpose,
 /// so a database reader cannot test the million candidates.
 pub fn code_hash(keys: &IdentityKeys, phone: &str, purpose: OtpPurpose, code: &str) -> Vec<u8> {
-    keys.blind_index(&format!(
-        "otp\u{0}{phone}\u{0}{}\u{0}{code}",
-        purpose.as_str()
-    ))
+    keys.blind_index(&code_input(phone, purpose, code))
+}
+
+/// Whether `stored` is the [`code_hash`] of this code, compared in constant time.
+pub fn code_matches(
+    keys: &IdentityKeys,
+    phone: &str,
+    purpose: OtpPurpose,
+    code: &str,
+    stored: &[u8],
+) -> bool {
+    keys.blind_index_matches(&code_input(phone, purpose, code), stored)
+}
+
+fn code_input(phone: &str, purpose: OtpPurpose, code: &str) -> String {
+    format!("otp\u{0}{phone}\u{0}{}\u{0}{code}", purpose.as_str())
 }
 
 /// The limits on sending codes.
@@ -172,5 +184,23 @@ mod tests {
             a,
             code_hash(&other, "13800138000", OtpPurpose::Login, "123456")
         );
+        // What the login checks: the same code for the same phone and purpose, nothing else.
+        let matches = |keys, phone, purpose, code| code_matches(keys, phone, purpose, code, &a);
+        assert!(matches(&keys, "13800138000", OtpPurpose::Login, "123456"));
+        assert!(!matches(&keys, "13800138000", OtpPurpose::Login, "123457"));
+        assert!(!matches(
+            &keys,
+            "13800138000",
+            OtpPurpose::Register,
+            "123456"
+        ));
+        assert!(!matches(&other, "13800138000", OtpPurpose::Login, "123456"));
+        assert!(!code_matches(
+            &keys,
+            "13800138000",
+            OtpPurpose::Login,
+            "123456",
+            &a[..31]
+        ));
     }
 }

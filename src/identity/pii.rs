@@ -204,6 +204,13 @@ impl IdentityKeys {
             .as_ref()
             .to_vec()
     }
+
+    /// Whether `stored` is the blind index of `normalized`, compared in constant time (ring's
+    /// HMAC verification): a wrong guess at a code or an ID tail takes as long however much of
+    /// it was right.
+    pub fn blind_index_matches(&self, normalized: &str, stored: &[u8]) -> bool {
+        hmac::verify(&self.blind_index, normalized.as_bytes(), stored).is_ok()
+    }
 }
 
 #[cfg(test)]

@@ -93,11 +93,11 @@ pub fn mask_email(address: &str) -> String {
 }
 
 fn code_hash(keys: &IdentityKeys, owner: &str, address: &str, code: &str) -> Vec<u8> {
-    keys.blind_index(&format!("email-code\u{0}{owner}\u{0}{address}\u{0}{code}"))
+    keys.blind_index(&code_input(owner, address, code))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+fn code_input(owner: &str, address: &str, code: &str) -> String {
+    format!("email-code\u{0}{owner}\u{0}{address}\u{0}{code}")
 }
 
 fn code_error(code: &'static str, detail: &str) -> AppError {
@@ -305,8 +305,10 @@ impl NotifyEmailApi {
                 "too many wrong codes; ask for a new one",
             ));
         }
-        let presented = code_hash(&self.keys, &owner, &address, code);
-        if !constant_time_eq(&presented, &stored) {
+        if !self
+            .keys
+            .blind_index_matches(&code_input(&owner, &address, code), &stored)
+        {
             tx.execute(
                 "UPDATE owner_email_code SET attempts = attempts + 1 WHERE id = $1",
                 &[&id],
