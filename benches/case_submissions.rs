@@ -582,6 +582,9 @@ struct CpuUse {
 struct Outcome {
     concurrency: usize,
     median_ratio: f64,
+    /// The medians of the rounds' submission rates and of their TPC-B rates, each on its own.
+    median_rate: f64,
+    median_tps: f64,
     /// Idle cores during the first measured round of submissions, and of pgbench.
     idle: (f64, f64),
 }
@@ -873,6 +876,25 @@ async fn main() {
             o.concurrency, o.median_ratio, o.idle.0, o.idle.1
         );
     }
+    // Capacity: each load at the concurrency that served it best. Where one load is bound by
+    // latency at a concurrency that saturates the other, the ratio at that concurrency measures
+    // the clients' patience, not the machine; this line puts the two capacities side by side.
+    if outcomes.len() > 1 {
+        let best = |figure: fn(&Outcome) -> f64| {
+            outcomes
+                .iter()
+                .max_by(|a, b| figure(a).total_cmp(&figure(b)))
+                .map(|o| (figure(o), o.concurrency))
+                .unwrap()
+        };
+        let (rate, rate_clients) = best(|o| o.median_rate);
+        let (tps, tps_clients) = best(|o| o.median_tps);
+        println!(
+            "  each load at its best concurrency: {rate:.1} submissions/s ({rate_clients} clients) \
+             ÷ {tps:.1} TPC-B tps ({tps_clients} clients) = {:.3}",
+            rate / tps
+        );
+    }
 }
 
 /// One full run at `concurrency` clients: its own cluster, server and citizens, then the rounds.
@@ -1068,9 +1090,13 @@ async fn run(concurrency: usize) -> Outcome {
             (during_submissions, during_tpcb),
         ));
     }
-    let mut ratios: Vec<f64> = rounds.iter().map(|(rate, _, tps, _)| rate / tps).collect();
-    ratios.sort_by(f64::total_cmp);
-    let median_ratio = ratios[ratios.len() / 2];
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let median_ratio = median(rounds.iter().map(|(rate, _, tps, _)| rate / tps).collect());
+    let median_rate = median(rounds.iter().map(|(rate, ..)| *rate).collect());
+    let median_tps = median(rounds.iter().map(|(_, _, tps, _)| *tps).collect());
 
     let cases: i64 = admin
         .query_one("SELECT count(*) FROM cases", &[])
@@ -1171,6 +1197,8 @@ async fn run(concurrency: usize) -> Outcome {
     Outcome {
         concurrency,
         median_ratio,
+        median_rate,
+        median_tps,
         idle: (cpu.idle, tpcb_cpu.idle),
     }
 }
