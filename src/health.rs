@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
+use poem::web::headers::HeaderMapExt;
+use poem::web::headers::authorization::{Authorization, Bearer};
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
@@ -78,12 +80,8 @@ impl HealthApi {
     #[oai(path = "/metrics", method = "get")]
     async fn metrics(&self, request: &poem::Request) -> AppResult<PlainText<String>> {
         if let Some(token) = &self.token {
-            let presented = request
-                .headers()
-                .get(poem::http::header::AUTHORIZATION)
-                .and_then(|value| value.to_str().ok())
-                .and_then(bearer_token);
-            if !presented.is_some_and(|p| token.matches(p)) {
+            let presented = request.headers().typed_get::<Authorization<Bearer>>();
+            if !presented.is_some_and(|p| token.matches(p.token())) {
                 return Err(AppError::Unauthorized {
                     code: "metrics_token_required",
                     detail: "present the metrics token as Authorization: Bearer <token>".to_owned(),
@@ -113,10 +111,4 @@ impl HealthApi {
             .set_session_revocations_listening(self.sessions.is_listening());
         Ok(PlainText(self.metrics.render()))
     }
-}
-
-/// The token of an `Authorization: Bearer <token>` value (the scheme is case-insensitive).
-fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
