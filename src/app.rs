@@ -49,6 +49,8 @@ pub const API_TITLE: &str = "fingertip 网上行政审批平台 API";
 /// The services every API shares.
 pub struct Services {
     pub pool: Pool,
+    /// The application's one clock (see [`crate::clock`]).
+    pub clock: crate::clock::Clock,
     pub metrics: Metrics,
     /// Authentication and authorization for every non-public endpoint.
     pub gate: Gate,
@@ -87,7 +89,8 @@ impl Services {
             Arc::new(secrets.seal),
             config.cases.seal_ca_name.clone(),
         );
-        let calendar = Arc::new(CalendarService::new(pool.clone()));
+        let clock = config.clock();
+        let calendar = Arc::new(CalendarService::new(pool.clone(), clock));
         let catalog = Arc::new(CatalogService::new(
             pool.clone(),
             blobs.clone(),
@@ -104,6 +107,7 @@ impl Services {
             blobs.clone(),
             config.notify.outbox(),
             &config.cases.public_base_url,
+            clock,
         );
         let cases = crate::cases::service::CaseService::new(
             pool.clone(),
@@ -112,8 +116,10 @@ impl Services {
             identity.citizens.keys.clone(),
             config.notify.outbox(),
             issuer,
+            clock,
         );
         Ok(Services {
+            clock,
             metrics: Metrics::new()?,
             gate: identity.gate.clone(),
             identity,
@@ -215,6 +221,7 @@ pub fn openapi_service(services: &Services) -> OpenApiService<Apis, ()> {
             AgentsApi {
                 pool: services.pool.clone(),
                 gate: services.gate.clone(),
+                clock: services.clock,
             },
             SealsApi {
                 pool: services.pool.clone(),

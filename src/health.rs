@@ -9,7 +9,6 @@ use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use crate::calendar::service::CalendarService;
-use crate::cases::service::today;
 use crate::catalog::store as catalog_store;
 use crate::db::migrate;
 use crate::http::metrics::Metrics;
@@ -101,7 +100,7 @@ impl HealthApi {
                 self.metrics.set_outbox(row.get(0), row.get(1));
             }
             if let (Ok(ahead), Ok(longest)) = (
-                self.calendar.working_days_ahead(today()).await,
+                self.calendar.working_days_ahead(self.calendar.clock().today()).await,
                 catalog_store::longest_promised_limit(&client).await,
             ) {
                 self.metrics.set_calendar_reach(ahead, longest);

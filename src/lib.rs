@@ -7,6 +7,7 @@ pub mod blobs;
 pub mod calendar;
 pub mod cases;
 pub mod catalog;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod department;

@@ -15,6 +15,7 @@ mod pdf_validators;
 use pdf_validators::{pdfsig, pyhanko};
 
 use chrono::{NaiveDate, TimeZone, Utc};
+use fingertip::documents::model::PromisedDeadline;
 use fingertip::documents::seal_image::SEAL_DIAMETER_PT;
 use fingertip::documents::{
     Applicant, DocumentData, DocumentError, DocumentFonts, DocumentKind, HolderId, LicenceFields,
@@ -110,7 +111,10 @@ fn every_kind() -> Vec<(DocumentKind, DocumentData)> {
     vec![
         (
             DocumentKind::AcceptanceNotice {
-                decide_by: Some(date(2026, 3, 26)),
+                decide_by: Some(PromisedDeadline {
+                    date: date(2026, 3, 26),
+                    provisional_basis: None,
+                }),
             },
             data(vec![]),
         ),

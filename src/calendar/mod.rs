@@ -3,5 +3,6 @@
 
 pub mod api;
 pub mod model;
+pub mod provisional;
 pub mod service;
 pub mod store;

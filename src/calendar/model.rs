@@ -4,10 +4,12 @@
 //! or when it is a Monday–Friday that is not an official day off. Every other date
 //! (plain Saturdays and Sundays, official days off) is not a working day.
 //!
-//! Only years that have been loaded (one [`YearCalendar`] per year, built from the
-//! 国务院办公厅 holiday notice) can be classified: a date in any other year yields
-//! [`CalendarError::YearNotLoaded`], never a guess.
+//! Years that have been loaded (one [`YearCalendar`] per year, built from the 国务院办公厅
+//! holiday notice) are counted officially. Any other year is counted provisionally, Monday to
+//! Friday only, and [`Calendar::provisional_years`] says which years a count crossed so every
+//! view can say the date is provisional (暂按……计算，以国务院公布的节假日安排为准).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
@@ -16,9 +18,6 @@ use chrono::{Datelike, NaiveDate, Weekday};
 /// Errors of the working-day calendar.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CalendarError {
-    /// A date to classify falls in a year with no loaded calendar.
-    #[error("year {0} is not loaded in the working-day calendar")]
-    YearNotLoaded(i32),
     /// A date given for a [`YearCalendar`] does not lie in that calendar's year.
     #[error("date {date} is outside calendar year {year}")]
     DateOutsideYear {
@@ -122,11 +121,14 @@ impl YearCalendar {
     }
 }
 
-/// A working-day calendar made of loaded years.
+/// A working-day calendar made of the officially published years, and provisional ones.
 ///
-/// Every date passed to its methods must lie in a loaded year, and so must every
-/// date between them; otherwise the result is [`CalendarError::YearNotLoaded`] with
-/// the first (lowest) missing year.
+/// A year with a loaded official calendar is counted by it. Any other year is counted
+/// **provisionally** (暂按): Monday to Friday are working days, Saturday and Sunday are not.
+/// The State Council publishes next year's arrangement around November while promised limits
+/// reach 60 working days, so every autumn new deadlines run into a year that is not yet
+/// published; they are computed provisionally and said to be so
+/// ([`Self::provisional_years`]), never withheld.
 #[derive(Debug, Clone, Default)]
 pub struct Calendar {
     years: BTreeMap<i32, YearCalendar>,
@@ -147,6 +149,11 @@ impl Calendar {
         self.years.insert(year.year, year);
     }
 
+    /// Removes a year's official calendar: it is counted provisionally again.
+    pub fn remove(&mut self, year: i32) {
+        self.years.remove(&year);
+    }
+
     /// The loaded years, in ascending order.
     pub fn years(&self) -> impl Iterator<Item = &YearCalendar> {
         self.years.values()
@@ -157,23 +164,30 @@ impl Calendar {
         self.years.get(&year)
     }
 
-    fn loaded(&self, year: i32) -> Result<&YearCalendar, CalendarError> {
-        self.years
-            .get(&year)
-            .ok_or(CalendarError::YearNotLoaded(year))
-    }
-
-    /// Checks that every year in `first..=last` is loaded.
-    fn check_loaded(&self, first: i32, last: i32) -> Result<(), CalendarError> {
-        for year in first..=last {
-            self.loaded(year)?;
+    /// The rules of `year`: its official calendar, or the provisional weekdays-only one.
+    fn rules(&self, year: i32) -> Cow<'_, YearCalendar> {
+        match self.years.get(&year) {
+            Some(official) => Cow::Borrowed(official),
+            None => Cow::Owned(YearCalendar {
+                year,
+                days_off: BTreeSet::new(),
+                adjusted_working_days: BTreeSet::new(),
+            }),
         }
-        Ok(())
     }
 
-    /// Whether `date` is a working day (工作日).
+    /// The years between the two dates (in either order, both included) that have no
+    /// official calendar and so are counted provisionally; empty when every day is official.
+    pub fn provisional_years(&self, a: NaiveDate, b: NaiveDate) -> Vec<i32> {
+        let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        (low.year()..=high.year())
+            .filter(|y| !self.years.contains_key(y))
+            .collect()
+    }
+
+    /// Whether `date` is a working day (工作日); provisionally so in a year not loaded.
     pub fn is_working_day(&self, date: NaiveDate) -> Result<bool, CalendarError> {
-        Ok(self.loaded(date.year())?.classify(date))
+        Ok(self.rules(date.year()).classify(date))
     }
 
     /// The N-th working day after `from`: the deadline of an item accepted on `from`
@@ -187,45 +201,49 @@ impl Calendar {
     /// day itself, so `from` is returned **unchanged even when it is not a working
     /// day** (an item accepted on a day off is due that same day, not moved forward).
     ///
-    /// `from`'s year must be loaded; if counting runs past the loaded years the error is
-    /// [`CalendarError::YearNotLoaded`] of the first missing year. Cost: O(years crossed
-    /// × (log 366 × adjustments in the year)), independent of N.
+    /// Years not loaded count provisionally (see [`Calendar`]). Cost: O(years crossed
+    /// × (log 366 × adjustments in the year)), independent of N; past the last loaded year
+    /// the count is in closed form.
     pub fn add_working_days(
         &self,
         from: NaiveDate,
         working_days: u32,
     ) -> Result<NaiveDate, CalendarError> {
-        let mut year = from.year();
-        let mut calendar = self.loaded(year)?;
         if working_days == 0 {
             return Ok(from);
         }
+        let last_loaded = self.years.keys().next_back().copied();
+        let mut year = from.year();
         let mut remaining = i64::from(working_days);
         // Exclusive start of the part of the count still to do; always in `year`, or the
         // last day of `year - 1`.
         let mut start = from;
         loop {
+            if last_loaded.is_none_or(|last| year > last) {
+                // Only plain weekdays from here on.
+                return nth_weekday_after(start, remaining);
+            }
+            let rules = self.rules(year);
             let end = last_day_of(year)?;
             let available = if start < end {
-                calendar.count_working_days(start, end)
+                rules.count_working_days(start, end)
             } else {
                 0
             };
             if remaining <= available {
-                return nth_working_day_within(calendar, start, end, remaining);
+                return nth_working_day_within(&rules, start, end, remaining);
             }
             remaining -= available;
             start = end;
             year = year.checked_add(1).ok_or(CalendarError::Overflow)?;
-            calendar = self.loaded(year)?;
         }
     }
 
-    /// How many working days after `today` the loaded calendar reaches: the working days in
+    /// How many working days after `today` the official calendar reaches: the working days in
     /// `(today, 31 December]` of the last year loaded without a gap from `today`'s year; 0 when
     /// `today`'s year is not loaded. A case accepted today whose promised limit is longer gets
-    /// no deadline until the next year is loaded, so operators watch this figure (it is
-    /// exported as a metric) against the longest limit in the catalog.
+    /// a provisional deadline until the next year is loaded, so operators watch this figure
+    /// (it is exported as a metric) against the longest limit in the catalog.
     pub fn working_days_ahead(&self, today: NaiveDate) -> u32 {
         let mut last = today.year();
         if self.year(last).is_none() {
@@ -239,32 +257,49 @@ impl Calendar {
             .unwrap_or(0)
     }
 
-    /// Working days in the half-open interval `(from, to]`; 0 when `to <= from`.
-    ///
-    /// The years of `from`, of `to` and every year between must be loaded, even when
-    /// the result is 0.
+    /// Working days in the half-open interval `(from, to]`; 0 when `to <= from`. Years not
+    /// loaded count provisionally.
     pub fn working_days_between(
         &self,
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<u32, CalendarError> {
-        let (low, high) = if from <= to { (from, to) } else { (to, from) };
-        self.check_loaded(low.year(), high.year())?;
         if to <= from {
             return Ok(0);
         }
-        let mut total: i64 = 0;
-        let mut start = from;
-        for year in from.year()..=to.year() {
-            let calendar = self.loaded(year)?;
+        // Plain weekdays over the whole interval, then each loaded year's adjustments.
+        let mut total = weekdays_between(from, to);
+        let range = (Bound::Excluded(from.year()), Bound::Included(to.year()));
+        let first = std::iter::once(from.year()).filter(|y| self.years.contains_key(y));
+        for year in first.chain(self.years.range(range).map(|(y, _)| *y)) {
+            let rules = self.rules(year);
+            let start = if year == from.year() {
+                from
+            } else {
+                last_day_of(year - 1)?
+            };
             let end = last_day_of(year)?.min(to);
             if start < end {
-                total += calendar.count_working_days(start, end);
+                total += rules.count_working_days(start, end) - weekdays_between(start, end);
             }
-            start = end;
         }
         u32::try_from(total).map_err(|_| CalendarError::Overflow)
     }
+}
+
+/// The `n`-th Monday–Friday strictly after `start` (n >= 1), in closed form.
+fn nth_weekday_after(start: NaiveDate, n: i64) -> Result<NaiveDate, CalendarError> {
+    // Whole weeks of five weekdays, then the rest day by day (at most a week).
+    let weeks = (n - 1) / 5;
+    let mut date = offset(start, weeks * 7)?;
+    let mut left = n - weeks * 5;
+    while left > 0 {
+        date = offset(date, 1)?;
+        if !is_weekend(date) {
+            left -= 1;
+        }
+    }
+    Ok(date)
 }
 
 /// The `n`-th working day in `(start, end]` (1-based), given `1 <= n <= count(start, end]`
@@ -485,13 +520,13 @@ mod tests {
         date.weekday().num_days_from_monday() < 5
     }
 
-    /// All working days of 2025–2026 by the raw rule, ascending.
+    /// All working days of 2025–2035 by the raw rule, ascending (from 2027 on, provisional:
+    /// the raw rule's plain weekdays).
     fn raw_working_days() -> &'static [NaiveDate] {
         static DAYS: std::sync::OnceLock<Vec<NaiveDate>> = std::sync::OnceLock::new();
         DAYS.get_or_init(|| {
-            all_days(2025)
-                .into_iter()
-                .chain(all_days(2026))
+            (2025..=2035)
+                .flat_map(all_days)
                 .filter(|x| raw_is_working(*x))
                 .collect()
         })
@@ -510,7 +545,7 @@ mod tests {
         n
     }
 
-    /// Raw add: the n-th raw working day after `from`; None past 2026.
+    /// Raw add: the n-th raw working day after `from`; None past 2035.
     fn raw_add(from: NaiveDate, n: u32) -> Option<NaiveDate> {
         if n == 0 {
             return Some(from);
@@ -638,10 +673,6 @@ mod tests {
         // Weekend days off are fine (2026-02-15 is a Sunday); duplicates merge.
         let y = YearCalendar::new(2026, [d("2026-02-15"), d("2026-02-15")], []).unwrap();
         assert_eq!(y.days_off.len(), 1);
-        assert_eq!(
-            CalendarError::YearNotLoaded(2027).to_string(),
-            "year 2027 is not loaded in the working-day calendar"
-        );
     }
 
     // ---- Known answers ----
@@ -663,10 +694,8 @@ mod tests {
         assert_eq!(add("2026-09-24", 1), Ok(d("2026-09-28"))); // 9/25-9/27 off
         assert_eq!(add("2026-10-08", 2), Ok(d("2026-10-10"))); // Fri, Sat adjusted
         assert_eq!(add("2026-12-30", 1), Ok(d("2026-12-31")));
-        assert_eq!(
-            add("2026-12-30", 2),
-            Err(CalendarError::YearNotLoaded(2027))
-        );
+        // 2027 is not published: Friday 1 January counts provisionally.
+        assert_eq!(add("2026-12-30", 2), Ok(d("2027-01-01")));
         assert_eq!(add("2025-12-31", 1), Ok(d("2026-01-04"))); // 1/1-1/3 off, Sun adjusted
         assert_eq!(add("2025-12-31", 2), Ok(d("2026-01-05")));
 
@@ -675,14 +704,8 @@ mod tests {
         assert_eq!(c.is_working_day(d("2026-10-07")), Ok(false));
         assert_eq!(c.is_working_day(d("2026-10-11")), Ok(false)); // plain Sunday
         assert_eq!(c.is_working_day(d("2026-02-23")), Ok(false)); // Monday, off
-        assert_eq!(
-            c.is_working_day(d("2027-01-01")),
-            Err(CalendarError::YearNotLoaded(2027))
-        );
-        assert_eq!(
-            c.is_working_day(d("2024-12-31")),
-            Err(CalendarError::YearNotLoaded(2024))
-        );
+        assert_eq!(c.is_working_day(d("2027-01-01")), Ok(true)); // provisional Friday
+        assert_eq!(c.is_working_day(d("2024-12-31")), Ok(true)); // provisional Tuesday
     }
 
     #[test]
@@ -703,44 +726,52 @@ mod tests {
         assert_eq!(c.add_working_days(d("2026-02-13"), 0), Ok(d("2026-02-13")));
         assert_eq!(c.add_working_days(d("2026-02-15"), 0), Ok(d("2026-02-15")));
         assert_eq!(c.add_working_days(d("2026-12-31"), 0), Ok(d("2026-12-31")));
-        assert_eq!(
-            c.add_working_days(d("2027-01-04"), 0),
-            Err(CalendarError::YearNotLoaded(2027))
-        );
+        assert_eq!(c.add_working_days(d("2027-01-02"), 0), Ok(d("2027-01-02")));
     }
 
     #[test]
-    fn unloaded_years_are_errors() {
+    fn unloaded_years_count_provisionally_weekdays_only() {
         let c = official();
-        assert_eq!(
-            c.add_working_days(d("2024-12-31"), 1),
-            Err(CalendarError::YearNotLoaded(2024))
-        );
-        assert_eq!(
-            c.add_working_days(d("2025-01-02"), u32::MAX),
-            Err(CalendarError::YearNotLoaded(2027))
-        );
+        // 2024-12-31 is a Tuesday; 2024 is not loaded: the next weekday.
+        assert_eq!(c.add_working_days(d("2024-12-31"), 1), Ok(d("2025-01-02")));
+        assert_eq!(c.provisional_years(d("2024-12-31"), d("2025-01-02")), [2024]);
+        // 2026-12-31 is a Thursday; 2027-01-01 a Friday (New Year, but not yet published).
+        assert_eq!(c.add_working_days(d("2026-12-31"), 1), Ok(d("2027-01-01")));
+        assert_eq!(c.add_working_days(d("2026-12-31"), 2), Ok(d("2027-01-04")));
+        assert_eq!(c.is_working_day(d("2027-01-01")), Ok(true));
+        assert_eq!(c.is_working_day(d("2027-01-02")), Ok(false));
+        // 2026-06-01 (Mon) to 2027-01-01: 2026's official days, then one provisional Friday.
+        let in_2026 = c
+            .working_days_between(d("2026-06-01"), d("2026-12-31"))
+            .unwrap();
         assert_eq!(
             c.working_days_between(d("2026-06-01"), d("2027-01-01")),
-            Err(CalendarError::YearNotLoaded(2027))
+            Ok(in_2026 + 1)
         );
         assert_eq!(
             c.working_days_between(d("2027-01-01"), d("2026-06-01")),
-            Err(CalendarError::YearNotLoaded(2027))
+            Ok(0)
         );
+        assert_eq!(c.provisional_years(d("2027-01-01"), d("2026-06-01")), [2027]);
+        assert!(c.provisional_years(d("2025-01-01"), d("2026-12-31")).is_empty());
+        // Nothing loaded at all: plain weekdays throughout.
         assert_eq!(
-            Calendar::default().working_days_between(d("2024-06-01"), d("2027-01-01")),
-            Err(CalendarError::YearNotLoaded(2024))
+            Calendar::default().working_days_between(d("2024-06-02"), d("2024-06-09")),
+            Ok(5)
         );
-        // A gap year is reported even when it is crossed.
+        // A gap year between loaded ones counts provisionally too, and is named.
         let gap = Calendar::new([official_2025(), YearCalendar::new(2027, [], []).unwrap()]);
+        // 2026-01-01 is a Thursday: provisional, so a working day in the gap.
+        assert_eq!(gap.add_working_days(d("2025-12-31"), 1), Ok(d("2026-01-01")));
+        assert_eq!(gap.provisional_years(d("2025-12-01"), d("2027-01-05")), [2026]);
         assert_eq!(
-            gap.add_working_days(d("2025-12-31"), 1),
-            Err(CalendarError::YearNotLoaded(2026))
+            gap.working_days_between(d("2025-12-31"), d("2027-01-01")),
+            Ok(261 + 1)
         );
+        // Past every representable year: an overflow, never a panic.
         assert_eq!(
-            gap.working_days_between(d("2025-12-01"), d("2027-01-05")),
-            Err(CalendarError::YearNotLoaded(2026))
+            c.add_working_days(d("2025-01-02"), u32::MAX),
+            Err(CalendarError::Overflow)
         );
     }
 
@@ -818,7 +849,8 @@ mod tests {
         ];
         for &day in &days {
             for n in (0..=60).chain(large) {
-                let expected = raw_add(day, n).ok_or(CalendarError::YearNotLoaded(2027));
+                // Beyond 2035 only u32::MAX is asked: past the last representable year.
+                let expected = raw_add(day, n).ok_or(CalendarError::Overflow);
                 assert_eq!(c.add_working_days(day, n), expected, "{day} + {n}");
             }
         }
@@ -866,9 +898,7 @@ mod tests {
                 // It is the first such day: one day earlier, one fewer working day.
                 prop_assert_eq!(c.working_days_between(from, due.pred_opt().unwrap()), Ok(n - 1));
             } else {
-                prop_assert_eq!(c.add_working_days(from, n), Err(CalendarError::YearNotLoaded(2027)));
-                let left = c.working_days_between(from, d("2026-12-31")).unwrap();
-                prop_assert!(left < n);
+                prop_assert!(false, "no deadline for {} + {}", from, n);
             }
         }
 

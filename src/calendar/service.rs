@@ -11,6 +11,7 @@ use serde_json::json;
 use super::model::{Calendar, CalendarError, YearCalendar};
 use super::store::{self, YearRow};
 use crate::audit::{self, AuditEntry};
+use crate::clock::Clock;
 use crate::http::{AppError, AppResult, FieldError};
 use crate::identity::model::Actor;
 
@@ -20,12 +21,14 @@ const CALENDAR_TTL: Duration = Duration::from_secs(60);
 pub struct CalendarService {
     pool: Pool,
     cache: Cache<(), Arc<(Calendar, Vec<YearRow>)>>,
+    clock: Clock,
 }
 
 impl CalendarService {
-    pub fn new(pool: Pool) -> Self {
+    pub fn new(pool: Pool, clock: Clock) -> Self {
         CalendarService {
             pool,
+            clock,
             cache: Cache::builder()
                 .max_capacity(1)
                 .time_to_live(CALENDAR_TTL)
@@ -49,6 +52,11 @@ impl CalendarService {
         let loaded = Arc::new((calendar, rows));
         self.cache.insert((), loaded.clone()).await;
         Ok(loaded)
+    }
+
+    /// The application's clock, whose "today" the calendar's reach is counted from.
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     pub async fn calendar(&self) -> AppResult<Calendar> {
@@ -136,7 +144,7 @@ fn to_year(row: &YearRow) -> Result<YearCalendar, CalendarError> {
 
 fn calendar_error(field: &str, err: CalendarError) -> AppError {
     let code = match err {
-        CalendarError::YearNotLoaded(_) => "year_not_loaded",
+        CalendarError::Overflow => "date_out_of_range",
         _ => "invalid_calendar",
     };
     AppError::Invalid {

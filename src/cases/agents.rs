@@ -69,6 +69,7 @@ pub enum Revoked {
 pub struct AgentsApi {
     pub pool: Pool,
     pub gate: Gate,
+    pub clock: crate::clock::Clock,
 }
 
 const VIEW: &str = "SELECT a.id, a.grantor, coalesce(c.name, e.name, e.code, ''), a.agent,
@@ -107,7 +108,7 @@ impl AgentsApi {
             .await?;
         let body = body.parse()?;
         let phone = parse_phone("agent_phone", &body.agent_phone)?;
-        let today = super::service::today();
+        let today = self.clock.today();
         if body.valid_until < today || body.valid_until > today + chrono::Duration::days(MAX_DAYS) {
             return Err(AppError::invalid_field(
                 "valid_until",
@@ -224,7 +225,7 @@ impl AgentsApi {
         let tx = client.transaction().await?;
         let row = tx
             .query_opt(
-                "UPDATE agent_authorisation SET revoked_at = coalesce(revoked_at, now())
+                "UPDATE agent_authorisation SET revoked_at = coalesce(revoked_at, clock_now())
                  WHERE id = $1 AND grantor = $2 RETURNING revoked_at",
                 &[&id, &me],
             )

@@ -6,6 +6,7 @@
 //! that from the case). Another applicant's case, or a case of departments the caller does not
 //! belong to, is a 404: ids reveal nothing.
 
+use chrono::NaiveDate;
 use poem_openapi::param::{Header, Path};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
@@ -525,7 +526,7 @@ impl CasesApi {
         let (principal, id) = self.staff(&auth, &id).await?;
         let body = body.parse()?;
         let mut request = ActRequest::new(Action::Approve, body.revision, body.occurred_at);
-        request.licence = Some(licence_terms(&body)?);
+        request.licence = Some(licence_terms(&body, self.service.clock().today())?);
         Ok(Json(self.service.staff_act(&principal, id, request).await?))
     }
 
@@ -587,10 +588,10 @@ impl CasesApi {
 }
 
 /// The approver's licence terms, checked: a validity end after today, short labelled fields.
-fn licence_terms(body: &ApproveRequest) -> AppResult<LicenceTerms> {
+fn licence_terms(body: &ApproveRequest, today: NaiveDate) -> AppResult<LicenceTerms> {
     let mut errors = Vec::new();
     if let Some(to) = body.licence_valid_to
-        && to <= crate::cases::service::today()
+        && to <= today
     {
         errors.push(FieldError::new(
             "licence_valid_to",

@@ -46,7 +46,7 @@ pub async fn claim(
         .query(
             "WITH claimed AS (
                  UPDATE cases SET applicant_subject = $1, applicant_id_index = NULL,
-                                  updated_at = now()
+                                  updated_at = clock_now()
                   WHERE applicant_subject IS NULL AND applicant_kind = $2
                     AND applicant_id_index = $3
                  RETURNING id

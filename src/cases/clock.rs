@@ -13,7 +13,8 @@
 //! - An extension (延期) replaces the deadline as it stood when the extension was granted; a
 //!   suspension begun after the grant pushes the new deadline out as it would the original.
 //!   An extended case is not overdue before its new deadline [000 art.30].
-//! - A year missing from the calendar is an error, never a guess.
+//! - A year with no published calendar counts provisionally, Monday to Friday (see
+//!   [`Calendar`]); the facts name those years so every view can say the date is provisional.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -52,7 +53,7 @@ pub struct CaseClock {
 }
 
 /// The deadline facts of a case as of a date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeadlineFacts {
     /// The date by which the case must be decided (on time through that whole day).
     pub deadline: NaiveDate,
@@ -67,6 +68,10 @@ pub struct DeadlineFacts {
     pub overdue: bool,
     /// At least one extension was granted.
     pub extended: bool,
+    /// Years from acceptance to the later of the deadline and `as_of` that have no published
+    /// calendar: the deadline and counts are provisional (weekdays only there) until they are
+    /// loaded. Empty when every day counted is official.
+    pub provisional_years: Vec<i32>,
 }
 
 /// Why deadline facts cannot be computed; each names the record that is wrong.
@@ -95,7 +100,6 @@ impl ClockError {
     /// Stable machine code, for problem+json.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Calendar(CalendarError::YearNotLoaded(_)) => "calendar_year_not_loaded",
             Self::Calendar(_) => "calendar_error",
             Self::SuspensionEndsBeforeStart { .. } => "suspension_ends_before_start",
             Self::ExtensionNotWorkingDay(_) => "extension_not_working_day",
@@ -138,6 +142,7 @@ pub fn deadline_facts(
         suspended_working_days: suspended,
         overdue: as_of > deadline,
         extended: !clock.extensions.is_empty(),
+        provisional_years: calendar.provisional_years(clock.accepted_on, deadline.max(as_of)),
     })
 }
 
@@ -465,19 +470,30 @@ mod tests {
     }
 
     #[test]
-    fn bad_records_and_unknown_years_are_errors_not_guesses() {
+    fn unpublished_years_count_provisionally_and_are_named() {
         let only_2026 = Calendar::new([official_2026()]);
+        // Accepted Monday 2026-12-28 with 10 working days: 12-29..12-31 (3), then 2027's
+        // weekdays provisionally: Fri 1/1, 1/4..1/8, 1/11 -> the 10th is Monday 2027-01-11.
         let c = clock("2026-12-28", 10);
-        assert_eq!(
-            deadline_facts(&only_2026, &c, d("2026-12-29")),
-            Err(ClockError::Calendar(CalendarError::YearNotLoaded(2027)))
-        );
-        assert_eq!(
-            deadline_facts(&only_2026, &clock("2025-12-30", 1), d("2026-01-05")),
-            Err(ClockError::Calendar(CalendarError::YearNotLoaded(2025)))
-        );
-        let err = deadline_facts(&calendar(), &c, d("2026-12-29")).unwrap_err();
-        assert_eq!(err.code(), "calendar_year_not_loaded");
+        let f = deadline_facts(&only_2026, &c, d("2026-12-29")).unwrap();
+        assert_eq!(f.deadline, d("2027-01-11"));
+        assert_eq!(f.provisional_years, [2027]);
+        assert_eq!((f.working_days_used, f.working_days_left), (1, 9));
+        // A case due within 2026 is official, until "as of" runs into 2027: an overdue case
+        // stays overdue, its count provisional.
+        let due_2026 = clock("2026-11-02", 5);
+        let f = deadline_facts(&only_2026, &due_2026, d("2026-11-04")).unwrap();
+        assert!(f.provisional_years.is_empty());
+        let f = deadline_facts(&only_2026, &due_2026, d("2027-01-04")).unwrap();
+        assert_eq!(f.deadline, d("2026-11-09"));
+        assert!(f.overdue);
+        // 11-10..11-30 (15 weekdays), December's 23, then Fri 1/1 and Mon 1/4.
+        assert_eq!(f.working_days_left, -(15 + 23 + 2));
+        assert_eq!(f.provisional_years, [2027]);
+        // Accepted in a year not loaded at all.
+        let f = deadline_facts(&only_2026, &clock("2025-12-30", 1), d("2026-01-05")).unwrap();
+        assert_eq!(f.deadline, d("2025-12-31"));
+        assert_eq!(f.provisional_years, [2025]);
         let bad = suspended(clock("2026-03-02", 5), "2026-03-05", Some("2026-03-04"));
         assert_eq!(
             deadline_facts(&calendar(), &bad, d("2026-03-06")),
@@ -559,20 +575,10 @@ mod tests {
                 suspensions: existing,
                 extensions: vec![],
             };
-            // A deadline pushed past the last loaded year (2026), by the existing suspensions
-            // or the added one: the clock says so instead of guessing, and there is no date to
-            // compare.
-            let before = match deadline_facts(&cal, &c, as_of) {
-                Ok(before) => before,
-                Err(ClockError::Calendar(_)) => return Ok(()),
-                Err(e) => panic!("{e}"),
-            };
+            // A deadline pushed past the last loaded year (2026) counts provisionally there.
+            let before = deadline_facts(&cal, &c, as_of).unwrap();
             c.suspensions.push(added);
-            let after = match deadline_facts(&cal, &c, as_of) {
-                Ok(after) => after,
-                Err(ClockError::Calendar(_)) => return Ok(()),
-                Err(e) => panic!("{e}"),
-            };
+            let after = deadline_facts(&cal, &c, as_of).unwrap();
             prop_assert!(after.deadline >= before.deadline);
             prop_assert!(after.suspended_working_days >= before.suspended_working_days);
             prop_assert!(after.working_days_used <= before.working_days_used);
@@ -620,10 +626,7 @@ mod tests {
             };
             c.extensions.push(Extension { granted_on, new_deadline });
             let as_of = granted_on + chrono::Days::new(as_of_offset);
-            let Ok(f) = deadline_facts(&cal, &c, as_of) else {
-                prop_assert!(as_of.year() > 2026);
-                return Ok(());
-            };
+            let f = deadline_facts(&cal, &c, as_of).unwrap();
             prop_assert!(f.extended);
             prop_assert_eq!(f.deadline, new_deadline);
             prop_assert_eq!(f.overdue, as_of > new_deadline);

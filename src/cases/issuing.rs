@@ -21,6 +21,7 @@ use crate::audit::{self, AuditEntry};
 use crate::blobs::BlobStore;
 use crate::catalog::model::ResultKind;
 use crate::catalog::views::ItemDetail;
+use crate::documents::model::PromisedDeadline;
 use crate::documents::seal_image::SEAL_DIAMETER_PT;
 use crate::documents::{
     Applicant, DocumentData, DocumentError, DocumentFonts, DocumentKind, HolderId, LicenceFields,
@@ -47,7 +48,7 @@ pub struct LicenceTerms {
 #[derive(Debug, Clone)]
 pub enum Planned {
     Acceptance {
-        decide_by: Option<NaiveDate>,
+        decide_by: Option<PromisedDeadline>,
     },
     Correction {
         missing: Vec<String>,
@@ -97,14 +98,14 @@ impl Planned {
 pub fn plan(
     events: &[Event],
     item: &ItemDetail,
-    decide_by: Option<NaiveDate>,
+    decide_by: Option<PromisedDeadline>,
     licence: Option<&LicenceTerms>,
 ) -> Vec<Planned> {
     let issues_licence = item.guide.result.kind == ResultKind::Licence;
     events
         .iter()
         .filter_map(|event| match event {
-            Event::Accepted { .. } => Some(Planned::Acceptance { decide_by }),
+            Event::Accepted { .. } => Some(Planned::Acceptance { decide_by: decide_by.clone() }),
             Event::CorrectionRequested { missing, .. } => Some(Planned::Correction {
                 missing: missing.clone(),
             }),
@@ -243,7 +244,7 @@ impl DocumentIssuer {
         let data = self.document_data(context, &department, &document_number, date);
         let kinds = match plan {
             Planned::Acceptance { decide_by } => vec![DocumentKind::AcceptanceNotice {
-                decide_by: *decide_by,
+                decide_by: decide_by.clone(),
             }],
             Planned::Correction { missing } => vec![DocumentKind::CorrectionNotice {
                 missing_materials: missing.clone(),

@@ -107,7 +107,7 @@ impl ProgressApi {
             let failures: i64 = db
                 .query_one(
                     "SELECT count(*) FROM progress_query_failure
-                     WHERE client_ip = $1 AND failed_at > now() - interval '1 hour'",
+                     WHERE client_ip = $1 AND failed_at > clock_now() - interval '1 hour'",
                     &[&ip],
                 )
                 .await?

@@ -27,8 +27,11 @@ use super::views::*;
 use crate::audit::chain::FirstRecord;
 use crate::audit::{self, AuditEntry};
 use crate::calendar::model::Calendar;
+use crate::calendar::provisional;
 use crate::calendar::service::CalendarService;
+use crate::documents::model::PromisedDeadline;
 use crate::catalog::model::{Guide, StepKind};
+use crate::clock::{Clock, date_in_china};
 use crate::catalog::service::CatalogService;
 use crate::catalog::views::ItemDetail;
 use crate::db::Prepare;
@@ -36,7 +39,7 @@ use crate::http::{AppError, AppResult, FieldError};
 use crate::identity::model::{Principal, Role, Subject};
 use crate::identity::pii::IdentityKeys;
 use crate::identity::policy::{Rule, allows};
-use crate::notify::model::{Channel, shanghai};
+use crate::notify::model::Channel;
 use crate::notify::outbox::{self, Attachment, NewNotification, OutboxSettings, Recipient};
 
 /// The largest application form accepted, serialized.
@@ -48,14 +51,6 @@ const MAX_BACKDATE_DAYS: i64 = 30;
 /// The notice a new case sends its applicant (and agent).
 const SUBMITTED_TEMPLATE: &str = "case.submitted";
 
-/// Today in China: acceptance dates and the clock count in Asia/Shanghai.
-pub fn today() -> NaiveDate {
-    Utc::now().with_timezone(&shanghai()).date_naive()
-}
-
-fn date_in_china(at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&shanghai()).date_naive()
-}
 
 /// A 404 that says nothing about whether the case exists.
 fn case_not_found() -> AppError {
@@ -301,6 +296,8 @@ pub struct CaseService {
     issuer: DocumentIssuer,
     /// Published item versions are immutable: each is read from the database once.
     versions: moka::future::Cache<(String, i32), Arc<ItemDetail>>,
+    /// The application's clock: acceptance dates, "today" for every deadline, signing times.
+    clock: Clock,
 }
 
 impl CaseService {
@@ -311,8 +308,10 @@ impl CaseService {
         keys: Arc<IdentityKeys>,
         outbox: OutboxSettings,
         issuer: DocumentIssuer,
+        clock: Clock,
     ) -> Self {
         CaseService {
+            clock,
             pool,
             calendar,
             catalog,
@@ -454,7 +453,7 @@ impl CaseService {
                         .to_owned(),
             });
         }
-        let occurred_at = check_occurred_at(body.occurred_at)?;
+        let occurred_at = check_occurred_at(body.occurred_at, self.clock.now())?;
         let form = check_form(body.form)?;
         let applicant = self.window_applicant(&**client, &body.applicant).await?;
         check_applicant_type(&detail.guide, applicant.kind)?;
@@ -924,7 +923,7 @@ impl CaseService {
                 .query_opt(
                     "SELECT 1 FROM agent_authorisation
                      WHERE grantor = $1 AND agent = $2 AND revoked_at IS NULL
-                       AND valid_until > now() AND (item_code IS NULL OR item_code = $3)",
+                       AND valid_until > clock_now() AND (item_code IS NULL OR item_code = $3)",
                     &[grantor, &subject, &row.item_code],
                 )
                 .await?
@@ -1010,12 +1009,15 @@ impl CaseService {
         {
             return Err(revision_conflict(row.revision));
         }
-        let occurred_at = check_occurred_at(request.occurred_at)?;
+        let occurred_at = check_occurred_at(request.occurred_at, self.clock.now())?;
         let detail = self.case_item(&row).await?;
         let process = process_of(&detail);
-        let today = today();
+        let today = self.clock.today();
+        // Work entered afterwards (事后补录) takes its legal date from when it happened: the
+        // acceptance day, a suspension's start or end, an extension's grant, a decision's day.
+        let legal_day = occurred_at.map_or(today, date_in_china);
         let calendar = self.calendar.calendar().await?;
-        self.check_action_content(&row, &detail.guide, &mut request.action, &calendar, today)?;
+        self.check_action_content(&row, &detail.guide, &mut request.action, &calendar, legal_day)?;
 
         let mut outcome =
             transition(&row.state, &request.action, &acting.kind).map_err(transition_problem)?;
@@ -1033,9 +1035,9 @@ impl CaseService {
         let tx = client.transaction().await?;
         if state.stage == Stage::Accepted && row.state.stage != Stage::Accepted {
             // Acceptance issues the number and starts the item's department steps at once.
-            let number = self.allocate_acceptance_number(&tx, &row, today).await?;
+            let number = self.allocate_acceptance_number(&tx, &row, legal_day).await?;
             acceptance_number = Some(number);
-            accepted_on = Some(today);
+            accepted_on = Some(legal_day);
             let steps = StartStepsPlan::from(detail.as_ref()).steps;
             let started = transition(&state, &Action::StartSteps { steps }, &ActorKind::System)
                 .map_err(transition_problem)?;
@@ -1049,7 +1051,7 @@ impl CaseService {
         }
         match &request.action {
             Action::Suspend { .. } => clock_record.suspensions.push(SuspensionPeriod {
-                start: today,
+                start: legal_day,
                 end: None,
             }),
             Action::Resume => {
@@ -1059,18 +1061,18 @@ impl CaseService {
                     .rev()
                     .find(|s| s.end.is_none())
                 {
-                    open.end = Some(today);
+                    open.end = Some(legal_day);
                 }
             }
             Action::Extend { new_deadline, .. } => clock_record.extensions.push(Extension {
-                granted_on: today,
+                granted_on: legal_day,
                 new_deadline: *new_deadline,
             }),
             _ => {}
         }
         // The moment of this action: the seal's signing time of the documents it issues and,
         // for a decision, when the case's clock stops.
-        let signed_at = Utc::now();
+        let signed_at = self.clock.now();
         let closed = state.is_terminal();
         if closed {
             // A decision (or any end) closes an open suspension on the same day.
@@ -1079,7 +1081,7 @@ impl CaseService {
                 .iter_mut()
                 .filter(|s| s.end.is_none())
             {
-                open.end = Some(today);
+                open.end = Some(legal_day);
             }
         }
         let waiting: Vec<String> = tasks::staff_tasks(&state, &process)
@@ -1097,7 +1099,7 @@ impl CaseService {
                 acceptance_number: acceptance_number.as_deref(),
                 accepted_on,
                 clock: &clock_record,
-                closed_at: closed.then_some(signed_at),
+                closed_at: closed.then_some(occurred_at.unwrap_or(signed_at)),
             },
         )
         .await?;
@@ -1245,26 +1247,13 @@ impl CaseService {
                 let Some(accepted_on) = row.accepted_on else {
                     return Ok(()); // the state machine refuses it: not accepted yet
                 };
-                let current = clock::deadline_as_of(calendar, &case_clock(row, accepted_on), today)
-                    .map_err(clock_problem)?;
-                let working = calendar
-                    .is_working_day(*new_deadline)
-                    .map_err(|e| clock_problem(e.into()))?;
-                if !working {
-                    return Err(AppError::invalid_field(
-                        "new_deadline",
-                        "extension_not_working_day",
-                        "the new deadline is not a working day",
-                    ));
-                }
-                if *new_deadline <= current {
-                    return Err(AppError::invalid_field(
-                        "new_deadline",
-                        "extension_not_later",
-                        format!("the new deadline must be after the current one, {current}"),
-                    ));
-                }
-                Ok(())
+                super::extension::check(
+                    calendar,
+                    &case_clock(row, accepted_on),
+                    guide.extension_allowance(),
+                    *new_deadline,
+                    today,
+                )
             }
             Action::Deny { remedies, .. } if remedies.trim().is_empty() => {
                 *remedies = super::model::STANDARD_REMEDIES.to_owned();
@@ -1288,9 +1277,10 @@ impl CaseService {
         calendar: &Calendar,
         signed_at: DateTime<Utc>,
     ) -> AppResult<Vec<IssuedDocument>> {
-        let decide_by = row
-            .accepted_on
-            .and_then(|on| clock::deadline_as_of(calendar, &case_clock(row, on), on).ok());
+        let decide_by = match row.accepted_on {
+            Some(_) => Some(promised_deadline(row, calendar)?),
+            None => None,
+        };
         let events: Vec<Event> = events.iter().map(|(e, _, _)| e.clone()).collect();
         let planned = issuing::plan(&events, detail, decide_by, request.licence.as_ref());
         let mut issued = Vec::new();
@@ -1359,12 +1349,12 @@ impl CaseService {
                 ("case.correction_requested", true)
             }
             Event::Accepted { .. } => {
-                let deadline = row
-                    .accepted_on
-                    .and_then(|on| clock::deadline_as_of(calendar, &case_clock(row, on), on).ok())
-                    .map(|d| d.format("%Y年%m月%d日").to_string())
-                    .unwrap_or_else(|| "法定时限内".to_owned());
-                v.insert("deadline".to_owned(), json!(deadline));
+                let promised = promised_deadline(row, calendar)?;
+                v.insert(
+                    "deadline".to_owned(),
+                    json!(promised.date.format("%Y年%m月%d日").to_string()),
+                );
+                v.insert("deadline_basis".to_owned(), json!(promised.basis_note()));
                 ("case.accepted", true)
             }
             Event::Rejected { reason } => {
@@ -1490,7 +1480,10 @@ impl CaseService {
         let rows = store::list_for_subject(&**client, &principal.subject.to_string(), 200).await?;
         let calendar = self.calendar.calendar().await?;
         Ok(CaseList {
-            cases: rows.iter().map(|r| summary(r, &calendar)).collect(),
+            cases: rows
+                .iter()
+                .map(|r| summary(r, &calendar, self.clock.today()))
+                .collect(),
         })
     }
 
@@ -1646,7 +1639,7 @@ impl CaseService {
                 continue;
             }
             inbox.push(InboxEntry {
-                case: summary(&row, &calendar),
+                case: summary(&row, &calendar, self.clock.today()),
                 tasks: mine,
                 applicant_name: row.applicant_name.clone(),
             });
@@ -1687,7 +1680,7 @@ impl CaseService {
         let calendar = self.calendar.calendar().await?;
         let item = self.case_item(row).await?;
         let process = process_of(&item);
-        let (deadline, deadline_unavailable) = deadline_of(row, &calendar);
+        let (deadline, deadline_unavailable) = deadline_of(row, &calendar, self.clock.today());
         let steps = match &row.state.stage {
             Stage::InReview(review)
             | Stage::Suspended {
@@ -1780,6 +1773,11 @@ impl CaseService {
         })
     }
 
+    /// The application's clock.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
     pub fn issuer(&self) -> &DocumentIssuer {
         &self.issuer
     }
@@ -1863,13 +1861,31 @@ fn case_clock(row: &CaseRow, accepted_on: NaiveDate) -> CaseClock {
     }
 }
 
+/// The deadline an accepted case promises on its acceptance day, with the basis when it is
+/// provisional: what the acceptance notice and its SMS state.
+fn promised_deadline(row: &CaseRow, calendar: &Calendar) -> AppResult<PromisedDeadline> {
+    let accepted_on = row
+        .accepted_on
+        .ok_or_else(|| anyhow::anyhow!("a promised deadline asked of a case not accepted"))?;
+    let facts = clock::deadline_facts(calendar, &case_clock(row, accepted_on), accepted_on)
+        .map_err(clock_problem)?;
+    Ok(PromisedDeadline {
+        date: facts.deadline,
+        provisional_basis: provisional::basis(&facts.provisional_years),
+    })
+}
+
 /// Deadline facts as of today, or as of the day the case closed (the decision ends the
 /// clock [000 art.26]).
-fn deadline_of(row: &CaseRow, calendar: &Calendar) -> (Option<DeadlineView>, Option<String>) {
+fn deadline_of(
+    row: &CaseRow,
+    calendar: &Calendar,
+    today: NaiveDate,
+) -> (Option<DeadlineView>, Option<String>) {
     let Some(accepted_on) = row.accepted_on else {
         return (None, None);
     };
-    let as_of = row.closed_at.map(date_in_china).unwrap_or_else(today);
+    let as_of = row.closed_at.map_or(today, date_in_china);
     match clock::deadline_facts(calendar, &case_clock(row, accepted_on), as_of) {
         Ok(f) => (
             Some(DeadlineView {
@@ -1879,6 +1895,8 @@ fn deadline_of(row: &CaseRow, calendar: &Calendar) -> (Option<DeadlineView>, Opt
                 suspended_working_days: f.suspended_working_days,
                 overdue: f.overdue,
                 extended: f.extended,
+                provisional: !f.provisional_years.is_empty(),
+                provisional_basis: provisional::basis(&f.provisional_years),
             }),
             None,
         ),
@@ -1889,7 +1907,7 @@ fn deadline_of(row: &CaseRow, calendar: &Calendar) -> (Option<DeadlineView>, Opt
     }
 }
 
-fn summary(row: &CaseRow, calendar: &Calendar) -> CaseSummary {
+fn summary(row: &CaseRow, calendar: &Calendar, today: NaiveDate) -> CaseSummary {
     CaseSummary {
         id: row.id,
         item_code: row.item_code.clone(),
@@ -1898,7 +1916,7 @@ fn summary(row: &CaseRow, calendar: &Calendar) -> CaseSummary {
         stage_label: tasks::stage_label(&row.state.stage).to_owned(),
         acceptance_number: row.acceptance_number.clone(),
         submitted_at: row.submitted_at,
-        deadline: deadline_of(row, calendar).0,
+        deadline: deadline_of(row, calendar, today).0,
         applicant_todo: tasks::applicant_todo(&row.state).map(str::to_owned),
         revision: row.revision,
     }
@@ -2263,9 +2281,11 @@ fn check_form(form: Option<Value>) -> AppResult<Value> {
     Ok(form)
 }
 
-fn check_occurred_at(at: Option<DateTime<Utc>>) -> AppResult<Option<DateTime<Utc>>> {
+fn check_occurred_at(
+    at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> AppResult<Option<DateTime<Utc>>> {
     let Some(at) = at else { return Ok(None) };
-    let now = Utc::now();
     // A minute of clock skew between a clerk's PC and the server is not "the future".
     if at > now + chrono::Duration::minutes(1) {
         return Err(AppError::invalid_field(
@@ -2417,7 +2437,7 @@ async fn agent_grantor(
     let row = client
         .query_opt(
             "SELECT grantor FROM agent_authorisation
-             WHERE id = $1 AND agent = $2 AND revoked_at IS NULL AND valid_until > now()
+             WHERE id = $1 AND agent = $2 AND revoked_at IS NULL AND valid_until > clock_now()
                AND (item_code IS NULL OR item_code = $3)",
             &[&authorisation, &agent, &item_code],
         )
@@ -2498,8 +2518,11 @@ mod tests {
 
     #[test]
     fn backdated_work_is_bounded() {
-        assert!(check_occurred_at(Some(Utc::now() + chrono::Duration::hours(1))).is_err());
-        assert!(check_occurred_at(Some(Utc::now() - chrono::Duration::days(31))).is_err());
-        assert!(check_occurred_at(Some(Utc::now() - chrono::Duration::days(2))).is_ok());
+        let now = DateTime::parse_from_rfc3339("2026-11-16T10:00:00+08:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert!(check_occurred_at(Some(now + chrono::Duration::hours(1)), now).is_err());
+        assert!(check_occurred_at(Some(now - chrono::Duration::days(31)), now).is_err());
+        assert!(check_occurred_at(Some(now - chrono::Duration::days(2)), now).is_ok());
     }
 }

@@ -380,7 +380,7 @@ fn build_new_case_sql(notices: usize) -> String {
              ON CONFLICT (submitted_by, idempotency_key) DO NOTHING
              RETURNING {COLUMNS}
          ), t AS (
-             SELECT clock_timestamp() AS now FROM c
+             SELECT clock_instant() AS now FROM c
          ), m AS (
              INSERT INTO case_material (id, case_id, region_code, material_key, file_id,
                                         paper_note, supplied_in)
@@ -434,7 +434,7 @@ pub async fn update(client: &impl GenericClient, change: &CaseUpdate<'_>) -> any
         .execute(
             "UPDATE cases SET state = $3, stage = $4, revision = revision + 1, waiting_on = $5,
                  department_ids = $6, acceptance_number = $7, accepted_on = $8, clock = $9,
-                 correction_count = $10, updated_at = now(),
+                 correction_count = $10, updated_at = clock_now(),
                  closed_at = CASE WHEN $11::timestamptz IS NOT NULL THEN coalesce(closed_at, $11) END
              WHERE id = $1 AND revision = $2",
             &[
@@ -509,7 +509,7 @@ const INSERT_EVENTS: &str =
      FROM unnest($3::int[], $4::text[], $5::jsonb[], $6::text[], $7::text[], $8::uuid[],
                  $9::timestamptz[])
           AS e(seq, kind, details, actor, actor_kind, department, occurred),
-          (SELECT clock_timestamp() AS now) AS t";
+          (SELECT clock_instant() AS now) AS t";
 
 /// Events as the column arrays an `unnest` insert takes, numbered from `first_seq`.
 struct EventArrays<'a> {

@@ -358,6 +358,12 @@ pub struct DeadlineView {
     pub suspended_working_days: u32,
     pub overdue: bool,
     pub extended: bool,
+    /// The deadline or the counts cross a year whose official holiday arrangement is not yet
+    /// published: those days count Monday to Friday until it is loaded.
+    pub provisional: bool,
+    /// Why and how the date is provisional, in Chinese, to show beside it.
+    #[oai(skip_serializing_if_is_none)]
+    pub provisional_basis: Option<String>,
 }
 
 #[derive(Debug, Clone, Object)]

@@ -307,6 +307,9 @@ pub struct GuideDraft {
     /// The identity assurance an applicant needs to apply online: 1 phone proven, 2 real name
     /// verified (the default), 3 CA certificate.
     pub required_assurance_level: Option<i16>,
+    /// How far a case's deadline may be extended (延期); unset: the default of the item's
+    /// category ([`ExtensionAllowance::default_for`]).
+    pub extension: Option<ExtensionAllowance>,
 }
 
 /// A complete guide, as published (immutable once published).
@@ -338,6 +341,42 @@ pub struct Guide {
     /// online. Versions published before the field existed read as 2.
     #[serde(default = "default_assurance_level")]
     pub required_assurance_level: i16,
+    /// How far a case's deadline may be extended (延期); absent: the category's default.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<ExtensionAllowance>,
+}
+
+/// How far a case's deadline may be extended (延期), with the head's approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Object, Serialize, Deserialize)]
+pub struct ExtensionAllowance {
+    /// Working days all extensions of one case may add together.
+    pub working_days: u32,
+    /// How many extensions one case may have.
+    pub times: u32,
+}
+
+impl ExtensionAllowance {
+    /// 行政许可法 art. 42: a licence not decided within 20 working days may, with the head of
+    /// the agency's approval, be extended once by 10 working days. The other categories have no
+    /// general statute here; they follow the same rule unless the item sets its own.
+    pub const LICENSING_LAW: ExtensionAllowance = ExtensionAllowance {
+        working_days: 10,
+        times: 1,
+    };
+
+    /// The allowance of an item whose guide sets none.
+    pub fn default_for(_category: Category) -> ExtensionAllowance {
+        Self::LICENSING_LAW
+    }
+}
+
+impl Guide {
+    /// The item's extension allowance: its own setting, or its category's default.
+    pub fn extension_allowance(&self) -> ExtensionAllowance {
+        self.extension
+            .unwrap_or_else(|| ExtensionAllowance::default_for(self.category))
+    }
 }
 
 /// Online applications need a verified real name unless the item says otherwise.
@@ -698,6 +737,24 @@ pub fn check_for_publication(
         );
     }
 
+    if let Some(extension) = draft.extension
+        && !(1..=60).contains(&extension.working_days)
+    {
+        errors.push(FieldError::new(
+            "extension.working_days",
+            "out_of_range",
+            "from 1 to 60 working days",
+        ));
+    }
+    if let Some(extension) = draft.extension
+        && !(1..=3).contains(&extension.times)
+    {
+        errors.push(FieldError::new(
+            "extension.times",
+            "out_of_range",
+            "from 1 to 3 extensions",
+        ));
+    }
     if let Some(level) = draft.required_assurance_level
         && !(1..=3).contains(&level)
     {
@@ -745,6 +802,7 @@ pub fn check_for_publication(
         required_assurance_level: draft
             .required_assurance_level
             .unwrap_or(DEFAULT_ASSURANCE_LEVEL),
+        extension: draft.extension,
     })
 }
 

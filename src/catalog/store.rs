@@ -97,7 +97,7 @@ pub async fn update_draft(
     let draft = serde_json::to_value(draft)?;
     let row = client
         .query_one(
-            "UPDATE item SET draft = $2, draft_revision = draft_revision + 1, updated_at = now()
+            "UPDATE item SET draft = $2, draft_revision = draft_revision + 1, updated_at = clock_now()
              WHERE id = $1 RETURNING draft_revision",
             &[&id, &draft],
         )
@@ -138,7 +138,7 @@ pub async fn insert_version(
         .await?;
     client
         .execute(
-            "UPDATE item SET status = 'published', current_version = $2, cancel_reason = NULL, updated_at = now()
+            "UPDATE item SET status = 'published', current_version = $2, cancel_reason = NULL, updated_at = clock_now()
              WHERE id = $1",
             &[&v.item_id, &v.version],
         )
@@ -153,7 +153,7 @@ pub async fn cancel_item(
 ) -> anyhow::Result<()> {
     client
         .execute(
-            "UPDATE item SET status = 'cancelled', cancel_reason = $2, updated_at = now() WHERE id = $1",
+            "UPDATE item SET status = 'cancelled', cancel_reason = $2, updated_at = clock_now() WHERE id = $1",
             &[&id, &reason],
         )
         .await?;

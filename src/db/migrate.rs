@@ -79,6 +79,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0018_small_material_bytes_in_database.sql",
         include_str!("../../migrations/0018_small_material_bytes_in_database.sql"),
     ),
+    (
+        "0019_clock_and_calendar_versions.sql",
+        include_str!("../../migrations/0019_clock_and_calendar_versions.sql"),
+    ),
 ];
 
 /// Arbitrary constant naming the migration lock in `pg_advisory_lock`.

@@ -13,6 +13,7 @@ use anyhow::Context;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use embedded::EmbeddedCluster;
 pub use listen::ListenConnector;
@@ -34,6 +35,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
         Some(url) => {
             let pg = tokio_postgres::Config::from_str(url.expose())
                 .context("DATABASE_URL is not a valid PostgreSQL connection string")?;
+            let pg = on_clock(pg, &config.clock());
             let (pool, listen) = tls::pool_for_external(
                 pg,
                 config.db_pool_size,
@@ -53,7 +55,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
             let pg =
                 tokio_postgres::Config::from_str(&cluster.connection_string(EMBEDDED_DATABASE))
                     .context("embedded cluster connection string")?;
-            (pg, Some(cluster))
+            (on_clock(pg, &config.clock()), Some(cluster))
         }
     };
     let listen = ListenConnector::plain(named(pg_config.clone()));
@@ -63,6 +65,19 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
         listen,
         embedded,
     })
+}
+
+/// Every connection carries the application clock's offset from system time in the
+/// `fingertip.clock_offset` setting (microseconds), which the SQL function `clock_now()` adds
+/// to `now()`: SQL then reads the same clock as the application (see [`crate::clock`]).
+fn on_clock(mut pg_config: tokio_postgres::Config, clock: &Clock) -> tokio_postgres::Config {
+    let setting = format!("-c fingertip.clock_offset={}", clock.offset_micros());
+    let options = match pg_config.get_options() {
+        Some(existing) if !existing.trim().is_empty() => format!("{existing} {setting}"),
+        _ => setting,
+    };
+    pg_config.options(&options);
+    pg_config
 }
 
 /// A pool without TLS: the embedded cluster listens on loopback only.

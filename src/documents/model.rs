@@ -2,13 +2,32 @@
 
 use chrono::NaiveDate;
 
+/// A promised date (承诺办结日期) and, when it crosses a year whose holiday arrangement is not
+/// yet published, the basis it was counted on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromisedDeadline {
+    pub date: NaiveDate,
+    /// e.g. "2027年节假日安排尚未公布，暂按周一至周五为工作日计算，以国务院公布的节假日安排为准".
+    pub provisional_basis: Option<String>,
+}
+
+impl PromisedDeadline {
+    /// The basis as a note to follow the date in a sentence: "（……）", or "" when official.
+    pub fn basis_note(&self) -> String {
+        self.provisional_basis
+            .as_ref()
+            .map(|b| format!("（{b}）"))
+            .unwrap_or_default()
+    }
+}
+
 /// Which document, with the fields only that kind has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DocumentKind {
     /// 受理通知书.
     AcceptanceNotice {
         /// The date by which the decision is promised (承诺办结日期), when known.
-        decide_by: Option<NaiveDate>,
+        decide_by: Option<PromisedDeadline>,
     },
     /// 一次性补正告知书: everything missing or wrong, told once.
     CorrectionNotice {

@@ -157,8 +157,12 @@ fn compose_notice(
             c.paragraph(&format!(
                 "你（单位）提出的“{item}”申请，经审查，申请材料齐全、符合法定形式。根据《中华人民共和国行政许可法》第三十二条第一款第（五）项的规定，本机关决定予以受理，受理编号为{number}。"
             ))?;
-            if let Some(date) = decide_by {
-                c.paragraph(&format!("本机关将于{}前作出决定。", chinese_date(*date)))?;
+            if let Some(promised) = decide_by {
+                c.paragraph(&format!(
+                    "本机关将于{}前作出决定{}。",
+                    chinese_date(promised.date),
+                    promised.basis_note()
+                ))?;
             }
             c.paragraph("你（单位）可以凭受理编号或者扫描本通知书上的二维码查询办理进度。")?;
         }

@@ -15,7 +15,8 @@ use crate::audit::{self, AuditEntry};
 use crate::blobs::{BlobStore, sha256_hex};
 use crate::cases::documents::{self, DocumentRecord};
 use crate::cases::progress::mask_name;
-use crate::cases::service::{mask_code, today};
+use crate::cases::service::mask_code;
+use crate::clock::Clock;
 use crate::http::{AppError, AppResult};
 use crate::identity::model::{Principal, Role};
 use crate::notify::model::Channel;
@@ -31,6 +32,7 @@ pub struct LicenceService {
     blobs: Arc<dyn BlobStore>,
     outbox: OutboxSettings,
     public_base_url: String,
+    clock: Clock,
 }
 
 fn licence_not_found() -> AppError {
@@ -50,8 +52,10 @@ impl LicenceService {
         blobs: Arc<dyn BlobStore>,
         outbox: OutboxSettings,
         public_base_url: &str,
+        clock: Clock,
     ) -> Self {
         LicenceService {
+            clock,
             pool,
             blobs,
             outbox,
@@ -61,7 +65,7 @@ impl LicenceService {
 
     fn view(&self, record: LicenceRecord) -> LicenceView {
         LicenceView {
-            status: record.status(today()).as_str().to_owned(),
+            status: record.status(self.clock.today()).as_str().to_owned(),
             verification_url: documents::verification_url(
                 &self.public_base_url,
                 &record.verify_token,
@@ -146,7 +150,7 @@ impl LicenceService {
         }
         // 256 random bits; only the hash is kept.
         let token = crate::keys::random_url_token::<32>()?;
-        let expires_at = Utc::now() + Duration::hours(i64::from(hours));
+        let expires_at = self.clock.now() + Duration::hours(i64::from(hours));
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         tx.execute(
@@ -228,7 +232,7 @@ impl LicenceService {
         };
         let status = licence
             .as_ref()
-            .map_or("valid", |l| l.status(today()).as_str());
+            .map_or("valid", |l| l.status(self.clock.today()).as_str());
         Ok(VerificationView {
             status: status.to_owned(),
             kind: document.kind,
@@ -331,7 +335,7 @@ impl LicenceService {
         }
         let revoked = tx
             .execute(
-                "UPDATE licence SET revoked_at = now(), revoked_reason = $2
+                "UPDATE licence SET revoked_at = clock_now(), revoked_reason = $2
                  WHERE id = $1 AND revoked_at IS NULL",
                 &[&id, &reason],
             )
@@ -349,7 +353,7 @@ impl LicenceService {
                 aggregate_id: &id.to_string(),
                 actor: &principal.subject.to_string(),
                 action: "licence.revoke",
-                before: Some(&json!({"status": record.status(today()).as_str()})),
+                before: Some(&json!({"status": record.status(self.clock.today()).as_str()})),
                 after: Some(&json!({"status": "revoked"})),
                 details: json!({"number": record.number, "reason": reason}),
             },

@@ -138,7 +138,7 @@ pub async fn by_share(
     let Some(share) = client
         .query_opt(
             "SELECT licence_id, expires_at FROM licence_share
-             WHERE token_hash = $1 AND expires_at > now()",
+             WHERE token_hash = $1 AND expires_at > clock_now()",
             &[&token_hash],
         )
         .await?
