@@ -139,3 +139,7 @@ INSERT INTO notification_template (key, version, sms_body, push_title, push_body
  '请录入{next_year}年节假日安排',
  '工作日历仅覆盖今后{working_days_ahead}个工作日，少于最长承诺时限加30个工作日（{needed}个）。在录入国务院公布的{next_year}年节假日安排之前，跨入该年的办结期限暂按周一至周五为工作日计算。请通过 PUT /api/v1/admin/calendar/{next_year} 录入。',
  ARRAY['working_days_ahead', 'needed', 'next_year'], 'migration');
+
+-- The versions the migration kept were in force before the job existed: nothing to recompute.
+INSERT INTO calendar_recompute_job (year, version, finished_at)
+SELECT year, version, clock_now() FROM calendar_year_version;

@@ -418,6 +418,13 @@ pub async fn start_with(
         listen,
         shutdown_rx.clone(),
     );
+    let deadline_recompute = services.cases.spawn_deadline_recompute(shutdown_rx.clone());
+    let calendar_edge = crate::calendar_edge::spawn_watch(
+        pool.clone(),
+        services.calendar.clone(),
+        config.notify.outbox(),
+        shutdown_rx.clone(),
+    );
     let housekeeping = crate::identity::housekeeping::spawn(
         pool.clone(),
         Duration::from_secs(600),
@@ -489,6 +496,9 @@ pub async fn start_with(
             task.abort();
         }
         housekeeping.abort();
+        calendar_edge.abort();
+        // A batch cut off mid-way rolls back; the job resumes after the last one committed.
+        deadline_recompute.abort();
         session_listener.abort();
         checkpointer.abort();
         if let Some(task) = smpp_receipts {

@@ -29,6 +29,9 @@ pub struct HealthApi {
 pub struct HealthStatus {
     /// `ok`, or what is not ready.
     pub status: String,
+    /// What operators must see to while the service stays ready (e.g. `calendar_edge: …`).
+    #[oai(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(ApiResponse)]
@@ -48,6 +51,7 @@ impl HealthApi {
     async fn healthz(&self) -> Json<HealthStatus> {
         Json(HealthStatus {
             status: "ok".to_owned(),
+            warnings: Vec::new(),
         })
     }
 
@@ -57,16 +61,27 @@ impl HealthApi {
         let not_ready = |status: &str| {
             ReadyResponse::NotReady(Json(HealthStatus {
                 status: status.to_owned(),
+                warnings: Vec::new(),
             }))
         };
         let client = match self.pool.get().await {
             Ok(c) => c,
             Err(_) => return not_ready("database unreachable"),
         };
-        match migrate::is_current(&client).await {
-            Ok(true) => ReadyResponse::Ready(Json(HealthStatus {
-                status: "ok".to_owned(),
-            })),
+        let current = migrate::is_current(&client).await;
+        drop(client);
+        match current {
+            Ok(true) => {
+                // A warning never makes the service unready: it serves, provisionally.
+                let warnings = match crate::calendar_edge::measure(&self.pool, &self.calendar).await {
+                    Ok(edge) if edge.warns() => vec![edge.describe()],
+                    _ => Vec::new(),
+                };
+                ReadyResponse::Ready(Json(HealthStatus {
+                    status: "ok".to_owned(),
+                    warnings,
+                }))
+            }
             Ok(false) => not_ready("migrations pending"),
             Err(_) => not_ready("migrations pending"),
         }

@@ -5,6 +5,7 @@ pub mod app;
 pub mod audit;
 pub mod blobs;
 pub mod calendar;
+pub mod calendar_edge;
 pub mod cases;
 pub mod catalog;
 pub mod clock;

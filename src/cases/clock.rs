@@ -270,7 +270,6 @@ fn merge(stops: &[Stop]) -> Vec<Stop> {
 mod tests {
     use super::*;
     use crate::calendar::model::{official_2025, official_2026};
-    use chrono::Datelike;
     use proptest::prelude::*;
 
     fn d(s: &str) -> NaiveDate {
@@ -324,6 +323,7 @@ mod tests {
                 suspended_working_days: 0,
                 overdue: false,
                 extended: false,
+                provisional_years: vec![],
             }
         );
         // Same as the calendar endpoint's arithmetic.
@@ -358,6 +358,7 @@ mod tests {
                 suspended_working_days: 4,
                 overdue: false,
                 extended: false,
+                provisional_years: vec![],
             }
         );
         // Suspended only over the holiday itself: no working day stopped, nothing moves.
@@ -381,6 +382,7 @@ mod tests {
                 suspended_working_days: 3,
                 overdue: false,
                 extended: false,
+                provisional_years: vec![],
             }
         );
         // Still suspended on 10-12: the deadline moves with it (10-11 is a plain Sunday).
@@ -425,6 +427,7 @@ mod tests {
                 suspended_working_days: 0,
                 overdue: false,
                 extended: true,
+                provisional_years: vec![],
             }
         );
         assert!(!facts(&c, "2026-10-16").overdue);

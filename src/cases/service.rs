@@ -42,6 +42,8 @@ use crate::identity::policy::{Rule, allows};
 use crate::notify::model::Channel;
 use crate::notify::outbox::{self, Attachment, NewNotification, OutboxSettings, Recipient};
 
+mod recompute;
+
 /// The largest application form accepted, serialized.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 /// Files per material entry.

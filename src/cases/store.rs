@@ -161,6 +161,48 @@ pub async fn list_for_subject(
     rows.iter().map(CaseRow::from_row).collect()
 }
 
+/// Accepted, open cases after `after` in id order, locked for this transaction: the deadline
+/// recompute's batches (a staff action on one of them waits, so event numbers cannot collide).
+pub async fn open_accepted_after(
+    client: &impl GenericClient,
+    after: Option<Uuid>,
+    limit: i64,
+) -> anyhow::Result<Vec<CaseRow>> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM cases
+                  WHERE accepted_on IS NOT NULL AND closed_at IS NULL
+                    AND ($1::uuid IS NULL OR id > $1)
+                  ORDER BY id LIMIT $2 FOR UPDATE"
+            ),
+            &[&after, &limit],
+        )
+        .await?;
+    rows.iter().map(CaseRow::from_row).collect()
+}
+
+/// The staff accounts (`staff:<id>`) holding a role the case is waiting on now.
+pub async fn current_handlers(
+    client: &impl GenericClient,
+    case_id: Uuid,
+) -> anyhow::Result<Vec<String>> {
+    let rows = client
+        .query(
+            "SELECT DISTINCT 'staff:' || s.id
+               FROM cases c
+               CROSS JOIN LATERAL unnest(c.waiting_on) AS w(entry)
+               JOIN department d ON w.entry LIKE d.code || ':%'
+               JOIN staff_role r ON r.department_id = d.id AND r.revoked_at IS NULL
+                               AND w.entry = d.code || ':' || r.role
+               JOIN staff s ON s.id = r.staff_id AND s.active
+              WHERE c.id = $1",
+            &[&case_id],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// Open cases waiting on any of the inbox `entries` (`<department code>:<role>`), oldest first.
 pub async fn waiting_on(
     client: &impl GenericClient,

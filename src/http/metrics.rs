@@ -20,6 +20,7 @@ pub struct Metrics {
     session_revocations_listening: IntGauge,
     calendar_working_days_ahead: IntGauge,
     longest_promised_limit: IntGauge,
+    calendar_edge_warning: IntGauge,
 }
 
 impl Metrics {
@@ -67,6 +68,11 @@ impl Metrics {
             "catalog_longest_promised_limit_working_days",
             "Longest promised time limit among published items, in working days",
         )?;
+        let calendar_edge_warning = IntGauge::new(
+            "calendar_edge_warning",
+            "1 while the official calendar reaches less than the longest promised limit plus 30 working days (load next year's holiday arrangement), else 0",
+        )?;
+        registry.register(Box::new(calendar_edge_warning.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(calendar_working_days_ahead.clone()))?;
         registry.register(Box::new(longest_promised_limit.clone()))?;
@@ -85,6 +91,7 @@ impl Metrics {
             session_revocations_listening,
             calendar_working_days_ahead,
             longest_promised_limit,
+            calendar_edge_warning,
         })
     }
 
@@ -111,12 +118,15 @@ impl Metrics {
     }
 
     /// How far the working-day calendar reaches beside the longest limit it must cover: a case
-    /// accepted today whose limit runs past the calendar gets no deadline until the next
-    /// year's schedule is loaded, so the first falling below the second is worth an alert.
+    /// accepted today whose limit runs past the calendar gets a provisional deadline until the
+    /// next year's schedule is loaded, so the edge warning is raised with a margin of 30
+    /// working days ([`crate::calendar_edge`]).
     pub fn set_calendar_reach(&self, working_days_ahead: u32, longest_promised_limit: i64) {
         self.calendar_working_days_ahead
             .set(i64::from(working_days_ahead));
         self.longest_promised_limit.set(longest_promised_limit);
+        let edge = crate::calendar_edge::Edge::of(working_days_ahead, longest_promised_limit);
+        self.calendar_edge_warning.set(i64::from(edge.warns()));
     }
 
     /// The Prometheus text exposition of every registered metric.

@@ -152,28 +152,6 @@ async fn try_fresh_database() -> Result<TestDatabase, String> {
     })
 }
 
-/// Working-day calendars for this year and the next when no official one is loaded: plain
-/// weekends, no holidays, and said to be test data. A case accepted in December has its deadline
-/// in January; until the State Council publishes the next year's arrangement, the suite would
-/// otherwise start failing every December (and entirely from New Year).
-pub async fn load_test_calendars(database: &TestDatabase) {
-    use chrono::Datelike;
-    let client = connect(&database.connection_string)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let this_year = chrono::Utc::now().year();
-    for year in [this_year, this_year + 1] {
-        client
-            .execute(
-                "INSERT INTO calendar_year (year, source) VALUES ($1, $2)
-                 ON CONFLICT (year) DO NOTHING",
-                &[&year, &"测试日历：官方安排尚未发布，仅周末休息（仅供测试）"],
-            )
-            .await
-            .unwrap_or_else(|e| panic!("loading the test calendar of {year}: {e}"));
-    }
-}
-
 /// Starts (or joins) the shared cluster and makes sure the template exists.
 async fn setup() -> Result<Shared, String> {
     let target_tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));

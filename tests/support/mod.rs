@@ -36,16 +36,24 @@ pub async fn spawn_demo_app() -> TestApp {
     spawn_app_with(|c| c.demo_data = true).await
 }
 
-pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let database = db::fresh_database().await;
-    db::load_test_calendars(&database).await;
-    start_on(database, adjust).await
+/// Where every test app's clock starts unless a test says otherwise: Monday 16 November 2026,
+/// 10:00 in Beijing, inside the published 2026 calendar. No test depends on the real date.
+pub const TEST_CLOCK_START: &str = "2026-11-16T10:00:00+08:00";
+
+/// An instant as the tests write it (RFC 3339).
+pub fn instant(rfc3339: &str) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(rfc3339).expect("an RFC 3339 instant")
 }
 
-/// An app on a fresh database with the official working-day calendars only (no test calendar
-/// for a year not yet published): for the tests of the calendar itself.
-pub async fn spawn_app_official_calendar() -> TestApp {
-    start_on(db::fresh_database().await, |_| {}).await
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    start_on(db::fresh_database().await, adjust).await
+}
+
+/// An app on a fresh database (official working-day calendars only) whose clock starts at
+/// `start` (RFC 3339).
+pub async fn spawn_app_at(start: &str) -> TestApp {
+    let start = instant(start);
+    spawn_app_with(move |c| c.clock_start = Some(start)).await
 }
 
 async fn start_on(database: db::TestDatabase, adjust: impl FnOnce(&mut Config)) -> TestApp {
@@ -57,6 +65,7 @@ async fn start_on(database: db::TestDatabase, adjust: impl FnOnce(&mut Config)) 
         data_dir: data_dir.path().to_path_buf(),
         database_url: Some(Secret::new(database.connection_string.clone())),
         db_pool_size: 8,
+        clock_start: Some(instant(TEST_CLOCK_START)),
         ..Config::default()
     };
     adjust(&mut config);
@@ -102,6 +111,21 @@ pub async fn staff_login(
 }
 
 impl TestApp {
+    /// The app's clock (started where the test's configuration said).
+    pub fn clock(&self) -> fingertip::clock::Clock {
+        self.config.clock()
+    }
+
+    /// Now on the app's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock().now()
+    }
+
+    /// Today in Beijing on the app's clock.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.clock().today()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
