@@ -97,7 +97,10 @@ fn main() {
     };
     let kinds = vec![
         DocumentKind::AcceptanceNotice {
-            decide_by: Some(date(2026, 3, 26)),
+            decide_by: Some(fingertip::documents::model::PromisedDeadline {
+                date: date(2026, 3, 26),
+                provisional_basis: None,
+            }),
         },
         DocumentKind::CorrectionNotice {
             missing_materials: vec![

@@ -1156,6 +1156,15 @@ impl CaseService {
             })
             .collect();
         store::append_events(&*tx, row.id, &row.region_code, &new_events).await?;
+        if let Some(at) = occurred_at {
+            let gap = calendar
+                .working_days_between(legal_day, today)
+                .map_err(|e| clock_problem(e.into()))?;
+            if gap > 1 {
+                let gap = i32::try_from(gap).unwrap_or(i32::MAX);
+                store::record_backfill(&*tx, row.id, at, gap).await?;
+            }
+        }
         audit::append(
             &tx,
             AuditEntry {
@@ -1393,6 +1402,12 @@ impl CaseService {
                 v.insert(
                     "new_deadline".to_owned(),
                     json!(new_deadline.format("%Y年%m月%d日").to_string()),
+                );
+                let from = row.accepted_on.unwrap_or(*new_deadline);
+                let basis = provisional::basis(&calendar.provisional_years(from, *new_deadline));
+                v.insert(
+                    "deadline_basis".to_owned(),
+                    json!(basis.map(|b| format!("（{b}）")).unwrap_or_default()),
                 );
                 ("case.extended", true)
             }
@@ -1683,6 +1698,15 @@ impl CaseService {
         let item = self.case_item(row).await?;
         let process = process_of(&item);
         let (deadline, deadline_unavailable) = deadline_of(row, &calendar, self.clock.today());
+        let backfilled = events
+            .iter()
+            .rev()
+            .find(|e| e.occurred_at != e.recorded_at)
+            .map(|e| BackfillView {
+                kind: e.kind.clone(),
+                recorded_at: e.recorded_at,
+                occurred_at: e.occurred_at,
+            });
         let steps = match &row.state.stage {
             Stage::InReview(review)
             | Stage::Suspended {
@@ -1769,6 +1793,7 @@ impl CaseService {
                     occurred_at: e.occurred_at,
                 })
                 .collect(),
+            backfilled,
             revision: row.revision,
             submitted_at: row.submitted_at,
             closed_at: row.closed_at,

@@ -161,6 +161,28 @@ pub async fn list_for_subject(
     rows.iter().map(CaseRow::from_row).collect()
 }
 
+/// Keeps the case's events recorded with `occurred_at` (事后补录) whose legal date lies
+/// `gap_working_days` (more than one) working days before the day they were recorded: what
+/// e-supervision reads as a late entry (its anomaly kind 8).
+pub async fn record_backfill(
+    client: &impl GenericClient,
+    case_id: Uuid,
+    occurred_at: DateTime<Utc>,
+    gap_working_days: i32,
+) -> anyhow::Result<()> {
+    client
+        .execute(
+            "INSERT INTO case_backfill (case_id, seq, region_code, kind, occurred_at, recorded_at,
+                                        gap_working_days, actor)
+             SELECT case_id, seq, region_code, kind, occurred_at, recorded_at, $3, actor
+               FROM case_event WHERE case_id = $1 AND occurred_at = $2
+             ON CONFLICT (case_id, seq) DO NOTHING",
+            &[&case_id, &occurred_at, &gap_working_days],
+        )
+        .await?;
+    Ok(())
+}
+
 /// Accepted, open cases after `after` in id order, locked for this transaction: the deadline
 /// recompute's batches (a staff action on one of them waits, so event numbers cannot collide).
 pub async fn open_accepted_after(

@@ -347,6 +347,16 @@ pub struct WithdrawRequest {
     pub revision: Option<i32>,
 }
 
+/// The latest step entered afterwards (事后补录): when it happened, which is its legal date, and
+/// when it was recorded.
+#[derive(Debug, Clone, Object)]
+pub struct BackfillView {
+    /// The event's kind, e.g. `accepted`.
+    pub kind: String,
+    pub recorded_at: DateTime<Utc>,
+    pub occurred_at: DateTime<Utc>,
+}
+
 /// Deadline facts, computed from the record on every read (never stored).
 #[derive(Debug, Clone, Object)]
 pub struct DeadlineView {
@@ -500,6 +510,9 @@ pub struct CaseDetail {
     /// The sealed documents the case has issued (notices, decisions, the licence).
     pub documents: Vec<super::documents::DocumentView>,
     pub timeline: Vec<EventView>,
+    /// The latest step entered afterwards, if any.
+    #[oai(skip_serializing_if_is_none)]
+    pub backfilled: Option<BackfillView>,
     /// Pass back as `revision` to act on what you saw.
     pub revision: i32,
     pub submitted_at: DateTime<Utc>,

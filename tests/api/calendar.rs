@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::{expect_problem, spawn_app_official_calendar};
+use crate::support::{expect_problem, spawn_app};
 
 async fn deadline(app: &crate::support::TestApp, from: &str, days: u32) -> String {
     let (status, body) = app
@@ -17,7 +17,7 @@ async fn deadline(app: &crate::support::TestApp, from: &str, days: u32) -> Strin
 
 #[tokio::test]
 async fn deadlines_skip_holidays_and_count_adjusted_working_days() {
-    let app = spawn_app_official_calendar().await;
+    let app = spawn_app().await;
     // Spring Festival 2026: 2/15–2/23 off, Saturday 2/14 and Saturday 2/28 worked.
     assert_eq!(deadline(&app, "2026-02-13", 1).await, "2026-02-14");
     assert_eq!(deadline(&app, "2026-02-14", 1).await, "2026-02-24");
@@ -33,35 +33,32 @@ async fn deadlines_skip_holidays_and_count_adjusted_working_days() {
 }
 
 #[tokio::test]
-async fn a_year_that_is_not_loaded_is_an_error_never_a_guess() {
-    let app = spawn_app_official_calendar().await;
-    let body = expect_problem(
-        app.get("/api/v1/calendar/deadline?from=2026-12-30&working_days=5")
-            .await,
-        422,
-        "year_not_loaded",
-    )
-    .await;
-    assert_eq!(body["field"], "from");
-    expect_problem(
-        app.get("/api/v1/calendar/2027").await,
-        404,
-        "year_not_loaded",
-    )
-    .await;
-    expect_problem(
-        app.get("/api/v1/calendar/deadline?from=2024-06-03&working_days=1")
-            .await,
-        422,
-        "year_not_loaded",
-    )
-    .await;
+async fn a_year_not_published_counts_provisionally_and_says_so() {
+    let app = spawn_app().await;
+    // Wednesday 2026-12-30 + 5: Thu 31, then 2027 provisionally: Fri 1/1, Mon 1/4..Wed 1/6.
+    let (status, body) = app
+        .get_json("/api/v1/calendar/deadline?from=2026-12-30&working_days=5")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["deadline"], "2027-01-06");
+    assert_eq!(body["provisional"], true);
+    let basis = body["provisional_basis"].as_str().unwrap();
+    assert!(basis.contains("2027年节假日安排尚未公布"), "{basis}");
+    assert!(basis.contains("以国务院公布的节假日安排为准"), "{basis}");
+    // Within the published years: official, no basis.
+    let (_, body) = app
+        .get_json("/api/v1/calendar/deadline?from=2026-03-02&working_days=5")
+        .await;
+    assert_eq!(body["provisional"], false);
+    assert!(body.get("provisional_basis").is_none(), "{body}");
+    // Listing a year that is not loaded is still a 404.
+    expect_problem(app.get("/api/v1/calendar/2027").await, 404, "year_not_loaded").await;
     app.stop().await;
 }
 
 #[tokio::test]
 async fn the_year_listing_shows_the_official_days() {
-    let app = spawn_app_official_calendar().await;
+    let app = spawn_app().await;
     let (status, body) = app.get_json("/api/v1/calendar/2026").await;
     assert_eq!(status, 200);
     let adjusted: Vec<&str> = body["adjusted_working_days"]
@@ -95,7 +92,7 @@ async fn the_year_listing_shows_the_official_days() {
 #[tokio::test]
 async fn the_migrated_data_equals_the_official_calendar_in_the_model() {
     use fingertip::calendar::model::{official_2025, official_2026};
-    let app = spawn_app_official_calendar().await;
+    let app = spawn_app().await;
     let client = app.db().await;
     for official in [official_2025(), official_2026()] {
         let rows = client
@@ -137,7 +134,7 @@ async fn the_migrated_data_equals_the_official_calendar_in_the_model() {
 
 #[tokio::test]
 async fn admins_load_a_further_year_once() {
-    let app = spawn_app_official_calendar().await;
+    let app = spawn_app().await;
     let year = json!({
         "year": 2027,
         "source": "测试通知",
@@ -164,7 +161,7 @@ async fn admins_load_a_further_year_once() {
         .await;
     assert_eq!(
         (status, body["code"].as_str()),
-        (422, Some("invalid_calendar")),
+        (422, Some("adjusted_day_not_weekend")),
         "{body}"
     );
     let wrong_year = json!({"year": 2029, "source": "测试", "days_off": [{"date": "2030-01-01"}], "adjusted_working_days": []});
@@ -172,5 +169,113 @@ async fn admins_load_a_further_year_once() {
         .admin_json(Method::POST, "/api/v1/admin/calendar", &wrong_year)
         .await;
     assert_eq!(status, 422);
+    app.stop().await;
+}
+
+fn notice_2027(days_off: serde_json::Value, adjusted: serde_json::Value) -> serde_json::Value {
+    json!({
+        "year": 2027,
+        "source": "国务院办公厅关于2027年部分节假日安排的通知（测试数据）",
+        "document_number": "测试〔2026〕1号",
+        "notice_date": "2026-11-10",
+        "days_off": days_off,
+        "adjusted_working_days": adjusted,
+    })
+}
+
+#[tokio::test]
+async fn admins_load_and_correct_a_year_by_its_notice_and_every_version_is_kept() {
+    let app = spawn_app().await;
+    let path = "/api/v1/admin/calendar/2027";
+    let first = notice_2027(json!([{"date": "2027-01-01", "note": "元旦"}]), json!([]));
+    let (status, body) = app.admin_json(Method::PUT, path, &first).await;
+    assert_eq!((status, &body["version"]), (201, &json!(1)), "{body}");
+    // Thursday 2026-12-31 + 1: 1/1 off now, Sat 2 and Sun 3 off: Monday 1/4, officially.
+    let (_, body) = app
+        .get_json("/api/v1/calendar/deadline?from=2026-12-31&working_days=1")
+        .await;
+    assert_eq!((&body["deadline"], &body["provisional"]), (&json!("2027-01-04"), &json!(false)));
+    // A correction: Sunday 1/3 worked in exchange.
+    let corrected = notice_2027(
+        json!([{"date": "2027-01-01", "note": "元旦"}]),
+        json!([{"date": "2027-01-03", "note": "调休上班"}]),
+    );
+    let (status, body) = app.admin_json(Method::PUT, path, &corrected).await;
+    assert_eq!((status, &body["version"]), (200, &json!(2)), "{body}");
+    assert_eq!(deadline(&app, "2026-12-31", 1).await, "2027-01-03");
+    let (status, body) = app.get_json("/api/v1/calendar/2027").await;
+    assert_eq!((status, &body["version"]), (200, &json!(2)), "{body}");
+    assert_eq!(body["document_number"], "测试〔2026〕1号");
+    let response = app.admin(Method::GET, &format!("{path}/versions")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let versions: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(versions["versions"].as_array().unwrap().len(), 2, "{versions}");
+    assert_eq!(versions["versions"][0]["days"].as_array().unwrap().len(), 1);
+    // Both loads are audited.
+    let audited: i64 = app
+        .db()
+        .await
+        .query_one(
+            "SELECT count(*) FROM audit_record WHERE aggregate_type = 'calendar' AND aggregate_id = '2027'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(audited, 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_loads_are_422s_that_name_the_date_never_500s() {
+    let app = spawn_app().await;
+    let path = "/api/v1/admin/calendar/2027";
+    let twice = notice_2027(json!([{"date": "2027-01-01"}, {"date": "2027-01-01"}]), json!([]));
+    let body = expect_problem(
+        app.admin(Method::PUT, path).json(&twice).send().await.unwrap(),
+        422,
+        "duplicate_date",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "days_off[1].date", "{body}");
+    let both = notice_2027(json!([{"date": "2027-01-02"}]), json!([{"date": "2027-01-02"}]));
+    let body = expect_problem(
+        app.admin(Method::PUT, path).json(&both).send().await.unwrap(),
+        422,
+        "date_on_both_lists",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "adjusted_working_days[0].date", "{body}");
+    let mut unsourced = notice_2027(json!([]), json!([]));
+    unsourced.as_object_mut().unwrap().remove("document_number");
+    let body = expect_problem(
+        app.admin(Method::PUT, path).json(&unsourced).send().await.unwrap(),
+        422,
+        "required",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "document_number", "{body}");
+    let body = expect_problem(
+        app.admin(Method::PUT, "/api/v1/admin/calendar/2028")
+            .json(&notice_2027(json!([]), json!([])))
+            .send()
+            .await
+            .unwrap(),
+        422,
+        "year_mismatch",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "year");
+    // The POST route refuses repeats within a list the same way.
+    let mut posted = twice.clone();
+    posted["year"] = json!(2027);
+    expect_problem(
+        app.admin(Method::POST, "/api/v1/admin/calendar").json(&posted).send().await.unwrap(),
+        422,
+        "duplicate_date",
+    )
+    .await;
+    // Nothing was loaded.
+    expect_problem(app.get("/api/v1/calendar/2027").await, 404, "year_not_loaded").await;
     app.stop().await;
 }

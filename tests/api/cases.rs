@@ -30,29 +30,7 @@ pub struct Cast {
     pub outsider: String,
 }
 
-/// Deadlines of cases accepted late in the year fall in the next one, whose official calendar
-/// may not be published yet: the tests load a weekends-only stand-in for each coming year, so
-/// they do not start failing in December.
-pub async fn load_coming_years(app: &TestApp) {
-    use chrono::Datelike;
-    let this_year = chrono::Utc::now().year();
-    for year in [this_year, this_year + 1] {
-        let (status, body) = app
-            .admin_json(
-                Method::POST,
-                "/api/v1/admin/calendar",
-                &json!({"year": year, "source": "测试：仅周末", "days_off": [], "adjusted_working_days": []}),
-            )
-            .await;
-        assert!(
-            status == 201 || body["code"] == "year_exists",
-            "{status} {body}"
-        );
-    }
-}
-
 pub async fn set_up(app: &TestApp) -> Cast {
-    load_coming_years(app).await;
     create_departments(app).await;
     create_department(app, "OTHER-DEPT").await;
     create_seals(app, "DA-SCJG").await;
@@ -426,7 +404,7 @@ async fn an_online_case_runs_from_application_through_correction_parallel_steps_
     .await;
 
     // Suspend for a site inspection: the clock stops; a suspension without a reason is refused.
-    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(3)).date_naive();
+    let tomorrow = app.today() + chrono::Duration::days(3);
     let (status, blank) = call(
         &app,
         &cast.reviewer,
@@ -998,7 +976,7 @@ async fn window_intake_registers_a_case_with_paper_noted_and_backdated_work_keep
         .unwrap();
     assert_eq!(response.status(), 201);
     let scan: Value = response.json().await.unwrap();
-    let an_hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    let an_hour_ago = app.now() - chrono::Duration::hours(1);
     let (status, case) = call(&app, &cast.clerk, Method::POST, "/api/v1/window/cases", json!({
         "item_code": ITEM,
         "applicant": {"kind": "citizen", "name": "吴十", "id_number": ID_2, "phone": "13900139011"},
@@ -1044,7 +1022,7 @@ async fn window_intake_registers_a_case_with_paper_noted_and_backdated_work_keep
         "/api/v1/window/cases",
         json!({
         "item_code": ITEM, "applicant": {"kind": "citizen", "name": "吴十", "id_number": ID_2},
-        "occurred_at": chrono::Utc::now() + chrono::Duration::hours(2)}),
+        "occurred_at": app.now() + chrono::Duration::hours(2)}),
     )
     .await;
     assert_eq!(status, 422, "{body}");
@@ -1214,7 +1192,7 @@ async fn an_agent_applies_and_acts_for_the_applicant_only_while_authorised() {
         Method::POST,
         "/api/v1/me/agent-authorisations",
         json!({"agent_phone": "13900139031", "item_code": ITEM,
-               "valid_until": (chrono::Utc::now() + chrono::Duration::days(30)).date_naive()}),
+               "valid_until": app.today() + chrono::Duration::days(30)}),
     )
     .await;
     assert_eq!(status, 200, "{granted}");
@@ -1366,7 +1344,7 @@ async fn acceptance_with_a_pending_material_and_a_commitment_blocks_approval_unt
     .await;
     assert_eq!(status, 201, "{case}");
     let id = case["id"].as_str().unwrap();
-    let due = (chrono::Utc::now() + chrono::Duration::days(10)).date_naive();
+    let due = app.today() + chrono::Duration::days(10);
     let (status, body) = call(
         &app,
         &clerk,
@@ -1471,6 +1449,22 @@ async fn an_extension_needs_a_reason_and_a_later_working_day_and_termination_a_r
     .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["code"], "extension_not_later");
+    // Within the law: not into the past, not beyond 行政许可法 art. 42's ten working days.
+    for (new_deadline, code) in [
+        (app.today() - chrono::Duration::days(3), "extension_in_past"),
+        (deadline + chrono::Duration::days(28), "extension_exceeds_allowance"),
+    ] {
+        let (status, body) = call(
+            &app,
+            &cast.approver,
+            Method::POST,
+            &format!("/api/v1/staff/cases/{id}/extend"),
+            json!({"reason": "需补充专家意见", "new_deadline": new_deadline}),
+        )
+        .await;
+        assert_eq!((status, body["code"].as_str()), (422, Some(code)), "{body}");
+        assert_eq!(body["errors"][0]["field"], "new_deadline", "{body}");
+    }
     // The next working day after a week: never a weekend or holiday.
     let mut later = deadline + chrono::Duration::days(7);
     while matches!(later.format("%u").to_string().as_str(), "6" | "7") {
@@ -1486,6 +1480,16 @@ async fn an_extension_needs_a_reason_and_a_later_working_day_and_termination_a_r
     .await;
     assert_eq!(case["deadline"]["extended"], true);
     assert_eq!(case["deadline"]["deadline"], later.to_string());
+    // One extension only.
+    let (status, body) = call(
+        &app,
+        &cast.approver,
+        Method::POST,
+        &format!("/api/v1/staff/cases/{id}/extend"),
+        json!({"reason": "仍需专家意见", "new_deadline": later + chrono::Duration::days(1)}),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("extension_limit_reached")), "{body}");
     // Only the deciding department's approver extends; reviewers may not.
     let (status, _) = call(
         &app,

@@ -22,6 +22,7 @@ mod catalog;
 mod contract;
 mod crash_recovery;
 mod database_tls;
+mod deadlines_past_the_calendar;
 mod demo;
 mod enterprise_login;
 mod errors;

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::catalog::{complete_draft, create_departments, create_item, publish_item};
 use crate::support::{
-    TestApp, expect_problem, spawn_app, spawn_app_official_calendar, spawn_app_with,
+    TestApp, expect_problem, spawn_app, spawn_app_with,
 };
 
 #[tokio::test]
@@ -134,13 +134,19 @@ async fn gauge(app: &TestApp, name: &str) -> i64 {
 #[tokio::test]
 async fn metrics_show_how_far_the_calendar_reaches_beside_the_longest_promised_limit() {
     // Only the official calendars (2025, 2026): the reach is what is left of the last one.
-    let app = spawn_app_official_calendar().await;
+    let app = spawn_app().await;
     let official = Calendar::new([official_2025(), official_2026()]);
-    let today = fingertip::cases::service::today();
+    // Monday 2026-11-16: 33 working days to the end of 2026.
+    assert_eq!(official.working_days_ahead(app.today()), 33);
     assert_eq!(
         gauge(&app, "fingertip_calendar_working_days_ahead").await,
-        i64::from(official.working_days_ahead(today))
+        i64::from(official.working_days_ahead(app.today()))
     );
+    // 33 reach the longest limit (none yet) plus 30: no warning.
+    assert_eq!(gauge(&app, "fingertip_calendar_edge_warning").await, 0);
+    let (status, ready) = app.get_json("/readyz").await;
+    assert_eq!(status, 200);
+    assert!(ready.get("warnings").is_none(), "{ready}");
     let longest = "fingertip_catalog_longest_promised_limit_working_days";
     assert_eq!(gauge(&app, longest).await, 0, "no item published yet");
 
@@ -160,5 +166,45 @@ async fn metrics_show_how_far_the_calendar_reaches_beside_the_longest_promised_l
     draft["promised_limit_days"] = json!(18);
     create_item(&app, "DA-SCJG-003", "DA-SCJG", draft).await;
     assert_eq!(gauge(&app, longest).await, 15);
+    // 33 < 15 + 30: the edge is near. The service stays ready and says why.
+    assert_eq!(gauge(&app, "fingertip_calendar_edge_warning").await, 1);
+    let (status, ready) = app.get_json("/readyz").await;
+    assert_eq!(status, 200, "{ready}");
+    let warning = ready["warnings"][0].as_str().unwrap();
+    assert!(warning.starts_with("calendar_edge:"), "{warning}");
+    assert!(warning.contains("33 working days ahead"), "{warning}");
+
+    // The watch looks at start: platform admins get a must-reach notice, once a week.
+    let start = "2026-11-16T10:00:00+08:00";
+    let app = crate::support::restart_at(app.stop_keeping_data().await, start).await;
+    let warned = |app: &TestApp| {
+        let connection = app.database.connection_string.clone();
+        async move {
+            let (client, conn) = tokio_postgres::connect(&connection, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            for _ in 0..200 {
+                let n: i64 = client
+                    .query_one(
+                        "SELECT count(*) FROM notification
+                          WHERE template_key = 'admin.calendar_edge' AND owner LIKE 'staff:%'",
+                        &[],
+                    )
+                    .await
+                    .unwrap()
+                    .get(0);
+                if n > 0 {
+                    return n;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            0
+        }
+    };
+    assert_eq!(warned(&app).await, 1, "one admin, one notice");
+    let app = crate::support::restart_at(app.stop_keeping_data().await, "2026-11-19T10:00:00+08:00").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(warned(&app).await, 1, "not again within the week");
     app.stop().await;
 }

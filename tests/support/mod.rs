@@ -46,7 +46,18 @@ pub fn instant(rfc3339: &str) -> chrono::DateTime<chrono::FixedOffset> {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-    start_on(db::fresh_database().await, adjust).await
+    let data_dir = tempfile::tempdir().expect("temp data dir");
+    start_on(db::fresh_database().await, data_dir, adjust).await
+}
+
+/// Serves a stopped app's database and data directory again (see
+/// [`TestApp::stop_keeping_data`]) with its clock started at `start`: the same cases, another day.
+pub async fn restart_at(
+    (database, data_dir): (db::TestDatabase, tempfile::TempDir),
+    start: &str,
+) -> TestApp {
+    let start = instant(start);
+    start_on(database, data_dir, move |c| c.clock_start = Some(start)).await
 }
 
 /// An app on a fresh database (official working-day calendars only) whose clock starts at
@@ -56,10 +67,13 @@ pub async fn spawn_app_at(start: &str) -> TestApp {
     spawn_app_with(move |c| c.clock_start = Some(start)).await
 }
 
-async fn start_on(database: db::TestDatabase, adjust: impl FnOnce(&mut Config)) -> TestApp {
+async fn start_on(
+    database: db::TestDatabase,
+    data_dir: tempfile::TempDir,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
     fingertip::logging::init("json");
     fingertip::tls::install_crypto_provider();
-    let data_dir = tempfile::tempdir().expect("temp data dir");
     let mut config = Config {
         listen: "127.0.0.1:0".parse().expect("address"),
         data_dir: data_dir.path().to_path_buf(),
