@@ -147,7 +147,7 @@ pub async fn warn_if_near(
                 phone: None,
                 email: None,
             },
-            channels: vec![Channel::Push, Channel::Email],
+            channels: vec![Channel::Email],
             must_reach: true,
             priority: 5,
         };

@@ -189,6 +189,7 @@ fn checked_year(body: CalendarYear, notice_required: bool) -> AppResult<YearRow>
     if !errors.is_empty() {
         let code = if errors.iter().all(|e| e.code == errors[0].code) {
             match errors[0].code.as_str() {
+                "required" => "required",
                 "duplicate_date" => "duplicate_date",
                 "date_on_both_lists" => "date_on_both_lists",
                 "date_outside_year" => "date_outside_year",

@@ -175,7 +175,7 @@ pub async fn record_backfill(
             "INSERT INTO case_backfill (case_id, seq, region_code, kind, occurred_at, recorded_at,
                                         gap_working_days, actor)
              SELECT case_id, seq, region_code, kind, occurred_at, recorded_at, $3, actor
-               FROM case_event WHERE case_id = $1 AND occurred_at = $2
+               FROM case_event WHERE case_id = $1 AND occurred_at = $2 AND actor_kind <> 'system'
              ON CONFLICT (case_id, seq) DO NOTHING",
             &[&case_id, &occurred_at, &gap_working_days],
         )

@@ -72,13 +72,18 @@ async fn deadlines_run_on_provisionally_past_the_calendar_and_move_once_the_year
     assert_eq!(deadline(&backfilled)["deadline"], "2026-12-15");
     assert_eq!(deadline(&backfilled)["overdue"], true);
     assert_eq!(deadline(&backfilled)["working_days_left"], -4);
-    assert_eq!(backfilled["backfilled"]["occurred_at"], "2026-12-01T02:00:00Z");
+    let occurred = backfilled["backfilled"]["occurred_at"].as_str().unwrap();
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(occurred).unwrap(),
+        crate::support::instant("2026-12-01T10:00:00+08:00"),
+        "{backfilled}"
+    );
     assert!(backfilled["backfilled"]["recorded_at"].as_str().unwrap().starts_with("2026-12-21"));
     let gap: i32 = app
         .db()
         .await
         .query_one(
-            "SELECT gap_working_days FROM case_backfill WHERE case_id = $1::text::uuid",
+            "SELECT gap_working_days FROM case_backfill WHERE case_id = $1::text::uuid AND kind = 'accepted'",
             &[&b],
         )
         .await

@@ -249,7 +249,7 @@ impl CaseService {
                     phone: None,
                     email: None,
                 },
-                channels: vec![Channel::Push, Channel::Email],
+                channels: vec![Channel::Email],
                 must_reach: false,
                 priority: 5,
             };
