@@ -53,6 +53,8 @@ const DECLARED: &[(&str, Who, bool)] = &[
     ("GET /api/v1/calendar/{year}", Who::Public, true),
     ("GET /api/v1/calendar/deadline", Who::Public, true),
     ("POST /api/v1/admin/calendar", Who::PlatformAdmin, true),
+    ("PUT /api/v1/admin/calendar/{year}", Who::PlatformAdmin, true),
+    ("GET /api/v1/admin/calendar/{year}/versions", Who::PlatformAdmin, true),
     ("GET /api/v1/departments", Who::Public, true),
     ("POST /api/v1/admin/departments", Who::PlatformAdmin, true),
     ("GET /api/v1/items", Who::Public, true),
