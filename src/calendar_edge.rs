@@ -101,8 +101,11 @@ pub async fn warn_if_near(
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     // One instance at a time decides, so two do not both send this week's warning.
-    tx.execute("LOCK TABLE calendar_warning IN SHARE ROW EXCLUSIVE MODE", &[])
-        .await?;
+    tx.execute(
+        "LOCK TABLE calendar_warning IN SHARE ROW EXCLUSIVE MODE",
+        &[],
+    )
+    .await?;
     let recent: bool = tx
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM calendar_warning WHERE sent_on > $1::date - 7)",
@@ -183,6 +186,10 @@ mod tests {
         assert!(Edge::of(89, 60).warns());
         assert!(!Edge::of(90, 60).warns());
         assert!(Edge::of(0, 0).warns());
-        assert!(Edge::of(27, 60).describe().contains("27 working days ahead"));
+        assert!(
+            Edge::of(27, 60)
+                .describe()
+                .contains("27 working days ahead")
+        );
     }
 }

@@ -326,10 +326,10 @@ impl Config {
                     self.metrics_token = Some(Secret::new(value.clone()))
                 }
                 "FINGERTIP_CLOCK_START" if !value.is_empty() => {
-                    self.clock_start = Some(
-                        chrono::DateTime::parse_from_rfc3339(value)
-                            .map_err(|e| bad(format!("{e} (RFC 3339, e.g. 2027-01-04T09:00:00+08:00)")))?,
-                    )
+                    self.clock_start =
+                        Some(chrono::DateTime::parse_from_rfc3339(value).map_err(|e| {
+                            bad(format!("{e} (RFC 3339, e.g. 2027-01-04T09:00:00+08:00)"))
+                        })?)
                 }
                 "FINGERTIP_AUDIT_KEY_FILE" if !value.is_empty() => {
                     self.audit_key_file = Some(PathBuf::from(value))
@@ -342,8 +342,10 @@ impl Config {
 
     /// The application's clock: the system's, or started at `clock_start`.
     pub fn clock(&self) -> crate::clock::Clock {
-        self.clock_start
-            .map_or_else(crate::clock::Clock::system, crate::clock::Clock::starting_at)
+        self.clock_start.map_or_else(
+            crate::clock::Clock::system,
+            crate::clock::Clock::starting_at,
+        )
     }
 
     pub fn audit_key_path(&self) -> PathBuf {

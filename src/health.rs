@@ -73,7 +73,8 @@ impl HealthApi {
         match current {
             Ok(true) => {
                 // A warning never makes the service unready: it serves, provisionally.
-                let warnings = match crate::calendar_edge::measure(&self.pool, &self.calendar).await {
+                let warnings = match crate::calendar_edge::measure(&self.pool, &self.calendar).await
+                {
                     Ok(edge) if edge.warns() => vec![edge.describe()],
                     _ => Vec::new(),
                 };
@@ -115,7 +116,9 @@ impl HealthApi {
                 self.metrics.set_outbox(row.get(0), row.get(1));
             }
             if let (Ok(ahead), Ok(longest)) = (
-                self.calendar.working_days_ahead(self.calendar.clock().today()).await,
+                self.calendar
+                    .working_days_ahead(self.calendar.clock().today())
+                    .await,
                 catalog_store::longest_promised_limit(&client).await,
             ) {
                 self.metrics.set_calendar_reach(ahead, longest);

@@ -147,27 +147,56 @@ fn version_view(v: VersionRow) -> CalendarVersion {
 fn checked_year(body: CalendarYear, notice_required: bool) -> AppResult<YearRow> {
     let mut errors = Vec::new();
     if body.source.trim().is_empty() {
-        errors.push(FieldError::new("source", "required", "name the official notice the dates come from"));
+        errors.push(FieldError::new(
+            "source",
+            "required",
+            "name the official notice the dates come from",
+        ));
     }
     if notice_required {
-        if body.document_number.as_deref().is_none_or(|n| n.trim().is_empty()) {
-            errors.push(FieldError::new("document_number", "required", "the notice's document number (文号)"));
+        if body
+            .document_number
+            .as_deref()
+            .is_none_or(|n| n.trim().is_empty())
+        {
+            errors.push(FieldError::new(
+                "document_number",
+                "required",
+                "the notice's document number (文号)",
+            ));
         }
         if body.notice_date.is_none() {
-            errors.push(FieldError::new("notice_date", "required", "the date of the notice"));
+            errors.push(FieldError::new(
+                "notice_date",
+                "required",
+                "the date of the notice",
+            ));
         }
     }
     // Where each date was first listed, to name a repeat or a date on both lists.
     let mut seen: BTreeMap<NaiveDate, String> = BTreeMap::new();
-    let lists = [("days_off", &body.days_off), ("adjusted_working_days", &body.adjusted_working_days)];
+    let lists = [
+        ("days_off", &body.days_off),
+        ("adjusted_working_days", &body.adjusted_working_days),
+    ];
     for (list, days) in lists {
         for (index, day) in days.iter().enumerate() {
             let field = format!("{list}[{index}].date");
             if day.date.year() != body.year {
-                errors.push(FieldError::new(&field, "date_outside_year", format!("{} is not in {}", day.date, body.year)));
+                errors.push(FieldError::new(
+                    &field,
+                    "date_outside_year",
+                    format!("{} is not in {}", day.date, body.year),
+                ));
             }
-            if list == "adjusted_working_days" && !matches!(day.date.weekday(), Weekday::Sat | Weekday::Sun) {
-                errors.push(FieldError::new(&field, "adjusted_day_not_weekend", format!("{} is not a Saturday or Sunday", day.date)));
+            if list == "adjusted_working_days"
+                && !matches!(day.date.weekday(), Weekday::Sat | Weekday::Sun)
+            {
+                errors.push(FieldError::new(
+                    &field,
+                    "adjusted_day_not_weekend",
+                    format!("{} is not a Saturday or Sunday", day.date),
+                ));
             }
             match seen.get(&day.date) {
                 Some(first) if first.starts_with(list) => errors.push(FieldError::new(
@@ -178,7 +207,10 @@ fn checked_year(body: CalendarYear, notice_required: bool) -> AppResult<YearRow>
                 Some(first) => errors.push(FieldError::new(
                     &field,
                     "date_on_both_lists",
-                    format!("{} is both a day off and an adjusted working day (see {first})", day.date),
+                    format!(
+                        "{} is both a day off and an adjusted working day (see {first})",
+                        day.date
+                    ),
                 )),
                 None => {
                     seen.insert(day.date, field.clone());
@@ -274,11 +306,17 @@ impl CalendarApi {
             return Err(AppError::invalid_field(
                 "year",
                 "year_mismatch",
-                format!("the body's year {} is not the path's {path_year}", body.year),
+                format!(
+                    "the body's year {} is not the path's {path_year}",
+                    body.year
+                ),
             ));
         }
         let year = checked_year(body, true)?;
-        let version = self.service.put_year(&actor, year, Replace::Allowed).await?;
+        let version = self
+            .service
+            .put_year(&actor, year, Replace::Allowed)
+            .await?;
         let view = Json(YearVersion {
             year: path_year,
             version,
@@ -291,7 +329,11 @@ impl CalendarApi {
     }
 
     /// Every version of a year as loaded, oldest first.
-    #[oai(path = "/admin/calendar/:year/versions", method = "get", tag = "ApiTags::Admin")]
+    #[oai(
+        path = "/admin/calendar/:year/versions",
+        method = "get",
+        tag = "ApiTags::Admin"
+    )]
     async fn versions(
         &self,
         auth: AccessToken,

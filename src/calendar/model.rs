@@ -734,7 +734,10 @@ mod tests {
         let c = official();
         // 2024-12-31 is a Tuesday; 2024 is not loaded: the next weekday.
         assert_eq!(c.add_working_days(d("2024-12-31"), 1), Ok(d("2025-01-02")));
-        assert_eq!(c.provisional_years(d("2024-12-31"), d("2025-01-02")), [2024]);
+        assert_eq!(
+            c.provisional_years(d("2024-12-31"), d("2025-01-02")),
+            [2024]
+        );
         // 2026-12-31 is a Thursday; 2027-01-01 a Friday (New Year, but not yet published).
         assert_eq!(c.add_working_days(d("2026-12-31"), 1), Ok(d("2027-01-01")));
         assert_eq!(c.add_working_days(d("2026-12-31"), 2), Ok(d("2027-01-04")));
@@ -752,8 +755,14 @@ mod tests {
             c.working_days_between(d("2027-01-01"), d("2026-06-01")),
             Ok(0)
         );
-        assert_eq!(c.provisional_years(d("2027-01-01"), d("2026-06-01")), [2027]);
-        assert!(c.provisional_years(d("2025-01-01"), d("2026-12-31")).is_empty());
+        assert_eq!(
+            c.provisional_years(d("2027-01-01"), d("2026-06-01")),
+            [2027]
+        );
+        assert!(
+            c.provisional_years(d("2025-01-01"), d("2026-12-31"))
+                .is_empty()
+        );
         // Nothing loaded at all: plain weekdays throughout.
         assert_eq!(
             Calendar::default().working_days_between(d("2024-06-02"), d("2024-06-09")),
@@ -762,8 +771,14 @@ mod tests {
         // A gap year between loaded ones counts provisionally too, and is named.
         let gap = Calendar::new([official_2025(), YearCalendar::new(2027, [], []).unwrap()]);
         // 2026-01-01 is a Thursday: provisional, so a working day in the gap.
-        assert_eq!(gap.add_working_days(d("2025-12-31"), 1), Ok(d("2026-01-01")));
-        assert_eq!(gap.provisional_years(d("2025-12-01"), d("2027-01-05")), [2026]);
+        assert_eq!(
+            gap.add_working_days(d("2025-12-31"), 1),
+            Ok(d("2026-01-01"))
+        );
+        assert_eq!(
+            gap.provisional_years(d("2025-12-01"), d("2027-01-05")),
+            [2026]
+        );
         assert_eq!(
             gap.working_days_between(d("2025-12-31"), d("2027-01-01")),
             Ok(261 + 1)

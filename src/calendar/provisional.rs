@@ -25,9 +25,19 @@ mod tests {
         assert_eq!(basis(&[]), None);
         assert_eq!(
             basis(&[2027]).as_deref(),
-            Some("2027年节假日安排尚未公布，暂按周一至周五为工作日计算，以国务院公布的节假日安排为准")
+            Some(
+                "2027年节假日安排尚未公布，暂按周一至周五为工作日计算，以国务院公布的节假日安排为准"
+            )
         );
-        assert!(basis(&[2027, 2028]).unwrap().starts_with("2027年、2028年节假日"));
-        assert!(basis(&[2027, 2028, 2029]).unwrap().starts_with("2027年至2029年节假日"));
+        assert!(
+            basis(&[2027, 2028])
+                .unwrap()
+                .starts_with("2027年、2028年节假日")
+        );
+        assert!(
+            basis(&[2027, 2028, 2029])
+                .unwrap()
+                .starts_with("2027年至2029年节假日")
+        );
     }
 }

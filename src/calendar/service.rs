@@ -94,7 +94,11 @@ impl CalendarService {
 
     /// The deadline `working_days` working days after `from` (the day itself for 0: instant
     /// items), with the years it counted provisionally.
-    pub async fn deadline(&self, from: NaiveDate, working_days: u32) -> AppResult<(NaiveDate, Vec<i32>)> {
+    pub async fn deadline(
+        &self,
+        from: NaiveDate,
+        working_days: u32,
+    ) -> AppResult<(NaiveDate, Vec<i32>)> {
         let loaded = self.loaded().await?;
         let deadline = loaded
             .0
@@ -125,7 +129,12 @@ impl CalendarService {
 
     /// Loads a year, or corrects it when `replace` allows: a new version, audited, after which
     /// the deadline recompute tells everybody whose date moved. Returns the version.
-    pub async fn put_year(&self, actor: &Actor, mut year: YearRow, replace: Replace) -> AppResult<i32> {
+    pub async fn put_year(
+        &self,
+        actor: &Actor,
+        mut year: YearRow,
+        replace: Replace,
+    ) -> AppResult<i32> {
         to_year(&year).map_err(|e| calendar_error("days", e))?;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;

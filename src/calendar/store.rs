@@ -128,7 +128,13 @@ pub async fn write_version(
     let kinds: Vec<&str> = year
         .days
         .iter()
-        .map(|d| if d.day_off { "day_off" } else { "adjusted_working_day" })
+        .map(|d| {
+            if d.day_off {
+                "day_off"
+            } else {
+                "adjusted_working_day"
+            }
+        })
         .collect();
     let notes: Vec<Option<String>> = year.days.iter().map(|d| d.note.clone()).collect();
     client

@@ -68,7 +68,10 @@ pub fn decide(
     if today > current {
         return Err(Refusal::AfterDeadline(current));
     }
-    if !calendar.is_working_day(new_deadline).map_err(clock::ClockError::from)? {
+    if !calendar
+        .is_working_day(new_deadline)
+        .map_err(clock::ClockError::from)?
+    {
         return Err(Refusal::NotWorkingDay(new_deadline));
     }
     if new_deadline <= current {
@@ -106,8 +109,9 @@ pub fn check(
     new_deadline: NaiveDate,
     today: NaiveDate,
 ) -> AppResult<()> {
-    decide(calendar, clock, allowance, new_deadline, today)
-        .map_err(|refusal| AppError::invalid_field("new_deadline", refusal.code(), refusal.to_string()))
+    decide(calendar, clock, allowance, new_deadline, today).map_err(|refusal| {
+        AppError::invalid_field("new_deadline", refusal.code(), refusal.to_string())
+    })
 }
 
 #[cfg(test)]
@@ -177,7 +181,10 @@ mod tests {
         assert_eq!(code("2026-11-19", today), "extension_in_past");
         assert_eq!(code("2026-12-05", today), "extension_not_working_day"); // Saturday
         assert_eq!(code("2026-11-27", today), "extension_not_later");
-        assert_eq!(code("2026-12-10", d("2026-12-01")), "extension_after_deadline");
+        assert_eq!(
+            code("2026-12-10", d("2026-12-01")),
+            "extension_after_deadline"
+        );
     }
 
     #[test]

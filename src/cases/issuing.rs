@@ -105,7 +105,9 @@ pub fn plan(
     events
         .iter()
         .filter_map(|event| match event {
-            Event::Accepted { .. } => Some(Planned::Acceptance { decide_by: decide_by.clone() }),
+            Event::Accepted { .. } => Some(Planned::Acceptance {
+                decide_by: decide_by.clone(),
+            }),
             Event::CorrectionRequested { missing, .. } => Some(Planned::Correction {
                 missing: missing.clone(),
             }),

@@ -29,12 +29,12 @@ use crate::audit::{self, AuditEntry};
 use crate::calendar::model::Calendar;
 use crate::calendar::provisional;
 use crate::calendar::service::CalendarService;
-use crate::documents::model::PromisedDeadline;
 use crate::catalog::model::{Guide, StepKind};
-use crate::clock::{Clock, date_in_china};
 use crate::catalog::service::CatalogService;
 use crate::catalog::views::ItemDetail;
+use crate::clock::{Clock, date_in_china};
 use crate::db::Prepare;
+use crate::documents::model::PromisedDeadline;
 use crate::http::{AppError, AppResult, FieldError};
 use crate::identity::model::{Principal, Role, Subject};
 use crate::identity::pii::IdentityKeys;
@@ -52,7 +52,6 @@ const MAX_FILES_PER_MATERIAL: usize = 20;
 const MAX_BACKDATE_DAYS: i64 = 30;
 /// The notice a new case sends its applicant (and agent).
 const SUBMITTED_TEMPLATE: &str = "case.submitted";
-
 
 /// A 404 that says nothing about whether the case exists.
 fn case_not_found() -> AppError {
@@ -1019,7 +1018,13 @@ impl CaseService {
         // acceptance day, a suspension's start or end, an extension's grant, a decision's day.
         let legal_day = occurred_at.map_or(today, date_in_china);
         let calendar = self.calendar.calendar().await?;
-        self.check_action_content(&row, &detail.guide, &mut request.action, &calendar, legal_day)?;
+        self.check_action_content(
+            &row,
+            &detail.guide,
+            &mut request.action,
+            &calendar,
+            legal_day,
+        )?;
 
         let mut outcome =
             transition(&row.state, &request.action, &acting.kind).map_err(transition_problem)?;
@@ -1037,7 +1042,9 @@ impl CaseService {
         let tx = client.transaction().await?;
         if state.stage == Stage::Accepted && row.state.stage != Stage::Accepted {
             // Acceptance issues the number and starts the item's department steps at once.
-            let number = self.allocate_acceptance_number(&tx, &row, legal_day).await?;
+            let number = self
+                .allocate_acceptance_number(&tx, &row, legal_day)
+                .await?;
             acceptance_number = Some(number);
             accepted_on = Some(legal_day);
             let steps = StartStepsPlan::from(detail.as_ref()).steps;

@@ -52,7 +52,12 @@ async fn a_year_not_published_counts_provisionally_and_says_so() {
     assert_eq!(body["provisional"], false);
     assert!(body.get("provisional_basis").is_none(), "{body}");
     // Listing a year that is not loaded is still a 404.
-    expect_problem(app.get("/api/v1/calendar/2027").await, 404, "year_not_loaded").await;
+    expect_problem(
+        app.get("/api/v1/calendar/2027").await,
+        404,
+        "year_not_loaded",
+    )
+    .await;
     app.stop().await;
 }
 
@@ -194,7 +199,10 @@ async fn admins_load_and_correct_a_year_by_its_notice_and_every_version_is_kept(
     let (_, body) = app
         .get_json("/api/v1/calendar/deadline?from=2026-12-31&working_days=1")
         .await;
-    assert_eq!((&body["deadline"], &body["provisional"]), (&json!("2027-01-04"), &json!(false)));
+    assert_eq!(
+        (&body["deadline"], &body["provisional"]),
+        (&json!("2027-01-04"), &json!(false))
+    );
     // A correction: Sunday 1/3 worked in exchange.
     let corrected = notice_2027(
         json!([{"date": "2027-01-01", "note": "元旦"}]),
@@ -206,10 +214,18 @@ async fn admins_load_and_correct_a_year_by_its_notice_and_every_version_is_kept(
     let (status, body) = app.get_json("/api/v1/calendar/2027").await;
     assert_eq!((status, &body["version"]), (200, &json!(2)), "{body}");
     assert_eq!(body["document_number"], "测试〔2026〕1号");
-    let response = app.admin(Method::GET, &format!("{path}/versions")).send().await.unwrap();
+    let response = app
+        .admin(Method::GET, &format!("{path}/versions"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let versions: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(versions["versions"].as_array().unwrap().len(), 2, "{versions}");
+    assert_eq!(
+        versions["versions"].as_array().unwrap().len(),
+        2,
+        "{versions}"
+    );
     assert_eq!(versions["versions"][0]["days"].as_array().unwrap().len(), 1);
     // Both loads are audited.
     let audited: i64 = app
@@ -230,26 +246,47 @@ async fn admins_load_and_correct_a_year_by_its_notice_and_every_version_is_kept(
 async fn bad_loads_are_422s_that_name_the_date_never_500s() {
     let app = spawn_app().await;
     let path = "/api/v1/admin/calendar/2027";
-    let twice = notice_2027(json!([{"date": "2027-01-01"}, {"date": "2027-01-01"}]), json!([]));
+    let twice = notice_2027(
+        json!([{"date": "2027-01-01"}, {"date": "2027-01-01"}]),
+        json!([]),
+    );
     let body = expect_problem(
-        app.admin(Method::PUT, path).json(&twice).send().await.unwrap(),
+        app.admin(Method::PUT, path)
+            .json(&twice)
+            .send()
+            .await
+            .unwrap(),
         422,
         "duplicate_date",
     )
     .await;
     assert_eq!(body["errors"][0]["field"], "days_off[1].date", "{body}");
-    let both = notice_2027(json!([{"date": "2027-01-02"}]), json!([{"date": "2027-01-02"}]));
+    let both = notice_2027(
+        json!([{"date": "2027-01-02"}]),
+        json!([{"date": "2027-01-02"}]),
+    );
     let body = expect_problem(
-        app.admin(Method::PUT, path).json(&both).send().await.unwrap(),
+        app.admin(Method::PUT, path)
+            .json(&both)
+            .send()
+            .await
+            .unwrap(),
         422,
         "date_on_both_lists",
     )
     .await;
-    assert_eq!(body["errors"][0]["field"], "adjusted_working_days[0].date", "{body}");
+    assert_eq!(
+        body["errors"][0]["field"], "adjusted_working_days[0].date",
+        "{body}"
+    );
     let mut unsourced = notice_2027(json!([]), json!([]));
     unsourced.as_object_mut().unwrap().remove("document_number");
     let body = expect_problem(
-        app.admin(Method::PUT, path).json(&unsourced).send().await.unwrap(),
+        app.admin(Method::PUT, path)
+            .json(&unsourced)
+            .send()
+            .await
+            .unwrap(),
         422,
         "required",
     )
@@ -270,12 +307,21 @@ async fn bad_loads_are_422s_that_name_the_date_never_500s() {
     let mut posted = twice.clone();
     posted["year"] = json!(2027);
     expect_problem(
-        app.admin(Method::POST, "/api/v1/admin/calendar").json(&posted).send().await.unwrap(),
+        app.admin(Method::POST, "/api/v1/admin/calendar")
+            .json(&posted)
+            .send()
+            .await
+            .unwrap(),
         422,
         "duplicate_date",
     )
     .await;
     // Nothing was loaded.
-    expect_problem(app.get("/api/v1/calendar/2027").await, 404, "year_not_loaded").await;
+    expect_problem(
+        app.get("/api/v1/calendar/2027").await,
+        404,
+        "year_not_loaded",
+    )
+    .await;
     app.stop().await;
 }

@@ -1452,7 +1452,10 @@ async fn an_extension_needs_a_reason_and_a_later_working_day_and_termination_a_r
     // Within the law: not into the past, not beyond 行政许可法 art. 42's ten working days.
     for (new_deadline, code) in [
         (app.today() - chrono::Duration::days(3), "extension_in_past"),
-        (deadline + chrono::Duration::days(28), "extension_exceeds_allowance"),
+        (
+            deadline + chrono::Duration::days(28),
+            "extension_exceeds_allowance",
+        ),
     ] {
         let (status, body) = call(
             &app,
@@ -1489,7 +1492,11 @@ async fn an_extension_needs_a_reason_and_a_later_working_day_and_termination_a_r
         json!({"reason": "仍需专家意见", "new_deadline": later + chrono::Duration::days(1)}),
     )
     .await;
-    assert_eq!((status, body["code"].as_str()), (422, Some("extension_limit_reached")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("extension_limit_reached")),
+        "{body}"
+    );
     // Only the deciding department's approver extends; reviewers may not.
     let (status, _) = call(
         &app,

@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::cases::{ITEM, act, call, my_case, paper_window_case, set_up, applicant_with_case};
+use crate::cases::{ITEM, act, applicant_with_case, call, my_case, paper_window_case, set_up};
 use crate::identity::{ID_1, ID_2};
 use crate::support::{TestApp, restart_at, spawn_app_at};
 
@@ -44,13 +44,22 @@ async fn deadlines_run_on_provisionally_past_the_calendar_and_move_once_the_year
     let accepted = act(&app, &cast.clerk, &a, "accept", json!({})).await;
     assert_eq!(deadline(&accepted)["deadline"], "2027-01-04", "{accepted}");
     assert_eq!(deadline(&accepted)["provisional"], true);
-    let basis = deadline(&accepted)["provisional_basis"].as_str().unwrap().to_owned();
+    let basis = deadline(&accepted)["provisional_basis"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(basis.contains("2027年节假日安排尚未公布"), "{basis}");
     // The acceptance SMS says the date and its basis: never a missing date.
     let sent = notifications(&app, "case.accepted").await;
     let variables = &sent.last().unwrap().1;
     assert_eq!(variables["deadline"], "2027年01月04日");
-    assert!(variables["deadline_basis"].as_str().unwrap().contains("暂按周一至周五"), "{variables}");
+    assert!(
+        variables["deadline_basis"]
+            .as_str()
+            .unwrap()
+            .contains("暂按周一至周五"),
+        "{variables}"
+    );
 
     // B: a window case accepted on 2026-12-01 and entered today (事后补录): the deadline counts
     // from 12-01 (due 12-15), so it is overdue already.
@@ -78,7 +87,12 @@ async fn deadlines_run_on_provisionally_past_the_calendar_and_move_once_the_year
         crate::support::instant("2026-12-01T10:00:00+08:00"),
         "{backfilled}"
     );
-    assert!(backfilled["backfilled"]["recorded_at"].as_str().unwrap().starts_with("2026-12-21"));
+    assert!(
+        backfilled["backfilled"]["recorded_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-12-21")
+    );
     let gap: i32 = app
         .db()
         .await
@@ -98,14 +112,28 @@ async fn deadlines_run_on_provisionally_past_the_calendar_and_move_once_the_year
     assert_eq!(deadline(&a_now)["deadline"], "2027-01-04");
     assert_eq!(deadline(&a_now)["overdue"], false);
     assert_eq!(deadline(&a_now)["working_days_left"], 0);
-    let (status, inbox) = call(&app, &cast.reviewer, Method::GET, "/api/v1/staff/inbox", json!(null)).await;
+    let (status, inbox) = call(
+        &app,
+        &cast.reviewer,
+        Method::GET,
+        "/api/v1/staff/inbox",
+        json!(null),
+    )
+    .await;
     assert_eq!(status, 200, "{inbox}");
     let entries = inbox["entries"].as_array().unwrap();
     assert!(!entries.is_empty());
     for entry in entries {
         assert!(entry["case"]["deadline"]["deadline"].is_string(), "{entry}");
     }
-    let (status, clerk_inbox) = call(&app, &cast.clerk, Method::GET, "/api/v1/staff/inbox", json!(null)).await;
+    let (status, clerk_inbox) = call(
+        &app,
+        &cast.clerk,
+        Method::GET,
+        "/api/v1/staff/inbox",
+        json!(null),
+    )
+    .await;
     assert_eq!(status, 200);
     let b_now = clerk_inbox["entries"]
         .as_array()
@@ -130,7 +158,9 @@ async fn deadlines_run_on_provisionally_past_the_calendar_and_move_once_the_year
         "days_off": [{"date": "2027-01-01", "note": "元旦"}],
         "adjusted_working_days": []
     });
-    let (status, body) = app.admin_json(Method::PUT, "/api/v1/admin/calendar/2027", &notice).await;
+    let (status, body) = app
+        .admin_json(Method::PUT, "/api/v1/admin/calendar/2027", &notice)
+        .await;
     assert_eq!(status, 201, "{body}");
     let a_moved = wait_for_event(&app, &token, &a, "deadline_recomputed").await;
     assert_eq!(deadline(&a_moved)["deadline"], "2027-01-05");
@@ -149,16 +179,26 @@ async fn deadlines_run_on_provisionally_past_the_calendar_and_move_once_the_year
     assert_eq!(told[0].1["new_deadline"], "2027年01月05日");
     let staff_told = notifications(&app, "staff.deadline_recomputed").await;
     assert!(!staff_told.is_empty());
-    assert!(staff_told.iter().all(|(owner, _)| owner.starts_with("staff:")), "{staff_told:?}");
+    assert!(
+        staff_told
+            .iter()
+            .all(|(owner, _)| owner.starts_with("staff:")),
+        "{staff_told:?}"
+    );
     // B's deadline did not move: no event, no notice.
     let clerk_view = act_view(&app, &cast.clerk, &b).await;
     assert!(!kinds(&clerk_view).contains(&"deadline_recomputed".to_owned()));
 
     // Loading the same days again moves nothing and tells nobody twice.
-    let (status, body) = app.admin_json(Method::PUT, "/api/v1/admin/calendar/2027", &notice).await;
+    let (status, body) = app
+        .admin_json(Method::PUT, "/api/v1/admin/calendar/2027", &notice)
+        .await;
     assert_eq!((status, &body["version"]), (200, &json!(2)), "{body}");
     wait_for_job(&app, 2).await;
-    assert_eq!(notifications(&app, "case.deadline_recomputed").await.len(), 1);
+    assert_eq!(
+        notifications(&app, "case.deadline_recomputed").await.len(),
+        1
+    );
     let _ = ITEM;
     app.stop().await;
 }
@@ -174,7 +214,14 @@ fn kinds(case: &Value) -> Vec<String> {
 
 /// The staff view of a case.
 async fn act_view(app: &TestApp, token: &str, id: &str) -> Value {
-    let (status, case) = call(app, token, Method::GET, &format!("/api/v1/staff/cases/{id}"), json!(null)).await;
+    let (status, case) = call(
+        app,
+        token,
+        Method::GET,
+        &format!("/api/v1/staff/cases/{id}"),
+        json!(null),
+    )
+    .await;
     assert_eq!(status, 200, "{case}");
     case
 }

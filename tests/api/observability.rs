@@ -5,9 +5,7 @@ use fingertip::config::Secret;
 use serde_json::json;
 
 use crate::catalog::{complete_draft, create_departments, create_item, publish_item};
-use crate::support::{
-    TestApp, expect_problem, spawn_app, spawn_app_with,
-};
+use crate::support::{TestApp, expect_problem, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn health_and_readiness_answer_ok_on_a_migrated_database() {
@@ -203,7 +201,9 @@ async fn metrics_show_how_far_the_calendar_reaches_beside_the_longest_promised_l
         }
     };
     assert_eq!(warned(&app).await, 1, "one admin, one notice");
-    let app = crate::support::restart_at(app.stop_keeping_data().await, "2026-11-19T10:00:00+08:00").await;
+    let app =
+        crate::support::restart_at(app.stop_keeping_data().await, "2026-11-19T10:00:00+08:00")
+            .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(warned(&app).await, 1, "not again within the week");
     app.stop().await;

@@ -146,7 +146,12 @@ impl CaseService {
                 )
                 .await?;
                 tx.commit().await?;
-                tracing::info!(year = job.year, version = job.version, moved, "deadlines recomputed");
+                tracing::info!(
+                    year = job.year,
+                    version = job.version,
+                    moved,
+                    "deadlines recomputed"
+                );
                 return Ok(moved);
             };
             let mut moved_here = 0i32;
