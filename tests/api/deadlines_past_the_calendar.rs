@@ -256,3 +256,81 @@ async fn wait_for_job(app: &TestApp, version: i32) {
     }
     panic!("the recompute of 2027 v{version} did not finish");
 }
+
+#[tokio::test]
+async fn a_recompute_cut_off_by_a_crash_resumes_after_the_last_case_it_committed() {
+    let app = spawn_app_at(DECEMBER).await;
+    let cast = set_up(&app).await;
+    let mut ids = Vec::new();
+    for (phone, id) in [("13900139111", ID_1), ("13900139112", ID_2), ("13900139113", "110105198001010016")] {
+        let (_, case) = applicant_with_case(&app, phone, id).await;
+        let id = case["id"].as_str().unwrap().to_owned();
+        act(&app, &cast.clerk, &id, "accept", json!({})).await;
+        ids.push(id);
+    }
+    ids.sort();
+    let (database, data_dir) = app.stop_keeping_data().await;
+    // What a crash leaves: 2027 loaded (New Year's Day off) and its job's first batch committed
+    // up to the first case, the process gone before the rest.
+    {
+        let (client, connection) =
+            tokio_postgres::connect(&database.connection_string, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        client
+            .batch_execute(
+                "INSERT INTO calendar_year (year, source, document_number, notice_date, version)
+                     VALUES (2027, '测试通知', '测试〔2026〕2号', '2026-12-20', 1);
+                 INSERT INTO calendar_day (day, year, kind, note)
+                     VALUES ('2027-01-01', 2027, 'day_off', '元旦');
+                 INSERT INTO calendar_year_version (year, version, source, days, loaded_by)
+                     VALUES (2027, 1, '测试通知',
+                             '[{\"date\": \"2027-01-01\", \"kind\": \"day_off\", \"note\": \"元旦\"}]',
+                             'test');",
+            )
+            .await
+            .unwrap();
+        client
+            .execute(
+                "INSERT INTO calendar_recompute_job (year, version, after_case, cases_seen)
+                 VALUES (2027, 1, $1::text::uuid, 1)",
+                &[&ids[0]],
+            )
+            .await
+            .unwrap();
+    }
+    // The next start resumes: the two cases after the cursor are recomputed, the first is not.
+    let app = restart_at((database, data_dir), DECEMBER).await;
+    let db = app.db().await;
+    let mut finished = None;
+    for _ in 0..400 {
+        let row = db
+            .query_one(
+                "SELECT finished_at IS NOT NULL, cases_seen, cases_moved FROM calendar_recompute_job
+                  WHERE year = 2027 AND version = 1",
+                &[],
+            )
+            .await
+            .unwrap();
+        if row.get::<_, bool>(0) {
+            finished = Some((row.get::<_, i32>(1), row.get::<_, i32>(2)));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(finished, Some((3, 2)), "seen 1 before the crash and 2 after; 2 moved");
+    let events: Vec<String> = db
+        .query(
+            "SELECT case_id::text FROM case_event WHERE kind = 'deadline_recomputed' ORDER BY case_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(events, ids[1..].to_vec());
+    assert_eq!(notifications(&app, "case.deadline_recomputed").await.len(), 2);
+    app.stop().await;
+}
