@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use fingertip::documents::seal_image::SEAL_DIAMETER_PT;
 use fingertip::documents::{
     Applicant, DocumentData, DocumentFonts, DocumentKind, HolderId, LicenceFields, SealAppearance,
@@ -165,7 +165,7 @@ fn main() {
                         appearance: &image,
                         signer: &signer,
                         chain: &chain,
-                        signing_time: Utc::now(),
+                        signing_time: fingertip::clock::system_time(),
                         name: Some(data.department.clone()),
                         reason: Some(kind.title()),
                         location: None,
@@ -184,7 +184,7 @@ fn main() {
                     appearance: &image,
                     signer: &signer,
                     chain: &chain,
-                    signing_time: Utc::now(),
+                    signing_time: fingertip::clock::system_time(),
                     name: Some(data.department.clone()),
                     reason: Some(kind.title()),
                     location: None,
@@ -234,7 +234,7 @@ fn main() {
                                     appearance: image,
                                     signer,
                                     chain,
-                                    signing_time: Utc::now(),
+                                    signing_time: fingertip::clock::system_time(),
                                     name: Some(data.department.clone()),
                                     reason: Some(kind.title()),
                                     location: None,

@@ -88,6 +88,7 @@ impl Services {
             pool.clone(),
             Arc::new(secrets.seal),
             config.cases.seal_ca_name.clone(),
+            config.clock(),
         );
         let clock = config.clock();
         let calendar = Arc::new(CalendarService::new(pool.clone(), clock));

@@ -55,6 +55,15 @@ impl Clock {
     }
 }
 
+/// The outside world's time, for what must agree with it whatever the application clock says:
+/// request signatures and timestamps sent to providers, the validity of certificates and tokens,
+/// and the identity gateway's and the hub's security windows (seconds to hours, counted in the
+/// database by `now()`). Dates of the law (acceptance, deadlines, seals, licences) read
+/// [`Clock`]. `clippy.toml` forbids `Utc::now()` everywhere else.
+pub fn system_time() -> DateTime<Utc> {
+    system_now()
+}
+
 /// The calendar date in Asia/Shanghai of an instant.
 pub fn date_in_china(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&shanghai()).date_naive()

@@ -155,12 +155,13 @@ pub fn create_secret_file(path: &Path, contents: &[u8]) -> io::Result<bool> {
 }
 
 fn temporary_sibling(path: &Path) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    // Unique among concurrent writers: the process and a random suffix.
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp.{}.{nanos}", std::process::id()));
+    name.push(format!(
+        ".tmp.{}.{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
     path.with_file_name(name)
 }
 

@@ -22,7 +22,7 @@ use pki::{DP_BASE, chain, der, dev, file_config, key, sign, sm2_sign, standard_f
 const CHALLENGE: &[u8] = b"fingertip login challenge 2026-01-01T00:00:00Z nonce=3f9a";
 
 fn now() -> DateTime<Utc> {
-    Utc::now()
+    fingertip::clock::system_time()
 }
 
 /// Trusts the RSA and SM2 dev roots; CRLs from the distribution points, rewritten to `server`.

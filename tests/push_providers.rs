@@ -46,7 +46,7 @@ fn shifted_clock() -> (Arc<AtomicI64>, impl Fn() -> i64 + Send + Sync + 'static)
     let offset = Arc::new(AtomicI64::new(0));
     let shared = offset.clone();
     (offset, move || {
-        chrono::Utc::now().timestamp() + shared.load(Ordering::SeqCst)
+        fingertip::clock::system_time().timestamp() + shared.load(Ordering::SeqCst)
     })
 }
 
@@ -142,7 +142,7 @@ async fn apns_delivers_over_http2_reusing_one_provider_token() {
         )
     );
     let expiration: i64 = first.expiration.as_deref().unwrap().parse().unwrap();
-    assert!(expiration > chrono::Utc::now().timestamp());
+    assert!(expiration > fingertip::clock::system_time().timestamp());
     assert_eq!(
         first.payload,
         json!({"aps": {"alert": {"title": "办件进度", "body": "您的申请已受理，请留意后续通知。"},

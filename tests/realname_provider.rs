@@ -238,7 +238,7 @@ async fn the_fake_refuses_replays_and_skewed_timestamps() {
             .body(body)
             .send()
     };
-    let now = chrono::Utc::now().timestamp();
+    let now = fingertip::clock::system_time().timestamp();
     let first = send(now, "0123456789abcdef0123456789abcdef").await.unwrap();
     assert_eq!(first.status(), 200);
     let replay = send(now, "0123456789abcdef0123456789abcdef").await.unwrap();

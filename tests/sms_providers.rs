@@ -209,7 +209,9 @@ async fn aliyun_fake_refuses_replays_unsigned_headers_and_tampering() {
         ("TemplateCode", "SMS_1"),
     ];
     let query = aliyun_client::canonical_query_string(&params);
-    let date = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let date = fingertip::clock::system_time()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
     let empty = aliyun_client::sha256_hex(b"");
     let send = |query: String, extra: Option<(&'static str, &'static str)>, sign_extra: bool| {
         let mut headers = vec![
@@ -448,7 +450,7 @@ async fn tencent_fake_refuses_expired_and_misdated_signatures() {
                 .to_owned()
         }
     };
-    let now = chrono::Utc::now().timestamp();
+    let now = fingertip::clock::system_time().timestamp();
     assert_eq!(
         send(now - 600, now - 600).await,
         "AuthFailure.SignatureExpire"

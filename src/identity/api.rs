@@ -463,7 +463,12 @@ impl IdentityApi {
         enterprises.use_challenge(&b.challenge).await?;
         let certificate = enterprises
             .verifier
-            .verify_personal_challenge(&chain, b.challenge.as_bytes(), &signature, Utc::now())
+            .verify_personal_challenge(
+                &chain,
+                b.challenge.as_bytes(),
+                &signature,
+                crate::clock::system_time(),
+            )
             .await
             .map_err(|e| super::enterprises::certificate_refused(&e))?;
         let issued = staff::certificate_login(
@@ -754,7 +759,7 @@ impl IdentityApi {
         let certificate = self
             .enterprises()?
             .verifier
-            .verify_personal_chain(&chain, Utc::now())
+            .verify_personal_chain(&chain, crate::clock::system_time())
             .await
             .map_err(|e| super::enterprises::certificate_refused(&e))?;
         staff::bind_certificate(&self.pool, &principal.actor(), staff_id, &certificate).await?;

@@ -101,7 +101,7 @@ pub fn check_character(first17: &[u8]) -> Option<char> {
 
 /// Today in China (UTC+8), which is where "born in the future" is judged.
 fn today_in_china() -> NaiveDate {
-    (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive()
+    (crate::clock::system_time() + chrono::Duration::hours(8)).date_naive()
 }
 
 impl CitizenIdNumber {

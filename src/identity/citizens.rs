@@ -133,7 +133,7 @@ impl Citizens {
             recent.ip_oldest_hour = ip_row.get(0);
             recent.ip_count_hour = ip_row.get(1);
         }
-        let now = Utc::now();
+        let now = crate::clock::system_time();
         if let Err(wait) = otp::may_send(&self.otp.limits, &recent, now) {
             return Err(AppError::TooManyRequests {
                 retry_after_seconds: wait,
@@ -217,7 +217,7 @@ impl Citizens {
         let stored: Vec<u8> = row.get(1);
         let attempts: i32 = row.get(2);
         let expires_at: DateTime<Utc> = row.get(3);
-        if expires_at <= Utc::now() {
+        if expires_at <= crate::clock::system_time() {
             return Err(AppError::Unauthorized {
                 code: "otp_expired",
                 detail: "the code has expired; ask for a new one".to_owned(),

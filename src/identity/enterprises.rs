@@ -114,7 +114,7 @@ impl Enterprises {
         SystemRandom::new()
             .fill(&mut nonce)
             .map_err(|_| anyhow::anyhow!("the system random generator failed"))?;
-        let expires_at = Utc::now() + self.challenge_lifetime;
+        let expires_at = crate::clock::system_time() + self.challenge_lifetime;
         let challenge = format!(
             "{CHALLENGE_PREFIX}{}:{}",
             URL_SAFE_NO_PAD.encode(nonce),
@@ -144,7 +144,12 @@ impl Enterprises {
         self.use_challenge(challenge).await?;
         let verified = match self
             .verifier
-            .verify_signed_challenge(&chain, challenge.as_bytes(), &signature, Utc::now())
+            .verify_signed_challenge(
+                &chain,
+                challenge.as_bytes(),
+                &signature,
+                crate::clock::system_time(),
+            )
             .await
         {
             Ok(verified) => verified,

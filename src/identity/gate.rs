@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use deadpool_postgres::Pool;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
@@ -79,7 +78,7 @@ impl Gate {
     pub async fn authenticate(&self, token: &AccessToken) -> AppResult<Principal> {
         let access = self
             .sessions
-            .verify(&self.signer, &token.0.token, Utc::now())
+            .verify(&self.signer, &token.0.token, crate::clock::system_time())
             .map_err(|e| AppError::Unauthorized {
                 code: e.code(),
                 detail: e.to_string(),

@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn a_second_code_within_a_minute_waits_for_the_rest_of_the_minute() {
-        let now = Utc::now();
+        let now = crate::clock::system_time();
         let recent = RecentSends {
             phone_last: Some(now - Duration::seconds(20)),
             phone_oldest_today: Some(now - Duration::seconds(20)),
@@ -142,7 +142,7 @@ mod tests {
 
     #[test]
     fn the_eleventh_code_of_a_day_waits_until_the_first_leaves_the_window() {
-        let now = Utc::now();
+        let now = crate::clock::system_time();
         let recent = RecentSends {
             phone_last: Some(now - Duration::hours(1)),
             phone_oldest_today: Some(now - Duration::hours(20)),
@@ -154,7 +154,7 @@ mod tests {
 
     #[test]
     fn one_address_asking_for_many_phones_is_limited() {
-        let now = Utc::now();
+        let now = crate::clock::system_time();
         let recent = RecentSends {
             ip_oldest_hour: Some(now - Duration::minutes(30)),
             ip_count_hour: 30,

@@ -330,7 +330,7 @@ mod tests {
         use crate::keys::SigningKey;
         let signer = TokenSigner::new(SigningKey::generate().unwrap(), 60);
         let cache = listening_cache();
-        let now = Utc::now();
+        let now = crate::clock::system_time();
         let token = signer.issue(citizen(), Uuid::new_v4(), Assurance::RealNameVerified, now);
         assert!(cache.verify(&signer, &token, now).is_ok());
         assert_eq!(

@@ -73,7 +73,7 @@ pub async fn start(
     client: &ClientInfo,
 ) -> AppResult<IssuedTokens> {
     let session_id = Uuid::new_v4();
-    let now = Utc::now();
+    let now = crate::clock::system_time();
     tx.execute(
         "INSERT INTO auth_session (id, subject, assurance, method, user_agent, client_ip)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -185,7 +185,7 @@ pub async fn refresh(
             "this refresh token was already used; the session is revoked for safety",
         ));
     }
-    let now = Utc::now();
+    let now = crate::clock::system_time();
     if expires_at <= now {
         return Err(refresh_refused(
             "refresh_token_expired",

@@ -52,7 +52,9 @@ pub async fn login(
         if failures >= lockout.failures_per_ip_hourly {
             let oldest: Option<DateTime<Utc>> = row.get(1);
             let retry = oldest.map_or(3600, |t| {
-                (t + Duration::hours(1) - Utc::now()).num_seconds().max(1)
+                (t + Duration::hours(1) - crate::clock::system_time())
+                    .num_seconds()
+                    .max(1)
             });
             return Err(AppError::TooManyRequests {
                 retry_after_seconds: retry as u64,
@@ -78,7 +80,7 @@ pub async fn login(
     let active: bool = row.get(2);
     let failed_attempts: i32 = row.get(3);
     let locked_until: Option<DateTime<Utc>> = row.get(4);
-    let now = Utc::now();
+    let now = crate::clock::system_time();
     if let Some(until) = locked_until.filter(|u| *u > now) {
         record_failure(&tx, client, username, Some(staff_id), "locked").await?;
         tx.commit().await?;
@@ -260,7 +262,7 @@ pub async fn certificate_login(
             detail: "this staff account is disabled".to_owned(),
         });
     }
-    if locked_until.is_some_and(|u| u > Utc::now()) {
+    if locked_until.is_some_and(|u| u > crate::clock::system_time()) {
         return Err(AppError::Status {
             status: poem::http::StatusCode::LOCKED,
             code: "account_locked",

@@ -192,7 +192,7 @@ mod tests {
     #[test]
     fn an_issued_token_verifies_until_it_expires() {
         let signer = signer();
-        let now = Utc::now();
+        let now = crate::clock::system_time();
         let subject = Subject::Citizen(Uuid::new_v4());
         let session = Uuid::new_v4();
         let token = signer.issue(subject, session, Assurance::RealNameVerified, now);
@@ -212,7 +212,7 @@ mod tests {
     #[test]
     fn tampered_or_foreign_tokens_are_refused() {
         let signer = signer();
-        let now = Utc::now();
+        let now = crate::clock::system_time();
         let token = signer.issue(
             Subject::Citizen(Uuid::new_v4()),
             Uuid::new_v4(),

@@ -153,6 +153,13 @@ pub async fn by_share(
 mod tests {
     use super::*;
 
+    /// A fixed instant: no test depends on the real date.
+    fn test_now() -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339("2026-11-16T10:00:00+08:00")
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    }
+
     fn licence(valid_to: Option<NaiveDate>, revoked: bool) -> LicenceRecord {
         let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         LicenceRecord {
@@ -169,11 +176,11 @@ mod tests {
             department_name: "大安市市场监督管理局".into(),
             valid_from: day("2026-11-23"),
             valid_to,
-            revoked_at: revoked.then(Utc::now),
+            revoked_at: revoked.then(test_now),
             revoked_reason: revoked.then(|| "以欺骗手段取得许可".into()),
             sha256: "0".repeat(64),
             verify_token: "t".into(),
-            issued_at: Utc::now(),
+            issued_at: test_now(),
         }
     }
 

@@ -201,7 +201,7 @@ impl NotifyEmailApi {
             .await?;
         let (count, oldest): (i64, Option<DateTime<Utc>>) = (recent.get(0), recent.get(1));
         if count >= self.settings.codes_per_hour {
-            let now = Utc::now();
+            let now = crate::clock::system_time();
             let until = oldest.unwrap_or(now) + Duration::hours(1);
             return Err(AppError::TooManyRequests {
                 retry_after_seconds: (until - now).num_seconds().max(1) as u64,

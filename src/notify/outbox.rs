@@ -505,7 +505,7 @@ pub fn plan(
     let owner_has_no_email = owner.is_some() && email.is_none();
     let push_delay = match preferences.quiet_hours {
         Some((start, end)) if !model::is_essential(new.must_reach, new.priority) => {
-            let now = chrono::Utc::now();
+            let now = crate::clock::system_time();
             model::quiet_until(now, start, end)
                 .and_then(|until| (until - now).to_std().ok())
                 .unwrap_or(Duration::ZERO)

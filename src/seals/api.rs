@@ -140,12 +140,15 @@ impl SealsApi {
     ) -> AppResult<SealCreated> {
         let (principal, department) = self.department_admin(&auth, &code.0).await?;
         let body = body.parse()?;
-        let imported =
-            super::import::check_import(&body.key_pem, &body.certificate_chain, chrono::Utc::now())
-                .map_err(|e| AppError::Invalid {
-                    code: "invalid_seal_import",
-                    errors: vec![e],
-                })?;
+        let imported = super::import::check_import(
+            &body.key_pem,
+            &body.certificate_chain,
+            self.registry.clock().now(),
+        )
+        .map_err(|e| AppError::Invalid {
+            code: "invalid_seal_import",
+            errors: vec![e],
+        })?;
         Ok(SealCreated::Created(Json(
             self.registry
                 .import(

@@ -120,7 +120,10 @@ mod tests {
 
     #[test]
     fn seal_certificates_chain_to_the_root_and_allow_non_repudiation() {
-        let now = Utc::now();
+        // A fixed instant: no test depends on the real date.
+        let now = DateTime::parse_from_rfc3339("2026-11-16T10:00:00+08:00")
+            .unwrap()
+            .with_timezone(&Utc);
         let root = new_root("指尖办电子印章测试根CA", now).unwrap();
         let seal = issue_seal(
             &root.certificate_der,

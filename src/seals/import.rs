@@ -146,11 +146,18 @@ pub fn check_import(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fixed instant: no test depends on the real date.
+    fn test_now() -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339("2026-11-16T10:00:00+08:00")
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    }
     use crate::seals::authority::{self, SealSubject};
     use crate::seals::registry::pem;
 
     fn issued() -> (String, Vec<String>) {
-        let root = authority::new_root("测试印章根CA", Utc::now()).unwrap();
+        let root = authority::new_root("测试印章根CA", test_now()).unwrap();
         let root_der = root.certificate_der;
         let seal = authority::issue_seal(
             &root_der,
@@ -160,7 +167,7 @@ mod tests {
                 department_code: "DA-SCJG",
                 label: "行政审批专用章",
             },
-            Utc::now(),
+            test_now(),
         )
         .unwrap();
         (
@@ -175,7 +182,7 @@ mod tests {
     #[test]
     fn a_key_with_its_chain_to_a_root_is_accepted() {
         let (key, chain) = issued();
-        let imported = check_import(&key, &chain, Utc::now()).unwrap();
+        let imported = check_import(&key, &chain, test_now()).unwrap();
         assert_eq!(imported.chain_der.len(), 1);
         assert!(!imported.serial_hex.is_empty());
     }
@@ -184,23 +191,23 @@ mod tests {
     fn another_key_a_missing_root_and_garbage_are_refused() {
         let (key, chain) = issued();
         let (other_key, _) = issued();
-        let err = check_import(&other_key, &chain, Utc::now()).unwrap_err();
+        let err = check_import(&other_key, &chain, test_now()).unwrap_err();
         assert_eq!(err.code, "key_certificate_mismatch");
-        let err = check_import(&key, &chain[..1], Utc::now()).unwrap_err();
+        let err = check_import(&key, &chain[..1], test_now()).unwrap_err();
         assert_eq!(err.code, "chain_incomplete");
-        let err = check_import("not pem", &chain, Utc::now()).unwrap_err();
+        let err = check_import("not pem", &chain, test_now()).unwrap_err();
         assert_eq!(err.field, "key_pem");
-        let err = check_import(&key, &[], Utc::now()).unwrap_err();
+        let err = check_import(&key, &[], test_now()).unwrap_err();
         assert_eq!(err.code, "invalid_chain_length");
         let (_, other_chain) = issued();
         let err = check_import(
             &key,
             &[chain[0].clone(), other_chain[1].clone()],
-            Utc::now(),
+            test_now(),
         )
         .unwrap_err();
         assert_eq!(err.code, "chain_broken");
-        let later = Utc::now() + chrono::Duration::days(365 * 30);
+        let later = test_now() + chrono::Duration::days(365 * 30);
         let err = check_import(&key, &chain, later).unwrap_err();
         assert_eq!(err.code, "certificate_not_valid_now");
     }

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::authority::{self, SealSubject};
 use crate::audit::{self, AuditEntry};
+use crate::clock::Clock;
 use crate::http::{AppError, AppResult};
 use crate::identity::pii::IdentityKeys;
 
@@ -137,6 +138,7 @@ pub struct SealRegistry {
     pool: Pool,
     keys: Arc<IdentityKeys>,
     ca_name: String,
+    clock: Clock,
 }
 
 const SEAL_VIEW: &str =
@@ -171,12 +173,19 @@ fn view(row: &tokio_postgres::Row) -> SealView {
 }
 
 impl SealRegistry {
-    pub fn new(pool: Pool, keys: Arc<IdentityKeys>, ca_name: String) -> Self {
+    pub fn new(pool: Pool, keys: Arc<IdentityKeys>, ca_name: String, clock: Clock) -> Self {
         SealRegistry {
             pool,
             keys,
             ca_name,
+            clock,
         }
+    }
+
+    /// The application's clock: seal certificates are valid from the moment the documents they
+    /// seal are signed at.
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// The seal CA's certificate and key, created on first use (one creator at a time).
@@ -203,7 +212,7 @@ impl SealRegistry {
                 .map_err(|e| anyhow::anyhow!("opening the seal CA key: {e}"))?;
             return Ok((row.get(1), key));
         }
-        let issued = authority::new_root(&self.ca_name, Utc::now())
+        let issued = authority::new_root(&self.ca_name, self.clock.now())
             .map_err(|e| anyhow::anyhow!("creating the seal CA: {e}"))?;
         let id = Uuid::new_v4();
         let sealed = self
@@ -274,7 +283,7 @@ impl SealRegistry {
                 department_code: &code,
                 label: &label,
             },
-            Utc::now(),
+            self.clock.now(),
         )
         .map_err(|e| anyhow::anyhow!("issuing a seal certificate: {e}"))?;
         let id = self

@@ -262,7 +262,11 @@ async fn a_recompute_cut_off_by_a_crash_resumes_after_the_last_case_it_committed
     let app = spawn_app_at(DECEMBER).await;
     let cast = set_up(&app).await;
     let mut ids = Vec::new();
-    for (phone, id) in [("13900139111", ID_1), ("13900139112", ID_2), ("13900139113", "110105198001010016")] {
+    for (phone, id) in [
+        ("13900139111", ID_1),
+        ("13900139112", ID_2),
+        ("13900139113", "110105198001010016"),
+    ] {
         let (_, case) = applicant_with_case(&app, phone, id).await;
         let id = case["id"].as_str().unwrap().to_owned();
         act(&app, &cast.clerk, &id, "accept", json!({})).await;
@@ -319,7 +323,11 @@ async fn a_recompute_cut_off_by_a_crash_resumes_after_the_last_case_it_committed
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    assert_eq!(finished, Some((3, 2)), "seen 1 before the crash and 2 after; 2 moved");
+    assert_eq!(
+        finished,
+        Some((3, 2)),
+        "seen 1 before the crash and 2 after; 2 moved"
+    );
     let events: Vec<String> = db
         .query(
             "SELECT case_id::text FROM case_event WHERE kind = 'deadline_recomputed' ORDER BY case_id",
@@ -331,6 +339,9 @@ async fn a_recompute_cut_off_by_a_crash_resumes_after_the_last_case_it_committed
         .map(|r| r.get(0))
         .collect();
     assert_eq!(events, ids[1..].to_vec());
-    assert_eq!(notifications(&app, "case.deadline_recomputed").await.len(), 2);
+    assert_eq!(
+        notifications(&app, "case.deadline_recomputed").await.len(),
+        2
+    );
     app.stop().await;
 }

@@ -886,7 +886,7 @@ async fn department_admins_grant_roles_in_their_own_department_only_and_ab_backu
     assert_eq!(problem["field"], "item_code");
 
     // AB岗: b.clerk covers a.clerk for a day and, meanwhile, holds a.clerk's handling roles.
-    let now = chrono::Utc::now();
+    let now = fingertip::clock::system_time();
     let designation = app
         .with_token(
             Method::POST,

@@ -1,7 +1,7 @@
 //! The notification hub from the app (`/api/v1/me/…`): push devices, the inbox, channel
 //! preferences and quiet hours — each account sees and touches only its own.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -477,7 +477,7 @@ async fn quiet_hours_delay_a_normal_push_until_they_end_but_not_a_legal_notice()
     let (status, _) = register_device(&app, &me, APNS_TOKEN).await;
     assert_eq!(status, 201);
     // Quiet from an hour ago until two hours from now, Shanghai time.
-    let local = (Utc::now() + Duration::hours(8)).time();
+    let local = (fingertip::clock::system_time() + Duration::hours(8)).time();
     let start = (local - Duration::hours(1)).format("%H:%M").to_string();
     let end = (local + Duration::hours(2)).format("%H:%M").to_string();
     let (status, prefs) = json_call(

@@ -155,7 +155,7 @@ async fn a_seal_made_by_a_real_ca_is_imported_checked_and_its_root_published() {
     let app = spawn_app().await;
     create_departments(&app).await;
     // "The real CA": not the platform's.
-    let root = new_root("某电子认证服务有限公司 SM2 根CA", chrono::Utc::now()).unwrap();
+    let root = new_root("某电子认证服务有限公司 SM2 根CA", app.now()).unwrap();
     let seal = issue_seal(
         &root.certificate_der,
         &root.key_pkcs8,
@@ -164,7 +164,7 @@ async fn a_seal_made_by_a_real_ca_is_imported_checked_and_its_root_published() {
             department_code: "DA-SCJG",
             label: "行政审批专用章",
         },
-        chrono::Utc::now(),
+        app.now(),
     )
     .unwrap();
     let key_pem = pem("PRIVATE KEY", &seal.key_pkcs8);

@@ -232,10 +232,7 @@ async fn start_cluster(target_tmp: &Path) -> Result<EmbeddedCluster, String> {
 const ABANDONED_AFTER_SECONDS: u64 = 3600;
 
 fn unix_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs())
-        .unwrap_or_default()
+    u64::try_from(fingertip::clock::system_time().timestamp()).unwrap_or_default()
 }
 
 /// When a `test_<unix seconds>_<uuid>` database was created (None for other names).

@@ -111,7 +111,7 @@ struct CrlExpiry {
 
 impl CrlExpiry {
     fn ttl(&self, crl: &Crl) -> Duration {
-        let now = chrono::Utc::now().timestamp();
+        let now = crate::clock::system_time().timestamp();
         match crl.next_update {
             Some(next) => {
                 let until_next = Duration::from_secs(u64::try_from(next - now).unwrap_or(0));

@@ -279,7 +279,7 @@ pub fn identify_peer(
     let chain = peer_certificate_chain(remote).ok_or_else(|| {
         CertificateError::Malformed("the connection carries no client certificate".to_owned())
     })?;
-    verifier.verify_chain_cached(&chain, Utc::now())
+    verifier.verify_chain_cached(&chain, crate::clock::system_time())
 }
 
 /// The client's socket address of a request accepted by [`MtlsAcceptor`].

@@ -213,7 +213,7 @@ impl HttpRealNameProvider {
         id: &CitizenIdNumber,
     ) -> Result<RealNameVerdict, RealNameError> {
         let request_id = uuid::Uuid::new_v4().to_string();
-        let timestamp = chrono::Utc::now().timestamp();
+        let timestamp = crate::clock::system_time().timestamp();
         let body = serde_json::to_vec(&VerifyRequest {
             request_id: &request_id,
             name,
@@ -286,7 +286,7 @@ impl HttpRealNameProvider {
         }
         let skew = response_timestamp
             .parse::<i64>()
-            .map(|t| (chrono::Utc::now().timestamp() - t).abs());
+            .map(|t| (crate::clock::system_time().timestamp() - t).abs());
         if !matches!(skew, Ok(s) if s <= MAX_SKEW_SECONDS) {
             return Err(RealNameError::Rejected(
                 "the response timestamp is missing or too far from our clock".to_owned(),

@@ -308,7 +308,9 @@ impl AliyunSms {
         }
 
         let body: &[u8] = b"";
-        let date = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let date = crate::clock::system_time()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         let content_sha256 = sha256_hex(body);
         let acs_headers = [

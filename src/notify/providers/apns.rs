@@ -116,7 +116,7 @@ impl Apns {
             key,
             rng,
             client,
-            clock: Arc::new(|| chrono::Utc::now().timestamp()),
+            clock: Arc::new(|| crate::clock::system_time().timestamp()),
             token: Mutex::new(None),
         })
     }

@@ -82,7 +82,7 @@ impl Fcm {
             key,
             rng: SystemRandom::new(),
             client,
-            clock: Arc::new(|| chrono::Utc::now().timestamp()),
+            clock: Arc::new(|| crate::clock::system_time().timestamp()),
             token: TokenCache::default(),
         })
     }

@@ -65,7 +65,7 @@ impl Huawei {
         Ok(Huawei {
             config,
             client,
-            clock: Arc::new(|| chrono::Utc::now().timestamp()),
+            clock: Arc::new(|| crate::clock::system_time().timestamp()),
             token: TokenCache::default(),
         })
     }

@@ -358,7 +358,7 @@ impl TencentSms {
         });
         let payload = serde_json::to_vec(&body)
             .map_err(|e| SendError::Permanent(format!("request body: {e}")))?;
-        let timestamp = chrono::Utc::now().timestamp();
+        let timestamp = crate::clock::system_time().timestamp();
         let signature = sign_tc3(
             self.config.secret_key.expose(),
             SERVICE,

@@ -369,7 +369,9 @@ impl Inner {
                 "Specified time stamp or date value is not well formatted.",
             ));
         };
-        let skew = (chrono::Utc::now().naive_utc() - date).num_seconds().abs();
+        let skew = (fingertip::clock::system_time().naive_utc() - date)
+            .num_seconds()
+            .abs();
         if skew > 15 * 60 {
             return Err(gateway_error(
                 400,

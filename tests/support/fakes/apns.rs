@@ -70,7 +70,8 @@ impl FakeApns {
             let clock_offset = clock_offset.clone();
             poem::endpoint::make(move |req| {
                 let state = state.clone();
-                let now = chrono::Utc::now().timestamp() + clock_offset.load(Ordering::SeqCst);
+                let now = fingertip::clock::system_time().timestamp()
+                    + clock_offset.load(Ordering::SeqCst);
                 async move { handle(req, &state, now).await }
             })
         };
@@ -133,7 +134,7 @@ async fn serve(endpoint: impl poem::Endpoint + 'static) -> std::net::SocketAddr 
 fn reason(status: u16, reason: &str) -> Response {
     let mut body = json!({"reason": reason});
     if status == 410 {
-        body["timestamp"] = json!(chrono::Utc::now().timestamp_millis());
+        body["timestamp"] = json!(fingertip::clock::system_time().timestamp_millis());
     }
     Response::builder()
         .status(StatusCode::from_u16(status).unwrap())

@@ -371,7 +371,7 @@ fn token(state: &mut State, form: &HashMap<String, String>) -> Response {
             "Invalid OAuth scope or ID token audience provided.",
         );
     }
-    let now = chrono::Utc::now().timestamp();
+    let now = fingertip::clock::system_time().timestamp();
     let (Some(iat), Some(exp)) = (claims["iat"].as_i64(), claims["exp"].as_i64()) else {
         return oauth_error("invalid_grant", "Invalid JWT: iat and exp are required");
     };

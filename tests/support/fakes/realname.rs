@@ -237,7 +237,7 @@ impl Inner {
         let Ok(seconds) = timestamp.parse::<i64>() else {
             return self.refuse(401, "timestamp_skewed");
         };
-        if (chrono::Utc::now().timestamp() - seconds).abs() > 300 {
+        if (fingertip::clock::system_time().timestamp() - seconds).abs() > 300 {
             return self.refuse(401, "timestamp_skewed");
         }
         if nonce.len() < 16 || !self.state.lock().unwrap().nonces.insert(nonce.clone()) {
@@ -301,7 +301,7 @@ impl Inner {
             "result": answer,
         })
         .to_string();
-        let response_timestamp = chrono::Utc::now().timestamp().to_string();
+        let response_timestamp = fingertip::clock::system_time().timestamp().to_string();
         let key = if sign_wrongly {
             "not-the-shared-secret"
         } else {

@@ -777,7 +777,9 @@ impl Connection {
         state: u8,
         tlvs: bool,
     ) {
-        let now = chrono::Utc::now().format("%y%m%d%H%M").to_string();
+        let now = fingertip::clock::system_time()
+            .format("%y%m%d%H%M")
+            .to_string();
         let delivered = if state == 2 { "001" } else { "000" };
         let text = format!(
             "id:{message_id} sub:001 dlvrd:{delivered} submit date:{now} done date:{now} stat:{} err:000 text:",

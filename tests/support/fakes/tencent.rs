@@ -293,7 +293,7 @@ impl Inner {
                 "The value of X-TC-Timestamp is not a Unix timestamp.",
             ));
         };
-        if (chrono::Utc::now().timestamp() - timestamp).abs() > 300 {
+        if (fingertip::clock::system_time().timestamp() - timestamp).abs() > 300 {
             return Err(api_error(
                 "AuthFailure.SignatureExpire",
                 &format!("Signature expired. Timestamp is {timestamp}."),
