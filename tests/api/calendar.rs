@@ -242,6 +242,24 @@ async fn admins_load_and_correct_a_year_by_its_notice_and_every_version_is_kept(
     app.stop().await;
 }
 
+/// PUTs `body` to `path` as the administrator, expecting a 422 `code` on `field`.
+async fn refused_put(
+    app: &crate::support::TestApp,
+    path: &str,
+    body: &serde_json::Value,
+    code: &str,
+    field: &str,
+) {
+    let response = app
+        .admin(Method::PUT, path)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(response, 422, code).await;
+    assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+}
+
 #[tokio::test]
 async fn bad_loads_are_422s_that_name_the_date_never_500s() {
     let app = spawn_app().await;
@@ -250,72 +268,27 @@ async fn bad_loads_are_422s_that_name_the_date_never_500s() {
         json!([{"date": "2027-01-01"}, {"date": "2027-01-01"}]),
         json!([]),
     );
-    let body = expect_problem(
-        app.admin(Method::PUT, path)
-            .json(&twice)
-            .send()
-            .await
-            .unwrap(),
-        422,
-        "duplicate_date",
-    )
-    .await;
-    assert_eq!(body["errors"][0]["field"], "days_off[1].date", "{body}");
+    refused_put(&app, path, &twice, "duplicate_date", "days_off[1].date").await;
     let both = notice_2027(
         json!([{"date": "2027-01-02"}]),
         json!([{"date": "2027-01-02"}]),
     );
-    let body = expect_problem(
-        app.admin(Method::PUT, path)
-            .json(&both)
-            .send()
-            .await
-            .unwrap(),
-        422,
-        "date_on_both_lists",
-    )
-    .await;
-    assert_eq!(
-        body["errors"][0]["field"], "adjusted_working_days[0].date",
-        "{body}"
-    );
+    let field = "adjusted_working_days[0].date";
+    refused_put(&app, path, &both, "date_on_both_lists", field).await;
     let mut unsourced = notice_2027(json!([]), json!([]));
     unsourced.as_object_mut().unwrap().remove("document_number");
-    let body = expect_problem(
-        app.admin(Method::PUT, path)
-            .json(&unsourced)
-            .send()
-            .await
-            .unwrap(),
-        422,
-        "required",
-    )
-    .await;
-    assert_eq!(body["errors"][0]["field"], "document_number", "{body}");
-    let body = expect_problem(
-        app.admin(Method::PUT, "/api/v1/admin/calendar/2028")
-            .json(&notice_2027(json!([]), json!([])))
-            .send()
-            .await
-            .unwrap(),
-        422,
-        "year_mismatch",
-    )
-    .await;
-    assert_eq!(body["errors"][0]["field"], "year");
+    refused_put(&app, path, &unsourced, "required", "document_number").await;
+    let other_year = "/api/v1/admin/calendar/2028";
+    let body = notice_2027(json!([]), json!([]));
+    refused_put(&app, other_year, &body, "year_mismatch", "year").await;
     // The POST route refuses repeats within a list the same way.
-    let mut posted = twice.clone();
-    posted["year"] = json!(2027);
-    expect_problem(
-        app.admin(Method::POST, "/api/v1/admin/calendar")
-            .json(&posted)
-            .send()
-            .await
-            .unwrap(),
-        422,
-        "duplicate_date",
-    )
-    .await;
+    let response = app
+        .admin(Method::POST, "/api/v1/admin/calendar")
+        .json(&twice)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 422, "duplicate_date").await;
     // Nothing was loaded.
     expect_problem(
         app.get("/api/v1/calendar/2027").await,

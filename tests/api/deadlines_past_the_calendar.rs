@@ -112,29 +112,13 @@ async fn deadlines_run_on_provisionally_past_the_calendar_and_move_once_the_year
     assert_eq!(deadline(&a_now)["deadline"], "2027-01-04");
     assert_eq!(deadline(&a_now)["overdue"], false);
     assert_eq!(deadline(&a_now)["working_days_left"], 0);
-    let (status, inbox) = call(
-        &app,
-        &cast.reviewer,
-        Method::GET,
-        "/api/v1/staff/inbox",
-        json!(null),
-    )
-    .await;
-    assert_eq!(status, 200, "{inbox}");
+    let inbox = inbox_of(&app, &cast.reviewer).await;
     let entries = inbox["entries"].as_array().unwrap();
     assert!(!entries.is_empty());
     for entry in entries {
         assert!(entry["case"]["deadline"]["deadline"].is_string(), "{entry}");
     }
-    let (status, clerk_inbox) = call(
-        &app,
-        &cast.clerk,
-        Method::GET,
-        "/api/v1/staff/inbox",
-        json!(null),
-    )
-    .await;
-    assert_eq!(status, 200);
+    let clerk_inbox = inbox_of(&app, &cast.clerk).await;
     let b_now = clerk_inbox["entries"]
         .as_array()
         .unwrap()
@@ -210,6 +194,13 @@ fn kinds(case: &Value) -> Vec<String> {
         .iter()
         .map(|e| e["kind"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// A staff member's inbox.
+async fn inbox_of(app: &TestApp, token: &str) -> Value {
+    let (status, inbox) = call(app, token, Method::GET, "/api/v1/staff/inbox", json!(null)).await;
+    assert_eq!(status, 200, "{inbox}");
+    inbox
 }
 
 /// The staff view of a case.
