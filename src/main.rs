@@ -10,9 +10,9 @@ use fingertip::config::Config;
 /// mimalloc serves the server's heap. Under the submission load glibc's allocator was about a
 /// fifth of the server's CPU (per-thread arenas, consolidation, and a map and unmap for every
 /// block of 128 KiB or more, such as a batch of uploads' bytes going to the database). In
-/// paired bench runs mimalloc took about a tenth off the server's CPU per submission (README,
-/// Performance). It gives freed pages back to the system by itself, so glibc's mmap threshold
-/// no longer needs pinning against arena fragmentation; the peak is somewhat higher (README).
+/// paired bench runs mimalloc took about a tenth off the server's CPU per submission
+/// (docs/performance.md). It gives freed pages back to the system by itself, so glibc's mmap threshold
+/// no longer needs pinning against arena fragmentation; the peak is somewhat higher (docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
