@@ -24,7 +24,7 @@ use crate::cases::files_api::{CaseFilesApi, OWN_LIMIT_ROUTES};
 use crate::cases::progress::ProgressApi;
 use crate::catalog::api::CatalogApi;
 use crate::catalog::service::CatalogService;
-use crate::config::{Config, Mode, Secret};
+use crate::config::Config;
 use crate::db;
 use crate::department::api::DepartmentApi;
 use crate::health::HealthApi;
@@ -37,12 +37,14 @@ use crate::identity::api::IdentityApi;
 use crate::identity::gate::Gate;
 use crate::identity::setup::IdentitySecrets;
 use crate::licences::api::LicencesApi;
+use crate::mode::Mode;
 use crate::notify::api::NotifyApi;
 use crate::notify::me_api::NotifyMeApi;
 use crate::notify::me_email::NotifyEmailApi;
 use crate::notify::outbox::OutboxSettings;
 use crate::notify::receipts::ReceiptsApi;
 use crate::seals::api::SealsApi;
+use crate::secret::Secret;
 
 pub const API_TITLE: &str = "fingertip 网上行政审批平台 API";
 

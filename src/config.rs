@@ -2,39 +2,13 @@
 //! `FINGERTIP_*` environment variables (and the conventional `DATABASE_URL`).
 //! Secrets are wrapped in [`Secret`] so that no `Debug` or log line can print them.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-/// A value that must never be printed.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    Development,
-    Production,
-}
+pub use crate::mode::Mode;
+pub use crate::secret::Secret;
 
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -4,9 +4,10 @@
 #[path = "support/fakes/smtp.rs"]
 mod smtp;
 
-use fingertip::config::{Mode, Secret};
+use fingertip::mode::Mode;
 use fingertip::notify::provider::{Address, FileAttachment, OutgoingMessage, Provider, SendError};
 use fingertip::notify::providers::email::{Email, EmailConfig, EmailTls};
+use fingertip::secret::Secret;
 use serde_json::Map;
 use smtp::{FakeSmtp, FakeTls, SmtpOptions, Stage};
 use uuid::Uuid;

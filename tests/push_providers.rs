@@ -13,13 +13,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use base64::Engine;
-use fingertip::config::Secret;
 use fingertip::notify::provider::{
     Address, OutgoingMessage, Provider, PushPlatform, SendError, SendOutcome,
 };
 use fingertip::notify::providers::apns::{Apns, ApnsConfig};
 use fingertip::notify::providers::fcm::{Fcm, FcmConfig};
 use fingertip::notify::providers::huawei::{Huawei, HuaweiConfig};
+use fingertip::secret::Secret;
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::{Map, json};

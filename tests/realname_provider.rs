@@ -8,10 +8,10 @@ mod fake_realname;
 use std::time::Duration;
 
 use fake_realname::{FakeAuthority, PATH};
-use fingertip::config::Secret;
 use fingertip::identity::citizen_id::CitizenIdNumber;
 use fingertip::identity::realname::http::{self as realname_http, HttpRealNameProvider};
 use fingertip::identity::realname::{RealNameError, RealNameProvider, RealNameVerdict};
+use fingertip::secret::Secret;
 
 const KEY_ID: &str = "fingertip-test";
 const SECRET: &str = "test-shared-secret-0123456789";

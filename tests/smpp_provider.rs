@@ -6,9 +6,9 @@ mod smpp_fake;
 
 use std::time::Duration;
 
-use fingertip::config::Secret;
 use fingertip::notify::provider::{Address, OutgoingMessage, Provider, SendError};
 use fingertip::notify::providers::smpp::{Smpp, SmppConfig, SmppReceipt};
+use fingertip::secret::Secret;
 use serde_json::Map;
 use smpp_fake::FakeSmsc;
 use tokio::sync::broadcast;

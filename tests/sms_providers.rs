@@ -8,12 +8,12 @@ mod tencent;
 
 use std::time::Duration;
 
-use fingertip::config::Secret;
 use fingertip::notify::provider::{Address, OutgoingMessage, Provider, SendError};
 use fingertip::notify::providers::aliyun as aliyun_client;
 use fingertip::notify::providers::aliyun::AliyunSms;
 use fingertip::notify::providers::tencent as tencent_client;
 use fingertip::notify::providers::tencent::TencentSms;
+use fingertip::secret::Secret;
 use serde_json::{Map, Value, json};
 
 use aliyun::FakeAliyun;

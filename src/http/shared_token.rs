@@ -6,7 +6,7 @@
 use ring::hmac;
 use ring::rand::SystemRandom;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 pub struct SharedToken {
     /// A key made for this process: the tag means nothing outside it.

@@ -19,8 +19,9 @@ use super::pii::IdentityKeys;
 use super::session_cache::SessionCache;
 use super::staff::LockoutSettings;
 use super::tokens::TokenSigner;
-use crate::config::{Config, Mode};
+use crate::config::Config;
 use crate::keys::SigningKey;
+use crate::mode::Mode;
 use crate::notify::outbox::OutboxSettings;
 
 /// The identity gateway's keys: the access-token signing key and the ID-number master key.

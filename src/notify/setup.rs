@@ -12,7 +12,7 @@ use super::outbox::OutboxSettings;
 use super::provider::Provider;
 use super::providers::throttle::Throttled;
 use super::providers::{aliyun, apns, email, fcm, huawei, log::LogOnlyProvider, smpp, tencent};
-use crate::config::Mode;
+use crate::mode::Mode;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -44,7 +44,7 @@ pub struct NotifyConfig {
     #[serde(default = "default_hourly_limit")]
     pub per_address_hourly_limit: i64,
     /// Token the SMS providers' receipt callbacks carry (`?token=`); unset closes them.
-    pub receipt_token: Option<crate::config::Secret>,
+    pub receipt_token: Option<crate::secret::Secret>,
     /// First retry delay in seconds; each further retry doubles it (with jitter), up to an hour.
     #[serde(default = "default_retry_base")]
     pub retry_base_seconds: f64,

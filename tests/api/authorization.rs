@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use fingertip::config::Secret;
+use fingertip::secret::Secret;
 use reqwest::Method;
 use serde_json::{Value, json};
 

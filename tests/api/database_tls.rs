@@ -4,8 +4,9 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::Command;
 
-use fingertip::config::{Config, Secret};
+use fingertip::config::Config;
 use fingertip::db::embedded::EmbeddedCluster;
+use fingertip::secret::Secret;
 
 #[tokio::test]
 async fn external_database_over_verified_tls() {

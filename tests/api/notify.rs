@@ -621,10 +621,10 @@ async fn production_mode_refuses_the_log_only_demo_providers() {
     let config = fingertip::config::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().to_path_buf(),
-        database_url: Some(fingertip::config::Secret::new(
+        database_url: Some(fingertip::secret::Secret::new(
             database.connection_string.clone(),
         )),
-        mode: fingertip::config::Mode::Production,
+        mode: fingertip::mode::Mode::Production,
         ..fingertip::config::Config::default()
     };
     let mut config = config;

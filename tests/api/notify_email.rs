@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use fingertip::blobs::{BlobStore, FileBlobStore};
-use fingertip::config::Secret;
 use fingertip::notify::model::Channel;
 use fingertip::notify::outbox::{
     Attachment, NewNotification, OutboxSettings, Recipient, enqueue_with_attachments,
 };
 use fingertip::notify::providers::email::{EmailConfig, EmailTls};
+use fingertip::secret::Secret;
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use fingertip::config::Secret;
 use fingertip::notify::setup::SmsProvider;
+use fingertip::secret::Secret;
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -1,7 +1,7 @@
 //! Health, readiness, metrics and request ids.
 
 use fingertip::calendar::model::{Calendar, official_2025, official_2026};
-use fingertip::config::Secret;
+use fingertip::secret::Secret;
 use serde_json::json;
 
 use crate::catalog::{complete_draft, create_departments, create_item, publish_item};

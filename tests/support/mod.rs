@@ -6,7 +6,8 @@ pub mod db;
 pub mod pki;
 
 use fingertip::app::Running;
-use fingertip::config::{Config, Secret};
+use fingertip::config::Config;
+use fingertip::secret::Secret;
 use serde_json::Value;
 
 /// The platform administrator seeded into every test database (see `db.rs`).

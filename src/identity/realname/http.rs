@@ -55,8 +55,8 @@ use ring::{digest, hmac};
 use serde::{Deserialize, Serialize};
 
 use super::{RealNameError, RealNameProvider, RealNameVerdict, VerifyFuture};
-use crate::config::Secret;
 use crate::identity::citizen_id::CitizenIdNumber;
+use crate::secret::Secret;
 
 pub const HEADER_KEY_ID: &str = "x-fingertip-key-id";
 pub const HEADER_TIMESTAMP: &str = "x-fingertip-timestamp";

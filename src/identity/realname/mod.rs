@@ -19,8 +19,8 @@ use std::time::Duration;
 use ring::digest;
 use serde::Deserialize;
 
-use crate::config::Secret;
 use crate::identity::citizen_id::CitizenIdNumber;
+use crate::secret::Secret;
 
 pub use http::{HttpRealNameConfig, HttpRealNameProvider};
 

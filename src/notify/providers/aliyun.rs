@@ -38,10 +38,10 @@ use ring::{digest, hmac};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::config::Secret;
 use crate::notify::provider::{
     Address, OutgoingMessage, Provider, SendError, SendFuture, SendOutcome,
 };
+use crate::secret::Secret;
 
 pub const DEFAULT_ENDPOINT: &str = "https://dysmsapi.aliyuncs.com";
 pub const API_VERSION: &str = "2017-05-25";

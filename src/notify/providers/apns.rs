@@ -17,10 +17,10 @@ use rustls::pki_types::PrivatePkcs8KeyDer;
 use rustls::pki_types::pem::PemObject;
 use serde_json::{Value, json};
 
-use crate::config::Secret;
 use crate::notify::provider::{
     Address, OutgoingMessage, Provider, PushPlatform, SendError, SendFuture, SendOutcome,
 };
+use crate::secret::Secret;
 
 /// A provider token is re-signed once it is this old (Apple: not more often than every 20 min).
 pub const TOKEN_REFRESH_AFTER_SECS: i64 = 20 * 60;

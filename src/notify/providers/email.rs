@@ -44,10 +44,11 @@ use lettre::transport::smtp::client::{
 use lettre::transport::smtp::extension::ClientId;
 use serde::Deserialize;
 
-use crate::config::{Mode, Secret};
+use crate::mode::Mode;
 use crate::notify::provider::{
     Address, OutgoingMessage, Provider, SendError, SendFuture, SendOutcome,
 };
+use crate::secret::Secret;
 
 const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
 /// Idle connections kept for reuse.

@@ -17,10 +17,10 @@ use rustls::pki_types::pem::PemObject;
 use serde_json::{Value, json};
 
 use super::oauth::{TokenCache, snippet, transport_error};
-use crate::config::Secret;
 use crate::notify::provider::{
     Address, OutgoingMessage, Provider, PushPlatform, SendError, SendFuture, SendOutcome,
 };
+use crate::secret::Secret;
 
 pub const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
 const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";

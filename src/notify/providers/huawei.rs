@@ -10,10 +10,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::oauth::{TokenCache, snippet, transport_error};
-use crate::config::Secret;
 use crate::notify::provider::{
     Address, OutgoingMessage, Provider, PushPlatform, SendError, SendFuture, SendOutcome,
 };
+use crate::secret::Secret;
 
 pub const CODE_SUCCESS: &str = "80000000";
 /// Some tokens were accepted, others refused (`msg` lists `illegal_tokens`).

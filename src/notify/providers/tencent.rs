@@ -32,10 +32,10 @@ use ring::{digest, hmac};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::config::Secret;
 use crate::notify::provider::{
     Address, OutgoingMessage, Provider, SendError, SendFuture, SendOutcome,
 };
+use crate::secret::Secret;
 
 pub const DEFAULT_ENDPOINT: &str = "https://sms.tencentcloudapi.com";
 pub const DEFAULT_REGION: &str = "ap-guangzhou";

@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use fingertip::config::Secret;
 use fingertip::identity::realname::{HttpRealNameConfig, RealNameConfig, RealNameProviderKind};
+use fingertip::secret::Secret;
 use poem::http::StatusCode;
 use poem::listener::TcpAcceptor;
 use poem::{Endpoint, Request, Response, Server};

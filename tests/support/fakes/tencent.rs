@@ -22,8 +22,8 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fingertip::config::Secret;
 use fingertip::notify::providers::tencent::TencentSmsConfig;
+use fingertip::secret::Secret;
 use poem::http::StatusCode;
 use poem::listener::TcpAcceptor;
 use poem::{Endpoint, Request, Response, Server};

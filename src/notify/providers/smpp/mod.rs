@@ -31,10 +31,10 @@ use serde::Deserialize;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use crate::config::Secret;
 use crate::notify::provider::{
     Address, OutgoingMessage, Provider, SendError, SendFuture, SendOutcome,
 };
+use crate::secret::Secret;
 
 use client::{RequestError, Session};
 use pdu::{Body, SmBody, npi, status, ton};
