@@ -31,11 +31,11 @@ pub mod seal_image;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use model::{Applicant, DocumentData, DocumentKind, HolderId, LicenceFields};
-pub use pades::{
-    SealAlgorithm, SealPlacement, SealRequest, SealSigner, SignError, SoftwareSigner, seal_pdf,
+pub use model::{
+    Applicant, DocumentData, DocumentKind, HolderId, LicenceFields, PdfRect, SealPlacement,
 };
-pub use render::{PdfRect, RenderedPdf, render};
+pub use pades::{SealAlgorithm, SealRequest, SealSigner, SignError, SoftwareSigner, seal_pdf};
+pub use render::{RenderedPdf, render};
 pub use seal_image::{SealAppearance, SealImage};
 
 /// Where Debian's `fonts-wqy-microhei` puts its TrueType collection.

@@ -2,6 +2,35 @@
 
 use chrono::NaiveDate;
 
+// ----- Page geometry, shared by the renderer (which places the seal) and the sealer (which
+// signs there). -----
+
+/// A rectangle in PDF user space (points, origin at the page's lower left, y up).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PdfRect {
+    pub x0: f32,
+    pub y0: f32,
+    pub x1: f32,
+    pub y1: f32,
+}
+
+impl PdfRect {
+    pub fn width(&self) -> f32 {
+        self.x1 - self.x0
+    }
+
+    pub fn height(&self) -> f32 {
+        self.y1 - self.y0
+    }
+}
+
+/// Where the seal goes: the page (0-based) and the widget's rectangle on it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SealPlacement {
+    pub page: usize,
+    pub rect: PdfRect,
+}
+
 /// A promised date (承诺办结日期) and, when it crosses a year whose holiday arrangement is not
 /// yet published, the basis it was counted on.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -28,7 +28,7 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::AlgorithmIdentifierOwned;
 
 use super::DocumentError;
-use super::render::PdfRect;
+use super::model::SealPlacement;
 use super::seal_image::{Num, SealImage};
 
 const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
@@ -114,13 +114,6 @@ impl std::fmt::Debug for SoftwareSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SoftwareSigner").finish_non_exhaustive()
     }
-}
-
-/// Where the seal goes: the page (0-based) and the widget's rectangle on it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SealPlacement {
-    pub page: usize,
-    pub rect: PdfRect,
 }
 
 /// Everything a seal needs besides the PDF.

@@ -17,8 +17,7 @@ use krilla::paint::{Fill, FillRule, Stroke};
 use krilla::surface::Surface;
 use krilla::text::TextDirection;
 
-use super::model::{DocumentData, DocumentKind, chinese_date};
-use super::pades::SealPlacement;
+use super::model::{DocumentData, DocumentKind, PdfRect, SealPlacement, chinese_date};
 use super::seal_image::{Paint, PathOp, SEAL_DIAMETER_PT, SealAppearance, SealImage};
 use super::{DocumentError, DocumentFonts};
 
@@ -38,25 +37,6 @@ const SIGNATURE_BOTTOM: f32 = PAGE_HEIGHT - 44.0;
 const SMALL_SIZE: f32 = 11.0;
 const QR_SIZE: f32 = 84.0;
 const URL_SIZE: f32 = 7.5;
-
-/// A rectangle in PDF user space (points, origin at the page's lower left, y up).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PdfRect {
-    pub x0: f32,
-    pub y0: f32,
-    pub x1: f32,
-    pub y1: f32,
-}
-
-impl PdfRect {
-    pub fn width(&self) -> f32 {
-        self.x1 - self.x0
-    }
-
-    pub fn height(&self) -> f32 {
-        self.y1 - self.y0
-    }
-}
 
 /// A rendered, not yet sealed, document.
 #[derive(Debug, Clone)]
