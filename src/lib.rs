@@ -20,6 +20,7 @@ pub mod identity;
 pub mod keys;
 pub mod licences;
 pub mod logging;
+pub mod masking;
 pub mod mode;
 pub mod notify;
 pub mod open_files;

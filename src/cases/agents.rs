@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::api::path_uuid;
 use crate::audit::{self, AuditEntry};
+use crate::http::path_uuid;
 use crate::http::{ApiTags, AppError, AppResult, JsonBody};
 use crate::identity::citizens::parse_phone;
 use crate::identity::gate::{AccessToken, Gate};

@@ -17,19 +17,10 @@ use super::model::{Action, DeferredMaterial};
 use super::service::{ActRequest, CaseService};
 use super::views::*;
 use crate::http::download::FileDownload;
-use crate::http::{ApiTags, AppError, AppResult, FieldError, JsonBody};
+use crate::http::{ApiTags, AppError, AppResult, FieldError, JsonBody, path_uuid};
 use crate::identity::gate::{AccessToken, Gate};
 use crate::identity::model::Assurance;
 use crate::identity::policy::Rule;
-
-/// A path segment that must be a UUID, named in the error.
-pub fn path_uuid(name: &str, raw: &str) -> AppResult<Uuid> {
-    Uuid::parse_str(raw).map_err(|_| AppError::BadRequest {
-        code: "invalid_parameter",
-        field: Some(name.to_owned()),
-        detail: format!("path parameter `{name}` must be a UUID"),
-    })
-}
 
 #[derive(ApiResponse)]
 pub enum Submitted {

@@ -19,6 +19,7 @@ use crate::http::{ApiTags, AppError, AppResult, JsonBody};
 use crate::identity::citizens::Citizens;
 use crate::identity::otp::OtpPurpose;
 use crate::identity::sessions::ClientInfo;
+use crate::masking::mask_name;
 
 /// Failed queries allowed per client address per hour.
 pub const FAILURES_PER_HOUR: i64 = 20;
@@ -75,14 +76,6 @@ fn not_found() -> AppError {
         "progress_not_found",
         "no case matches this acceptance number and second factor",
     )
-}
-
-/// 张三 → 张*; 大安市某某餐饮有限公司 → 大安市某**********.
-pub fn mask_name(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    let keep = if chars.len() > 6 { 4 } else { 1 };
-    let shown: String = chars.iter().take(keep).collect();
-    format!("{shown}{}", "*".repeat(chars.len().saturating_sub(keep)))
 }
 
 #[OpenApi]
@@ -175,17 +168,5 @@ impl ProgressApi {
             updated_at: row.updated_at,
             closed_at: row.closed_at,
         }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_masked_to_what_a_passer_by_may_see() {
-        assert_eq!(mask_name("张三"), "张*");
-        assert_eq!(mask_name("欧阳娜娜"), "欧***");
-        assert_eq!(mask_name("大安市某某餐饮有限公司"), "大安市某*******");
     }
 }

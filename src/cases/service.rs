@@ -39,6 +39,7 @@ use crate::http::{AppError, AppResult, FieldError};
 use crate::identity::model::{Principal, Role, Subject};
 use crate::identity::pii::IdentityKeys;
 use crate::identity::policy::{Rule, allows};
+use crate::masking::mask_code;
 use crate::notify::model::Channel;
 use crate::notify::outbox::{self, Attachment, NewNotification, OutboxSettings, Recipient};
 
@@ -2509,18 +2510,6 @@ fn tail_of(number: &str) -> String {
         .iter()
         .collect::<String>()
         .to_ascii_uppercase()
-}
-
-/// A credit code or an already masked ID as the public may see it: the first and last four
-/// characters (`9122**********34X5`).
-pub fn mask_code(code: &str) -> String {
-    let chars: Vec<char> = code.chars().collect();
-    if chars.len() <= 8 {
-        return "*".repeat(chars.len());
-    }
-    let head: String = chars[..4].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}{}{tail}", "*".repeat(chars.len() - 8))
 }
 
 #[cfg(test)]

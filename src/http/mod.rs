@@ -45,3 +45,12 @@ pub fn path_number<T: std::str::FromStr>(name: &str, raw: &str) -> Result<T, App
         detail: format!("path parameter `{name}` must be a number, got {raw:?}"),
     })
 }
+
+/// A path segment that must be a UUID, named in the error.
+pub fn path_uuid(name: &str, raw: &str) -> Result<uuid::Uuid, AppError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| AppError::BadRequest {
+        code: "invalid_parameter",
+        field: Some(name.to_owned()),
+        detail: format!("path parameter `{name}` must be a UUID"),
+    })
+}

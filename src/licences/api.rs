@@ -8,9 +8,9 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::service::LicenceService;
 use super::views::*;
-use crate::cases::api::path_uuid;
 use crate::cases::files_api::MaterialUpload;
 use crate::http::download::FileDownload;
+use crate::http::path_uuid;
 use crate::http::{ApiTags, AppError, AppResult, JsonBody};
 use crate::identity::gate::{AccessToken, Gate};
 use crate::identity::model::Assurance;

@@ -14,11 +14,11 @@ use super::views::*;
 use crate::audit::{self, AuditEntry};
 use crate::blobs::{BlobStore, sha256_hex};
 use crate::cases::documents::{self, DocumentRecord};
-use crate::cases::progress::mask_name;
-use crate::cases::service::mask_code;
 use crate::clock::Clock;
 use crate::http::{AppError, AppResult};
 use crate::identity::model::{Principal, Role};
+use crate::masking::mask_code;
+use crate::masking::mask_name;
 use crate::notify::model::Channel;
 use crate::notify::outbox::{self, NewNotification, OutboxSettings, Recipient};
 

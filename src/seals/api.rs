@@ -8,7 +8,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::registry::{SealPurpose, SealRegistry, SealStatus, SealView};
-use crate::cases::api::path_uuid;
+use crate::http::path_uuid;
 use crate::http::{ApiTags, AppError, AppResult, JsonBody};
 use crate::identity::gate::{AccessToken, Gate, forbidden};
 use crate::identity::model::Principal;
