@@ -1,0 +1,408 @@
+//! What callers see of cases: the applicant's list and case, the staff view and inbox, and the
+//! deadline facts every view computes from the record.
+
+use super::*;
+
+impl CaseService {
+    /// The caller's cases, as applicant or agent.
+    pub async fn my_cases(&self, principal: &Principal) -> AppResult<CaseList> {
+        let client = self.pool.get().await?;
+        let rows = store::list_for_subject(&**client, &principal.subject.to_string(), 200).await?;
+        let calendar = self.calendar.calendar().await?;
+        Ok(CaseList {
+            cases: rows
+                .iter()
+                .map(|r| summary(r, &calendar, self.clock.today()))
+                .collect(),
+        })
+    }
+
+    pub async fn my_case(&self, principal: &Principal, case_id: Uuid) -> AppResult<CaseDetail> {
+        let client = self.pool.get().await?;
+        let row = store::load(&**client, case_id)
+            .await?
+            .filter(|r| r.belongs_to(&principal.subject.to_string()))
+            .ok_or_else(case_not_found)?;
+        drop(client);
+        self.detail_of(&row).await
+    }
+
+    /// A case as staff see it: every department it involves (the lead, co-departments — who
+    /// see the shared materials, never asking again — accepting and deciding ones) and oversight.
+    pub async fn staff_case(&self, principal: &Principal, case_id: Uuid) -> AppResult<CaseDetail> {
+        let client = self.pool.get().await?;
+        let row = store::load(&**client, case_id)
+            .await?
+            .filter(|r| staff_may_see(principal, r))
+            .ok_or_else(case_not_found)?;
+        drop(client);
+        self.detail_of(&row).await
+    }
+
+    /// A sealed document of one of the caller's cases (as applicant or agent): the record and
+    /// the PDF.
+    pub async fn my_document(
+        &self,
+        principal: &Principal,
+        case_id: Uuid,
+        document_id: Uuid,
+    ) -> AppResult<(DocumentRecord, Vec<u8>)> {
+        let subject = principal.subject.to_string();
+        self.document(case_id, document_id, |row| row.belongs_to(&subject))
+            .await
+    }
+
+    /// A sealed document of a case the staff member may see.
+    pub async fn staff_document(
+        &self,
+        principal: &Principal,
+        case_id: Uuid,
+        document_id: Uuid,
+    ) -> AppResult<(DocumentRecord, Vec<u8>)> {
+        self.document(case_id, document_id, |row| staff_may_see(principal, row))
+            .await
+    }
+
+    pub(super) async fn document(
+        &self,
+        case_id: Uuid,
+        document_id: Uuid,
+        may_see: impl Fn(&CaseRow) -> bool,
+    ) -> AppResult<(DocumentRecord, Vec<u8>)> {
+        let record = {
+            let client = self.pool.get().await?;
+            store::load(&**client, case_id)
+                .await?
+                .filter(|row| may_see(row))
+                .ok_or_else(case_not_found)?;
+            documents::one(&**client, case_id, document_id)
+                .await?
+                .ok_or_else(|| AppError::not_found("document_not_found", "no such document"))?
+        };
+        let bytes = self.issuer.pdf(&record.sha256).await?;
+        Ok((record, bytes))
+    }
+
+    /// A material file of a case, for staff who may see the case.
+    pub async fn staff_material(
+        &self,
+        principal: &Principal,
+        case_id: Uuid,
+        material_id: Uuid,
+    ) -> AppResult<(String, String)> {
+        let client = self.pool.get().await?;
+        store::load(&**client, case_id)
+            .await?
+            .filter(|r| staff_may_see(principal, r))
+            .ok_or_else(case_not_found)?;
+        let row = client
+            .query_opt(
+                "SELECT f.sha256, f.content_type FROM case_material m
+                 JOIN material_file f ON f.id = m.file_id
+                 WHERE m.case_id = $1 AND m.id = $2",
+                &[&case_id, &material_id],
+            )
+            .await?
+            .ok_or_else(|| AppError::not_found("material_not_found", "no such material"))?;
+        Ok((row.get(0), row.get(1)))
+    }
+
+    /// The staff inbox: open cases waiting on a role the caller holds (narrowed grants and AB
+    /// backups included), soonest deadline first.
+    pub async fn inbox(&self, principal: &Principal) -> AppResult<Inbox> {
+        let department_ids: Vec<Uuid> = principal
+            .grants
+            .iter()
+            .filter(|g| g.role.is_handling())
+            .filter_map(|g| g.department_id)
+            .collect();
+        if department_ids.is_empty() {
+            return Ok(Inbox {
+                entries: Vec::new(),
+            });
+        }
+        let client = self.pool.get().await?;
+        let codes: HashMap<Uuid, String> = client
+            .query(
+                "SELECT id, code FROM department WHERE id = ANY($1)",
+                &[&department_ids],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let entries: Vec<String> = principal
+            .grants
+            .iter()
+            .filter(|g| g.role.is_handling())
+            .filter_map(|g| {
+                let code = codes.get(&g.department_id?)?;
+                Some(format!("{code}:{}", g.role.as_str()))
+            })
+            .collect();
+        let rows = store::waiting_on(&**client, &entries, 500).await?;
+        drop(client);
+        let calendar = self.calendar.calendar().await?;
+        let mut inbox = Vec::with_capacity(rows.len());
+        for row in rows {
+            let detail = self.case_item(&row).await?;
+            let process = process_of(&detail);
+            let mine: Vec<TaskView> = tasks::staff_tasks(&row.state, &process)
+                .into_iter()
+                .filter(|task| {
+                    codes.iter().any(|(id, code)| {
+                        *code == task.department
+                            && allows(
+                                principal,
+                                &Rule::Handle {
+                                    role: task.role,
+                                    department: *id,
+                                    item_code: &row.item_code,
+                                    step: &task.step,
+                                },
+                            )
+                    })
+                })
+                .map(task_view)
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            inbox.push(InboxEntry {
+                case: summary(&row, &calendar, self.clock.today()),
+                tasks: mine,
+                applicant_name: row.applicant_name.clone(),
+            });
+        }
+        inbox.sort_by_key(|e| {
+            (
+                e.case.deadline.as_ref().map(|d| d.deadline),
+                e.case.submitted_at,
+            )
+        });
+        Ok(Inbox { entries: inbox })
+    }
+
+    /// One case with its timeline and materials. Takes its own connection, after the
+    /// calendar and the item version (cached; a miss reads the database): callers must not
+    /// hold a connection while calling it, or a cold cache could wait on a full pool.
+    pub async fn detail_of(&self, row: &CaseRow) -> AppResult<CaseDetail> {
+        let (events, materials, documents) = {
+            let client = self.pool.get().await?;
+            (
+                store::events(&client, row.id).await?,
+                store::materials(&client, row.id).await?,
+                documents::for_case(&**client, row.id).await?,
+            )
+        };
+        self.detail_with(row, events, materials, documents).await
+    }
+
+    /// The case's view from its row, timeline and materials (the calendar and the item
+    /// version come from their caches; a miss takes a connection of its own).
+    pub(super) async fn detail_with(
+        &self,
+        row: &CaseRow,
+        events: Vec<store::EventRow>,
+        materials: Vec<store::MaterialRow>,
+        documents: Vec<DocumentRecord>,
+    ) -> AppResult<CaseDetail> {
+        let calendar = self.calendar.calendar().await?;
+        let item = self.case_item(row).await?;
+        let process = process_of(&item);
+        let (deadline, deadline_unavailable) = deadline_of(row, &calendar, self.clock.today());
+        let backfilled = events
+            .iter()
+            .rev()
+            .find(|e| e.occurred_at != e.recorded_at)
+            .map(|e| BackfillView {
+                kind: e.kind.clone(),
+                recorded_at: e.recorded_at,
+                occurred_at: e.occurred_at,
+            });
+        let steps = match &row.state.stage {
+            Stage::InReview(review)
+            | Stage::Suspended {
+                resume_to: crate::cases::model::ResumeStage::InReview(review),
+                ..
+            } => review
+                .steps
+                .iter()
+                .map(|s| StepView {
+                    department_code: s.department.clone(),
+                    name: s.name.clone(),
+                    stage: s.stage,
+                    status: serde_json::to_value(s.status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok(CaseDetail {
+            id: row.id,
+            item_code: row.item_code.clone(),
+            item_name: row.item_name.clone(),
+            item_version: row.item_version,
+            channel: row.channel.clone(),
+            applicant: ApplicantView {
+                kind: row.applicant_kind.clone(),
+                name: row.applicant_name.clone(),
+                id_masked: row.applicant_id_masked.clone(),
+            },
+            agent: row.agent_subject.as_ref().map(|subject| AgentView {
+                subject: subject.clone(),
+                name: row.agent_name.clone().unwrap_or_default(),
+            }),
+            stage: row.state.stage.name().to_owned(),
+            stage_label: tasks::stage_label(&row.state.stage).to_owned(),
+            stage_details: stage_details(&row.state.stage),
+            correction_count: row.state.correction_count,
+            acceptance_number: row.acceptance_number.clone(),
+            accepted_on: row.accepted_on,
+            acceptance: row
+                .state
+                .acceptance
+                .as_ref()
+                .and_then(|a| serde_json::to_value(a).ok()),
+            limit_working_days: row.limit_working_days,
+            deadline,
+            deadline_unavailable,
+            steps,
+            waiting_on: tasks::staff_tasks(&row.state, &process)
+                .into_iter()
+                .map(task_view)
+                .collect(),
+            applicant_todo: tasks::applicant_todo(&row.state).map(str::to_owned),
+            form: row.form.clone(),
+            materials: materials
+                .into_iter()
+                .map(|m| MaterialView {
+                    id: m.id,
+                    material_key: m.material_key,
+                    file_id: m.file_id,
+                    sha256: m.sha256,
+                    content_type: m.content_type,
+                    file_name: m.file_name,
+                    size_bytes: m.size_bytes,
+                    paper_note: m.paper_note,
+                    supplied_in: m.supplied_in,
+                    added_at: m.added_at,
+                })
+                .collect(),
+            documents: documents
+                .into_iter()
+                .map(|d| DocumentView::of(d, self.issuer.public_base_url()))
+                .collect(),
+            timeline: events
+                .into_iter()
+                .map(|e| EventView {
+                    seq: e.seq,
+                    kind: e.kind,
+                    details: e.details,
+                    actor_kind: e.actor_kind,
+                    recorded_at: e.recorded_at,
+                    occurred_at: e.occurred_at,
+                })
+                .collect(),
+            backfilled,
+            revision: row.revision,
+            submitted_at: row.submitted_at,
+            closed_at: row.closed_at,
+        })
+    }
+
+    /// The application's clock.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    pub fn issuer(&self) -> &DocumentIssuer {
+        &self.issuer
+    }
+
+    /// The pool, for the progress query and agent authorisations.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    pub async fn calendar(&self) -> AppResult<Calendar> {
+        self.calendar.calendar().await
+    }
+}
+
+pub(super) fn task_view(task: Task) -> TaskView {
+    TaskView {
+        department_code: task.department,
+        role: task.role.as_str().to_owned(),
+        step: task.step,
+    }
+}
+
+pub(super) fn stage_details(stage: &Stage) -> Value {
+    match serde_json::to_value(stage) {
+        Ok(Value::Object(mut map)) => {
+            map.remove("stage");
+            // Steps are shown in `steps`.
+            map.remove("steps");
+            Value::Object(map)
+        }
+        _ => json!({}),
+    }
+}
+
+/// Deadline facts as of today, or as of the day the case closed (the decision ends the
+/// clock [000 art.26]).
+pub(super) fn deadline_of(
+    row: &CaseRow,
+    calendar: &Calendar,
+    today: NaiveDate,
+) -> (Option<DeadlineView>, Option<String>) {
+    let Some(accepted_on) = row.accepted_on else {
+        return (None, None);
+    };
+    let as_of = row.closed_at.map_or(today, date_in_china);
+    match clock::deadline_facts(calendar, &case_clock(row, accepted_on), as_of) {
+        Ok(f) => (
+            Some(DeadlineView {
+                deadline: f.deadline,
+                working_days_used: f.working_days_used,
+                working_days_left: f.working_days_left,
+                suspended_working_days: f.suspended_working_days,
+                overdue: f.overdue,
+                extended: f.extended,
+                provisional: !f.provisional_years.is_empty(),
+                provisional_basis: provisional::basis(&f.provisional_years),
+            }),
+            None,
+        ),
+        Err(e) => {
+            tracing::warn!(case = %row.id, error = %e, "deadline facts unavailable");
+            (None, Some(e.code().to_owned()))
+        }
+    }
+}
+
+pub(super) fn summary(row: &CaseRow, calendar: &Calendar, today: NaiveDate) -> CaseSummary {
+    CaseSummary {
+        id: row.id,
+        item_code: row.item_code.clone(),
+        item_name: row.item_name.clone(),
+        stage: row.state.stage.name().to_owned(),
+        stage_label: tasks::stage_label(&row.state.stage).to_owned(),
+        acceptance_number: row.acceptance_number.clone(),
+        submitted_at: row.submitted_at,
+        deadline: deadline_of(row, calendar, today).0,
+        applicant_todo: tasks::applicant_todo(&row.state).map(str::to_owned),
+        revision: row.revision,
+    }
+}
+
+pub(super) fn staff_may_see(principal: &Principal, row: &CaseRow) -> bool {
+    allows(principal, &Rule::Oversight)
+        || principal.grants.iter().any(|g| {
+            g.department_id
+                .is_some_and(|d| row.department_ids.contains(&d))
+        })
+}
