@@ -81,10 +81,13 @@ pub struct CasesConfig {
     pub document_font: PathBuf,
 }
 
+/// The default upload limit for one material file: 20 MiB (a multi-page scan at 300 dpi).
+pub const DEFAULT_MAX_MATERIAL_BYTES: usize = 20 * 1024 * 1024;
+
 impl Default for CasesConfig {
     fn default() -> Self {
         CasesConfig {
-            max_material_bytes: crate::cases::files::DEFAULT_MAX_MATERIAL_BYTES,
+            max_material_bytes: DEFAULT_MAX_MATERIAL_BYTES,
             seal_key_file: None,
             seal_ca_name: "指尖办电子印章根CA（开发）".to_owned(),
             public_base_url: "http://127.0.0.1:8080".to_owned(),

@@ -121,7 +121,9 @@ impl HealthApi {
                     .await,
                 catalog_store::longest_promised_limit(&client).await,
             ) {
-                self.metrics.set_calendar_reach(ahead, longest);
+                let edge = crate::calendar_edge::Edge::of(ahead, longest);
+                self.metrics
+                    .set_calendar_reach(ahead, longest, edge.warns());
             }
         }
         self.metrics

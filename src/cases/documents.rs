@@ -9,7 +9,7 @@ use tokio_postgres::GenericClient;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::db::Prepare;
+use crate::db::prepared::Prepare;
 
 /// A sealed document as recorded.
 #[derive(Debug, Clone)]

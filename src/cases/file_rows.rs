@@ -26,7 +26,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::db::Prepare;
+use crate::db::prepared::Prepare;
+
+/// The columns a material file is read back with, by the writer and the readers alike.
+pub(super) const FILE_COLUMNS: &str =
+    "id, sha256, size_bytes, content_type, file_name, uploaded_at";
 
 /// Most rows in one statement: large enough that a burst is one commit, small enough that the
 /// arrays of columns stay a few kilobytes (kept bytes have their own limit below).
@@ -97,7 +101,7 @@ static INSERT_BATCH: LazyLock<String> = LazyLock::new(|| {
                               $6::text[])
          ON CONFLICT (owner, sha256) DO NOTHING
          RETURNING {}",
-        super::files::FILE_COLUMNS
+        FILE_COLUMNS
     )
 });
 

@@ -20,15 +20,12 @@ use deadpool_postgres::{GenericClient, Pool};
 use poem::http::StatusCode;
 use uuid::Uuid;
 
-use super::file_rows::{self, FileRowWriter, NewFileRow, Outcome};
+use super::file_rows::{self, FILE_COLUMNS, FileRowWriter, NewFileRow, Outcome};
 use crate::blobs::{BlobStore, sha256_hex};
 use crate::catalog::model::MaterialFileType;
-use crate::db::Prepare;
+use crate::db::prepared::Prepare;
 use crate::filetype::{Sniffed, sniff};
 use crate::http::{AppError, AppResult};
-
-/// The default upload limit for one material file: 20 MiB (a multi-page scan at 300 dpi).
-pub const DEFAULT_MAX_MATERIAL_BYTES: usize = 20 * 1024 * 1024;
 
 /// The longest file name kept, in characters after percent-decoding.
 pub const MAX_FILE_NAME_CHARS: usize = 200;
@@ -204,9 +201,6 @@ pub struct MaterialFile {
     /// The distinct material keys of the case materials that reference it.
     pub used_for: Vec<String>,
 }
-
-pub(super) const FILE_COLUMNS: &str =
-    "id, sha256, size_bytes, content_type, file_name, uploaded_at";
 
 /// Files up to this size keep their bytes in the database, in the statement that writes their
 /// row: one WAL flush makes the upload durable, where a blob on disk first waits for a sync of

@@ -33,7 +33,7 @@ use crate::catalog::model::{Guide, StepKind};
 use crate::catalog::service::CatalogService;
 use crate::catalog::views::ItemDetail;
 use crate::clock::{Clock, date_in_china};
-use crate::db::Prepare;
+use crate::db::prepared::Prepare;
 use crate::documents::model::PromisedDeadline;
 use crate::http::{AppError, AppResult, FieldError};
 use crate::identity::model::{Principal, Role, Subject};

@@ -8,7 +8,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use crate::audit::chain::{FirstRecord, GENESIS_HASH, hash_at_database_clock_sql};
-use crate::db::Prepare;
+use crate::db::prepared::Prepare;
 use crate::notify::outbox::NotificationPlan;
 use uuid::Uuid;
 

@@ -117,16 +117,20 @@ impl Metrics {
         self.session_revocations_listening.set(i64::from(listening));
     }
 
-    /// How far the working-day calendar reaches beside the longest limit it must cover: a case
-    /// accepted today whose limit runs past the calendar gets a provisional deadline until the
-    /// next year's schedule is loaded, so the edge warning is raised with a margin of 30
-    /// working days ([`crate::calendar_edge`]).
-    pub fn set_calendar_reach(&self, working_days_ahead: u32, longest_promised_limit: i64) {
+    /// How far the working-day calendar reaches beside the longest limit it must cover, and
+    /// whether that is too little (`crate::calendar_edge`): a case accepted today whose limit
+    /// runs past the calendar gets a provisional deadline until the next year's schedule is
+    /// loaded.
+    pub fn set_calendar_reach(
+        &self,
+        working_days_ahead: u32,
+        longest_promised_limit: i64,
+        edge_warning: bool,
+    ) {
         self.calendar_working_days_ahead
             .set(i64::from(working_days_ahead));
         self.longest_promised_limit.set(longest_promised_limit);
-        let edge = crate::calendar_edge::Edge::of(working_days_ahead, longest_promised_limit);
-        self.calendar_edge_warning.set(i64::from(edge.warns()));
+        self.calendar_edge_warning.set(i64::from(edge_warning));
     }
 
     /// The Prometheus text exposition of every registered metric.

@@ -16,7 +16,7 @@ use super::model::{Grant, Principal, Role, Subject};
 use super::policy::{Rule, allows};
 use super::session_cache::SessionCache;
 use super::tokens::TokenSigner;
-use crate::db::Prepare;
+use crate::db::prepared::Prepare;
 use crate::http::problem::{AppError, AppResult};
 
 /// `Authorization: Bearer <access token>` from a login (`/api/v1/auth/...`).

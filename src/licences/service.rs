@@ -222,7 +222,7 @@ impl LicenceService {
     /// The public facts of `document`, reading its licence (if it is one) on `client`.
     async fn verification(
         &self,
-        client: &impl crate::db::Prepare,
+        client: &impl crate::db::prepared::Prepare,
         document: DocumentRecord,
     ) -> AppResult<VerificationView> {
         let licence = if document.kind == "licence" {

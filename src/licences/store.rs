@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tokio_postgres::{GenericClient, Row};
 use uuid::Uuid;
 
-use crate::db::Prepare;
+use crate::db::prepared::Prepare;
 
 /// A licence as recorded, with its issuing department and sealed document.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 pub use super::attachment::{Attachment, MAX_ATTACHMENTS};
 use super::model::{self, Channel, DeliveryStatus, RenderError};
-use crate::db::{Prepare, Unprepared};
+use crate::db::prepared::{Prepare, Unprepared};
 
 /// Who a notification is for.
 #[derive(Debug, Clone)]
