@@ -70,12 +70,11 @@ SELECT y.year, 1, y.source,
 -- Recomputing open cases' deadlines after a year was loaded or corrected: one job per load,
 -- worked through in case-id order; `after_case` is the last case done, committed with that
 -- batch's timeline events and notices, so a crash resumes where it stopped and never tells
--- anybody twice. `before_days` is the year as it was (NULL: it was provisional).
+-- anybody twice. The year as it was is the previous version (none: it was provisional).
 CREATE TABLE calendar_recompute_job (
     id            bigserial PRIMARY KEY,
     year          integer NOT NULL,
     version       integer NOT NULL,
-    before_days   jsonb,
     after_case    uuid,
     cases_seen    integer NOT NULL DEFAULT 0,
     cases_moved   integer NOT NULL DEFAULT 0,

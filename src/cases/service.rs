@@ -54,7 +54,6 @@ mod views;
 use checks::*;
 use notices::*;
 use process::*;
-use views::*;
 
 pub use checks::missing_key_materials;
 pub use process::process_of;

@@ -56,12 +56,7 @@ impl CaseService {
         case_id: Uuid,
         request: ActRequest,
     ) -> AppResult<CaseDetail> {
-        let client = self.pool.get().await?;
-        let row = store::load(&**client, case_id)
-            .await?
-            .filter(|r| staff_may_see(principal, r))
-            .ok_or_else(case_not_found)?;
-        drop(client);
+        let row = self.staff_row(principal, case_id).await?;
         let detail = self.case_item(&row).await?;
         let process = process_of(&detail);
         let candidates = candidates_for(&request.action, &row.state, &process);
@@ -297,6 +292,15 @@ impl CaseService {
         let updated_row = store::load(&*tx, row.id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("the case being changed is missing"))?;
+        // What an acceptance promises, for its notice and its SMS alike: counted once, and only
+        // when the action accepts.
+        let promised = match events
+            .iter()
+            .any(|(e, _, _)| matches!(e, Event::Accepted { .. }))
+        {
+            true => Some(promised_deadline(&updated_row, &calendar)?),
+            false => None,
+        };
         let issued = self
             .issue_documents(
                 &tx,
@@ -306,13 +310,20 @@ impl CaseService {
                 &events,
                 &acting,
                 &request,
-                &calendar,
+                promised.clone(),
                 signed_at,
             )
             .await?;
         for (event, _, _) in &events {
-            self.notify_event(&tx, &updated_row, event, &calendar, &issued)
-                .await?;
+            self.notify_event(
+                &tx,
+                &updated_row,
+                event,
+                &calendar,
+                promised.as_ref(),
+                &issued,
+            )
+            .await?;
         }
         tx.commit().await?;
         drop(client);
@@ -394,13 +405,9 @@ impl CaseService {
         events: &[(Event, &'static str, String)],
         acting: &Acting,
         request: &ActRequest,
-        calendar: &Calendar,
+        decide_by: Option<PromisedDeadline>,
         signed_at: DateTime<Utc>,
     ) -> AppResult<Vec<IssuedDocument>> {
-        let decide_by = match row.accepted_on {
-            Some(_) => Some(promised_deadline(row, calendar)?),
-            None => None,
-        };
         let events: Vec<Event> = events.iter().map(|(e, _, _)| e.clone()).collect();
         let planned = issuing::plan(&events, detail, decide_by, request.licence.as_ref());
         let mut issued = Vec::new();

@@ -10,6 +10,7 @@ impl CaseService {
         row: &CaseRow,
         event: &Event,
         calendar: &Calendar,
+        promised: Option<&PromisedDeadline>,
         issued: &[IssuedDocument],
     ) -> AppResult<()> {
         let number = row.acceptance_number.clone().unwrap_or_default();
@@ -29,7 +30,9 @@ impl CaseService {
                 ("case.correction_requested", true)
             }
             Event::Accepted { .. } => {
-                let promised = promised_deadline(row, calendar)?;
+                let promised = promised.ok_or_else(|| {
+                    anyhow::anyhow!("an acceptance notice without its promised deadline")
+                })?;
                 v.insert(
                     "deadline".to_owned(),
                     json!(promised.date.format("%Y年%m月%d日").to_string()),

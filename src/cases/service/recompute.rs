@@ -84,11 +84,8 @@ impl CaseService {
         // A job for every version loaded since (here or by another instance).
         client
             .execute(
-                "INSERT INTO calendar_recompute_job (year, version, before_days)
-                 SELECT v.year, v.version, p.days
-                   FROM calendar_year_version v
-                   LEFT JOIN calendar_year_version p
-                          ON p.year = v.year AND p.version = v.version - 1
+                "INSERT INTO calendar_recompute_job (year, version)
+                 SELECT v.year, v.version FROM calendar_year_version v
                   WHERE NOT EXISTS (SELECT 1 FROM calendar_recompute_job j
                                      WHERE j.year = v.year AND j.version = v.version)
                   ORDER BY v.loaded_at, v.year",
@@ -97,9 +94,11 @@ impl CaseService {
             .await?;
         let jobs = client
             .query(
-                "SELECT j.id, j.year, j.version, j.before_days, v.days, j.after_case
+                "SELECT j.id, j.year, j.version, p.days, v.days, j.after_case
                    FROM calendar_recompute_job j
                    JOIN calendar_year_version v USING (year, version)
+                   LEFT JOIN calendar_year_version p
+                          ON p.year = j.year AND p.version = j.version - 1
                   WHERE j.finished_at IS NULL ORDER BY j.id",
                 &[],
             )

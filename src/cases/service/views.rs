@@ -30,13 +30,22 @@ impl CaseService {
     /// A case as staff see it: every department it involves (the lead, co-departments — who
     /// see the shared materials, never asking again — accepting and deciding ones) and oversight.
     pub async fn staff_case(&self, principal: &Principal, case_id: Uuid) -> AppResult<CaseDetail> {
+        let row = self.staff_row(principal, case_id).await?;
+        self.detail_of(&row).await
+    }
+
+    /// The case's row when `principal` may see it as staff; otherwise the same 404 as for no
+    /// case at all. Takes and returns its own connection.
+    pub(super) async fn staff_row(
+        &self,
+        principal: &Principal,
+        case_id: Uuid,
+    ) -> AppResult<CaseRow> {
         let client = self.pool.get().await?;
-        let row = store::load(&**client, case_id)
+        store::load(&**client, case_id)
             .await?
             .filter(|r| staff_may_see(principal, r))
-            .ok_or_else(case_not_found)?;
-        drop(client);
-        self.detail_of(&row).await
+            .ok_or_else(case_not_found)
     }
 
     /// A sealed document of one of the caller's cases (as applicant or agent): the record and
