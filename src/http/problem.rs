@@ -53,7 +53,7 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub field: Option<String>,
     /// Every offending field, when there are several.
-    #[oai(skip_serializing_if_is_empty)]
+    #[oai(skip_serializing_if_is_empty, default)]
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub errors: Vec<FieldError>,
 }
