@@ -253,30 +253,38 @@ pub fn openapi_spec_json() -> anyhow::Result<String> {
     // A pool that never connects: the spec only needs the shapes.
     let pool = db::pool_for(tokio_postgres::Config::new(), 1)?;
     let services = Services::new(&Config::default(), pool, IdentitySecrets::ephemeral()?)?;
-    Ok(openapi_service(&services).spec())
+    crate::http::spec::with_framework_statuses(&openapi_service(&services).spec())
 }
 
 /// Every route, with middleware: request id (outermost, so every log line has it), metrics,
 /// no NUL character in the URL, body size limit (material uploads excepted: they stream under
 /// `[cases] max_material_bytes`), and problem+json for every error.
-pub fn routes(config: &Config, services: &Services) -> impl Endpoint + 'static {
+pub fn routes(config: &Config, services: &Services) -> anyhow::Result<impl Endpoint + 'static> {
     let api = openapi_service(services);
-    let docs = api.swagger_ui();
-    let spec = api.spec_endpoint();
+    let generated = api.spec();
+    let spec = crate::http::spec::with_framework_statuses(&generated)?;
+    // Swagger UI embeds the document it shows: the served one, not poem-openapi's.
+    let docs_html = api.swagger_ui_html().replace(&generated, &spec);
+    let docs = poem::endpoint::make_sync(move |_| poem::web::Html(docs_html.clone()));
+    let spec = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder()
+            .content_type("application/json")
+            .body(spec.clone())
+    });
     let body_limit = OWN_LIMIT_ROUTES.into_iter().fold(
         crate::http::body_limit::BodyLimit::new(config.max_body_bytes)
             .own_limit(Method::POST, crate::licences::api::VERIFY_UPLOAD_PATH),
         |limit, (method, path)| limit.own_limit(method, path),
     );
-    Route::new()
+    Ok(Route::new()
         .nest("/", api)
-        .nest("/docs", docs)
+        .at("/docs", docs)
         .at("/openapi.json", spec)
         .with(body_limit)
         .with(crate::http::nul_guard::NulGuard)
         .catch_all_error(problem_for_error)
         .with(MetricsMiddleware(services.metrics.clone()))
-        .with(RequestIdMiddleware)
+        .with(RequestIdMiddleware))
 }
 
 /// A running server: its address and the handle that stops it.
@@ -445,7 +453,7 @@ pub async fn start_with(
             let (acceptor, address) =
                 crate::identity::mtls_listener::bind(mtls_config, verifier).await?;
             tracing::info!(%address, "certificate login (mTLS) listening");
-            Some((acceptor, address, routes(&config, &services)))
+            Some((acceptor, address, routes(&config, &services)?))
         }
         (Some(_), None) => anyhow::bail!(
             "identity.mtls needs identity.certificates: the trust anchors that client certificates are verified against"
@@ -453,7 +461,7 @@ pub async fn start_with(
         (None, _) => None,
     };
     let mtls_address = mtls.as_ref().map(|m| m.1);
-    let endpoint = routes(&config, &services);
+    let endpoint = routes(&config, &services)?;
     let acceptor = TcpListener::bind(config.listen)
         .into_acceptor()
         .await

@@ -30,7 +30,7 @@ pub struct HealthStatus {
     /// `ok`, or what is not ready.
     pub status: String,
     /// What operators must see to while the service stays ready (e.g. `calendar_edge: …`).
-    #[oai(skip_serializing_if = "Vec::is_empty")]
+    #[oai(skip_serializing_if = "Vec::is_empty", default)]
     pub warnings: Vec<String>,
 }
 

@@ -28,7 +28,7 @@ pub struct NewAuthorisation {
     /// The agent's mobile number (their 指尖办 citizen account).
     pub agent_phone: String,
     /// One item's code; absent: any item.
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub item_code: Option<String>,
     /// The last day the authorisation holds (at most a year ahead).

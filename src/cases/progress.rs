@@ -30,11 +30,11 @@ pub struct ProgressQuery {
     /// 受理编号 (21 characters).
     pub acceptance_number: String,
     /// The last six characters of the applicant's ID number or credit code.
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub id_tail: Option<String>,
     /// Or: the SMS code sent to the case's phone by `/auth/otp` with purpose `progress`.
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub code: Option<String>,
 }

@@ -34,7 +34,7 @@ pub struct NewCase {
     /// The item's code; the application runs under its version in force now.
     pub item_code: String,
     /// The application form's fields (a JSON object, at most 64 KiB).
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub form: Option<Value>,
     /// The materials, each linked to the material list entry it satisfies.
@@ -43,11 +43,11 @@ pub struct NewCase {
     pub materials: Vec<MaterialRef>,
     /// 代办: the authorisation (from `/me/agent-authorisations`) under which the caller applies
     /// for someone else.
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub on_behalf_of: Option<Uuid>,
     /// A contact mobile number: required for enterprises; citizens default to their account's.
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub contact_phone: Option<String>,
 }
@@ -80,7 +80,7 @@ pub struct WindowApplicant {
     /// 居民身份证号码 (citizens) or 统一社会信用代码 (enterprises).
     pub id_number: String,
     /// A mobile number for notices.
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub phone: Option<String>,
 }
@@ -91,7 +91,7 @@ pub struct WindowApplicant {
 pub struct WindowCase {
     pub item_code: String,
     pub applicant: WindowApplicant,
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub form: Option<Value>,
     /// Paper digitised at the window (files from `/window/files`).
@@ -103,7 +103,7 @@ pub struct WindowCase {
     #[serde(default)]
     pub paper_materials: Vec<PaperMaterial>,
     /// When the applicant was at the window, if this is entered afterwards (事后补录).
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
 }
@@ -125,11 +125,11 @@ pub struct CorrectionNotice {
     /// Every missing or wrong material, in ONE notice (一次性告知).
     pub missing: Vec<String>,
     /// The case revision the clerk saw; a stale one is refused with 409.
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub revision: Option<i32>,
     /// When it happened, if entered afterwards (事后补录); never in the future.
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
 }
@@ -145,10 +145,10 @@ pub struct AcceptRequest {
     #[oai(default)]
     #[serde(default)]
     pub commitment: bool,
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub revision: Option<i32>,
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
 }
@@ -158,10 +158,10 @@ pub struct AcceptRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
     pub reason: String,
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub revision: Option<i32>,
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
 }
@@ -175,13 +175,13 @@ pub struct CompleteStepRequest {
     /// The step's name.
     pub step: String,
     /// The department's opinion (审查意见).
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub opinion: Option<String>,
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub revision: Option<i32>,
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
 }
@@ -233,10 +233,10 @@ pub struct SuspendRequest {
     pub reason: String,
     /// When the special step is expected to end; not before today.
     pub expected_end: NaiveDate,
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub revision: Option<i32>,
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
 }
@@ -245,10 +245,10 @@ pub struct SuspendRequest {
 #[derive(Debug, Clone, Object, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct PlainRequest {
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub revision: Option<i32>,
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
 }
@@ -257,15 +257,15 @@ pub struct PlainRequest {
 #[derive(Debug, Clone, Object, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveRequest {
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub revision: Option<i32>,
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
     /// The licence's last day of validity (licence items only); five years from the decision
     /// date when absent.
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub licence_valid_to: Option<NaiveDate>,
     /// Further fields printed on the licence, in order (e.g. 经营场所, 许可范围); at most 12.
@@ -289,10 +289,10 @@ pub struct ExtendRequest {
     pub reason: String,
     /// A working day after the current deadline.
     pub new_deadline: NaiveDate,
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub revision: Option<i32>,
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
 }
@@ -303,13 +303,13 @@ pub struct DenyRequest {
     pub reasons: String,
     /// The applicant's remedies; absent: the standard text (行政复议 within 60 days, 行政诉讼
     /// within 6 months). A text given must name both.
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub remedies: Option<String>,
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub revision: Option<i32>,
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
 }
@@ -319,7 +319,7 @@ pub struct DenyRequest {
 #[serde(deny_unknown_fields)]
 pub struct CorrectionAnswer {
     pub materials: Vec<MaterialRef>,
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub revision: Option<i32>,
 }
@@ -330,7 +330,7 @@ pub struct CorrectionAnswer {
 pub struct DeferredSupply {
     pub material_key: String,
     pub file_ids: Vec<Uuid>,
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub revision: Option<i32>,
 }
@@ -339,10 +339,10 @@ pub struct DeferredSupply {
 #[serde(deny_unknown_fields)]
 pub struct WithdrawRequest {
     /// Optional; when given, not blank.
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub reason: Option<String>,
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub revision: Option<i32>,
 }

@@ -48,10 +48,13 @@ pub struct NewDepartment {
     pub region_code: String,
     /// The parent department's code; absent only for the top of the hierarchy.
     #[serde(default)]
+    #[oai(nullable)]
     pub parent_code: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub phone: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub address: Option<String>,
 }
 

@@ -63,12 +63,16 @@ impl ApiResponse for FileDownload {
                 description: "The file, with its own content type",
                 status: Some(200),
                 status_range: None,
-                content: vec![MetaMediaType {
-                    content_type: "application/octet-stream",
-                    schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format(
-                        "string", "binary",
-                    ))),
-                }],
+                // Every type a stored file may have: the upload checks refuse any other.
+                content: crate::filetype::FORM_TYPES
+                    .iter()
+                    .map(|(content_type, _)| MetaMediaType {
+                        content_type,
+                        schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format(
+                            "string", "binary",
+                        ))),
+                    })
+                    .collect(),
                 headers: vec![MetaHeader {
                     name: "Content-Disposition".to_owned(),
                     description: Some("attachment with the file name (RFC 6266)".to_owned()),

@@ -8,11 +8,13 @@ pub mod idle_deadline;
 pub mod json_body;
 pub mod metrics;
 pub mod nul_guard;
+pub mod optional_feature;
 pub mod pre_serialized;
 pub mod problem;
 pub mod request_id;
 pub mod serve;
 pub mod shared_token;
+pub mod spec;
 pub mod unparsed_request;
 pub mod upload;
 

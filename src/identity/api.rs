@@ -18,6 +18,7 @@ use super::otp::OtpPurpose;
 use super::policy::Rule;
 use super::sessions::{self, ClientInfo, IssuedTokens, SessionSettings};
 use super::staff::{self, LockoutSettings, NewBackup, NewGrant, NewStaff};
+use crate::http::optional_feature::OptionalFeatureResult;
 use crate::http::problem::AppError;
 use crate::http::{ApiTags, AppResult, JsonBody};
 
@@ -172,6 +173,7 @@ pub struct CitizenView {
 
 #[derive(Debug, Clone, Object)]
 pub struct GrantView {
+    #[oai(nullable)]
     pub id: Option<Uuid>,
     pub role: Role,
     #[oai(skip_serializing_if_is_none)]
@@ -196,7 +198,7 @@ pub struct MeView {
     #[oai(skip_serializing_if_is_none)]
     pub enterprise: Option<EnterpriseView>,
     /// Staff: the roles in force now.
-    #[oai(skip_serializing_if_is_empty)]
+    #[oai(skip_serializing_if_is_empty, default)]
     pub roles: Vec<GrantView>,
 }
 
@@ -225,12 +227,15 @@ pub struct GrantRequest {
     pub role: Role,
     /// Required for department roles; absent for platform_admin, supervisor, observer.
     #[serde(default)]
+    #[oai(nullable)]
     pub department_code: Option<String>,
     /// Handling roles only: narrow the grant to one item…
     #[serde(default)]
+    #[oai(nullable)]
     pub item_code: Option<String>,
     /// …and one step of it.
     #[serde(default)]
+    #[oai(nullable)]
     pub step: Option<String>,
 }
 
@@ -387,7 +392,7 @@ impl IdentityApi {
         method = "post",
         tag = "ApiTags::App"
     )]
-    async fn enterprise_challenge(&self) -> AppResult<ChallengeIssued> {
+    async fn enterprise_challenge(&self) -> OptionalFeatureResult<ChallengeIssued> {
         let challenge = self.enterprises()?.challenge().await?;
         Ok(ChallengeIssued::Created(Json(ChallengeView {
             challenge: challenge.challenge,
@@ -401,7 +406,7 @@ impl IdentityApi {
         &self,
         request: &Request,
         body: JsonBody<EnterpriseLogin>,
-    ) -> AppResult<Json<TokensView>> {
+    ) -> OptionalFeatureResult<Json<TokensView>> {
         let client = ClientInfo::from_request(request);
         let b = body.parse()?;
         let (issued, verified) = self
@@ -420,7 +425,10 @@ impl IdentityApi {
         method = "post",
         tag = "ApiTags::App"
     )]
-    async fn enterprise_mtls_login(&self, request: &Request) -> AppResult<Json<TokensView>> {
+    async fn enterprise_mtls_login(
+        &self,
+        request: &Request,
+    ) -> OptionalFeatureResult<Json<TokensView>> {
         let enterprises = self.enterprises()?;
         let remote = request.remote_addr();
         if super::certificate::mtls::peer_certificate(remote).is_none() {
@@ -428,7 +436,8 @@ impl IdentityApi {
                 code: "client_certificate_required",
                 detail: "connect to the certificate-login listener with a client certificate"
                     .to_owned(),
-            });
+            }
+            .into());
         }
         let verified = super::certificate::mtls::identify_peer(&enterprises.verifier, remote)
             .map_err(|e| super::enterprises::certificate_refused(&e))?;
@@ -454,7 +463,7 @@ impl IdentityApi {
         &self,
         request: &Request,
         body: JsonBody<EnterpriseLogin>,
-    ) -> AppResult<Json<TokensView>> {
+    ) -> OptionalFeatureResult<Json<TokensView>> {
         let client = ClientInfo::from_request(request);
         let b = body.parse()?;
         let enterprises = self.enterprises()?;
@@ -751,7 +760,7 @@ impl IdentityApi {
         auth: AccessToken,
         id: Path<String>,
         body: JsonBody<CertificateBinding>,
-    ) -> AppResult<Done> {
+    ) -> OptionalFeatureResult<Done> {
         let staff_id = uuid_param("id", &id.0)?;
         let principal = self.gate.require(&auth, Rule::PlatformAdmin).await?;
         let b = body.parse()?;

@@ -49,7 +49,7 @@ pub struct LicenceList {
 #[serde(deny_unknown_fields)]
 pub struct ShareRequest {
     /// How long the link works, in hours: 1 to 720 (30 days); 72 when absent.
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub hours: Option<u32>,
 }

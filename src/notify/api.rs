@@ -55,11 +55,14 @@ pub struct SendRequest {
     pub variables: BTreeMap<String, Value>,
     /// A platform user; their active devices get the push.
     #[serde(default)]
+    #[oai(nullable)]
     pub owner: Option<String>,
     /// Mainland mobile (+86 optional).
     #[serde(default)]
+    #[oai(nullable)]
     pub phone: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub email: Option<String>,
     pub channels: Vec<Channel>,
     /// Push first, SMS when the push is not sent in time or there is no device.
@@ -68,6 +71,7 @@ pub struct SendRequest {
     pub must_reach: bool,
     /// 10 = immediate (OTP), 5 = normal (default).
     #[serde(default)]
+    #[oai(nullable)]
     pub priority: Option<i16>,
     /// Sending again with the same key returns the same notification.
     pub idempotency_key: String,

@@ -68,9 +68,11 @@ pub struct DeviceRegistration {
     pub token: String,
     /// The app's version, at most 32 characters (e.g. `3.2.1`).
     #[serde(default)]
+    #[oai(nullable)]
     pub app_version: Option<String>,
     /// The phone's language and region, e.g. `zh-CN` (`zh-Hans-CN` also accepted).
     #[serde(default)]
+    #[oai(nullable)]
     pub locale: Option<String>,
 }
 
@@ -79,10 +81,13 @@ pub struct DeviceRegistration {
 pub struct DeviceUpdate {
     /// A new push token (the push service rotated it); same rules as at registration.
     #[serde(default)]
+    #[oai(nullable)]
     pub token: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub app_version: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub locale: Option<String>,
 }
 
@@ -175,6 +180,7 @@ pub struct PreferencesUpdate {
     pub email: bool,
     /// Absent or null: no quiet hours.
     #[serde(default)]
+    #[oai(nullable)]
     pub quiet_hours: Option<QuietHours>,
 }
 

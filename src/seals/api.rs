@@ -19,7 +19,7 @@ use crate::identity::policy::{Rule, allows};
 pub struct NewSeal {
     pub purpose: SealPurpose,
     /// The text under the star; the standard one for the purpose when absent.
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub label: Option<String>,
 }
@@ -30,7 +30,7 @@ pub struct NewSeal {
 pub struct ImportSeal {
     pub purpose: SealPurpose,
     /// The text under the star; the standard one for the purpose when absent.
-    #[oai(default)]
+    #[oai(nullable, default)]
     #[serde(default)]
     pub label: Option<String>,
     /// The seal's private key: unencrypted PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), ECDSA
