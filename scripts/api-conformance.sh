@@ -44,18 +44,26 @@ stop_server() {
 }
 trap stop_server EXIT
 
+# python3 rather than curl: a fresh Debian machine has the one, not always the other.
+ready() {
+    python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' \
+        "$base/readyz" >/dev/null 2>&1
+}
 for _ in $(seq 1 180); do
-    curl -sf "$base/readyz" >/dev/null 2>&1 && break
+    ready && break
     kill -0 "$server" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
     sleep 1
 done
-curl -sf "$base/readyz" >/dev/null || { echo "the server did not become ready" >&2; tail -50 "$work/server.log" >&2; exit 1; }
+ready || { echo "the server did not become ready" >&2; tail -50 "$work/server.log" >&2; exit 1; }
 
 # A staff session's access token (demo accounts exist in development mode only).
 token_of() {
-    curl -sf -X POST "$base/api/v1/auth/staff/login" -H 'content-type: application/json' \
-        -d "{\"username\":\"$1\",\"password\":\"Demo-password-2026\"}" |
-        python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
+    python3 - "$base/api/v1/auth/staff/login" "$1" <<'PY'
+import json, sys, urllib.request
+body = json.dumps({"username": sys.argv[2], "password": "Demo-password-2026"}).encode()
+request = urllib.request.Request(sys.argv[1], body, {"content-type": "application/json"})
+print(json.load(urllib.request.urlopen(request, timeout=10))["access_token"])
+PY
 }
 
 fuzz() {
