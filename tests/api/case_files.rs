@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::identity::{
+use crate::support::fixtures::{
     ID_1, ID_2, STAFF_PASSWORD, create_department, create_staff, register_citizen,
 };
 use crate::support::{

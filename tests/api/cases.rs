@@ -8,193 +8,14 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::catalog::{complete_draft, create_departments, publish_item};
 use crate::fake_aliyun::FakeAliyun;
-use crate::identity::{
-    ID_1, ID_2, STAFF_PASSWORD, create_department, create_staff, register_citizen,
+use crate::support::fixtures::{
+    ID_1, ID_2, ITEM, PDF, PNG, STAFF_PASSWORD, accepted_case, act, applicant_with_case, apply,
+    both_materials, call, citizen, code_sent_to, complete_draft, create_departments, create_seals,
+    create_staff, kinds, my_case, my_case_ids, paper_window_case, publish_item, recheck_realname,
+    register_citizen, set_up, upload,
 };
-use crate::seals::create_seals;
 use crate::support::{TestApp, expect_problem, spawn_app, spawn_app_with, staff_login};
-
-pub const ITEM: &str = "CASE-FOOD-0001";
-pub const PDF: &[u8] = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
-pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
-
-/// The cast of a case: an item with parallel review steps in DA-SCJG and DA-WJ, and a staff
-/// member for every role, plus a reviewer of an uninvolved department.
-pub struct Cast {
-    pub clerk: String,
-    pub reviewer: String,
-    pub health_reviewer: String,
-    pub approver: String,
-    pub outsider: String,
-}
-
-pub async fn set_up(app: &TestApp) -> Cast {
-    create_departments(app).await;
-    create_department(app, "OTHER-DEPT").await;
-    create_seals(app, "DA-SCJG").await;
-    publish_item(app, ITEM, "DA-SCJG", complete_draft("食品经营许可")).await;
-    create_staff(app, "c.clerk", "window_clerk", Some("DA-SCJG")).await;
-    create_staff(app, "c.reviewer", "reviewer", Some("DA-SCJG")).await;
-    create_staff(app, "c.health", "reviewer", Some("DA-WJ")).await;
-    create_staff(app, "c.approver", "approver", Some("DA-SCJG")).await;
-    create_staff(app, "c.outsider", "reviewer", Some("OTHER-DEPT")).await;
-    let login = |name: &'static str| staff_login(&app.http, &app.address, name, STAFF_PASSWORD);
-    Cast {
-        clerk: login("c.clerk").await,
-        reviewer: login("c.reviewer").await,
-        health_reviewer: login("c.health").await,
-        approver: login("c.approver").await,
-        outsider: login("c.outsider").await,
-    }
-}
-
-pub async fn citizen(app: &TestApp, phone: &str, name: &str, id: &str) -> String {
-    register_citizen(app, phone, name, id).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// Uploads a material file; returns its id.
-pub async fn upload(app: &TestApp, token: &str, bytes: &[u8], content_type: &str) -> String {
-    let response = app
-        .with_token(Method::POST, "/api/v1/me/files", token)
-        .header("content-type", content_type)
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap();
-    assert!(status == 201 || status == 200, "{status} {body}");
-    body["id"].as_str().unwrap().to_owned()
-}
-
-pub async fn call(
-    app: &TestApp,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Value,
-) -> (u16, Value) {
-    let response = app
-        .with_token(method, path, token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-pub async fn apply(app: &TestApp, token: &str, key: &str, materials: Value) -> (u16, Value) {
-    let response = app
-        .with_token(Method::POST, "/api/v1/cases", token)
-        .header("Idempotency-Key", key)
-        .json(&json!({"item_code": ITEM, "form": {"经营场所": "大安市长虹路1号"}, "materials": materials}))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// A staff action on a case; asserts 200 and returns the case.
-pub async fn act(app: &TestApp, token: &str, case: &str, action: &str, body: Value) -> Value {
-    let (status, out) = call(
-        app,
-        token,
-        Method::POST,
-        &format!("/api/v1/staff/cases/{case}/{action}"),
-        body,
-    )
-    .await;
-    assert_eq!(status, 200, "{action}: {out}");
-    out
-}
-
-/// One case as `token`'s account sees it in the app: the status and the body.
-pub async fn my_case(app: &TestApp, token: &str, id: &str) -> (u16, Value) {
-    call(
-        app,
-        token,
-        Method::GET,
-        &format!("/api/v1/me/cases/{id}"),
-        json!(null),
-    )
-    .await
-}
-
-/// The ids of the cases `token`'s account sees in "my cases" (asserts 200).
-pub async fn my_case_ids(app: &TestApp, token: &str) -> Vec<String> {
-    let (status, cases) = call(app, token, Method::GET, "/api/v1/me/cases", json!(null)).await;
-    assert_eq!(status, 200, "{cases}");
-    cases["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-/// A window case for `applicant` with the application form handed in on paper; returns its id.
-pub async fn paper_window_case(app: &TestApp, clerk: &str, applicant: Value) -> String {
-    let (status, case) = call(
-        app,
-        clerk,
-        Method::POST,
-        "/api/v1/window/cases",
-        json!({
-            "item_code": ITEM,
-            "applicant": applicant,
-            "paper_materials": [{"material_key": "application_form", "note": "纸质申请表"}],
-        }),
-    )
-    .await;
-    assert_eq!(status, 201, "{case}");
-    case["id"].as_str().unwrap().to_owned()
-}
-
-/// Asks the identity authority again about `token`'s account (asserts 200).
-async fn recheck_realname(app: &TestApp, token: &str) {
-    let response = app
-        .with_token(Method::POST, "/api/v1/me/realname-check", token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-}
-
-fn kinds(case: &Value) -> Vec<String> {
-    case["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-/// Uploads the item's two materials (a PDF form, a PNG licence) for `token`: the `materials` of
-/// an application.
-pub async fn both_materials(app: &TestApp, token: &str) -> Value {
-    let form = upload(app, token, PDF, "application/pdf").await;
-    let licence = upload(app, token, PNG, "image/png").await;
-    json!([
-        {"material_key": "application_form", "file_ids": [form]},
-        {"material_key": "business_licence", "file_ids": [licence]}
-    ])
-}
-
-/// An applicant with both materials on file, applying: returns (token, case).
-pub async fn applicant_with_case(app: &TestApp, phone: &str, id: &str) -> (String, Value) {
-    let token = citizen(app, phone, "李四", id).await;
-    let materials = both_materials(app, &token).await;
-    let (status, case) = apply(app, &token, &Uuid::new_v4().to_string(), materials).await;
-    assert_eq!(status, 201, "{case}");
-    (token, case)
-}
 
 async fn wait_for_templates(app: &TestApp, owner_phone: &str, wanted: &[&str]) {
     let db = app.db().await;
@@ -1044,20 +865,6 @@ async fn window_intake_registers_a_case_with_paper_noted_and_backdated_work_keep
     app.stop().await;
 }
 
-/// Accepts a fresh case of a new applicant; returns (applicant token, accepted case).
-async fn accepted_case(app: &TestApp, cast: &Cast, phone: &str, id: &str) -> (String, Value) {
-    let (token, case) = applicant_with_case(app, phone, id).await;
-    let case = act(
-        app,
-        &cast.clerk,
-        case["id"].as_str().unwrap(),
-        "accept",
-        json!({}),
-    )
-    .await;
-    (token, case)
-}
-
 async fn progress(app: &TestApp, body: Value) -> (u16, Value) {
     let response = app
         .http
@@ -1156,7 +963,7 @@ async fn the_public_progress_query_needs_the_number_and_a_second_factor_and_refu
         .await
         .unwrap();
     assert_eq!(response.status(), 202);
-    let code = crate::identity::code_sent_to(&app, phone).await;
+    let code = code_sent_to(&app, phone).await;
     let (status, seen) = progress(&app, json!({"acceptance_number": number, "code": code})).await;
     assert_eq!(status, 200, "{seen}");
     let (status, _) = progress(&app, json!({"acceptance_number": number, "code": code})).await;

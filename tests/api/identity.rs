@@ -8,63 +8,11 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::fake_aliyun::FakeAliyun;
-use crate::support::{TestApp, expect_problem, spawn_app, spawn_app_with, staff_login};
-
-pub const ID_1: &str = "11010519491231002X";
-pub const ID_2: &str = "440524188001010014";
-
-/// The newest code sent to `phone`, read from the outbox (the log-only SMS provider prints it).
-pub async fn code_sent_to(app: &TestApp, phone: &str) -> String {
-    let db = app.db().await;
-    let row = db
-        .query_one(
-            "SELECT variables->>'code' FROM notification WHERE phone = $1 ORDER BY created_at DESC LIMIT 1",
-            &[&phone],
-        )
-        .await
-        .expect("a code notification");
-    row.get(0)
-}
-
-pub async fn post(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
-    app.http
-        .post(app.url(path))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn json_of(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// Registers a citizen through the public API; returns the login response.
-pub async fn register_citizen(app: &TestApp, phone: &str, name: &str, id_number: &str) -> Value {
-    let (status, sent) = json_of(
-        post(
-            app,
-            "/api/v1/auth/otp",
-            json!({"phone": phone, "purpose": "register"}),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 202, "{sent}");
-    let code = code_sent_to(app, phone).await;
-    let (status, body) = json_of(
-        post(
-            app,
-            "/api/v1/auth/citizen/register",
-            json!({"phone": phone, "code": code, "name": name, "id_number": id_number}),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    body
-}
+use crate::support::fixtures::{
+    ID_1, ID_2, STAFF_PASSWORD, code_sent_to, create_department, create_staff, json_of, post,
+    register_citizen,
+};
+use crate::support::{expect_problem, spawn_app, spawn_app_with, staff_login};
 
 #[tokio::test]
 async fn a_citizen_registers_and_logs_in_with_codes_delivered_by_the_fake_sms_provider() {
@@ -697,47 +645,6 @@ async fn a_session_revoked_elsewhere_stops_working_at_once() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     app.stop().await;
-}
-
-/// Creates a staff account with one role (in `department`, unless platform-wide); returns its id.
-pub async fn create_staff(
-    app: &TestApp,
-    username: &str,
-    role: &str,
-    department: Option<&str>,
-) -> String {
-    let (status, created) = app
-        .admin_json(
-            Method::POST,
-            "/api/v1/admin/staff",
-            &json!({"username": username, "display_name": username, "password": STAFF_PASSWORD}),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
-    let mut grant = json!({"role": role});
-    if let Some(d) = department {
-        grant["department_code"] = json!(d);
-    }
-    let (status, body) = app
-        .admin_json(
-            Method::POST,
-            &format!("/api/v1/admin/staff/{id}/roles"),
-            &grant,
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    id
-}
-
-pub const STAFF_PASSWORD: &str = "Staff-password-42";
-
-pub async fn create_department(app: &TestApp, code: &str) {
-    let (status, body) = app
-        .admin_json(Method::POST, "/api/v1/admin/departments",
-            &json!({"code": code, "name": format!("测试局{code}"), "level": "county", "region_code": "220882"}))
-        .await;
-    assert_eq!(status, 201, "{body}");
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::fake_smtp::{FakeSmtp, FakeTls, ParsedMail, SmtpOptions};
-use crate::identity::{ID_1, ID_2, register_citizen};
+use crate::support::fixtures::{ID_1, ID_2, register_citizen};
 use crate::support::{TestApp, expect_problem, spawn_app_with};
 
 const ADDRESS: &str = "zhangsan@example.cn";

@@ -5,24 +5,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::catalog::create_departments;
-use crate::identity::{STAFF_PASSWORD, create_staff};
+use crate::support::fixtures::{STAFF_PASSWORD, create_departments, create_staff};
 use crate::support::{spawn_app, staff_login};
-
-/// Both seals of a department (the decision seal and the acceptance seal), by the platform
-/// admin.
-pub async fn create_seals(app: &crate::support::TestApp, department: &str) {
-    for purpose in ["decision", "acceptance"] {
-        let (status, body) = app
-            .admin_json(
-                Method::POST,
-                &format!("/api/v1/admin/departments/{department}/seals"),
-                &json!({"purpose": purpose}),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-    }
-}
 
 fn der_of(pem: &str) -> Vec<u8> {
     use base64::Engine;
