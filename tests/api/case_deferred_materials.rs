@@ -6,10 +6,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::support::fixtures::{
-    ID_1, ITEM, PDF, PNG, STAFF_PASSWORD, act, apply, call, citizen, complete_draft,
-    create_departments, create_seals, create_staff, publish_item, upload,
+    ID_1, ITEM, PDF, PNG, act, apply, call, citizen, complete_draft, create_departments,
+    create_seals, publish_item, staff_member, upload,
 };
-use crate::support::{spawn_app, staff_login};
+use crate::support::spawn_app;
 
 #[tokio::test]
 async fn acceptance_with_a_pending_material_and_a_commitment_blocks_approval_until_it_is_supplied()
@@ -20,21 +20,10 @@ async fn acceptance_with_a_pending_material_and_a_commitment_blocks_approval_unt
     let mut draft = complete_draft("食品经营许可");
     draft["materials"][1]["key_material"] = json!(false);
     publish_item(&app, ITEM, "DA-SCJG", draft).await;
-    for (name, role, dept) in [
-        ("d.clerk", "window_clerk", "DA-SCJG"),
-        ("d.reviewer", "reviewer", "DA-SCJG"),
-        ("d.health", "reviewer", "DA-WJ"),
-        ("d.approver", "approver", "DA-SCJG"),
-    ] {
-        create_staff(&app, name, role, Some(dept)).await;
-    }
-    let login = |name: &'static str| staff_login(&app.http, &app.address, name, STAFF_PASSWORD);
-    let (clerk, reviewer, health, approver) = (
-        login("d.clerk").await,
-        login("d.reviewer").await,
-        login("d.health").await,
-        login("d.approver").await,
-    );
+    let clerk = staff_member(&app, "d.clerk", "window_clerk", Some("DA-SCJG")).await;
+    let reviewer = staff_member(&app, "d.reviewer", "reviewer", Some("DA-SCJG")).await;
+    let health = staff_member(&app, "d.health", "reviewer", Some("DA-WJ")).await;
+    let approver = staff_member(&app, "d.approver", "approver", Some("DA-SCJG")).await;
     let token = citizen(&app, "13900139050", "冯二", ID_1).await;
     let form = upload(&app, &token, PDF, "application/pdf").await;
     // The non-key business licence may be missing at application.

@@ -5,9 +5,9 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::support::fixtures::{
-    ID_1, STAFF_PASSWORD, act, applicant_with_case, call, create_staff, set_up,
+    ID_1, act, applicant_with_case, call, ready_for_decision, set_up, staff_member,
 };
-use crate::support::{spawn_app, staff_login};
+use crate::support::spawn_app;
 
 #[tokio::test]
 async fn rejection_needs_a_reason_and_ends_the_case() {
@@ -57,27 +57,10 @@ async fn rejection_needs_a_reason_and_ends_the_case() {
 async fn a_denial_carries_reasons_and_remedies_and_two_deciders_at_once_get_one_win_and_one_409() {
     let app = spawn_app().await;
     let cast = set_up(&app).await;
-    create_staff(&app, "c.approver2", "approver", Some("DA-SCJG")).await;
-    let second = staff_login(&app.http, &app.address, "c.approver2", STAFF_PASSWORD).await;
+    let second = staff_member(&app, "c.approver2", "approver", Some("DA-SCJG")).await;
     let (_, case) = applicant_with_case(&app, "13900139009", ID_1).await;
     let id = case["id"].as_str().unwrap();
-    act(&app, &cast.clerk, id, "accept", json!({})).await;
-    act(
-        &app,
-        &cast.reviewer,
-        id,
-        "complete-step",
-        json!({"department_code": "DA-SCJG", "step": "审查"}),
-    )
-    .await;
-    let case = act(
-        &app,
-        &cast.health_reviewer,
-        id,
-        "complete-step",
-        json!({"department_code": "DA-WJ", "step": "卫生审查"}),
-    )
-    .await;
+    let case = ready_for_decision(&app, &cast, id).await;
     let revision = case["revision"].clone();
     let (status, body) = call(
         &app,

@@ -13,6 +13,7 @@ use crate::support::fixtures::{
 };
 use crate::support::{TestApp, spawn_app_with};
 
+/// Waits until every notice in `wanted` has been sent to `owner_phone`.
 async fn wait_for_templates(app: &TestApp, owner_phone: &str, wanted: &[&str]) {
     let db = app.db().await;
     for _ in 0..200 {
@@ -33,27 +34,10 @@ async fn wait_for_templates(app: &TestApp, owner_phone: &str, wanted: &[&str]) {
     panic!("notifications {wanted:?} were not all sent to {owner_phone}");
 }
 
-#[tokio::test]
-async fn an_online_case_runs_from_application_through_correction_parallel_steps_and_suspension_to_approval()
- {
-    let fake = FakeAliyun::start("LTAI5tCases", "cases-secret").await;
-    let sms = fake.client_config("指尖办");
-    let app = spawn_app_with(move |c| {
-        c.notify.sms_provider = fingertip::notify::setup::SmsProvider::Aliyun;
-        c.notify.aliyun = Some(sms);
-        c.notify.retry_base_seconds = 0.05;
-    })
-    .await;
-    // Aliyun sends only approved templates: register ours.
-    for (key, template) in [
-        ("identity.otp", "SMS_1000"),
-        ("case.submitted", "SMS_1001"),
-        ("case.correction_requested", "SMS_1002"),
-        ("case.accepted", "SMS_1003"),
-        ("case.suspended", "SMS_1004"),
-        ("case.resumed", "SMS_1005"),
-        ("case.approved", "SMS_1006"),
-    ] {
+/// Aliyun sends only approved templates: gives each `(key, template code)` a new version of the
+/// key's newest content with the Aliyun template code.
+async fn approve_aliyun_templates(app: &TestApp, approved: &[(&str, &str)]) {
+    for (key, template) in approved {
         let (status, body) = app
             .admin_json(
                 Method::GET,
@@ -79,6 +63,33 @@ async fn an_online_case_runs_from_application_through_correction_parallel_steps_
             .await;
         assert_eq!(status, 201, "{body}");
     }
+}
+
+#[tokio::test]
+async fn an_online_case_runs_from_application_through_correction_parallel_steps_and_suspension_to_approval()
+ {
+    let fake = FakeAliyun::start("LTAI5tCases", "cases-secret").await;
+    let sms = fake.client_config("指尖办");
+    let app = spawn_app_with(move |c| {
+        c.notify.sms_provider = fingertip::notify::setup::SmsProvider::Aliyun;
+        c.notify.aliyun = Some(sms);
+        c.notify.retry_base_seconds = 0.05;
+    })
+    .await;
+    // Aliyun sends only approved templates: register ours.
+    approve_aliyun_templates(
+        &app,
+        &[
+            ("identity.otp", "SMS_1000"),
+            ("case.submitted", "SMS_1001"),
+            ("case.correction_requested", "SMS_1002"),
+            ("case.accepted", "SMS_1003"),
+            ("case.suspended", "SMS_1004"),
+            ("case.resumed", "SMS_1005"),
+            ("case.approved", "SMS_1006"),
+        ],
+    )
+    .await;
     let cast = set_up(&app).await;
     let phone = "13900139001";
     let (token, case) = applicant_with_case(&app, phone, ID_1).await;
