@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::support::TestApp;
 use crate::support::fixtures::{
-    ID_1, ID_2, ITEM, PDF, act, applicant_with_case, approved_case, call, citizen, my_case,
-    my_case_ids, ready_for_decision, set_up,
+    ID_1, ID_2, ITEM, PDF, act, app_mailing, applicant_with_case, approved_case, call, citizen,
+    code_in_outbox, fake_smtp, mail_to, my_case, my_case_ids, ready_for_decision, set_up,
 };
 
 #[path = "../support/pdf_validators.rs"]
@@ -527,8 +527,8 @@ async fn without_a_seal_in_force_nothing_is_decided_and_bad_licence_terms_are_re
 
 #[tokio::test]
 async fn the_decision_and_the_licence_arrive_by_email_attached_to_the_result_notice() {
-    let fake = crate::notify_email::fake_smtp().await;
-    let app = crate::notify_email::app_mailing(&fake, None).await;
+    let fake = fake_smtp().await;
+    let app = app_mailing(&fake, None).await;
     let cast = set_up(&app).await;
     let (token, case) = applicant_with_case(&app, "13900139131", ID_1).await;
     // The applicant has a verified address (set in the app, confirmed with the emailed code).
@@ -541,7 +541,7 @@ async fn the_decision_and_the_licence_arrive_by_email_attached_to_the_result_not
         .await
         .unwrap();
     assert_eq!(response.status(), 202);
-    let code = crate::notify_email::code_in_outbox(&app, address).await;
+    let code = code_in_outbox(&app, address).await;
     let (status, body) = call(
         &app,
         &token,
@@ -557,7 +557,7 @@ async fn the_decision_and_the_licence_arrive_by_email_attached_to_the_result_not
     let case = act(&app, &cast.approver, &id, "approve", json!({})).await;
 
     // Two mails: the code, then the result with the sealed decision and licence attached.
-    let mails = crate::notify_email::mail_to(&fake, address, 2).await;
+    let mails = mail_to(&fake, address, 2).await;
     let mail = mails
         .iter()
         .find(|m| !m.attachments.is_empty())
