@@ -5,7 +5,7 @@ use fingertip::audit::{self, AuditProblem, AuditSigner};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::catalog::{complete_draft, create_departments, publish_item};
+use crate::support::fixtures::{complete_draft, create_departments, publish_item};
 use crate::support::{TestApp, spawn_app};
 
 async fn write_history(app: &TestApp) -> AuditSigner {

@@ -9,7 +9,7 @@ use fingertip::secret::Secret;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::identity::{
+use crate::support::fixtures::{
     ID_1, ID_2, STAFF_PASSWORD, create_department, create_staff, register_citizen,
 };
 use crate::support::{TestApp, pki, spawn_app_with, staff_login};

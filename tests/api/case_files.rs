@@ -8,12 +8,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::identity::{
-    ID_1, ID_2, STAFF_PASSWORD, create_department, create_staff, register_citizen,
+use crate::support::fixtures::{
+    ID_1, ID_2, create_department, create_staff, log_in, register_citizen, staff_member,
 };
-use crate::support::{
-    TestApp, expect_problem, spawn_app, spawn_app_with, spawn_demo_app, staff_login,
-};
+use crate::support::{TestApp, expect_problem, spawn_app, spawn_app_with, spawn_demo_app};
 
 const PDF: &[u8] =
     b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
@@ -778,8 +776,7 @@ async fn uploads_have_their_own_limit_and_every_other_body_keeps_the_global_one(
 
     // The window's upload too.
     create_department(&app, "LIM-A").await;
-    create_staff(&app, "lim.clerk", "window_clerk", Some("LIM-A")).await;
-    let clerk = staff_login(&app.http, &app.address, "lim.clerk", STAFF_PASSWORD).await;
+    let clerk = staff_member(&app, "lim.clerk", "window_clerk", Some("LIM-A")).await;
     let window = "/api/v1/window/files";
     let pdf = pdf_of_size(8192);
     let (status, body) = json_of(
@@ -827,9 +824,8 @@ async fn window_clerks_digitise_paper_under_their_own_name_and_nobody_else_may()
     let app = spawn_app().await;
     create_department(&app, "WIN-A").await;
     let clerk_id = create_staff(&app, "win.clerk", "window_clerk", Some("WIN-A")).await;
-    create_staff(&app, "win.reviewer", "reviewer", Some("WIN-A")).await;
-    let clerk = staff_login(&app.http, &app.address, "win.clerk", STAFF_PASSWORD).await;
-    let reviewer = staff_login(&app.http, &app.address, "win.reviewer", STAFF_PASSWORD).await;
+    let clerk = log_in(&app, "win.clerk").await;
+    let reviewer = staff_member(&app, "win.reviewer", "reviewer", Some("WIN-A")).await;
     let zhang = citizen(&app, "13811112007", "张三", ID_1).await;
     let path = "/api/v1/window/files";
 

@@ -4,82 +4,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, expect_problem, spawn_app};
-
-pub async fn create_departments(app: &TestApp) {
-    for dept in [
-        json!({"code": "JL", "name": "吉林省人民政府", "level": "province", "region_code": "220000"}),
-        json!({"code": "JL-BC", "name": "白城市人民政府", "level": "city", "region_code": "220800", "parent_code": "JL"}),
-        json!({"code": "DA-SCJG", "name": "大安市市场监督管理局", "level": "county", "region_code": "220882", "parent_code": "JL-BC", "phone": "0436-5222000"}),
-        json!({"code": "DA-WJ", "name": "大安市卫生健康局", "level": "county", "region_code": "220882", "parent_code": "JL-BC"}),
-    ] {
-        let (status, body) = app
-            .admin_json(Method::POST, "/api/v1/admin/departments", &dept)
-            .await;
-        assert_eq!(status, 201, "{body}");
-    }
-}
-
-pub fn complete_draft(name: &str) -> Value {
-    json!({
-        "name": name,
-        "category": "licence",
-        "legal_basis": [{"document": "《中华人民共和国食品安全法》", "article": "第三十五条"}],
-        "conditions": ["具有与经营的食品品种、数量相适应的经营场所"],
-        "co_department_codes": ["DA-WJ"],
-        "materials": [
-            {"key": "application_form", "name": "食品经营许可申请书", "required": true, "key_material": true,
-             "originals": 1, "copies": 0, "file_types": ["pdf"]},
-            {"key": "business_licence", "name": "营业执照", "required": true, "originals": 1, "copies": 1,
-             "file_types": ["pdf", "jpeg", "png"]}
-        ],
-        "statutory_limit_days": 20,
-        "promised_limit_days": 10,
-        "instant": false,
-        "fees": {"free": true},
-        "steps": [
-            {"kind": "accept", "name": "受理", "limit_days": 1, "stage": 1},
-            {"kind": "review", "name": "审查", "limit_days": 5, "stage": 2},
-            {"kind": "review", "name": "卫生审查", "limit_days": 4, "stage": 2, "department_code": "DA-WJ"},
-            {"kind": "site_inspection", "name": "现场核查", "limit_days": 5, "stage": 3},
-            {"kind": "decide", "name": "决定", "limit_days": 2, "stage": 4}
-        ],
-        "result": {"kind": "licence", "name": "食品经营许可证"},
-        "online_depth": "fully_online",
-        "applicant_types": ["citizen", "enterprise"],
-        "consultation_phone": "0436-5222000",
-        "complaint_phone": "12345",
-        "handling_location": "大安市政务服务中心一楼"
-    })
-}
-
-/// Creates an item as a draft; returns its admin view.
-pub async fn create_item(app: &TestApp, code: &str, lead: &str, draft: Value) -> Value {
-    let (status, created) = app
-        .admin_json(
-            Method::POST,
-            "/api/v1/admin/items",
-            &json!({"code": code, "lead_department_code": lead, "draft": draft}),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    created
-}
-
-/// Creates and publishes an item; returns its admin view after publication.
-pub async fn publish_item(app: &TestApp, code: &str, lead: &str, draft: Value) -> Value {
-    let created = create_item(app, code, lead, draft).await;
-    let revision = created["draft_revision"].clone();
-    let (status, published) = app
-        .admin_json(
-            Method::POST,
-            &format!("/api/v1/admin/items/{code}/publish"),
-            &json!({"revision": revision}),
-        )
-        .await;
-    assert_eq!(status, 201, "{published}");
-    published
-}
+use crate::support::fixtures::{complete_draft, create_departments, publish_item};
+use crate::support::{expect_problem, spawn_app};
 
 #[tokio::test]
 async fn departments_nest_by_level_and_region() {

@@ -164,7 +164,7 @@ async fn device_step(
     match device["action"].as_str() {
         Some("read_sms") => {
             let phone = device["phone"].as_str().expect("phone");
-            let code = crate::identity::code_sent_to(app, phone).await;
+            let code = crate::support::fixtures::code_sent_to(app, phone).await;
             saved.insert(device["save"].as_str().expect("save").to_owned(), code);
         }
         Some("wait_for_resend") => {

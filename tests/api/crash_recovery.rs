@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::cases::{ITEM, PNG, citizen, set_up};
 use crate::support::binary::{free_port, serve_command, wait_ready};
+use crate::support::fixtures::{ITEM, PNG, citizen, set_up};
 use crate::support::spawn_app;
 
 const WORKERS: usize = 6;

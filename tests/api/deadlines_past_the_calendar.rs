@@ -5,8 +5,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::cases::{ITEM, act, applicant_with_case, call, my_case, paper_window_case, set_up};
-use crate::identity::{ID_1, ID_2};
+use crate::support::fixtures::{
+    ID_1, ID_2, act, applicant_with_case, call, kinds, my_case, paper_window_case, set_up,
+};
 use crate::support::{TestApp, restart_at, spawn_app_at};
 
 /// Monday 2026-12-21: a 10-working-day case accepted today runs into 2027, not yet published.
@@ -183,17 +184,7 @@ async fn deadlines_run_on_provisionally_past_the_calendar_and_move_once_the_year
         notifications(&app, "case.deadline_recomputed").await.len(),
         1
     );
-    let _ = ITEM;
     app.stop().await;
-}
-
-fn kinds(case: &Value) -> Vec<String> {
-    case["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 /// A staff member's inbox.

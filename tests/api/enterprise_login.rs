@@ -311,8 +311,8 @@ async fn staff_log_in_with_a_certificate_an_administrator_bound_to_their_account
 #[tokio::test]
 async fn the_first_certificate_login_brings_the_window_cases_under_the_credit_code() {
     let app = certificate_app().await;
-    let cast = crate::cases::set_up(&app).await;
-    let id = crate::cases::paper_window_case(
+    let cast = crate::support::fixtures::set_up(&app).await;
+    let id = crate::support::fixtures::paper_window_case(
         &app,
         &cast.clerk,
         json!({"kind": "enterprise", "name": "大安示范食品有限公司",
@@ -328,7 +328,7 @@ async fn the_first_certificate_login_brings_the_window_cases_under_the_credit_co
             .await
             .unwrap();
         let token = body["access_token"].as_str().unwrap();
-        listed.push(crate::cases::my_case_ids(&app, token).await);
+        listed.push(crate::support::fixtures::my_case_ids(&app, token).await);
     }
     assert_eq!(
         listed,

@@ -7,8 +7,7 @@
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
-use crate::cases::{ITEM, PDF, applicant_with_case, set_up, upload};
-use crate::identity::ID_2;
+use crate::support::fixtures::{ID_2, ITEM, PDF, applicant_with_case, set_up, upload};
 use crate::support::spawn_app;
 
 /// Values put in place of one property (or one parameter) at a time.
@@ -405,7 +404,7 @@ async fn hostile_input_to_every_operation_gets_a_4xx_problem_with_a_code_never_a
                     let builder = request(&real_path)
                         .header("content-type", "application/pdf")
                         .header("X-File-Name", file_name)
-                        .body(crate::cases::PDF.to_vec());
+                        .body(PDF.to_vec());
                     check(call, builder, &mut broken).await;
                 }
                 for media_type in media_types.iter().map(|t| Some(t.as_str())).chain([None]) {

@@ -7,48 +7,15 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::cases::{act, applicant_with_case, call, citizen, my_case, set_up};
-use crate::identity::{ID_1, ID_2};
 use crate::support::TestApp;
+use crate::support::fixtures::{
+    ID_1, ID_2, ITEM, PDF, act, app_mailing, applicant_with_case, approved_case, call, citizen,
+    code_in_outbox, fake_smtp, mail_to, my_case, my_case_ids, ready_for_decision, set_up,
+};
 
 #[path = "../support/pdf_validators.rs"]
 mod pdf_validators;
 use pdf_validators::{pdfsig, pyhanko};
-
-/// Accepts case `id` and completes both departments' steps: it waits for the decision.
-async fn ready_for_decision(app: &TestApp, cast: &crate::cases::Cast, id: &str) -> Value {
-    act(app, &cast.clerk, id, "accept", json!({})).await;
-    act(
-        app,
-        &cast.health_reviewer,
-        id,
-        "complete-step",
-        json!({"department_code": "DA-WJ", "step": "卫生审查"}),
-    )
-    .await;
-    act(
-        app,
-        &cast.reviewer,
-        id,
-        "complete-step",
-        json!({"department_code": "DA-SCJG", "step": "审查"}),
-    )
-    .await
-}
-
-/// A case taken from application to approval; returns the applicant's token and the case.
-async fn approved_case(
-    app: &TestApp,
-    cast: &crate::cases::Cast,
-    phone: &str,
-    approve: Value,
-) -> (String, Value) {
-    let (token, case) = applicant_with_case(app, phone, ID_1).await;
-    let id = case["id"].as_str().unwrap().to_owned();
-    ready_for_decision(app, cast, &id).await;
-    let case = act(app, &cast.approver, &id, "approve", approve).await;
-    (token, case)
-}
 
 async fn download(app: &TestApp, token: &str, path: &str) -> (u16, Vec<u8>) {
     let response = app
@@ -560,8 +527,8 @@ async fn without_a_seal_in_force_nothing_is_decided_and_bad_licence_terms_are_re
 
 #[tokio::test]
 async fn the_decision_and_the_licence_arrive_by_email_attached_to_the_result_notice() {
-    let fake = crate::notify_email::fake_smtp().await;
-    let app = crate::notify_email::app_mailing(&fake, None).await;
+    let fake = fake_smtp().await;
+    let app = app_mailing(&fake, None).await;
     let cast = set_up(&app).await;
     let (token, case) = applicant_with_case(&app, "13900139131", ID_1).await;
     // The applicant has a verified address (set in the app, confirmed with the emailed code).
@@ -574,7 +541,7 @@ async fn the_decision_and_the_licence_arrive_by_email_attached_to_the_result_not
         .await
         .unwrap();
     assert_eq!(response.status(), 202);
-    let code = crate::notify_email::code_in_outbox(&app, address).await;
+    let code = code_in_outbox(&app, address).await;
     let (status, body) = call(
         &app,
         &token,
@@ -590,7 +557,7 @@ async fn the_decision_and_the_licence_arrive_by_email_attached_to_the_result_not
     let case = act(&app, &cast.approver, &id, "approve", json!({})).await;
 
     // Two mails: the code, then the result with the sealed decision and licence attached.
-    let mails = crate::notify_email::mail_to(&fake, address, 2).await;
+    let mails = mail_to(&fake, address, 2).await;
     let mail = mails
         .iter()
         .find(|m| !m.attachments.is_empty())
@@ -640,14 +607,14 @@ async fn a_window_applicant_who_registers_later_finds_the_case_and_the_licence_i
     let response = app
         .with_token(Method::POST, "/api/v1/window/files", &cast.clerk)
         .header("content-type", "application/pdf")
-        .body(crate::cases::PDF.to_vec())
+        .body(PDF.to_vec())
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
     let scan: Value = response.json().await.unwrap();
     let (status, case) = call(&app, &cast.clerk, Method::POST, "/api/v1/window/cases", json!({
-        "item_code": crate::cases::ITEM,
+        "item_code": ITEM,
         "applicant": {"kind": "citizen", "name": "吴十", "id_number": ID_2, "phone": "13900139131"},
         "materials": [{"material_key": "application_form", "file_ids": [scan["id"]]}],
         "paper_materials": [{"material_key": "business_licence", "note": "原件核验后退还申请人"}],
@@ -671,7 +638,7 @@ async fn a_window_applicant_who_registers_later_finds_the_case_and_the_licence_i
     let stranger = citizen(&app, "13900139132", "李四", ID_1).await;
     let token = citizen(&app, "13900139133", "吴十", ID_2).await;
     for (who, expected) in [(&token, 1), (&stranger, 0)] {
-        let listed = crate::cases::my_case_ids(&app, who).await;
+        let listed = my_case_ids(&app, who).await;
         assert_eq!(listed.len(), expected, "{listed:?}");
         let (status, list) = call(&app, who, Method::GET, "/api/v1/me/licences", json!(null)).await;
         assert_eq!(status, 200, "{list}");

@@ -8,9 +8,8 @@ use std::process::Stdio;
 
 use serde_json::{Value, json};
 
-use crate::cases::{ITEM, PDF, PNG, set_up};
-use crate::identity::{ID_1, STAFF_PASSWORD};
 use crate::support::binary::{free_port, serve_command, wait_ready};
+use crate::support::fixtures::{ID_1, ITEM, PDF, PNG, STAFF_PASSWORD, set_up};
 use crate::support::spawn_app;
 
 const PHONE: &str = "13812345678";

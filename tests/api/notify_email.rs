@@ -9,13 +9,12 @@ use fingertip::notify::model::Channel;
 use fingertip::notify::outbox::{
     Attachment, NewNotification, OutboxSettings, Recipient, enqueue_with_attachments,
 };
-use fingertip::notify::providers::email::{EmailConfig, EmailTls};
-use fingertip::secret::Secret;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::fake_smtp::{FakeSmtp, FakeTls, ParsedMail, SmtpOptions};
-use crate::identity::{ID_1, ID_2, register_citizen};
+use crate::support::fixtures::{
+    ID_1, ID_2, app_mailing, code_in_outbox, fake_smtp, mail_to, register_citizen,
+};
 use crate::support::{TestApp, expect_problem, spawn_app_with};
 
 const ADDRESS: &str = "zhangsan@example.cn";
@@ -24,36 +23,6 @@ const PATH: &str = "/api/v1/me/notification-preferences/email";
 struct Owner {
     token: String,
     subject: String,
-}
-
-pub async fn fake_smtp() -> FakeSmtp {
-    FakeSmtp::start_with(SmtpOptions {
-        credentials: None,
-        tls: FakeTls::None,
-        ..SmtpOptions::default()
-    })
-    .await
-}
-
-/// An app whose email goes to `fake` (plain SMTP, development mode).
-pub async fn app_mailing(fake: &FakeSmtp, max_attachment_bytes: Option<u64>) -> TestApp {
-    let (host, port) = (fake.host.clone(), fake.port);
-    spawn_app_with(move |c| {
-        c.notify.email = Some(EmailConfig {
-            host,
-            port,
-            username: String::new(),
-            password: Secret::new(""),
-            from: "指尖办 <noreply@example.gov.cn>".to_owned(),
-            tls: EmailTls::None,
-            timeout_seconds: 5,
-            ca_file: None,
-        });
-        if let Some(max) = max_attachment_bytes {
-            c.notify.max_email_attachment_bytes = max;
-        }
-    })
-    .await
 }
 
 async fn owner(app: &TestApp, phone: &str, id_number: &str) -> Owner {
@@ -84,42 +53,10 @@ async fn confirm(app: &TestApp, who: &Owner, code: &str) -> reqwest::Response {
         .unwrap()
 }
 
-/// The code of the newest verification email to `address`, from the outbox.
-pub async fn code_in_outbox(app: &TestApp, address: &str) -> String {
-    app.db()
-        .await
-        .query_one(
-            "SELECT variables->>'code' FROM notification
-              WHERE template_key = 'notify.email_code' AND email = $1
-              ORDER BY created_at DESC LIMIT 1",
-            &[&address],
-        )
-        .await
-        .unwrap()
-        .get(0)
-}
-
 /// A six-digit code that is not `code`.
 fn wrong(code: &str) -> String {
     let n: u32 = code.parse().unwrap();
     format!("{:06}", (n + 1) % 1_000_000)
-}
-
-/// Waits for the fake to have received `count` messages to `address`.
-pub async fn mail_to(fake: &FakeSmtp, address: &str, count: usize) -> Vec<ParsedMail> {
-    for _ in 0..200 {
-        let mails: Vec<ParsedMail> = fake
-            .received()
-            .iter()
-            .filter(|m| m.to.iter().any(|t| t == address))
-            .map(|m| m.parse())
-            .collect();
-        if mails.len() >= count {
-            return mails;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no {count} mail(s) to {address}: {:?}", fake.received());
 }
 
 async fn verify(app: &TestApp, who: &Owner, address: &str) {

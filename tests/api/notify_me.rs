@@ -5,7 +5,7 @@ use chrono::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::identity::{ID_1, ID_2, register_citizen};
+use crate::support::fixtures::{ID_1, ID_2, register_citizen};
 use crate::support::{TestApp, expect_problem, spawn_app};
 
 const APNS_TOKEN: &str = "9f1c2b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8";

@@ -4,7 +4,7 @@ use fingertip::calendar::model::{Calendar, official_2025, official_2026};
 use fingertip::secret::Secret;
 use serde_json::json;
 
-use crate::catalog::{complete_draft, create_departments, create_item, publish_item};
+use crate::support::fixtures::{complete_draft, create_departments, create_item, publish_item};
 use crate::support::{TestApp, expect_problem, spawn_app, spawn_app_with};
 
 #[tokio::test]

@@ -5,24 +5,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::catalog::create_departments;
-use crate::identity::{STAFF_PASSWORD, create_staff};
-use crate::support::{spawn_app, staff_login};
-
-/// Both seals of a department (the decision seal and the acceptance seal), by the platform
-/// admin.
-pub async fn create_seals(app: &crate::support::TestApp, department: &str) {
-    for purpose in ["decision", "acceptance"] {
-        let (status, body) = app
-            .admin_json(
-                Method::POST,
-                &format!("/api/v1/admin/departments/{department}/seals"),
-                &json!({"purpose": purpose}),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-    }
-}
+use crate::support::fixtures::{create_departments, staff_member};
+use crate::support::spawn_app;
 
 fn der_of(pem: &str) -> Vec<u8> {
     use base64::Engine;
@@ -36,10 +20,8 @@ fn der_of(pem: &str) -> Vec<u8> {
 async fn a_department_admin_creates_suspends_and_revokes_seals_certified_by_the_platform_ca() {
     let app = spawn_app().await;
     create_departments(&app).await;
-    create_staff(&app, "seal.admin", "department_admin", Some("DA-SCJG")).await;
-    create_staff(&app, "other.admin", "department_admin", Some("DA-WJ")).await;
-    let admin = staff_login(&app.http, &app.address, "seal.admin", STAFF_PASSWORD).await;
-    let other = staff_login(&app.http, &app.address, "other.admin", STAFF_PASSWORD).await;
+    let admin = staff_member(&app, "seal.admin", "department_admin", Some("DA-SCJG")).await;
+    let other = staff_member(&app, "other.admin", "department_admin", Some("DA-WJ")).await;
     let call = |token: &str, method: Method, path: &str, body: Value| {
         let request = app.with_token(method, path, token).json(&body);
         async move {

@@ -3,6 +3,7 @@
 
 pub mod binary;
 pub mod db;
+pub mod fixtures;
 pub mod pki;
 
 use fingertip::app::Running;

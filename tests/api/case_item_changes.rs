@@ -1,0 +1,79 @@
+//! The item changes under open cases: a cancellation another instance made while this one still
+//! had the item cached, and a new version that cases keep theirs through and applicants are
+//! told about.
+
+use reqwest::Method;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::support::fixtures::{
+    ID_1, ITEM, applicant_with_case, apply, both_materials, citizen, complete_draft, my_case,
+    my_case_ids, set_up,
+};
+use crate::support::spawn_app;
+
+/// Another instance cancels the item while this one still has it cached (the catalog's cache
+/// lives 30 s): a new application is refused with 409 `item_version_changed` and makes no
+/// case, and a retry of an application made before still gets its case.
+#[tokio::test]
+async fn an_item_cancelled_meanwhile_refuses_new_applications_but_replays_earlier_ones() {
+    let app = spawn_app().await;
+    set_up(&app).await;
+    let token = citizen(&app, "13900139012", "赵六", ID_1).await;
+    let materials = both_materials(&app, &token).await;
+    let key = Uuid::new_v4().to_string();
+    let (first, made) = apply(&app, &token, &key, materials.clone()).await;
+    assert_eq!(first, 201, "{made}");
+    app.db()
+        .await
+        .batch_execute(&format!(
+            "UPDATE item SET status = 'cancelled', cancel_reason = '另一实例撤销' WHERE code = '{ITEM}'"
+        ))
+        .await
+        .unwrap();
+    let fresh = Uuid::new_v4().to_string();
+    let (status, refused) = apply(&app, &token, &fresh, materials.clone()).await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["code"], "item_version_changed");
+    let (again, replayed) = apply(&app, &token, &key, materials).await;
+    assert_eq!(again, 200, "{replayed}");
+    assert_eq!(replayed["id"], made["id"]);
+    assert_eq!(my_case_ids(&app, &token).await.len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_item_version_tells_applicants_what_changed_and_their_case_keeps_its_version() {
+    let app = spawn_app().await;
+    set_up(&app).await;
+    let phone = "13900139040";
+    let (token, case) = applicant_with_case(&app, phone, ID_1).await;
+    let id = case["id"].as_str().unwrap();
+    let mut draft = complete_draft("食品经营许可");
+    draft["promised_limit_days"] = json!(8);
+    let (status, body) = app
+        .admin_json(
+            Method::PUT,
+            &format!("/api/v1/admin/items/{ITEM}/draft"),
+            &json!({"revision": 1, "draft": draft}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            &format!("/api/v1/admin/items/{ITEM}/publish"),
+            &json!({"revision": body["draft_revision"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let db = app.db().await;
+    let changes: String = db
+        .query_one("SELECT variables->>'changes' FROM notification WHERE template_key = 'case.item_changed' AND phone = $1", &[&phone])
+        .await.unwrap().get(0);
+    assert_eq!(changes, "承诺时限");
+    let (_, mine) = my_case(&app, &token, id).await;
+    assert_eq!(mine["item_version"], 1);
+    assert_eq!(mine["limit_working_days"], 10);
+    app.stop().await;
+}
