@@ -21,6 +21,10 @@ use crate::http::problem::{AppError, AppResult};
 use crate::notify::model::{Channel, parse_mainland_mobile};
 use crate::notify::outbox::{self, NewNotification, OutboxSettings, Recipient};
 
+/// The template the SMS login and registration codes go out with. Housekeeping scrubs the codes
+/// from the outbox once spent.
+pub const OTP_TEMPLATE: &str = "identity.otp";
+
 #[derive(Debug, Clone, Copy)]
 pub struct OtpSettings {
     pub ttl: Duration,
@@ -169,7 +173,7 @@ impl Citizens {
         outbox::enqueue(
             &*tx,
             &NewNotification {
-                template_key: "identity.otp".to_owned(),
+                template_key: OTP_TEMPLATE.to_owned(),
                 variables,
                 recipient: Recipient::Phone(phone.clone()),
                 channels: vec![Channel::Sms],

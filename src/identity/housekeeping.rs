@@ -14,28 +14,19 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
+use crate::notify::code_scrub;
+use crate::notify::me_email::CODE_TEMPLATE;
+
+use super::citizens::OTP_TEMPLATE;
+
 /// Key of the advisory lock that lets one instance clean at a time ("fingerti" in ASCII).
 const HOUSEKEEPING_LOCK_KEY: i64 = 0x6669_6e67_6572_7469;
 
 const DELETIONS: &[&str] = &[
     "DELETE FROM login_challenge WHERE expires_at < now() - interval '1 hour'",
     "DELETE FROM otp_code WHERE created_at < now() - interval '2 days'",
-    "DELETE FROM owner_email_code WHERE created_at < now() - interval '2 days'",
     "DELETE FROM login_failure WHERE at < now() - interval '2 hours'",
     "DELETE FROM refresh_token WHERE expires_at < now() - interval '1 day'",
-    // Delivery bodies of expired codes whose delivery is over (sent, failed or cancelled).
-    "UPDATE notification_delivery d SET body = '（验证码已清除）'
-       FROM notification n
-      WHERE d.notification_id = n.id AND n.template_key IN ('identity.otp', 'notify.email_code')
-        AND n.created_at < now() - interval '10 minutes'
-        AND d.status NOT IN ('created', 'sending', 'temporary_failure')
-        AND d.body <> '（验证码已清除）'",
-    // Then the variables, once no delivery of the notification can still need them.
-    "UPDATE notification n SET variables = '{}'::jsonb
-      WHERE n.template_key IN ('identity.otp', 'notify.email_code') AND n.created_at < now() - interval '10 minutes'
-        AND n.variables <> '{}'::jsonb
-        AND NOT EXISTS (SELECT 1 FROM notification_delivery d WHERE d.notification_id = n.id
-                          AND d.status IN ('created', 'sending', 'temporary_failure'))",
 ];
 
 /// Runs the deletions once; returns how many rows went, or `None` when another instance holds
@@ -57,6 +48,10 @@ pub async fn run_once(pool: &Pool) -> anyhow::Result<Option<u64>> {
     for statement in DELETIONS {
         deleted += tx.execute(*statement, &[]).await?;
     }
+    // The outbox's copies of the codes are notify's rows: notify scrubs them, in this
+    // transaction (and under this lock), with notify's own email codes.
+    deleted += code_scrub::delete_old_email_codes(&*tx).await?;
+    deleted += code_scrub::scrub_spent_codes(&*tx, &[OTP_TEMPLATE, CODE_TEMPLATE]).await?;
     tx.commit().await?;
     Ok(Some(deleted))
 }
