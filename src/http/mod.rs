@@ -4,6 +4,7 @@
 pub mod body_limit;
 pub mod catch_all;
 pub mod download;
+pub mod errors;
 pub mod idle_deadline;
 pub mod json_body;
 pub mod metrics;
@@ -16,8 +17,9 @@ pub mod shared_token;
 pub mod unparsed_request;
 pub mod upload;
 
+pub use errors::HttpProblem;
 pub use json_body::JsonBody;
-pub use problem::{AppError, AppResult, FieldError};
+pub use problem::{AppError, AppResult, FieldError, ProblemKind};
 
 /// Tags grouping the API by audience in the OpenAPI document.
 #[derive(poem_openapi::Tags)]

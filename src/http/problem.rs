@@ -58,6 +58,110 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
+/// Declares the problems one capability can send: an enum whose every variant carries its
+/// stable machine `code`, its HTTP status and its Chinese title, written together, so that no
+/// code can be sent without a title. See `crate::cases::errors` for a use.
+///
+/// ```ignore
+/// problems! {
+///     /// Every problem the cases capability can send.
+///     pub enum CaseProblem {
+///         CaseNotFound = ("case_not_found", NOT_FOUND, "办件不存在"),
+///     }
+/// }
+/// ```
+macro_rules! problems {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = ($code:literal, $status:ident, $title:literal), )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )+
+        }
+
+        impl $name {
+            /// Every problem declared here.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stable machine code sent as `code`.
+            pub const fn code(self) -> &'static str {
+                match self {
+                    $($name::$variant => $code,)+
+                }
+            }
+
+            /// The HTTP status it is sent with.
+            pub const fn status(self) -> ::poem::http::StatusCode {
+                match self {
+                    $($name::$variant => ::poem::http::StatusCode::$status,)+
+                }
+            }
+
+            /// The short Chinese title sent as `title`.
+            pub const fn title(self) -> &'static str {
+                match self {
+                    $($name::$variant => $title,)+
+                }
+            }
+        }
+    };
+}
+pub(crate) use problems;
+
+/// Lists every capability's problems as one kind: an `AppError` holds a `ProblemKind`, and the
+/// only ways to make one are the declared enums below.
+macro_rules! problem_kinds {
+    ($($capability:ident($declared:ty),)+) => {
+        /// A declared problem of some capability: its code, status and title.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ProblemKind {
+            $($capability($declared),)+
+        }
+
+        impl ProblemKind {
+            pub const fn code(self) -> &'static str {
+                match self {
+                    $(ProblemKind::$capability(kind) => kind.code(),)+
+                }
+            }
+
+            pub const fn status(self) -> StatusCode {
+                match self {
+                    $(ProblemKind::$capability(kind) => kind.status(),)+
+                }
+            }
+
+            pub const fn title(self) -> &'static str {
+                match self {
+                    $(ProblemKind::$capability(kind) => kind.title(),)+
+                }
+            }
+
+            /// Every problem every capability declares.
+            pub fn all() -> impl Iterator<Item = ProblemKind> {
+                std::iter::empty()
+                    $(.chain(<$declared>::ALL.iter().map(|kind| ProblemKind::$capability(*kind))))+
+            }
+        }
+
+        $(
+            impl From<$declared> for ProblemKind {
+                fn from(kind: $declared) -> Self {
+                    ProblemKind::$capability(kind)
+                }
+            }
+        )+
+    };
+}
+
+problem_kinds! {
+    Http(super::errors::HttpProblem),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// The request is malformed (unparseable JSON, wrong type, bad parameter): 400.
@@ -438,3 +542,65 @@ impl From<tokio_postgres::Error> for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{HashMap, HashSet};
+
+    use super::*;
+
+    fn is_snake_case(code: &str) -> bool {
+        code.starts_with(|c: char| c.is_ascii_lowercase())
+            && !code.ends_with('_')
+            && !code.contains("__")
+            && code
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    }
+
+    fn has_chinese(title: &str) -> bool {
+        title
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+    }
+
+    #[test]
+    fn every_declared_problem_has_a_snake_case_code_an_error_status_and_a_chinese_title() {
+        let all: Vec<ProblemKind> = ProblemKind::all().collect();
+        assert!(!all.is_empty());
+        for kind in &all {
+            let (code, status, title) = (kind.code(), kind.status(), kind.title());
+            assert!(is_snake_case(code), "{kind:?}: {code:?} is not snake_case");
+            assert!(
+                status.is_client_error() || status.is_server_error(),
+                "{kind:?}: {status} is not an error"
+            );
+            assert!(!title.trim().is_empty(), "{kind:?} has a blank title");
+            assert!(has_chinese(title), "{kind:?}: {title:?} is not Chinese");
+        }
+    }
+
+    #[test]
+    fn a_code_declared_twice_means_one_thing() {
+        // A code may be declared by two capabilities, or twice by one with two statuses (a
+        // `licence_revoked` share link is 410, revoking it again 409): always with one title,
+        // and never twice by one capability with the same status.
+        let mut by_code: HashMap<&str, Vec<ProblemKind>> = HashMap::new();
+        for kind in ProblemKind::all() {
+            by_code.entry(kind.code()).or_default().push(kind);
+        }
+        for (code, kinds) in &by_code {
+            let titles: HashSet<&str> = kinds.iter().map(|k| k.title()).collect();
+            assert_eq!(titles.len(), 1, "{code} has several titles: {titles:?}");
+            let declarations: HashSet<_> = kinds
+                .iter()
+                .map(|k| (std::mem::discriminant(k), k.status()))
+                .collect();
+            assert_eq!(
+                declarations.len(),
+                kinds.len(),
+                "{code} is declared twice alike: {kinds:?}"
+            );
+        }
+    }
+}
