@@ -160,6 +160,7 @@ macro_rules! problem_kinds {
 
 problem_kinds! {
     Http(super::errors::HttpProblem),
+    Identity(crate::identity::errors::IdentityProblem),
 }
 
 #[derive(Debug, thiserror::Error)]
