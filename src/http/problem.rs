@@ -161,6 +161,7 @@ macro_rules! problem_kinds {
 problem_kinds! {
     Http(super::errors::HttpProblem),
     Identity(crate::identity::errors::IdentityProblem),
+    Catalog(crate::catalog::errors::CatalogProblem),
 }
 
 #[derive(Debug, thiserror::Error)]
