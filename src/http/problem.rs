@@ -162,6 +162,7 @@ problem_kinds! {
     Http(super::errors::HttpProblem),
     Identity(crate::identity::errors::IdentityProblem),
     Catalog(crate::catalog::errors::CatalogProblem),
+    Calendar(crate::calendar::errors::CalendarProblem),
 }
 
 #[derive(Debug, thiserror::Error)]
