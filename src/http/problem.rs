@@ -163,6 +163,7 @@ problem_kinds! {
     Identity(crate::identity::errors::IdentityProblem),
     Catalog(crate::catalog::errors::CatalogProblem),
     Calendar(crate::calendar::errors::CalendarProblem),
+    Cases(crate::cases::errors::CaseProblem),
 }
 
 #[derive(Debug, thiserror::Error)]
