@@ -164,6 +164,7 @@ problem_kinds! {
     Catalog(crate::catalog::errors::CatalogProblem),
     Calendar(crate::calendar::errors::CalendarProblem),
     Cases(crate::cases::errors::CaseProblem),
+    Licences(crate::licences::errors::LicenceProblem),
 }
 
 #[derive(Debug, thiserror::Error)]
