@@ -165,6 +165,7 @@ problem_kinds! {
     Calendar(crate::calendar::errors::CalendarProblem),
     Cases(crate::cases::errors::CaseProblem),
     Licences(crate::licences::errors::LicenceProblem),
+    Seals(crate::seals::errors::SealProblem),
 }
 
 #[derive(Debug, thiserror::Error)]
