@@ -166,6 +166,7 @@ problem_kinds! {
     Cases(crate::cases::errors::CaseProblem),
     Licences(crate::licences::errors::LicenceProblem),
     Seals(crate::seals::errors::SealProblem),
+    Department(crate::department::errors::DepartmentProblem),
 }
 
 #[derive(Debug, thiserror::Error)]
