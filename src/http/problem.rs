@@ -167,6 +167,7 @@ problem_kinds! {
     Licences(crate::licences::errors::LicenceProblem),
     Seals(crate::seals::errors::SealProblem),
     Department(crate::department::errors::DepartmentProblem),
+    Notify(crate::notify::errors::NotifyProblem),
 }
 
 #[derive(Debug, thiserror::Error)]
