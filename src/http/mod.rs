@@ -41,18 +41,22 @@ pub enum ApiTags {
 /// Parses a numeric path segment, naming it in the error. (poem-openapi names typed path
 /// parameters `param0`, `param1`… in its own errors, which would not tell the client which.)
 pub fn path_number<T: std::str::FromStr>(name: &str, raw: &str) -> Result<T, AppError> {
-    raw.parse().map_err(|_| AppError::BadRequest {
-        code: "invalid_parameter",
-        field: Some(name.to_owned()),
-        detail: format!("path parameter `{name}` must be a number, got {raw:?}"),
+    raw.parse().map_err(|_| {
+        AppError::in_field(
+            HttpProblem::InvalidParameter,
+            name.to_owned(),
+            format!("path parameter `{name}` must be a number, got {raw:?}"),
+        )
     })
 }
 
 /// A path segment that must be a UUID, named in the error.
 pub fn path_uuid(name: &str, raw: &str) -> Result<uuid::Uuid, AppError> {
-    uuid::Uuid::parse_str(raw).map_err(|_| AppError::BadRequest {
-        code: "invalid_parameter",
-        field: Some(name.to_owned()),
-        detail: format!("path parameter `{name}` must be a UUID"),
+    uuid::Uuid::parse_str(raw).map_err(|_| {
+        AppError::in_field(
+            HttpProblem::InvalidParameter,
+            name.to_owned(),
+            format!("path parameter `{name}` must be a UUID"),
+        )
     })
 }

@@ -18,8 +18,10 @@ use super::otp::OtpPurpose;
 use super::policy::Rule;
 use super::sessions::{self, ClientInfo, IssuedTokens, SessionSettings};
 use super::staff::{self, LockoutSettings, NewBackup, NewGrant, NewStaff};
+use crate::http::HttpProblem;
 use crate::http::problem::AppError;
 use crate::http::{ApiTags, AppResult, JsonBody};
+use crate::identity::errors::IdentityProblem;
 
 /// Everything the identity endpoints share.
 #[derive(Clone)]
@@ -297,11 +299,11 @@ fn uuid_param(name: &str, raw: &str) -> AppResult<Uuid> {
 
 impl IdentityApi {
     fn enterprises(&self) -> AppResult<&Enterprises> {
-        self.enterprises.as_ref().ok_or_else(|| AppError::Status {
-            status: poem::http::StatusCode::NOT_IMPLEMENTED,
-            code: "certificate_login_disabled",
-            detail: "certificate login is not configured on this server ([identity.certificates])"
-                .to_owned(),
+        self.enterprises.as_ref().ok_or_else(|| {
+            AppError::new(
+                IdentityProblem::CertificateLoginDisabled,
+                "certificate login is not configured on this server ([identity.certificates])",
+            )
         })
     }
 
@@ -313,7 +315,7 @@ impl IdentityApi {
             .ok_or_else(|| {
                 AppError::invalid_field(
                     "department_code",
-                    "not_found",
+                    HttpProblem::NotFound,
                     "no department with this code",
                 )
             })
@@ -424,11 +426,10 @@ impl IdentityApi {
         let enterprises = self.enterprises()?;
         let remote = request.remote_addr();
         if super::certificate::mtls::peer_certificate(remote).is_none() {
-            return Err(AppError::Unauthorized {
-                code: "client_certificate_required",
-                detail: "connect to the certificate-login listener with a client certificate"
-                    .to_owned(),
-            });
+            return Err(AppError::new(
+                IdentityProblem::ClientCertificateRequired,
+                "connect to the certificate-login listener with a client certificate",
+            ));
         }
         let verified = super::certificate::mtls::identify_peer(&enterprises.verifier, remote)
             .map_err(|e| super::enterprises::certificate_refused(&e))?;
@@ -591,10 +592,10 @@ impl IdentityApi {
             .require(&auth, Rule::Applicant(Assurance::PhoneProven))
             .await?;
         let Subject::Citizen(id) = principal.subject else {
-            return Err(AppError::Forbidden {
-                code: "citizens_only",
-                detail: "real-name checks are for citizen accounts".to_owned(),
-            });
+            return Err(AppError::new(
+                IdentityProblem::CitizensOnly,
+                "real-name checks are for citizen accounts",
+            ));
         };
         let status = self.citizens.recheck_realname(id).await?;
         Ok(Json(RealNameResult {
