@@ -11,6 +11,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use crate::calendar::service::CalendarService;
 use crate::catalog::store as catalog_store;
 use crate::db::migrate;
+use crate::http::HttpProblem;
 use crate::http::metrics::Metrics;
 use crate::http::shared_token::SharedToken;
 use crate::http::{ApiTags, AppError, AppResult};
@@ -97,10 +98,10 @@ impl HealthApi {
         if let Some(token) = &self.token {
             let presented = request.headers().typed_get::<Authorization<Bearer>>();
             if !presented.is_some_and(|p| token.matches(p.token())) {
-                return Err(AppError::Unauthorized {
-                    code: "metrics_token_required",
-                    detail: "present the metrics token as Authorization: Bearer <token>".to_owned(),
-                });
+                return Err(AppError::new(
+                    HttpProblem::MetricsTokenRequired,
+                    "present the metrics token as Authorization: Bearer <token>",
+                ));
             }
         }
         // The gauges below are read at scrape time; a database hiccup leaves the last values.

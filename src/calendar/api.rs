@@ -13,7 +13,9 @@ use serde_json::Value;
 use super::provisional;
 use super::service::{CalendarService, Replace};
 use super::store::{DayRow, VersionRow, YearRow};
+use crate::calendar::errors::CalendarProblem;
 use crate::http::{ApiTags, AppError, AppResult, FieldError, JsonBody, path_number};
+use crate::http::{HttpProblem, ProblemKind};
 use crate::identity::gate::{AccessToken, Gate};
 use crate::identity::policy::Rule;
 
@@ -219,19 +221,19 @@ fn checked_year(body: CalendarYear, notice_required: bool) -> AppResult<YearRow>
         }
     }
     if !errors.is_empty() {
-        let code = if errors.iter().all(|e| e.code == errors[0].code) {
+        let kind: ProblemKind = if errors.iter().all(|e| e.code == errors[0].code) {
             match errors[0].code.as_str() {
-                "required" => "required",
-                "duplicate_date" => "duplicate_date",
-                "date_on_both_lists" => "date_on_both_lists",
-                "date_outside_year" => "date_outside_year",
-                "adjusted_day_not_weekend" => "adjusted_day_not_weekend",
-                _ => "validation_failed",
+                "required" => HttpProblem::Required.into(),
+                "duplicate_date" => CalendarProblem::DuplicateDate.into(),
+                "date_on_both_lists" => CalendarProblem::DateOnBothLists.into(),
+                "date_outside_year" => CalendarProblem::DateOutsideYear.into(),
+                "adjusted_day_not_weekend" => CalendarProblem::AdjustedDayNotWeekend.into(),
+                _ => HttpProblem::ValidationFailed.into(),
             }
         } else {
-            "validation_failed"
+            HttpProblem::ValidationFailed.into()
         };
-        return Err(AppError::Invalid { code, errors });
+        return Err(AppError::invalid(kind, errors));
     }
     let day = |d: &CalendarDay, day_off| DayRow {
         day: d.date,
@@ -305,7 +307,7 @@ impl CalendarApi {
         if body.year != path_year {
             return Err(AppError::invalid_field(
                 "year",
-                "year_mismatch",
+                CalendarProblem::YearMismatch,
                 format!(
                     "the body's year {} is not the path's {path_year}",
                     body.year

@@ -2,6 +2,7 @@
 //! deadline arithmetic every time limit is counted with.
 
 pub mod api;
+pub mod errors;
 pub mod model;
 pub mod provisional;
 pub mod service;

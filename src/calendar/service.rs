@@ -13,8 +13,9 @@ use tokio::sync::Notify;
 use super::model::{Calendar, CalendarError, YearCalendar};
 use super::store::{self, VersionRow, YearRow};
 use crate::audit::{self, AuditEntry};
+use crate::calendar::errors::CalendarProblem;
 use crate::clock::Clock;
-use crate::http::{AppError, AppResult, FieldError};
+use crate::http::{AppError, AppResult};
 use crate::identity::model::Actor;
 
 /// Another instance's newly loaded year shows here within this time.
@@ -140,8 +141,8 @@ impl CalendarService {
         let tx = client.transaction().await?;
         let previous = store::current_version(&tx, year.year).await?;
         if previous.is_some() && replace == Replace::Never {
-            return Err(AppError::conflict(
-                "year_exists",
+            return Err(AppError::new(
+                CalendarProblem::YearExists,
                 format!(
                     "year {} is already loaded; correct it with PUT /api/v1/admin/calendar/{}",
                     year.year, year.year
@@ -188,8 +189,8 @@ impl CalendarService {
 }
 
 fn year_not_loaded(year: i32) -> AppError {
-    AppError::not_found(
-        "year_not_loaded",
+    AppError::new(
+        CalendarProblem::YearNotLoaded,
         format!("year {year} is not loaded in the working-day calendar"),
     )
 }
@@ -203,12 +204,9 @@ fn to_year(row: &YearRow) -> Result<YearCalendar, CalendarError> {
 }
 
 fn calendar_error(field: &str, err: CalendarError) -> AppError {
-    let code = match err {
-        CalendarError::Overflow => "date_out_of_range",
-        _ => "invalid_calendar",
+    let kind = match err {
+        CalendarError::Overflow => CalendarProblem::DateOutOfRange,
+        _ => CalendarProblem::InvalidCalendar,
     };
-    AppError::Invalid {
-        code,
-        errors: vec![FieldError::new(field, code, err.to_string())],
-    }
+    AppError::invalid_field(field, kind, err.to_string())
 }

@@ -15,6 +15,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::cases::errors::CaseProblem;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
@@ -48,15 +49,20 @@ pub enum AcceptanceNumberError {
 }
 
 impl AcceptanceNumberError {
+    /// The declared problem it is sent as.
+    pub fn problem(&self) -> CaseProblem {
+        match self {
+            Self::Length { .. } => CaseProblem::AcceptanceNumberLength,
+            Self::Region => CaseProblem::AcceptanceNumberRegion,
+            Self::Date => CaseProblem::AcceptanceNumberDate,
+            Self::Sequence => CaseProblem::AcceptanceNumberSequence,
+            Self::CheckCharacter { .. } => CaseProblem::AcceptanceNumberCheckCharacter,
+        }
+    }
+
     /// Stable machine code, for problem+json field errors.
     pub fn code(&self) -> &'static str {
-        match self {
-            Self::Length { .. } => "acceptance_number_length",
-            Self::Region => "acceptance_number_region",
-            Self::Date => "acceptance_number_date",
-            Self::Sequence => "acceptance_number_sequence",
-            Self::CheckCharacter { .. } => "acceptance_number_check_character",
-        }
+        self.problem().code()
     }
 
     /// The field error for the request field that held the number.

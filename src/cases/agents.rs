@@ -12,6 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
+use crate::cases::errors::CaseProblem;
 use crate::http::path_uuid;
 use crate::http::{ApiTags, AppError, AppResult, JsonBody};
 use crate::identity::citizens::parse_phone;
@@ -112,18 +113,20 @@ impl AgentsApi {
         if body.valid_until < today || body.valid_until > today + chrono::Duration::days(MAX_DAYS) {
             return Err(AppError::invalid_field(
                 "valid_until",
-                "invalid_validity",
+                CaseProblem::InvalidValidity,
                 "from today to at most a year ahead",
             ));
         }
         if let Some(code) = &body.item_code {
-            crate::catalog::model::check_item_code(code).map_err(|e| AppError::Invalid {
-                code: "invalid_item_code",
-                errors: vec![crate::http::FieldError::new(
-                    "item_code",
-                    "invalid_item_code",
-                    e.detail,
-                )],
+            crate::catalog::model::check_item_code(code).map_err(|e| {
+                AppError::invalid(
+                    CaseProblem::InvalidItemCode,
+                    vec![crate::http::FieldError::new(
+                        "item_code",
+                        "invalid_item_code",
+                        e.detail,
+                    )],
+                )
             })?;
         }
         let grantor = principal.subject.to_string();
@@ -136,7 +139,7 @@ impl AgentsApi {
             .ok_or_else(|| {
                 AppError::invalid_field(
                     "agent_phone",
-                    "agent_not_found",
+                    CaseProblem::AgentNotFound,
                     "no 指尖办 account has this phone number",
                 )
             })?;
@@ -144,7 +147,7 @@ impl AgentsApi {
         if agent == grantor {
             return Err(AppError::invalid_field(
                 "agent_phone",
-                "agent_is_self",
+                CaseProblem::AgentIsSelf,
                 "you cannot authorise yourself",
             ));
         }
@@ -231,8 +234,8 @@ impl AgentsApi {
             )
             .await?;
         if row.is_none() {
-            return Err(AppError::not_found(
-                "authorisation_not_found",
+            return Err(AppError::new(
+                CaseProblem::AuthorisationNotFound,
                 "no such authorisation of yours",
             ));
         }

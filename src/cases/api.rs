@@ -16,6 +16,7 @@ use super::issuing::LicenceTerms;
 use super::model::{Action, DeferredMaterial};
 use super::service::{ActRequest, CaseService};
 use super::views::*;
+use crate::cases::errors::CaseProblem;
 use crate::http::download::FileDownload;
 use crate::http::{ApiTags, AppError, AppResult, FieldError, JsonBody, path_uuid};
 use crate::identity::gate::{AccessToken, Gate};
@@ -43,12 +44,14 @@ impl Submitted {
 }
 
 fn require_idempotency_key(key: Option<String>) -> AppResult<String> {
-    key.ok_or_else(|| AppError::BadRequest {
-        code: "idempotency_key_required",
-        field: Some("Idempotency-Key".to_owned()),
-        detail: "send an Idempotency-Key header (a UUID per application) so a retry never \
+    key.ok_or_else(|| {
+        AppError::in_field(
+            CaseProblem::IdempotencyKeyRequired,
+            "Idempotency-Key",
+            "send an Idempotency-Key header (a UUID per application) so a retry never \
                  creates a second case"
-            .to_owned(),
+                .to_owned(),
+        )
     })
 }
 
@@ -147,7 +150,7 @@ impl CasesApi {
         if body.materials.is_empty() {
             return Err(AppError::invalid_field(
                 "materials",
-                "materials_required",
+                CaseProblem::MaterialsRequired,
                 "answer with the materials the notice asks for",
             ));
         }
@@ -616,10 +619,7 @@ fn licence_terms(body: &ApproveRequest, today: NaiveDate) -> AppResult<LicenceTe
         }
     }
     if !errors.is_empty() {
-        return Err(AppError::Invalid {
-            code: "invalid_licence_terms",
-            errors,
-        });
+        return Err(AppError::invalid(CaseProblem::InvalidLicenceTerms, errors));
     }
     Ok(LicenceTerms {
         valid_to: body.licence_valid_to,

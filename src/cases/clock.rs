@@ -20,6 +20,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::model::{Calendar, CalendarError};
+use crate::cases::errors::CaseProblem;
 
 /// One suspension of the clock; `end` is None while the case is still suspended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,14 +98,19 @@ pub enum ClockError {
 }
 
 impl ClockError {
+    /// The declared problem it is sent as.
+    pub fn problem(&self) -> CaseProblem {
+        match self {
+            Self::Calendar(_) => CaseProblem::CalendarError,
+            Self::SuspensionEndsBeforeStart { .. } => CaseProblem::SuspensionEndsBeforeStart,
+            Self::ExtensionNotWorkingDay(_) => CaseProblem::ExtensionNotWorkingDay,
+            Self::ExtensionNotLater { .. } => CaseProblem::ExtensionNotLater,
+        }
+    }
+
     /// Stable machine code, for problem+json.
     pub fn code(&self) -> &'static str {
-        match self {
-            Self::Calendar(_) => "calendar_error",
-            Self::SuspensionEndsBeforeStart { .. } => "suspension_ends_before_start",
-            Self::ExtensionNotWorkingDay(_) => "extension_not_working_day",
-            Self::ExtensionNotLater { .. } => "extension_not_later",
-        }
+        self.problem().code()
     }
 }
 

@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 
 use super::clock::{self, CaseClock};
 use crate::calendar::model::Calendar;
+use crate::cases::errors::CaseProblem;
 use crate::catalog::model::ExtensionAllowance;
 use crate::http::{AppError, AppResult};
 
@@ -39,16 +40,21 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub fn code(&self) -> &'static str {
+    /// The declared problem it is sent as.
+    pub fn problem(&self) -> CaseProblem {
         match self {
-            Refusal::InPast(_) => "extension_in_past",
-            Refusal::AfterDeadline(_) => "extension_after_deadline",
-            Refusal::NotWorkingDay(_) => "extension_not_working_day",
-            Refusal::NotLater(_) => "extension_not_later",
-            Refusal::LimitReached(_) => "extension_limit_reached",
-            Refusal::ExceedsAllowance { .. } => "extension_exceeds_allowance",
-            Refusal::Clock(e) => e.code(),
+            Refusal::InPast(_) => CaseProblem::ExtensionInPast,
+            Refusal::AfterDeadline(_) => CaseProblem::ExtensionAfterDeadline,
+            Refusal::NotWorkingDay(_) => CaseProblem::ExtensionNotWorkingDay,
+            Refusal::NotLater(_) => CaseProblem::ExtensionNotLater,
+            Refusal::LimitReached(_) => CaseProblem::ExtensionLimitReached,
+            Refusal::ExceedsAllowance { .. } => CaseProblem::ExtensionExceedsAllowance,
+            Refusal::Clock(e) => e.problem(),
         }
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.problem().code()
     }
 }
 
@@ -110,7 +116,7 @@ pub fn check(
     today: NaiveDate,
 ) -> AppResult<()> {
     decide(calendar, clock, allowance, new_deadline, today).map_err(|refusal| {
-        AppError::invalid_field("new_deadline", refusal.code(), refusal.to_string())
+        AppError::invalid_field("new_deadline", refusal.problem(), refusal.to_string())
     })
 }
 

@@ -17,14 +17,15 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Pool};
-use poem::http::StatusCode;
 use uuid::Uuid;
 
 use super::file_rows::{self, FILE_COLUMNS, FileRowWriter, NewFileRow, Outcome};
 use crate::blobs::{BlobStore, sha256_hex};
+use crate::cases::errors::CaseProblem;
 use crate::catalog::model::MaterialFileType;
 use crate::db::prepared::Prepare;
 use crate::filetype::{Sniffed, sniff};
+use crate::http::HttpProblem;
 use crate::http::{AppError, AppResult};
 
 /// The longest file name kept, in characters after percent-decoding.
@@ -241,11 +242,10 @@ async fn used_for(
 
 /// The upload refused: 413 `file_too_large`.
 pub fn too_large(limit: usize) -> AppError {
-    AppError::Status {
-        status: StatusCode::PAYLOAD_TOO_LARGE,
-        code: "file_too_large",
-        detail: format!("a material file may be at most {limit} bytes"),
-    }
+    AppError::new(
+        CaseProblem::FileTooLarge,
+        format!("a material file may be at most {limit} bytes"),
+    )
 }
 
 /// Storage and rules of material files.
@@ -435,33 +435,28 @@ async fn bytes_of(
 /// The declared type, or 415 `file_type_unsupported`.
 pub fn check_declared(content_type: Option<&str>) -> AppResult<MaterialFileType> {
     let declared = content_type.unwrap_or_default();
-    material_type(declared).ok_or_else(|| AppError::Status {
-        status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        code: "file_type_unsupported",
-        detail: format!(
+    material_type(declared).ok_or_else(|| AppError::new(CaseProblem::FileTypeUnsupported, format!(
             "a material file is application/pdf, image/jpeg, image/png or application/ofd, not {declared:?}"
-        ),
-    })
+        )))
 }
 
 /// 400 `empty_file` for no bytes, 415 `file_type_mismatch` for bytes of another type.
 pub fn check_bytes(kind: MaterialFileType, bytes: &[u8]) -> AppResult<()> {
     if bytes.is_empty() {
-        return Err(AppError::BadRequest {
-            code: "empty_file",
-            field: Some("body".to_owned()),
-            detail: "the file is empty".to_owned(),
-        });
+        return Err(AppError::in_field(
+            HttpProblem::EmptyFile,
+            "body",
+            "the file is empty",
+        ));
     }
     if !bytes_match(kind, bytes) {
-        return Err(AppError::Status {
-            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            code: "file_type_mismatch",
-            detail: format!(
+        return Err(AppError::new(
+            HttpProblem::FileTypeMismatch,
+            format!(
                 "declared {} but the bytes are not such a file",
                 content_type_of(kind)
             ),
-        });
+        ));
     }
     Ok(())
 }

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use super::files::{
     MATERIAL_TYPES, MaterialFile, MaterialFiles, Stored, parse_file_name, too_large,
 };
+use crate::cases::errors::CaseProblem;
 use crate::http::download::FileDownload;
 use crate::http::upload::{Upload, UploadKinds};
 use crate::http::{ApiTags, AppError, AppResult};
@@ -120,7 +121,7 @@ impl From<Stored> for FileUploaded {
 }
 
 fn file_not_found() -> AppError {
-    AppError::not_found("file_not_found", "no such file of yours")
+    AppError::new(CaseProblem::FileNotFound, "no such file of yours")
 }
 
 /// The `X-File-Name` header, decoded; 422 naming the header when it is not acceptable.
@@ -129,7 +130,7 @@ fn file_name_of(req: &Request) -> AppResult<Option<String>> {
         .get(FILE_NAME_HEADER)
         .map(|value| {
             parse_file_name(value.as_bytes()).map_err(|detail| {
-                AppError::invalid_field(FILE_NAME_HEADER, "invalid_file_name", detail)
+                AppError::invalid_field(FILE_NAME_HEADER, CaseProblem::InvalidFileName, detail)
             })
         })
         .transpose()
@@ -234,11 +235,10 @@ impl CaseFilesApi {
         // Held in any department, or as a clerk's AB backup: the case at intake checks the
         // department it is accepted in.
         if !principal.has_role(Role::WindowClerk) {
-            return Err(AppError::Forbidden {
-                code: "not_a_window_clerk",
-                detail: "digitising materials at the window requires the window_clerk role"
-                    .to_owned(),
-            });
+            return Err(AppError::new(
+                CaseProblem::NotAWindowClerk,
+                "digitising materials at the window requires the window_clerk role",
+            ));
         }
         self.accept(&principal.subject.to_string(), req, body).await
     }

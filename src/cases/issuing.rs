@@ -19,6 +19,7 @@ use super::model::Event;
 use super::store::CaseRow;
 use crate::audit::{self, AuditEntry};
 use crate::blobs::BlobStore;
+use crate::cases::errors::CaseProblem;
 use crate::catalog::model::ResultKind;
 use crate::catalog::views::ItemDetail;
 use crate::documents::model::PromisedDeadline;
@@ -460,8 +461,8 @@ async fn department(tx: &Transaction<'_>, code: &str) -> AppResult<Department> {
         .query_opt("SELECT id, name FROM department WHERE code = $1", &[&code])
         .await?
         .ok_or_else(|| {
-            AppError::conflict(
-                "department_missing",
+            AppError::new(
+                CaseProblem::DepartmentMissing,
                 format!("the item's department {code} is not registered"),
             )
         })?;

@@ -8,6 +8,7 @@ pub mod api;
 pub mod claims;
 pub mod clock;
 pub mod documents;
+pub mod errors;
 pub mod extension;
 pub mod file_rows;
 pub mod files;

@@ -21,6 +21,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::cases::errors::CaseProblem;
 use crate::identity::model::Role;
 
 /// The standard remedies text of a denial (不予批准决定书): administrative reconsideration within
@@ -550,34 +551,39 @@ pub enum TransitionError {
 }
 
 impl TransitionError {
+    /// The declared problem it is sent as.
+    pub fn problem(&self) -> CaseProblem {
+        match self {
+            Self::Forbidden { .. } => CaseProblem::CaseActionForbidden,
+            Self::Terminal { .. } => CaseProblem::CaseClosed,
+            Self::NotInThisStage { .. } => CaseProblem::CaseActionNotInStage,
+            Self::BlankDepartment => CaseProblem::DepartmentBlank,
+            Self::EmptyCorrectionList => CaseProblem::CorrectionListEmpty,
+            Self::BlankCorrectionEntry { .. } => CaseProblem::CorrectionEntryBlank,
+            Self::BlankRejectReason => CaseProblem::RejectReasonBlank,
+            Self::BlankDeferredMaterial { .. } => CaseProblem::DeferredMaterialBlank,
+            Self::DuplicateDeferredMaterial { .. } => CaseProblem::DeferredMaterialDuplicate,
+            Self::NoSteps => CaseProblem::StepsEmpty,
+            Self::BlankStep { .. } => CaseProblem::StepBlank,
+            Self::DuplicateStep { .. } => CaseProblem::StepDuplicate,
+            Self::UnknownStep { .. } => CaseProblem::StepUnknown,
+            Self::StepNotRunning { .. } => CaseProblem::StepNotRunning,
+            Self::UnknownDeferredMaterial(_) => CaseProblem::DeferredMaterialUnknown,
+            Self::BlankSuspendReason => CaseProblem::SuspendReasonBlank,
+            Self::BlankExtendReason => CaseProblem::ExtendReasonBlank,
+            Self::ExtensionNotLater { .. } => CaseProblem::ExtensionNotLater,
+            Self::BlankTerminateReason => CaseProblem::TerminateReasonBlank,
+            Self::BlankWithdrawReason => CaseProblem::WithdrawReasonBlank,
+            Self::BlankDenyReasons => CaseProblem::DenyReasonsBlank,
+            Self::IncompleteRemedies => CaseProblem::RemediesIncomplete,
+            Self::StepsIncomplete => CaseProblem::StepsIncomplete,
+            Self::DeferredMaterialsPending => CaseProblem::DeferredMaterialsPending,
+        }
+    }
+
     /// Stable machine code, for problem+json.
     pub fn code(&self) -> &'static str {
-        match self {
-            Self::Forbidden { .. } => "case_action_forbidden",
-            Self::Terminal { .. } => "case_closed",
-            Self::NotInThisStage { .. } => "case_action_not_in_stage",
-            Self::BlankDepartment => "department_blank",
-            Self::EmptyCorrectionList => "correction_list_empty",
-            Self::BlankCorrectionEntry { .. } => "correction_entry_blank",
-            Self::BlankRejectReason => "reject_reason_blank",
-            Self::BlankDeferredMaterial { .. } => "deferred_material_blank",
-            Self::DuplicateDeferredMaterial { .. } => "deferred_material_duplicate",
-            Self::NoSteps => "steps_empty",
-            Self::BlankStep { .. } => "step_blank",
-            Self::DuplicateStep { .. } => "step_duplicate",
-            Self::UnknownStep { .. } => "step_unknown",
-            Self::StepNotRunning { .. } => "step_not_running",
-            Self::UnknownDeferredMaterial(_) => "deferred_material_unknown",
-            Self::BlankSuspendReason => "suspend_reason_blank",
-            Self::BlankExtendReason => "extend_reason_blank",
-            Self::ExtensionNotLater { .. } => "extension_not_later",
-            Self::BlankTerminateReason => "terminate_reason_blank",
-            Self::BlankWithdrawReason => "withdraw_reason_blank",
-            Self::BlankDenyReasons => "deny_reasons_blank",
-            Self::IncompleteRemedies => "remedies_incomplete",
-            Self::StepsIncomplete => "steps_incomplete",
-            Self::DeferredMaterialsPending => "deferred_materials_pending",
-        }
+        self.problem().code()
     }
 
     /// 403, 409 or 422.

@@ -15,6 +15,7 @@ use super::service::CaseService;
 use super::store;
 use super::tasks;
 use super::views::DeadlineView;
+use crate::cases::errors::CaseProblem;
 use crate::http::{ApiTags, AppError, AppResult, JsonBody};
 use crate::identity::citizens::Citizens;
 use crate::identity::otp::OtpPurpose;
@@ -72,8 +73,8 @@ pub struct ProgressApi {
 }
 
 fn not_found() -> AppError {
-    AppError::not_found(
-        "progress_not_found",
+    AppError::new(
+        CaseProblem::ProgressNotFound,
         "no case matches this acceptance number and second factor",
     )
 }
@@ -112,15 +113,13 @@ impl ProgressApi {
             }
         }
         let query = body.parse()?;
-        let number =
-            AcceptanceNumber::parse(&query.acceptance_number).map_err(|e| AppError::Invalid {
-                code: e.code(),
-                errors: vec![e.field_error("acceptance_number")],
-            })?;
+        let number = AcceptanceNumber::parse(&query.acceptance_number).map_err(|e| {
+            AppError::invalid(e.problem(), vec![e.field_error("acceptance_number")])
+        })?;
         if query.id_tail.is_none() == query.code.is_none() {
             return Err(AppError::invalid_field(
                 "id_tail",
-                "second_factor_required",
+                CaseProblem::SecondFactorRequired,
                 "give exactly one of id_tail (last six characters of the ID number) or code",
             ));
         }

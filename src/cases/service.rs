@@ -29,13 +29,15 @@ use crate::audit::{self, AuditEntry};
 use crate::calendar::model::Calendar;
 use crate::calendar::provisional;
 use crate::calendar::service::CalendarService;
+use crate::cases::errors::CaseProblem;
 use crate::catalog::model::{Guide, StepKind};
 use crate::catalog::service::CatalogService;
 use crate::catalog::views::ItemDetail;
 use crate::clock::{Clock, date_in_china};
 use crate::db::prepared::Prepare;
 use crate::documents::model::PromisedDeadline;
-use crate::http::{AppError, AppResult, FieldError};
+use crate::http::{AppError, AppResult, FieldError, HttpProblem, ProblemKind};
+use crate::identity::errors::IdentityProblem;
 use crate::identity::model::{Principal, Role, Subject};
 use crate::identity::pii::IdentityKeys;
 use crate::identity::policy::{Rule, allows};
@@ -69,24 +71,23 @@ const SUBMITTED_TEMPLATE: &str = "case.submitted";
 
 /// A 404 that says nothing about whether the case exists.
 fn case_not_found() -> AppError {
-    AppError::not_found("case_not_found", "no such case")
+    AppError::new(CaseProblem::CaseNotFound, "no such case")
 }
 
 /// The problem for a refused transition.
 pub fn transition_problem(error: TransitionError) -> AppError {
-    let code = error.code();
+    let kind = error.problem();
     let detail = error.to_string();
     match error.class() {
-        ErrorClass::Forbidden => AppError::Forbidden { code, detail },
-        ErrorClass::Conflict => AppError::Conflict { code, detail },
-        ErrorClass::Invalid => AppError::Invalid {
-            code,
-            errors: vec![FieldError::new(
+        ErrorClass::Forbidden | ErrorClass::Conflict => AppError::new(kind, detail),
+        ErrorClass::Invalid => AppError::invalid(
+            kind,
+            vec![FieldError::new(
                 error.field().unwrap_or_else(|| "body".to_owned()),
-                code,
+                kind.code(),
                 detail,
             )],
-        },
+        ),
     }
 }
 
@@ -95,46 +96,42 @@ fn invalid(errors: Vec<FieldError>) -> AppResult<()> {
         0 => Ok(()),
         _ => {
             // One kind of error (say, two missing materials) keeps its own code.
-            let code = if errors.iter().all(|e| e.code == errors[0].code) {
-                stable_code(&errors[0].code)
+            let kind = if errors.iter().all(|e| e.code == errors[0].code) {
+                stable_kind(&errors[0].code)
             } else {
-                "validation_failed"
+                HttpProblem::ValidationFailed.into()
             };
-            Err(AppError::Invalid { code, errors })
+            Err(AppError::invalid(kind, errors))
         }
     }
 }
 
-/// Field error codes used here, as static strings for the problem's top-level code.
-fn stable_code(code: &str) -> &'static str {
-    const CODES: &[&str] = &[
-        "unknown_material",
-        "duplicate_material",
-        "files_required",
-        "too_many_files",
-        "file_not_found",
-        "file_type_not_allowed",
-        "materials_missing",
-        "form_invalid",
-        "form_too_large",
-        "item_not_found",
-        "deferred_key_material",
-        "deferred_due_past",
-        "expected_end_past",
-        "occurred_at_future",
-        "occurred_at_too_old",
-        "materials_required",
-        "required",
-        "invalid_phone",
-        "invalid_id_number",
-        "invalid_credit_code",
-        "invalid_name",
-    ];
-    CODES
-        .iter()
-        .find(|c| **c == code)
-        .copied()
-        .unwrap_or("validation_failed")
+/// The problem whose code is the field error code used here, for the problem's top-level code.
+fn stable_kind(code: &str) -> ProblemKind {
+    match code {
+        "unknown_material" => CaseProblem::UnknownMaterial.into(),
+        "duplicate_material" => CaseProblem::DuplicateMaterial.into(),
+        "files_required" => CaseProblem::FilesRequired.into(),
+        "too_many_files" => CaseProblem::TooManyFiles.into(),
+        "file_not_found" => CaseProblem::FileNotFoundInvalid.into(),
+        "file_type_not_allowed" => CaseProblem::FileTypeNotAllowed.into(),
+        "materials_missing" => CaseProblem::MaterialsMissing.into(),
+        "form_invalid" => CaseProblem::FormInvalid.into(),
+        "form_too_large" => CaseProblem::FormTooLarge.into(),
+        "item_not_found" => CaseProblem::ItemNotFound.into(),
+        "deferred_key_material" => CaseProblem::DeferredKeyMaterial.into(),
+        "deferred_due_past" => CaseProblem::DeferredDuePast.into(),
+        "expected_end_past" => CaseProblem::ExpectedEndPast.into(),
+        "occurred_at_future" => CaseProblem::OccurredAtFuture.into(),
+        "occurred_at_too_old" => CaseProblem::OccurredAtTooOld.into(),
+        "materials_required" => CaseProblem::MaterialsRequired.into(),
+        "required" => HttpProblem::Required.into(),
+        "invalid_phone" => IdentityProblem::InvalidPhone.into(),
+        "invalid_id_number" => CaseProblem::InvalidIdNumber.into(),
+        "invalid_credit_code" => CaseProblem::InvalidCreditCode.into(),
+        "invalid_name" => IdentityProblem::InvalidName.into(),
+        _ => HttpProblem::ValidationFailed.into(),
+    }
 }
 
 /// Who an action is taken by, as the state machine and the timeline see it.
@@ -341,8 +338,8 @@ impl CaseService {
 // ----- helpers --------------------------------------------------------------------------
 
 fn revision_conflict(current: i32) -> AppError {
-    AppError::conflict(
-        "case_revision_conflict",
+    AppError::new(
+        CaseProblem::CaseRevisionConflict,
         format!(
             "the case changed meanwhile (now at revision {current}); reload it and decide again"
         ),
@@ -350,11 +347,7 @@ fn revision_conflict(current: i32) -> AppError {
 }
 
 fn clock_problem(error: clock::ClockError) -> AppError {
-    AppError::Status {
-        status: poem::http::StatusCode::UNPROCESSABLE_ENTITY,
-        code: error.code(),
-        detail: error.to_string(),
-    }
+    AppError::new(error.problem(), error.to_string())
 }
 
 fn actor_kind_name(kind: ActorKind) -> &'static str {
@@ -439,9 +432,11 @@ async fn agent_grantor(
             &[&authorisation, &agent, &item_code],
         )
         .await?;
-    let grantor: String = row.map(|r| r.get(0)).ok_or_else(|| AppError::Forbidden {
-        code: "agent_not_authorised",
-        detail: "no valid authorisation lets you apply for this applicant and item".to_owned(),
+    let grantor: String = row.map(|r| r.get(0)).ok_or_else(|| {
+        AppError::new(
+            CaseProblem::AgentNotAuthorised,
+            "no valid authorisation lets you apply for this applicant and item",
+        )
     })?;
     grantor
         .parse::<Subject>()

@@ -13,6 +13,8 @@ use super::views::{
     UploadedFile, VersionInfo,
 };
 use crate::audit;
+use crate::catalog::errors::CatalogProblem;
+use crate::http::HttpProblem;
 use crate::http::download::FileDownload;
 use crate::http::pre_serialized::PreSerialized;
 use crate::http::upload::{Upload, UploadKinds};
@@ -48,11 +50,10 @@ impl UploadKinds for FormKinds {
 
 /// 413 for a form over the body limit (the code the body-limit middleware uses for this route).
 fn form_too_large(limit: usize) -> AppError {
-    AppError::Status {
-        status: poem::http::StatusCode::PAYLOAD_TOO_LARGE,
-        code: "payload_too_large",
-        detail: format!("a form file may be at most {limit} bytes"),
-    }
+    AppError::new(
+        HttpProblem::PayloadTooLarge,
+        format!("a form file may be at most {limit} bytes"),
+    )
 }
 
 #[derive(ApiResponse)]
@@ -248,7 +249,9 @@ impl CatalogApi {
             .query_opt("SELECT id FROM item WHERE code = $1", &[&code.0])
             .await?
             .map(|r| r.get::<_, uuid::Uuid>(0))
-            .ok_or_else(|| AppError::not_found("item_not_found", format!("no item {}", code.0)))?;
+            .ok_or_else(|| {
+                AppError::new(CatalogProblem::ItemNotFound, format!("no item {}", code.0))
+            })?;
         let records = audit::history(&client, "item", &item_id.to_string()).await?;
         Ok(Json(
             records
@@ -293,7 +296,7 @@ impl CatalogApi {
                 .ok_or_else(|| {
                     AppError::invalid_field(
                         "lead_department_code",
-                        "unknown_department",
+                        CatalogProblem::UnknownDepartment,
                         "no department with this code",
                     )
                 })?;
@@ -322,8 +325,8 @@ impl CatalogApi {
             )));
         }
         if department.is_none() {
-            return Err(AppError::not_found(
-                "item_not_found",
+            return Err(AppError::new(
+                CatalogProblem::ItemNotFound,
                 format!("no item {code}"),
             ));
         }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod demo;
+pub mod errors;
 pub mod model;
 pub mod service;
 pub mod store;

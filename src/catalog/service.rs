@@ -20,7 +20,9 @@ use super::views::{
 };
 use crate::audit::{self, AuditEntry};
 use crate::blobs::{BlobStore, sha256_hex};
+use crate::catalog::errors::CatalogProblem;
 use crate::department::store as departments;
+use crate::http::HttpProblem;
 use crate::http::pre_serialized::PreSerialized;
 use crate::http::{AppError, AppResult, FieldError};
 use crate::identity::model::Actor;
@@ -71,24 +73,22 @@ impl CatalogService {
         actor: &Actor,
         new: super::views::NewItem,
     ) -> AppResult<ItemAdminView> {
-        check_item_code(&new.code).map_err(|e| AppError::Invalid {
-            code: "validation_failed",
-            errors: vec![e],
-        })?;
+        check_item_code(&new.code)
+            .map_err(|e| AppError::invalid(HttpProblem::ValidationFailed, vec![e]))?;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let Some((lead_id, _)) = departments::find_by_code(&tx, &new.lead_department_code).await?
         else {
             return Err(AppError::invalid_field(
                 "lead_department_code",
-                "unknown_department",
+                CatalogProblem::UnknownDepartment,
                 format!("no department {}", new.lead_department_code),
             ));
         };
         let id = Uuid::new_v4();
         if !store::insert_item(&tx, id, &new.code, lead_id, &new.draft).await? {
-            return Err(AppError::conflict(
-                "item_exists",
+            return Err(AppError::new(
+                CatalogProblem::ItemExists,
                 format!("item {} already exists", new.code),
             ));
         }
@@ -181,10 +181,8 @@ impl CatalogService {
             known_main_item: &|_: &str| parent_is_main,
             known_blob: &|h: &str| known_files.iter().any(|k| k == h),
         };
-        let guide = check_for_publication(draft, &ctx).map_err(|errors| AppError::Invalid {
-            code: "guide_incomplete",
-            errors,
-        })?;
+        let guide = check_for_publication(draft, &ctx)
+            .map_err(|errors| AppError::invalid(CatalogProblem::GuideIncomplete, errors))?;
 
         let guide_json = serde_json::to_value(&guide).map_err(anyhow::Error::from)?;
         let guide_sha256 = audit::digest_json(&guide_json);
@@ -264,25 +262,25 @@ impl CatalogService {
         if reason.is_empty() {
             return Err(AppError::invalid_field(
                 "reason",
-                "required",
+                HttpProblem::Required,
                 "a cancellation states its reason",
             ));
         }
         if reason.chars().count() > 500 {
             return Err(AppError::invalid_field(
                 "reason",
-                "too_long",
+                HttpProblem::TooLong,
                 "a reason has at most 500 characters",
             ));
         }
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let item = store::find_item(&tx, code, true)
-            .await?
-            .ok_or_else(|| AppError::not_found("item_not_found", format!("no item {code}")))?;
+        let item = store::find_item(&tx, code, true).await?.ok_or_else(|| {
+            AppError::new(CatalogProblem::ItemNotFound, format!("no item {code}"))
+        })?;
         if item.status != "published" {
-            return Err(AppError::conflict(
-                "item_not_published",
+            return Err(AppError::new(
+                CatalogProblem::ItemNotPublished,
                 format!(
                     "item {code} is {}; only a published item can be cancelled",
                     item.status
@@ -321,7 +319,9 @@ impl CatalogService {
     ) -> AppResult<ItemAdminView> {
         let item = store::find_item(client, code, false)
             .await?
-            .ok_or_else(|| AppError::not_found("item_not_found", format!("no item {code}")))?;
+            .ok_or_else(|| {
+                AppError::new(CatalogProblem::ItemNotFound, format!("no item {code}"))
+            })?;
         let versions = store::versions(client, item.id).await?;
         Ok(ItemAdminView {
             code: item.code,
@@ -354,20 +354,20 @@ impl CatalogService {
     ) -> AppResult<ItemPage> {
         let limit = limit.unwrap_or(20);
         if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(AppError::BadRequest {
-                code: "invalid_parameter",
-                field: Some("limit".to_owned()),
-                detail: format!("limit must be between 1 and {MAX_PAGE}"),
-            });
+            return Err(AppError::in_field(
+                HttpProblem::InvalidParameter,
+                "limit",
+                format!("limit must be between 1 and {MAX_PAGE}"),
+            ));
         }
         let after_code = cursor.map(|c| decode_cursor(&c)).transpose()?;
         let text = text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
         if text.as_ref().is_some_and(|t| t.chars().count() > 50) {
-            return Err(AppError::BadRequest {
-                code: "invalid_parameter",
-                field: Some("q".to_owned()),
-                detail: "search text has at most 50 characters".to_owned(),
-            });
+            return Err(AppError::in_field(
+                HttpProblem::InvalidParameter,
+                "q",
+                "search text has at most 50 characters",
+            ));
         }
         let client = self.pool.get().await?;
         let department_id = match department_code {
@@ -446,8 +446,8 @@ impl CatalogService {
     async fn load_detail(&self, code: &str, version: Option<i32>) -> AppResult<Arc<ItemDetail>> {
         let client = self.pool.get().await?;
         let Some((item, row)) = store::version_of(&client, code, version).await? else {
-            return Err(AppError::not_found(
-                "item_not_found",
+            return Err(AppError::new(
+                CatalogProblem::ItemNotFound,
                 match version {
                     Some(v) => format!("item {code} has no published version {v}"),
                     None => format!("no published item {code}"),
@@ -499,8 +499,8 @@ impl CatalogService {
             .iter()
             .find(|m| m.key == material_key)
             .ok_or_else(|| {
-                AppError::not_found(
-                    "material_not_found",
+                AppError::new(
+                    CatalogProblem::MaterialNotFound,
                     format!("item {code} has no material {material_key}"),
                 )
             })?;
@@ -510,8 +510,8 @@ impl CatalogService {
         }
         .clone()
         .ok_or_else(|| {
-            AppError::not_found(
-                "form_not_found",
+            AppError::new(
+                CatalogProblem::FormNotFound,
                 format!("material {material_key} has no such form"),
             )
         })?;
@@ -534,19 +534,14 @@ impl CatalogService {
         bytes: &[u8],
     ) -> AppResult<UploadedFile> {
         if bytes.is_empty() {
-            return Err(AppError::BadRequest {
-                code: "empty_file",
-                field: Some("body".to_owned()),
-                detail: "the file is empty".to_owned(),
-            });
+            return Err(AppError::in_field(
+                HttpProblem::EmptyFile,
+                "body",
+                "the file is empty",
+            ));
         }
-        crate::filetype::matches_declared(content_type, bytes).map_err(|detail| {
-            AppError::Status {
-                status: poem::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                code: "file_type_mismatch",
-                detail,
-            }
-        })?;
+        crate::filetype::matches_declared(content_type, bytes)
+            .map_err(|detail| AppError::new(HttpProblem::FileTypeMismatch, detail))?;
         let content_type = content_type
             .split(';')
             .next()
@@ -589,10 +584,10 @@ async fn locked_item(
 ) -> AppResult<ItemRow> {
     let item = store::find_item(tx, code, true)
         .await?
-        .ok_or_else(|| AppError::not_found("item_not_found", format!("no item {code}")))?;
+        .ok_or_else(|| AppError::new(CatalogProblem::ItemNotFound, format!("no item {code}")))?;
     if item.draft_revision != revision {
-        return Err(AppError::conflict(
-            "stale_revision",
+        return Err(AppError::new(
+            CatalogProblem::StaleRevision,
             format!(
                 "the draft is at revision {}, not {revision}: reload it",
                 item.draft_revision
@@ -617,10 +612,12 @@ fn encode_cursor(code: &str) -> String {
 
 fn decode_cursor(cursor: &str) -> AppResult<String> {
     use base64::Engine;
-    let bad = || AppError::BadRequest {
-        code: "invalid_parameter",
-        field: Some("cursor".to_owned()),
-        detail: "the cursor is not one this API issued".to_owned(),
+    let bad = || {
+        AppError::in_field(
+            HttpProblem::InvalidParameter,
+            "cursor",
+            "the cursor is not one this API issued",
+        )
     };
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)

@@ -6,6 +6,8 @@ use serde_json::json;
 use super::model::{Department, NewDepartment, check_new};
 use super::store;
 use crate::audit::{self, AuditEntry};
+use crate::department::errors::DepartmentProblem;
+use crate::http::HttpProblem;
 use crate::http::{AppError, AppResult};
 use crate::identity::model::Actor;
 
@@ -17,13 +19,11 @@ pub async fn create(pool: &Pool, actor: &Actor, new: NewDepartment) -> AppResult
         Some(code) => store::find_by_code(&tx, code).await?,
         None => None,
     };
-    check_new(&new, parent.as_ref().map(|(_, d)| d)).map_err(|errors| AppError::Invalid {
-        code: "validation_failed",
-        errors,
-    })?;
+    check_new(&new, parent.as_ref().map(|(_, d)| d))
+        .map_err(|errors| AppError::invalid(HttpProblem::ValidationFailed, errors))?;
     let Some(id) = store::insert(&tx, &new, parent.map(|(id, _)| id)).await? else {
-        return Err(AppError::conflict(
-            "department_exists",
+        return Err(AppError::new(
+            DepartmentProblem::DepartmentExists,
             format!("department {} already exists", new.code),
         ));
     };

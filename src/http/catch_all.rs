@@ -11,6 +11,7 @@ use poem_openapi::error::{
 };
 
 use super::problem::AppError;
+use crate::http::HttpProblem;
 
 pub async fn problem_for_error(err: Error) -> Response {
     if err.is::<AppError>() {
@@ -22,39 +23,27 @@ pub async fn problem_for_error(err: Error) -> Response {
 
 fn map_error(err: &Error) -> AppError {
     if let Some(e) = err.downcast_ref::<ParseParamError>() {
-        return AppError::BadRequest {
-            code: "invalid_parameter",
-            field: Some(e.name.to_owned()),
-            detail: e.to_string(),
-        };
+        return AppError::in_field(
+            HttpProblem::InvalidParameter,
+            e.name.to_owned(),
+            e.to_string(),
+        );
     }
     if let Some(e) = err.downcast_ref::<ParsePathError>() {
-        return AppError::BadRequest {
-            code: "invalid_parameter",
-            field: Some(e.name.to_owned()),
-            detail: e.to_string(),
-        };
+        return AppError::in_field(
+            HttpProblem::InvalidParameter,
+            e.name.to_owned(),
+            e.to_string(),
+        );
     }
     if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
-        return AppError::BadRequest {
-            code: "invalid_body",
-            field: None,
-            detail: e.reason.clone(),
-        };
+        return AppError::new(HttpProblem::InvalidBody, e.reason.clone());
     }
     if let Some(e) = err.downcast_ref::<ParseMultipartError>() {
-        return AppError::BadRequest {
-            code: "invalid_body",
-            field: None,
-            detail: e.reason.clone(),
-        };
+        return AppError::new(HttpProblem::InvalidBody, e.reason.clone());
     }
     if let Some(e) = err.downcast_ref::<ContentTypeError>() {
-        return AppError::Status {
-            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            code: "unsupported_media_type",
-            detail: e.to_string(),
-        };
+        return AppError::new(HttpProblem::UnsupportedMediaType, e.to_string());
     }
     if err.downcast_ref::<SizedLimitError>().is_some()
         || matches!(
@@ -63,33 +52,30 @@ fn map_error(err: &Error) -> AppError {
         )
         || err.status() == StatusCode::PAYLOAD_TOO_LARGE
     {
-        return AppError::Status {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            code: "payload_too_large",
-            detail: "the request body exceeds the allowed size".to_owned(),
-        };
+        return AppError::new(
+            HttpProblem::PayloadTooLarge,
+            "the request body exceeds the allowed size",
+        );
     }
     if err.is::<AuthorizationError>() || err.status() == StatusCode::UNAUTHORIZED {
-        return AppError::Unauthorized {
-            code: "unauthorized",
-            detail: "missing or malformed credentials".to_owned(),
-        };
+        return AppError::new(
+            HttpProblem::Unauthorized,
+            "missing or malformed credentials",
+        );
     }
     if err.is::<NotFoundError>() || err.status() == StatusCode::NOT_FOUND {
-        return AppError::not_found("route_not_found", "no such route");
+        return AppError::new(HttpProblem::RouteNotFound, "no such route");
     }
     if err.is::<MethodNotAllowedError>() || err.status() == StatusCode::METHOD_NOT_ALLOWED {
-        return AppError::Status {
-            status: StatusCode::METHOD_NOT_ALLOWED,
-            code: "method_not_allowed",
-            detail: "method not allowed on this route".to_owned(),
-        };
+        return AppError::new(
+            HttpProblem::MethodNotAllowed,
+            "method not allowed on this route",
+        );
     }
     let status = err.status();
     if status.is_client_error() {
-        return AppError::Status {
+        return AppError::Client {
             status,
-            code: "bad_request",
             detail: err.to_string(),
         };
     }

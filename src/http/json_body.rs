@@ -16,6 +16,7 @@ use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use serde::de::DeserializeOwned;
 
 use super::problem::AppError;
+use crate::http::HttpProblem;
 
 pub struct JsonBody<T> {
     bytes: Vec<u8>,
@@ -49,38 +50,34 @@ impl<T: Type> Payload for JsonBody<T> {
 /// Parses `bytes` as `T`, naming the JSON path of the first offending value.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     if bytes.is_empty() {
-        return Err(AppError::BadRequest {
-            code: "invalid_body",
-            field: None,
-            detail: "a JSON request body is required".to_owned(),
-        });
+        return Err(AppError::new(
+            HttpProblem::InvalidBody,
+            "a JSON request body is required",
+        ));
     }
     // A NUL arrives only as the escape `\u0000`; only then is the body walked for it.
     if bytes.windows(6).any(|w| w == b"\\u0000")
         && let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes)
         && let Some(path) = super::nul_guard::json_path_with_nul(&value)
     {
-        return Err(AppError::BadRequest {
-            code: "invalid_character",
-            detail: format!(
-                "`{path}` contains the NUL character (\\u0000), which no text may hold"
-            ),
-            field: Some(path),
-        });
+        let detail =
+            format!("`{path}` contains the NUL character (\\u0000), which no text may hold");
+        return Err(AppError::in_field(
+            HttpProblem::InvalidCharacter,
+            path,
+            detail,
+        ));
     }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
-        let code = if inner.is_syntax() || inner.is_eof() {
-            "invalid_json"
+        if inner.is_syntax() || inner.is_eof() {
+            AppError::new(HttpProblem::InvalidJson, inner.to_string())
+        } else if path == "." {
+            AppError::new(HttpProblem::InvalidBody, inner.to_string())
         } else {
-            "invalid_body"
-        };
-        AppError::BadRequest {
-            code,
-            field: (path != "." && code != "invalid_json").then_some(path),
-            detail: inner.to_string(),
+            AppError::in_field(HttpProblem::InvalidBody, path, inner.to_string())
         }
     })
 }

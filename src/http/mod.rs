@@ -4,6 +4,7 @@
 pub mod body_limit;
 pub mod catch_all;
 pub mod download;
+pub mod errors;
 pub mod idle_deadline;
 pub mod json_body;
 pub mod metrics;
@@ -18,8 +19,9 @@ pub mod spec;
 pub mod unparsed_request;
 pub mod upload;
 
+pub use errors::HttpProblem;
 pub use json_body::JsonBody;
-pub use problem::{AppError, AppResult, FieldError};
+pub use problem::{AppError, AppResult, FieldError, ProblemKind};
 
 /// Tags grouping the API by audience in the OpenAPI document.
 #[derive(poem_openapi::Tags)]
@@ -41,18 +43,22 @@ pub enum ApiTags {
 /// Parses a numeric path segment, naming it in the error. (poem-openapi names typed path
 /// parameters `param0`, `param1`… in its own errors, which would not tell the client which.)
 pub fn path_number<T: std::str::FromStr>(name: &str, raw: &str) -> Result<T, AppError> {
-    raw.parse().map_err(|_| AppError::BadRequest {
-        code: "invalid_parameter",
-        field: Some(name.to_owned()),
-        detail: format!("path parameter `{name}` must be a number, got {raw:?}"),
+    raw.parse().map_err(|_| {
+        AppError::in_field(
+            HttpProblem::InvalidParameter,
+            name.to_owned(),
+            format!("path parameter `{name}` must be a number, got {raw:?}"),
+        )
     })
 }
 
 /// A path segment that must be a UUID, named in the error.
 pub fn path_uuid(name: &str, raw: &str) -> Result<uuid::Uuid, AppError> {
-    uuid::Uuid::parse_str(raw).map_err(|_| AppError::BadRequest {
-        code: "invalid_parameter",
-        field: Some(name.to_owned()),
-        detail: format!("path parameter `{name}` must be a UUID"),
+    uuid::Uuid::parse_str(raw).map_err(|_| {
+        AppError::in_field(
+            HttpProblem::InvalidParameter,
+            name.to_owned(),
+            format!("path parameter `{name}` must be a UUID"),
+        )
     })
 }

@@ -7,6 +7,7 @@
 use poem::{Endpoint, Middleware, Request, Result};
 
 use super::problem::AppError;
+use crate::http::HttpProblem;
 
 pub struct NulGuard;
 
@@ -25,14 +26,9 @@ impl<E: Endpoint> Endpoint for NulGuardEndpoint<E> {
 
     async fn call(&self, req: Request) -> Result<Self::Output> {
         if let Some(field) = field_with_nul(req.uri().path(), req.uri().query()) {
-            return Err(AppError::BadRequest {
-                code: "invalid_character",
-                detail: format!(
-                    "`{field}` contains the NUL character (%00), which no text may hold"
-                ),
-                field: Some(field),
-            }
-            .into());
+            let detail =
+                format!("`{field}` contains the NUL character (%00), which no text may hold");
+            return Err(AppError::in_field(HttpProblem::InvalidCharacter, field, detail).into());
         }
         self.0.call(req).await
     }

@@ -14,9 +14,9 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use poem::http::StatusCode;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::errors::HttpProblem;
 use super::problem::{AppError, PROBLEM_CONTENT_TYPE};
 
 /// A connection whose parse-error answers from hyper go out as problem+json.
@@ -45,15 +45,18 @@ fn replacement_for(written: &[u8]) -> Option<Vec<u8>> {
     }
     let head = std::str::from_utf8(written).ok()?;
     let status_code: u16 = head.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()?;
-    let (code, detail) = match status_code {
+    let (kind, detail) = match status_code {
         400 => (
-            "malformed_request",
+            HttpProblem::MalformedRequest,
             "the request is not well-formed HTTP/1.1",
         ),
-        414 => ("uri_too_long", "the request's URI is too long"),
-        431 => ("request_head_too_large", "the request's head is too large"),
+        414 => (HttpProblem::UriTooLong, "the request's URI is too long"),
+        431 => (
+            HttpProblem::RequestHeadTooLarge,
+            "the request's head is too large",
+        ),
         505 => (
-            "http_version_not_supported",
+            HttpProblem::HttpVersionNotSupported,
             "the request's HTTP version is not supported",
         ),
         _ => return None,
@@ -63,13 +66,8 @@ fn replacement_for(written: &[u8]) -> Option<Vec<u8>> {
     if !has("content-length: 0") || !has("connection: close") {
         return None;
     }
-    let status = StatusCode::from_u16(status_code).ok()?;
-    let problem = AppError::Status {
-        status,
-        code,
-        detail: detail.to_owned(),
-    }
-    .to_problem();
+    let problem = AppError::new(kind, detail).to_problem();
+    let status = kind.status();
     let body = serde_json::to_vec(&problem).ok()?;
     let date = lines
         .iter()

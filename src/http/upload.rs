@@ -12,6 +12,7 @@ use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaSchema, MetaSchemaR
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 
 use super::problem::{AppError, AppResult};
+use crate::http::HttpProblem;
 
 /// What a route takes: the media types its OpenAPI entry lists, and its description.
 pub trait UploadKinds: Send + Sync + 'static {
@@ -92,10 +93,12 @@ impl<K> Upload<K> {
         let mut bytes = Vec::with_capacity(capacity);
         let mut stream = std::pin::pin!(self.body.into_bytes_stream());
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|_| AppError::BadRequest {
-                code: "invalid_body",
-                field: Some("body".to_owned()),
-                detail: "the request body could not be read to its end".to_owned(),
+            let chunk = chunk.map_err(|_| {
+                AppError::in_field(
+                    HttpProblem::InvalidBody,
+                    "body",
+                    "the request body could not be read to its end",
+                )
             })?;
             if bytes.len() + chunk.len() > limit {
                 return Err(too_large(limit));

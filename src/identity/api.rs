@@ -18,9 +18,11 @@ use super::otp::OtpPurpose;
 use super::policy::Rule;
 use super::sessions::{self, ClientInfo, IssuedTokens, SessionSettings};
 use super::staff::{self, LockoutSettings, NewBackup, NewGrant, NewStaff};
+use crate::http::HttpProblem;
 use crate::http::optional_feature::OptionalFeatureResult;
 use crate::http::problem::AppError;
 use crate::http::{ApiTags, AppResult, JsonBody};
+use crate::identity::errors::IdentityProblem;
 
 /// Everything the identity endpoints share.
 #[derive(Clone)]
@@ -302,11 +304,11 @@ fn uuid_param(name: &str, raw: &str) -> AppResult<Uuid> {
 
 impl IdentityApi {
     fn enterprises(&self) -> AppResult<&Enterprises> {
-        self.enterprises.as_ref().ok_or_else(|| AppError::Status {
-            status: poem::http::StatusCode::NOT_IMPLEMENTED,
-            code: "certificate_login_disabled",
-            detail: "certificate login is not configured on this server ([identity.certificates])"
-                .to_owned(),
+        self.enterprises.as_ref().ok_or_else(|| {
+            AppError::new(
+                IdentityProblem::CertificateLoginDisabled,
+                "certificate login is not configured on this server ([identity.certificates])",
+            )
         })
     }
 
@@ -318,7 +320,7 @@ impl IdentityApi {
             .ok_or_else(|| {
                 AppError::invalid_field(
                     "department_code",
-                    "not_found",
+                    HttpProblem::NotFound,
                     "no department with this code",
                 )
             })
@@ -432,11 +434,10 @@ impl IdentityApi {
         let enterprises = self.enterprises()?;
         let remote = request.remote_addr();
         if super::certificate::mtls::peer_certificate(remote).is_none() {
-            return Err(AppError::Unauthorized {
-                code: "client_certificate_required",
-                detail: "connect to the certificate-login listener with a client certificate"
-                    .to_owned(),
-            }
+            return Err(AppError::new(
+                IdentityProblem::ClientCertificateRequired,
+                "connect to the certificate-login listener with a client certificate",
+            )
             .into());
         }
         let verified = super::certificate::mtls::identify_peer(&enterprises.verifier, remote)
@@ -600,10 +601,10 @@ impl IdentityApi {
             .require(&auth, Rule::Applicant(Assurance::PhoneProven))
             .await?;
         let Subject::Citizen(id) = principal.subject else {
-            return Err(AppError::Forbidden {
-                code: "citizens_only",
-                detail: "real-name checks are for citizen accounts".to_owned(),
-            });
+            return Err(AppError::new(
+                IdentityProblem::CitizensOnly,
+                "real-name checks are for citizen accounts",
+            ));
         };
         let status = self.citizens.recheck_realname(id).await?;
         Ok(Json(RealNameResult {

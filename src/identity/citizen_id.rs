@@ -10,6 +10,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::identity::errors::IdentityProblem;
 use chrono::{Datelike, NaiveDate};
 
 /// Length of a (second-generation) ID number.
@@ -60,15 +61,20 @@ pub enum CitizenIdError {
 }
 
 impl CitizenIdError {
+    /// The declared problem it is sent as.
+    pub fn problem(&self) -> IdentityProblem {
+        match self {
+            CitizenIdError::Length { .. } => IdentityProblem::IdNumberLength,
+            CitizenIdError::Character { .. } => IdentityProblem::IdNumberCharacter,
+            CitizenIdError::Region => IdentityProblem::IdNumberRegion,
+            CitizenIdError::BirthDate => IdentityProblem::IdNumberBirthDate,
+            CitizenIdError::CheckDigit { .. } => IdentityProblem::IdNumberCheckDigit,
+        }
+    }
+
     /// Stable machine code, for problem+json field errors.
     pub fn code(&self) -> &'static str {
-        match self {
-            CitizenIdError::Length { .. } => "id_number_length",
-            CitizenIdError::Character { .. } => "id_number_character",
-            CitizenIdError::Region => "id_number_region",
-            CitizenIdError::BirthDate => "id_number_birth_date",
-            CitizenIdError::CheckDigit { .. } => "id_number_check_digit",
-        }
+        self.problem().code()
     }
 
     /// English explanation for a field error's `detail`.

@@ -17,7 +17,9 @@ use super::sessions::{self, ClientInfo, IssuedTokens, SessionSettings};
 use super::tokens::TokenSigner;
 use crate::audit::{self, AuditEntry};
 use crate::cases::claims;
+use crate::http::HttpProblem;
 use crate::http::problem::{AppError, AppResult};
+use crate::identity::errors::IdentityProblem;
 use crate::notify::model::{Channel, parse_mainland_mobile};
 use crate::notify::outbox::{self, NewNotification, OutboxSettings, Recipient};
 
@@ -67,7 +69,7 @@ pub fn parse_phone(field: &str, input: &str) -> AppResult<String> {
     parse_mainland_mobile(input).ok_or_else(|| {
         AppError::invalid_field(
             field,
-            "invalid_phone",
+            IdentityProblem::InvalidPhone,
             "a mainland China mobile number: 11 digits starting with 1[3-9], optionally +86",
         )
     })
@@ -84,7 +86,7 @@ pub fn check_name(input: &str) -> AppResult<String> {
     if !(2..=50).contains(&count) || !allowed {
         return Err(AppError::invalid_field(
             "name",
-            "invalid_name",
+            IdentityProblem::InvalidName,
             "2–50 letters; '·' between the parts of a name is allowed",
         ));
     }
@@ -93,7 +95,7 @@ pub fn check_name(input: &str) -> AppResult<String> {
 
 pub fn parse_id_number(input: &str) -> AppResult<CitizenIdNumber> {
     CitizenIdNumber::parse(input)
-        .map_err(|e| AppError::invalid_field("id_number", e.code(), e.field_detail()))
+        .map_err(|e| AppError::invalid_field("id_number", e.problem(), e.field_detail()))
 }
 
 impl Citizens {
@@ -194,14 +196,16 @@ impl Citizens {
 
     /// Checks a code without using it up; a wrong guess counts against the code.
     async fn check_code(&self, phone: &str, purpose: OtpPurpose, code: &str) -> AppResult<Uuid> {
-        let invalid = || AppError::Unauthorized {
-            code: "otp_invalid",
-            detail: "the code is wrong or was replaced by a newer one".to_owned(),
+        let invalid = || {
+            AppError::new(
+                IdentityProblem::OtpInvalid,
+                "the code is wrong or was replaced by a newer one",
+            )
         };
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(AppError::invalid_field(
                 "code",
-                "invalid_format",
+                HttpProblem::InvalidFormat,
                 "six digits",
             ));
         }
@@ -222,16 +226,16 @@ impl Citizens {
         let attempts: i32 = row.get(2);
         let expires_at: DateTime<Utc> = row.get(3);
         if expires_at <= crate::clock::system_time() {
-            return Err(AppError::Unauthorized {
-                code: "otp_expired",
-                detail: "the code has expired; ask for a new one".to_owned(),
-            });
+            return Err(AppError::new(
+                IdentityProblem::OtpExpired,
+                "the code has expired; ask for a new one",
+            ));
         }
         if attempts >= self.otp.max_attempts {
-            return Err(AppError::Unauthorized {
-                code: "otp_attempts_exceeded",
-                detail: "too many wrong codes; ask for a new one".to_owned(),
-            });
+            return Err(AppError::new(
+                IdentityProblem::OtpAttemptsExceeded,
+                "too many wrong codes; ask for a new one",
+            ));
         }
         if !otp::code_matches(&self.keys, phone, purpose, code, &stored) {
             tx.execute(
@@ -287,10 +291,10 @@ impl Citizens {
         if used == 1 {
             Ok(())
         } else {
-            Err(AppError::Unauthorized {
-                code: "otp_invalid",
-                detail: "the code was already used".to_owned(),
-            })
+            Err(AppError::new(
+                IdentityProblem::OtpInvalid,
+                "the code was already used",
+            ))
         }
     }
 
@@ -421,8 +425,8 @@ impl Citizens {
             )
             .await?
             .ok_or_else(|| {
-                AppError::not_found(
-                    "account_not_found",
+                AppError::new(
+                    IdentityProblem::AccountNotFound,
                     "no account with this phone; register first",
                 )
             })?;
@@ -453,7 +457,7 @@ impl Citizens {
                 &[&citizen_id],
             )
             .await?
-            .ok_or_else(|| AppError::not_found("account_not_found", "no such account"))?;
+            .ok_or_else(|| AppError::new(IdentityProblem::AccountNotFound, "no such account"))?;
         let sealed: Vec<u8> = row.get(2);
         let id_number = self
             .keys
@@ -528,15 +532,15 @@ impl Citizens {
 }
 
 fn phone_registered() -> AppError {
-    AppError::conflict(
-        "phone_registered",
+    AppError::new(
+        IdentityProblem::PhoneRegistered,
         "an account with this phone or ID number exists; log in instead",
     )
 }
 
 fn id_registered() -> AppError {
-    AppError::conflict(
-        "id_number_registered",
+    AppError::new(
+        IdentityProblem::IdNumberRegistered,
         "an account with this ID number exists; log in with its phone",
     )
 }

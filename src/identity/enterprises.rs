@@ -22,7 +22,9 @@ use super::model::{Assurance, Subject};
 use super::sessions::{self, ClientInfo, IssuedTokens, SessionSettings};
 use super::tokens::TokenSigner;
 use crate::audit::{self, AuditEntry};
+use crate::http::HttpProblem;
 use crate::http::problem::{AppError, AppResult};
+use crate::identity::errors::IdentityProblem;
 
 const CHALLENGE_PREFIX: &str = "fingertip-login:";
 
@@ -52,17 +54,8 @@ fn challenge_hash(challenge: &str) -> Vec<u8> {
 /// cannot be checked (no CRL, or only an out-of-date one), which is our problem, not the
 /// certificate's: 503, so the client retries instead of telling the user the key is bad.
 pub fn certificate_refused(error: &CertificateError) -> AppError {
-    match error.code() {
-        code @ ("certificate_crl_unavailable" | "certificate_crl_stale") => AppError::Status {
-            status: poem::http::StatusCode::SERVICE_UNAVAILABLE,
-            code,
-            detail: error.to_string(),
-        },
-        code => AppError::Unauthorized {
-            code,
-            detail: error.to_string(),
-        },
-    }
+    // The problem's declared status says which: 503 for the two revocation-check codes.
+    AppError::new(error.problem(), error.to_string())
 }
 
 /// Reads a chain sent as base64 DER or PEM blocks, leaf first.
@@ -70,7 +63,7 @@ pub fn decode_chain(chain: &[String]) -> AppResult<Vec<Vec<u8>>> {
     if chain.is_empty() || chain.len() > 5 {
         return Err(AppError::invalid_field(
             "certificate_chain",
-            "invalid_length",
+            HttpProblem::InvalidLength,
             "1 to 5 certificates, leaf first",
         ));
     }
@@ -88,7 +81,7 @@ pub fn decode_chain(chain: &[String]) -> AppResult<Vec<Vec<u8>>> {
             STANDARD.decode(body.as_bytes()).map_err(|_| {
                 AppError::invalid_field(
                     format!("certificate_chain[{i}]"),
-                    "invalid_base64",
+                    IdentityProblem::InvalidBase64,
                     "a certificate as base64 DER or PEM",
                 )
             })
@@ -104,7 +97,9 @@ pub fn decode_signed_challenge(
     let chain = decode_chain(chain)?;
     let signature = STANDARD
         .decode(signature_b64.trim().as_bytes())
-        .map_err(|_| AppError::invalid_field("signature", "invalid_base64", "base64"))?;
+        .map_err(|_| {
+            AppError::invalid_field("signature", IdentityProblem::InvalidBase64, "base64")
+        })?;
     Ok((chain, signature))
 }
 
@@ -310,13 +305,13 @@ pub async fn profile(
             &[&enterprise_id],
         )
         .await?
-        .ok_or_else(|| AppError::not_found("account_not_found", "no such account"))?;
+        .ok_or_else(|| AppError::new(IdentityProblem::AccountNotFound, "no such account"))?;
     Ok((row.get(0), row.get(1), row.get(2)))
 }
 
 fn challenge_refused() -> AppError {
-    AppError::Unauthorized {
-        code: "challenge_invalid",
-        detail: "the challenge is unknown, expired or already used; ask for a new one".to_owned(),
-    }
+    AppError::new(
+        IdentityProblem::ChallengeInvalid,
+        "the challenge is unknown, expired or already used; ask for a new one",
+    )
 }

@@ -18,6 +18,8 @@ use super::session_cache::SessionCache;
 use super::tokens::TokenSigner;
 use crate::db::prepared::Prepare;
 use crate::http::problem::{AppError, AppResult};
+use crate::http::{HttpProblem, ProblemKind};
+use crate::identity::errors::IdentityProblem;
 
 /// `Authorization: Bearer <access token>` from a login (`/api/v1/auth/...`).
 #[derive(SecurityScheme)]
@@ -79,10 +81,7 @@ impl Gate {
         let access = self
             .sessions
             .verify(&self.signer, &token.0.token, crate::clock::system_time())
-            .map_err(|e| AppError::Unauthorized {
-                code: e.code(),
-                detail: e.to_string(),
-            })?;
+            .map_err(|e| AppError::new(e.problem(), e.to_string()))?;
         let staff_id = match access.subject {
             Subject::Staff(id) => Some(id),
             Subject::Citizen(_) | Subject::Enterprise(_) => None,
@@ -107,18 +106,18 @@ impl Gate {
         let live = row.as_ref().map(|r| r.get::<_, bool>(0));
         let staff_active: Option<bool> = row.as_ref().and_then(|r| r.get(1));
         if live != Some(true) {
-            return Err(AppError::Unauthorized {
-                code: "session_revoked",
-                detail: "the session has ended (logged out or revoked); log in again".to_owned(),
-            });
+            return Err(AppError::new(
+                IdentityProblem::SessionRevoked,
+                "the session has ended (logged out or revoked); log in again",
+            ));
         }
         let grants = match staff_id {
             Some(id) => {
                 if staff_active != Some(true) {
-                    return Err(AppError::Unauthorized {
-                        code: "account_disabled",
-                        detail: "this staff account is disabled".to_owned(),
-                    });
+                    return Err(AppError::new(
+                        IdentityProblem::AccountDisabled,
+                        "this staff account is disabled",
+                    ));
                 }
                 load_grants(&client, id).await?
             }
@@ -144,37 +143,40 @@ impl Gate {
 
 /// The 403 for a rule the caller does not meet.
 pub fn forbidden(rule: &Rule<'_>) -> AppError {
-    let (code, detail) = match rule {
+    let (kind, detail): (ProblemKind, String) = match rule {
         Rule::Applicant(level) => (
-            "applicant_only",
+            IdentityProblem::ApplicantOnly.into(),
             format!(
                 "this action is for citizens and enterprises at assurance level {} or above",
                 level.level()
             ),
         ),
         Rule::PlatformAdmin => (
-            "forbidden",
+            HttpProblem::Forbidden.into(),
             "requires the platform administrator role".to_owned(),
         ),
         Rule::DepartmentAdmin(_) | Rule::SomeAdministrator => (
-            "forbidden",
+            HttpProblem::Forbidden.into(),
             "requires the administrator role of this department".to_owned(),
         ),
         Rule::Oversight => (
-            "forbidden",
+            HttpProblem::Forbidden.into(),
             "requires a supervisor, observer or platform administrator role".to_owned(),
         ),
-        Rule::Staff => ("forbidden", "requires a staff account".to_owned()),
+        Rule::Staff => (
+            HttpProblem::Forbidden.into(),
+            "requires a staff account".to_owned(),
+        ),
         Rule::Handle { role, .. } => (
-            "forbidden",
+            HttpProblem::Forbidden.into(),
             format!(
                 "requires the {} role for this department and step",
                 role.as_str()
             ),
         ),
-        Rule::Authenticated => ("forbidden", "not allowed".to_owned()),
+        Rule::Authenticated => (HttpProblem::Forbidden.into(), "not allowed".to_owned()),
     };
-    AppError::Forbidden { code, detail }
+    AppError::new(kind, detail)
 }
 
 async fn load_grants(client: &deadpool_postgres::Client, staff_id: Uuid) -> AppResult<Vec<Grant>> {

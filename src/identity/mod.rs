@@ -10,6 +10,7 @@ pub mod config;
 pub mod credit_code;
 pub mod demo;
 pub mod enterprises;
+pub mod errors;
 pub mod gate;
 pub mod housekeeping;
 pub mod model;

@@ -10,6 +10,7 @@
 //! A login for an unknown user name calls [`verify_against_dummy`] so that it takes as long as
 //! a wrong password for a real user, and the response time does not reveal which names exist.
 
+use crate::identity::errors::IdentityProblem;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
 
 /// OWASP Password Storage Cheat Sheet, argon2id minimum configuration.
@@ -49,13 +50,18 @@ pub enum PasswordPolicyError {
 }
 
 impl PasswordPolicyError {
+    /// The declared problem it is sent as.
+    pub fn problem(&self) -> IdentityProblem {
+        match self {
+            PasswordPolicyError::TooShort { .. } => IdentityProblem::PasswordTooShort,
+            PasswordPolicyError::TooLong { .. } => IdentityProblem::PasswordTooLong,
+            PasswordPolicyError::TooSimple { .. } => IdentityProblem::PasswordTooSimple,
+        }
+    }
+
     /// Stable machine code, for problem+json field errors.
     pub fn code(&self) -> &'static str {
-        match self {
-            PasswordPolicyError::TooShort { .. } => "password_too_short",
-            PasswordPolicyError::TooLong { .. } => "password_too_long",
-            PasswordPolicyError::TooSimple { .. } => "password_too_simple",
-        }
+        self.problem().code()
     }
 
     /// English explanation for a field error's `detail`.

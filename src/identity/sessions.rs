@@ -18,6 +18,7 @@ use super::session_cache::SessionCache;
 use super::tokens::TokenSigner;
 use crate::audit::{self, AuditEntry};
 use crate::http::problem::{AppError, AppResult};
+use crate::identity::errors::IdentityProblem;
 
 const REFRESH_PREFIX: &str = "rt_";
 
@@ -122,11 +123,8 @@ fn truncate(s: &str, max_chars: usize) -> String {
     s.chars().take(max_chars).collect()
 }
 
-fn refresh_refused(code: &'static str, detail: &str) -> AppError {
-    AppError::Unauthorized {
-        code,
-        detail: detail.to_owned(),
-    }
+fn refresh_refused(kind: IdentityProblem, detail: &str) -> AppError {
+    AppError::new(kind, detail)
 }
 
 /// Exchanges a refresh token for a new access token and a new refresh token. A reused one
@@ -138,7 +136,12 @@ pub async fn refresh(
     settings: SessionSettings,
     refresh_token: &str,
 ) -> AppResult<IssuedTokens> {
-    let invalid = || refresh_refused("refresh_token_invalid", "unknown refresh token");
+    let invalid = || {
+        refresh_refused(
+            IdentityProblem::RefreshTokenInvalid,
+            "unknown refresh token",
+        )
+    };
     if !refresh_token.starts_with(REFRESH_PREFIX) || refresh_token.len() > 100 {
         return Err(invalid());
     }
@@ -163,7 +166,7 @@ pub async fn refresh(
     let assurance = Assurance::from_level(row.get(5)).ok_or_else(invalid)?;
     if revoked_at.is_some() {
         return Err(refresh_refused(
-            "session_revoked",
+            IdentityProblem::SessionRevoked,
             "the session has ended; log in again",
         ));
     }
@@ -181,14 +184,14 @@ pub async fn refresh(
         tracing::warn!(session = %session_id, subject = %subject,
             "a rotated refresh token was presented again; the session is revoked");
         return Err(refresh_refused(
-            "refresh_token_reused",
+            IdentityProblem::RefreshTokenReused,
             "this refresh token was already used; the session is revoked for safety",
         ));
     }
     let now = crate::clock::system_time();
     if expires_at <= now {
         return Err(refresh_refused(
-            "refresh_token_expired",
+            IdentityProblem::RefreshTokenExpired,
             "the refresh token has expired; log in again",
         ));
     }
@@ -199,7 +202,7 @@ pub async fn refresh(
             .map(|r| r.get(0));
         if active != Some(true) {
             return Err(refresh_refused(
-                "account_disabled",
+                IdentityProblem::AccountDisabled,
                 "this staff account is disabled",
             ));
         }

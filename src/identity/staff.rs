@@ -12,7 +12,9 @@ use super::password;
 use super::sessions::{self, ClientInfo, IssuedTokens, SessionSettings};
 use super::tokens::TokenSigner;
 use crate::audit::{self, AuditEntry};
+use crate::http::HttpProblem;
 use crate::http::problem::{AppError, AppResult};
+use crate::identity::errors::IdentityProblem;
 
 #[derive(Debug, Clone, Copy)]
 pub struct LockoutSettings {
@@ -22,10 +24,10 @@ pub struct LockoutSettings {
 }
 
 fn invalid_credentials() -> AppError {
-    AppError::Unauthorized {
-        code: "invalid_credentials",
-        detail: "wrong username or password".to_owned(),
-    }
+    AppError::new(
+        IdentityProblem::InvalidCredentials,
+        "wrong username or password",
+    )
 }
 
 /// Password login. Unknown usernames cost the same time as wrong passwords, and failures count
@@ -84,14 +86,13 @@ pub async fn login(
     if let Some(until) = locked_until.filter(|u| *u > now) {
         record_failure(&tx, client, username, Some(staff_id), "locked").await?;
         tx.commit().await?;
-        return Err(AppError::Status {
-            status: poem::http::StatusCode::LOCKED,
-            code: "account_locked",
-            detail: format!(
+        return Err(AppError::new(
+            IdentityProblem::AccountLocked,
+            format!(
                 "too many failed passwords; the account is locked until {}",
                 until.to_rfc3339()
             ),
-        });
+        ));
     }
     if !password::verify_password_blocking(password_text.to_owned(), hash).await {
         let attempts = failed_attempts + 1;
@@ -129,10 +130,10 @@ pub async fn login(
     if !active {
         record_failure(&tx, client, username, Some(staff_id), "disabled").await?;
         tx.commit().await?;
-        return Err(AppError::Unauthorized {
-            code: "account_disabled",
-            detail: "this staff account is disabled".to_owned(),
-        });
+        return Err(AppError::new(
+            IdentityProblem::AccountDisabled,
+            "this staff account is disabled",
+        ));
     }
     tx.execute(
         "UPDATE staff SET failed_attempts = 0, locked_until = NULL WHERE id = $1",
@@ -202,8 +203,8 @@ pub async fn bind_certificate(
         )
         .await?;
     if taken.is_some() {
-        return Err(AppError::conflict(
-            "certificate_bound_elsewhere",
+        return Err(AppError::new(
+            IdentityProblem::CertificateBoundElsewhere,
             "this certificate is bound to another staff account",
         ));
     }
@@ -249,25 +250,26 @@ pub async fn certificate_login(
             &[&certificate.fingerprint_sha256],
         )
         .await?
-        .ok_or_else(|| AppError::Unauthorized {
-            code: "certificate_not_bound",
-            detail: "this certificate is not bound to a staff account".to_owned(),
+        .ok_or_else(|| {
+            AppError::new(
+                IdentityProblem::CertificateNotBound,
+                "this certificate is not bound to a staff account",
+            )
         })?;
     let staff_id: Uuid = row.get(0);
     let active: bool = row.get(1);
     let locked_until: Option<DateTime<Utc>> = row.get(2);
     if !active {
-        return Err(AppError::Unauthorized {
-            code: "account_disabled",
-            detail: "this staff account is disabled".to_owned(),
-        });
+        return Err(AppError::new(
+            IdentityProblem::AccountDisabled,
+            "this staff account is disabled",
+        ));
     }
     if locked_until.is_some_and(|u| u > crate::clock::system_time()) {
-        return Err(AppError::Status {
-            status: poem::http::StatusCode::LOCKED,
-            code: "account_locked",
-            detail: "the account is locked".to_owned(),
-        });
+        return Err(AppError::new(
+            IdentityProblem::AccountLocked,
+            "the account is locked",
+        ));
     }
     let issued = sessions::start(
         &tx,
@@ -295,7 +297,7 @@ pub async fn create(pool: &Pool, actor: &Actor, new: NewStaff) -> AppResult<Uuid
     if !valid_username(&username) {
         return Err(AppError::invalid_field(
             "username",
-            "invalid_format",
+            HttpProblem::InvalidFormat,
             "3–64 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter or digit",
         ));
     }
@@ -303,12 +305,12 @@ pub async fn create(pool: &Pool, actor: &Actor, new: NewStaff) -> AppResult<Uuid
     if display_name.is_empty() || display_name.chars().count() > 50 {
         return Err(AppError::invalid_field(
             "display_name",
-            "invalid_length",
+            HttpProblem::InvalidLength,
             "1–50 characters",
         ));
     }
     password::check_password_policy(&new.password)
-        .map_err(|e| AppError::invalid_field("password", e.code(), e.to_string()))?;
+        .map_err(|e| AppError::invalid_field("password", e.problem(), e.to_string()))?;
     let hash = password::hash_password_blocking(new.password)
         .await
         .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))?;
@@ -323,8 +325,8 @@ pub async fn create(pool: &Pool, actor: &Actor, new: NewStaff) -> AppResult<Uuid
         )
         .await?;
     if inserted == 0 {
-        return Err(AppError::conflict(
-            "username_taken",
+        return Err(AppError::new(
+            IdentityProblem::UsernameTaken,
             format!("a staff account named {username} exists"),
         ));
     }
@@ -368,28 +370,28 @@ pub fn check_grant(grant: &NewGrant) -> AppResult<()> {
     if grant.role.is_platform_wide() && grant.department_id.is_some() {
         return Err(AppError::invalid_field(
             "department_code",
-            "not_allowed",
+            HttpProblem::NotAllowed,
             "platform-wide roles are not held in a department",
         ));
     }
     if !grant.role.is_platform_wide() && grant.department_id.is_none() {
         return Err(AppError::invalid_field(
             "department_code",
-            "required",
+            HttpProblem::Required,
             "this role is held in a department",
         ));
     }
     if !grant.role.is_handling() && (grant.item_code.is_some() || grant.step.is_some()) {
         return Err(AppError::invalid_field(
             "item_code",
-            "not_allowed",
+            HttpProblem::NotAllowed,
             "only handling roles (window_clerk, reviewer, approver) narrow to an item step",
         ));
     }
     if grant.step.is_some() && grant.item_code.is_none() {
         return Err(AppError::invalid_field(
             "item_code",
-            "required",
+            HttpProblem::Required,
             "a step belongs to an item",
         ));
     }
@@ -447,8 +449,8 @@ async fn ensure_staff_exists(
     if exists {
         Ok(())
     } else {
-        Err(AppError::not_found(
-            "staff_not_found",
+        Err(AppError::new(
+            IdentityProblem::StaffNotFound,
             "no such staff account",
         ))
     }
@@ -467,7 +469,7 @@ pub async fn grant_department(
     )
     .await?
     .map(|row| row.get(0))
-    .ok_or_else(|| AppError::not_found("grant_not_found", "no such live role grant"))
+    .ok_or_else(|| AppError::new(IdentityProblem::GrantNotFound, "no such live role grant"))
 }
 
 pub async fn revoke_grant(
@@ -486,8 +488,8 @@ pub async fn revoke_grant(
         )
         .await?;
     if revoked == 0 {
-        return Err(AppError::not_found(
-            "grant_not_found",
+        return Err(AppError::new(
+            IdentityProblem::GrantNotFound,
             "no such live role grant",
         ));
     }
@@ -539,14 +541,14 @@ pub async fn designate_backup(
     if new.backup_id == principal_id {
         return Err(AppError::invalid_field(
             "backup_id",
-            "same_person",
+            IdentityProblem::SamePerson,
             "a staff member cannot be their own backup",
         ));
     }
     if new.ends_at <= new.starts_at {
         return Err(AppError::invalid_field(
             "ends_at",
-            "before_start",
+            IdentityProblem::BeforeStart,
             "the designation must end after it starts",
         ));
     }
@@ -554,7 +556,7 @@ pub async fn designate_backup(
     if reason.is_empty() || reason.chars().count() > 200 {
         return Err(AppError::invalid_field(
             "reason",
-            "invalid_length",
+            HttpProblem::InvalidLength,
             "1–200 characters",
         ));
     }
@@ -568,7 +570,7 @@ pub async fn designate_backup(
     if backup_active != Some(true) {
         return Err(AppError::invalid_field(
             "backup_id",
-            "not_found",
+            HttpProblem::NotFound,
             "no active staff account with this id",
         ));
     }
@@ -640,8 +642,8 @@ async fn set_account_flags(
         )
         .await?;
     if updated == 0 {
-        return Err(AppError::not_found(
-            "staff_not_found",
+        return Err(AppError::new(
+            IdentityProblem::StaffNotFound,
             "no such staff account",
         ));
     }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::model::{Assurance, Subject};
+use crate::identity::errors::IdentityProblem;
 use crate::keys::{SigningKey, signature_is_valid};
 
 /// Tokens are accepted this many seconds after `exp`, for clocks a little apart.
@@ -48,12 +49,17 @@ pub enum TokenError {
 }
 
 impl TokenError {
-    pub fn code(self) -> &'static str {
+    /// The declared problem it is sent as.
+    pub fn problem(self) -> IdentityProblem {
         match self {
-            TokenError::Malformed => "token_malformed",
-            TokenError::BadSignature => "token_invalid",
-            TokenError::Expired => "token_expired",
+            TokenError::Malformed => IdentityProblem::TokenMalformed,
+            TokenError::BadSignature => IdentityProblem::TokenInvalid,
+            TokenError::Expired => IdentityProblem::TokenExpired,
         }
+    }
+
+    pub fn code(self) -> &'static str {
+        self.problem().code()
     }
 }
 

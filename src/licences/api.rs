@@ -15,6 +15,7 @@ use crate::http::{ApiTags, AppError, AppResult, JsonBody};
 use crate::identity::gate::{AccessToken, Gate};
 use crate::identity::model::Assurance;
 use crate::identity::policy::Rule;
+use crate::licences::errors::LicenceProblem;
 
 pub const VERIFY_UPLOAD_PATH: &str = "/api/v1/public/documents/verify";
 
@@ -148,11 +149,11 @@ impl LicencesApi {
     )]
     async fn verify_upload(&self, body: MaterialUpload) -> AppResult<Json<UploadVerification>> {
         if body.content_type() != Some("application/pdf") {
-            return Err(AppError::BadRequest {
-                code: "pdf_required",
-                field: Some("content-type".to_owned()),
-                detail: "upload the PDF with Content-Type: application/pdf".to_owned(),
-            });
+            return Err(AppError::in_field(
+                LicenceProblem::PdfRequired,
+                "content-type",
+                "upload the PDF with Content-Type: application/pdf",
+            ));
         }
         let bytes = body
             .read(self.max_upload_bytes, crate::cases::files::too_large)

@@ -2,6 +2,7 @@
 //! downloads and share links, public verification of every sealed document, and revocation.
 
 pub mod api;
+pub mod errors;
 pub mod service;
 pub mod store;
 pub mod views;

@@ -17,6 +17,7 @@ use crate::cases::documents::{self, DocumentRecord};
 use crate::clock::Clock;
 use crate::http::{AppError, AppResult};
 use crate::identity::model::{Principal, Role};
+use crate::licences::errors::LicenceProblem;
 use crate::masking::mask_code;
 use crate::masking::mask_name;
 use crate::notify::model::Channel;
@@ -36,12 +37,12 @@ pub struct LicenceService {
 }
 
 fn licence_not_found() -> AppError {
-    AppError::not_found("licence_not_found", "no such licence")
+    AppError::new(LicenceProblem::LicenceNotFound, "no such licence")
 }
 
 fn document_not_found() -> AppError {
-    AppError::not_found(
-        "document_not_found",
+    AppError::new(
+        LicenceProblem::DocumentNotFound,
         "no document has this verification code",
     )
 }
@@ -137,14 +138,14 @@ impl LicenceService {
         if !(1..=MAX_SHARE_HOURS).contains(&hours) {
             return Err(AppError::invalid_field(
                 "hours",
-                "share_hours_out_of_range",
+                LicenceProblem::ShareHoursOutOfRange,
                 format!("a link lasts 1 to {MAX_SHARE_HOURS} hours"),
             ));
         }
         let record = self.mine(principal, id).await?;
         if record.revoked_at.is_some() {
-            return Err(AppError::conflict(
-                "licence_revoked",
+            return Err(AppError::new(
+                LicenceProblem::LicenceRevoked,
                 "a revoked licence cannot be shared",
             ));
         }
@@ -190,7 +191,10 @@ impl LicenceService {
         store::by_share(&**client, &token_hash(token))
             .await?
             .ok_or_else(|| {
-                AppError::not_found("share_not_found", "this link does not exist or has expired")
+                AppError::new(
+                    LicenceProblem::ShareNotFound,
+                    "this link does not exist or has expired",
+                )
             })
     }
 
@@ -207,11 +211,10 @@ impl LicenceService {
     pub async fn shared_pdf(&self, token: &str) -> AppResult<(String, Vec<u8>)> {
         let (record, _) = self.shared_record(token).await?;
         if record.revoked_at.is_some() {
-            return Err(AppError::Status {
-                status: poem::http::StatusCode::GONE,
-                code: "licence_revoked",
-                detail: "the licence has been revoked".to_owned(),
-            });
+            return Err(AppError::new(
+                LicenceProblem::LicenceRevokedGone,
+                "the licence has been revoked",
+            ));
         }
         let bytes = self.pdf(&record.sha256).await?;
         Ok((licence_file_name(&record), bytes))
@@ -304,14 +307,14 @@ impl LicenceService {
         if reason.is_empty() {
             return Err(AppError::invalid_field(
                 "reason",
-                "reason_required",
+                LicenceProblem::ReasonRequired,
                 "a revocation needs its reason",
             ));
         }
         if reason.chars().count() > 500 {
             return Err(AppError::invalid_field(
                 "reason",
-                "reason_too_long",
+                LicenceProblem::ReasonTooLong,
                 "at most 500 characters",
             ));
         }
@@ -327,11 +330,10 @@ impl LicenceService {
             })
             .ok_or_else(licence_not_found)?;
         if !principal.has_role_in(Role::Approver, record.department_id) {
-            return Err(AppError::Forbidden {
-                code: "approver_required",
-                detail: "only an approver of the issuing department revokes its licences"
-                    .to_owned(),
-            });
+            return Err(AppError::new(
+                LicenceProblem::ApproverRequired,
+                "only an approver of the issuing department revokes its licences",
+            ));
         }
         let revoked = tx
             .execute(
@@ -341,8 +343,8 @@ impl LicenceService {
             )
             .await?;
         if revoked == 0 {
-            return Err(AppError::conflict(
-                "licence_already_revoked",
+            return Err(AppError::new(
+                LicenceProblem::LicenceAlreadyRevoked,
                 "the licence is already revoked",
             ));
         }

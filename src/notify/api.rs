@@ -15,9 +15,12 @@ use uuid::Uuid;
 use super::model::{Channel, DeliveryStatus, RenderError};
 use super::outbox::{self, EnqueueError, NewNotification, OutboxSettings, Recipient};
 use super::templates::{self, TemplateContent, TemplateVersion};
-use crate::http::{ApiTags, AppError, AppResult, FieldError, JsonBody};
+use crate::http::HttpProblem;
+use crate::http::{ApiTags, AppError, AppResult, JsonBody};
+use crate::identity::errors::IdentityProblem;
 use crate::identity::gate::{AccessToken, Gate};
 use crate::identity::policy::Rule;
+use crate::notify::errors::NotifyProblem;
 
 pub struct NotifyApi {
     pub pool: Pool,
@@ -134,44 +137,41 @@ pub enum NotificationAccepted {
 }
 
 fn render_error(err: RenderError) -> AppError {
-    let code = match err {
-        RenderError::Missing(_) => "missing_variables",
-        _ => "invalid_template",
+    let kind = match err {
+        RenderError::Missing(_) => NotifyProblem::MissingVariables,
+        _ => NotifyProblem::InvalidTemplate,
     };
-    AppError::Invalid {
-        code,
-        errors: vec![FieldError::new("variables", code, err.to_string())],
-    }
+    AppError::invalid_field("variables", kind, err.to_string())
 }
 
 fn enqueue_error(err: EnqueueError) -> AppError {
     match err {
         EnqueueError::UnknownTemplate(key) => AppError::invalid_field(
             "template_key",
-            "unknown_template",
+            NotifyProblem::UnknownTemplate,
             format!("no template {key}"),
         ),
         EnqueueError::Render { source, .. } => render_error(source),
         EnqueueError::NoContent { channel, .. } => AppError::invalid_field(
             "channels",
-            "no_content",
+            NotifyProblem::NoContent,
             format!("the template has no {channel} text"),
         ),
         EnqueueError::NoAddress(channel) => AppError::invalid_field(
             "channels",
-            "no_address",
+            NotifyProblem::NoAddress,
             format!("no address for {channel}"),
         ),
         EnqueueError::InvalidPhone => AppError::invalid_field(
             "phone",
-            "invalid_phone",
+            IdentityProblem::InvalidPhone,
             "a mainland mobile number is 11 digits starting 13-19 (+86 optional)",
         ),
         EnqueueError::InvalidEmail => {
-            AppError::invalid_field("email", "invalid_email", "not an email address")
+            AppError::invalid_field("email", NotifyProblem::InvalidEmail, "not an email address")
         }
         EnqueueError::InvalidAttachment(why) => {
-            AppError::invalid_field("attachments", "invalid_attachment", why)
+            AppError::invalid_field("attachments", NotifyProblem::InvalidAttachment, why)
         }
         EnqueueError::Db(e) => e.into(),
     }
@@ -200,18 +200,15 @@ impl NotifyApi {
     ) -> AppResult<TemplateCreated> {
         let actor = self.gate.require(&auth, Rule::PlatformAdmin).await?.actor();
         let new = body.parse()?;
-        let variables =
-            templates::check(&new.key, &new.content).map_err(|errors| AppError::Invalid {
-                code: "validation_failed",
-                errors,
-            })?;
+        let variables = templates::check(&new.key, &new.content)
+            .map_err(|errors| AppError::invalid(HttpProblem::ValidationFailed, errors))?;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let version = templates::create_version(&tx, &new.key, &new.content, &variables, &actor.0)
             .await
             .map_err(|e| match e.code() {
-                Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => AppError::conflict(
-                    "concurrent_edit",
+                Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => AppError::new(
+                    NotifyProblem::ConcurrentEdit,
                     "another version was created at the same time: retry",
                 ),
                 _ => e.into(),
@@ -249,8 +246,8 @@ impl NotifyApi {
         let client = self.pool.get().await?;
         let versions = templates::versions(&client, &key.0).await?;
         if versions.is_empty() {
-            return Err(AppError::not_found(
-                "template_not_found",
+            return Err(AppError::new(
+                NotifyProblem::TemplateNotFound,
                 format!("no template {}", key.0),
             ));
         }
@@ -271,7 +268,10 @@ impl NotifyApi {
             .await?
             .pop()
             .ok_or_else(|| {
-                AppError::not_found("template_not_found", format!("no template {}", key.0))
+                AppError::new(
+                    NotifyProblem::TemplateNotFound,
+                    format!("no template {}", key.0),
+                )
             })?;
         let rendered = templates::preview(&latest.content, &to_map(body.parse()?.variables))
             .map_err(render_error)?;
@@ -294,14 +294,14 @@ impl NotifyApi {
         if req.idempotency_key.trim().is_empty() || req.idempotency_key.len() > 200 {
             return Err(AppError::invalid_field(
                 "idempotency_key",
-                "invalid_length",
+                HttpProblem::InvalidLength,
                 "1-200 characters",
             ));
         }
         if req.channels.is_empty() {
             return Err(AppError::invalid_field(
                 "channels",
-                "required",
+                HttpProblem::Required,
                 "at least one channel",
             ));
         }
@@ -309,7 +309,7 @@ impl NotifyApi {
         if !(1..=10).contains(&priority) {
             return Err(AppError::invalid_field(
                 "priority",
-                "out_of_range",
+                HttpProblem::OutOfRange,
                 "priority is 1-10",
             ));
         }
@@ -329,7 +329,7 @@ impl NotifyApi {
             (None, None, None) => {
                 return Err(AppError::invalid_field(
                     "phone",
-                    "required",
+                    HttpProblem::Required,
                     "a recipient: owner, phone or email",
                 ));
             }
@@ -404,10 +404,8 @@ impl NotifyApi {
 }
 
 fn parse_id(raw: &str) -> AppResult<Uuid> {
-    Uuid::parse_str(raw).map_err(|_| AppError::BadRequest {
-        code: "invalid_parameter",
-        field: Some("id".to_owned()),
-        detail: "not a notification id".to_owned(),
+    Uuid::parse_str(raw).map_err(|_| {
+        AppError::in_field(HttpProblem::InvalidParameter, "id", "not a notification id")
     })
 }
 
@@ -422,7 +420,10 @@ async fn load_view(
         )
         .await?
         .ok_or_else(|| {
-            AppError::not_found("notification_not_found", format!("no notification {id}"))
+            AppError::new(
+                NotifyProblem::NotificationNotFound,
+                format!("no notification {id}"),
+            )
         })?;
     let deliveries = client
         .query(

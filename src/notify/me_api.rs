@@ -19,9 +19,12 @@ use uuid::Uuid;
 
 use super::model;
 use super::outbox;
+use crate::http::HttpProblem;
+use crate::http::ProblemKind;
 use crate::http::{ApiTags, AppError, AppResult, FieldError, JsonBody};
 use crate::identity::gate::{AccessToken, Gate};
 use crate::identity::policy::Rule;
+use crate::notify::errors::NotifyProblem;
 
 pub struct NotifyMeApi {
     pub pool: Pool,
@@ -238,19 +241,16 @@ fn field_errors(errors: Vec<FieldError>) -> AppResult<()> {
     match errors.len() {
         0 => Ok(()),
         1 => {
-            let code = match errors[0].code.as_str() {
-                "invalid_device_token" => "invalid_device_token",
-                "invalid_locale" => "invalid_locale",
-                "invalid_app_version" => "invalid_app_version",
-                "invalid_quiet_hours" => "invalid_quiet_hours",
-                _ => "validation_failed",
+            let kind: ProblemKind = match errors[0].code.as_str() {
+                "invalid_device_token" => NotifyProblem::InvalidDeviceToken.into(),
+                "invalid_locale" => NotifyProblem::InvalidLocale.into(),
+                "invalid_app_version" => NotifyProblem::InvalidAppVersion.into(),
+                "invalid_quiet_hours" => NotifyProblem::InvalidQuietHours.into(),
+                _ => HttpProblem::ValidationFailed.into(),
             };
-            Err(AppError::Invalid { code, errors })
+            Err(AppError::invalid(kind, errors))
         }
-        _ => Err(AppError::Invalid {
-            code: "validation_failed",
-            errors,
-        }),
+        _ => Err(AppError::invalid(HttpProblem::ValidationFailed, errors)),
     }
 }
 
@@ -355,19 +355,19 @@ fn mask_token(token: &str) -> String {
 }
 
 fn device_not_found() -> AppError {
-    AppError::not_found("device_not_found", "no such device of yours")
+    AppError::new(NotifyProblem::DeviceNotFound, "no such device of yours")
 }
 
 fn notification_not_found() -> AppError {
-    AppError::not_found("notification_not_found", "no such notification of yours")
+    AppError::new(
+        NotifyProblem::NotificationNotFound,
+        "no such notification of yours",
+    )
 }
 
 fn parse_id(raw: &str) -> AppResult<Uuid> {
-    Uuid::parse_str(raw).map_err(|_| AppError::BadRequest {
-        code: "invalid_parameter",
-        field: Some("id".to_owned()),
-        detail: "not an id".to_owned(),
-    })
+    Uuid::parse_str(raw)
+        .map_err(|_| AppError::in_field(HttpProblem::InvalidParameter, "id", "not an id"))
 }
 
 const DEVICE_COLUMNS: &str = "id, platform, token, app_version, locale, created_at, updated_at";
@@ -426,10 +426,12 @@ fn encode_cursor(created_at: DateTime<Utc>, id: Uuid) -> String {
 }
 
 fn decode_cursor(cursor: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
-    let bad = || AppError::BadRequest {
-        code: "invalid_parameter",
-        field: Some("cursor".to_owned()),
-        detail: "the cursor is not one this API issued".to_owned(),
+    let bad = || {
+        AppError::in_field(
+            HttpProblem::InvalidParameter,
+            "cursor",
+            "the cursor is not one this API issued",
+        )
     };
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
@@ -562,12 +564,10 @@ impl NotifyMeApi {
                     )
                     .await
                     .map_err(|e| match e.code() {
-                        Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
-                            AppError::conflict(
-                                "concurrent_edit",
-                                "the same token was registered at the same time: retry",
-                            )
-                        }
+                        Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => AppError::new(
+                            NotifyProblem::ConcurrentEdit,
+                            "the same token was registered at the same time: retry",
+                        ),
                         _ => e.into(),
                     })?;
                 (row, true)
@@ -653,8 +653,8 @@ impl NotifyMeApi {
                 )
                 .await?;
             if taken.is_some() {
-                return Err(AppError::conflict(
-                    "device_token_registered",
+                return Err(AppError::new(
+                    NotifyProblem::DeviceTokenRegistered,
                     "this token is registered as another device: register it with POST /api/v1/me/devices",
                 ));
             }
@@ -723,11 +723,11 @@ impl NotifyMeApi {
             .to_string();
         let limit = limit.0.unwrap_or(20);
         if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(AppError::BadRequest {
-                code: "invalid_parameter",
-                field: Some("limit".to_owned()),
-                detail: format!("limit must be between 1 and {MAX_PAGE}"),
-            });
+            return Err(AppError::in_field(
+                HttpProblem::InvalidParameter,
+                "limit",
+                format!("limit must be between 1 and {MAX_PAGE}"),
+            ));
         }
         let after = cursor.0.as_deref().map(decode_cursor).transpose()?;
         let (after_at, after_id) = (after.map(|a| a.0), after.map(|a| a.1));

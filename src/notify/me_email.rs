@@ -19,10 +19,12 @@ use super::outbox::{self, NewNotification, OutboxSettings, Recipient};
 use super::setup::EmailVerificationConfig;
 use crate::audit::{self, AuditEntry};
 use crate::http::{ApiTags, AppError, AppResult, JsonBody};
+use crate::http::{HttpProblem, ProblemKind};
 use crate::identity::gate::{AccessToken, Gate};
 use crate::identity::otp;
 use crate::identity::pii::IdentityKeys;
 use crate::identity::policy::Rule;
+use crate::notify::errors::NotifyProblem;
 
 /// The template of the code email (migration 0011).
 pub const CODE_TEMPLATE: &str = "notify.email_code";
@@ -100,8 +102,8 @@ fn code_input(owner: &str, address: &str, code: &str) -> String {
     format!("email-code\u{0}{owner}\u{0}{address}\u{0}{code}")
 }
 
-fn code_error(code: &'static str, detail: &str) -> AppError {
-    AppError::invalid_field("code", code, detail)
+fn code_error(kind: impl Into<ProblemKind>, detail: &str) -> AppError {
+    AppError::invalid_field("code", kind, detail)
 }
 
 /// The view of an owner's verified and pending addresses.
@@ -176,7 +178,7 @@ impl NotifyEmailApi {
         if !model::is_email(&address) || address.chars().any(char::is_control) {
             return Err(AppError::invalid_field(
                 "address",
-                "invalid_email",
+                NotifyProblem::InvalidEmail,
                 "an email address like name@example.cn, at most 254 characters",
             ));
         }
@@ -188,7 +190,7 @@ impl NotifyEmailApi {
         {
             return Err(AppError::invalid_field(
                 "address",
-                "email_already_verified",
+                NotifyProblem::EmailAlreadyVerified,
                 "this address is already verified",
             ));
         }
@@ -271,7 +273,10 @@ impl NotifyEmailApi {
         let req = body.parse()?;
         let code = req.code.trim();
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(code_error("invalid_format", "the code is six digits"));
+            return Err(code_error(
+                HttpProblem::InvalidFormat,
+                "the code is six digits",
+            ));
         }
         let max_attempts = self.settings.max_attempts;
         let mut client = self.pool.get().await?;
@@ -287,7 +292,7 @@ impl NotifyEmailApi {
             .await?
             .ok_or_else(|| {
                 code_error(
-                    "email_code_not_requested",
+                    NotifyProblem::EmailCodeNotRequested,
                     "no code is waiting: set the address first",
                 )
             })?;
@@ -295,13 +300,13 @@ impl NotifyEmailApi {
             (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
         if expired {
             return Err(code_error(
-                "email_code_expired",
+                NotifyProblem::EmailCodeExpired,
                 "the code has expired; ask for a new one",
             ));
         }
         if attempts >= max_attempts {
             return Err(code_error(
-                "email_code_attempts_exceeded",
+                NotifyProblem::EmailCodeAttemptsExceeded,
                 "too many wrong codes; ask for a new one",
             ));
         }
@@ -318,12 +323,12 @@ impl NotifyEmailApi {
             let left = max_attempts - attempts - 1;
             return Err(if left <= 0 {
                 code_error(
-                    "email_code_attempts_exceeded",
+                    NotifyProblem::EmailCodeAttemptsExceeded,
                     "too many wrong codes; ask for a new one",
                 )
             } else {
                 code_error(
-                    "email_code_invalid",
+                    NotifyProblem::EmailCodeInvalid,
                     &format!("the code is wrong; {left} more tries"),
                 )
             });

@@ -5,6 +5,7 @@ pub mod api;
 pub mod attachment;
 pub mod code_scrub;
 pub mod dispatcher;
+pub mod errors;
 pub mod me_api;
 pub mod me_email;
 pub mod model;

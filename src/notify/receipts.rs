@@ -10,6 +10,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::provider::DeliveryReceipt;
 use super::providers::{aliyun, tencent};
+use crate::http::HttpProblem;
 use crate::http::shared_token::SharedToken;
 use crate::http::{ApiTags, AppError, AppResult};
 
@@ -84,10 +85,10 @@ impl ReceiptsApi {
         if ok {
             Ok(())
         } else {
-            Err(AppError::Unauthorized {
-                code: "unauthorized",
-                detail: "invalid or missing callback token".to_owned(),
-            })
+            Err(AppError::new(
+                HttpProblem::Unauthorized,
+                "invalid or missing callback token",
+            ))
         }
     }
 
@@ -119,11 +120,7 @@ pub enum Ack {
 }
 
 fn bad_body(detail: String) -> AppError {
-    AppError::BadRequest {
-        code: "invalid_body",
-        field: None,
-        detail,
-    }
+    AppError::new(HttpProblem::InvalidBody, detail)
 }
 
 #[OpenApi(prefix_path = "/api/v1/integration", tag = "ApiTags::Integration")]

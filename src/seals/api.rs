@@ -8,11 +8,13 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::registry::{SealPurpose, SealRegistry, SealStatus, SealView};
+use crate::department::errors::DepartmentProblem;
 use crate::http::path_uuid;
 use crate::http::{ApiTags, AppError, AppResult, JsonBody};
 use crate::identity::gate::{AccessToken, Gate, forbidden};
 use crate::identity::model::Principal;
 use crate::identity::policy::{Rule, allows};
+use crate::seals::errors::SealProblem;
 
 #[derive(Debug, Clone, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,7 +73,9 @@ impl SealsApi {
             .query_opt("SELECT id FROM department WHERE code = $1", &[&code])
             .await?
             .map(|r| r.get(0))
-            .ok_or_else(|| AppError::not_found("department_not_found", "no such department"))
+            .ok_or_else(|| {
+                AppError::new(DepartmentProblem::DepartmentNotFound, "no such department")
+            })
     }
 
     /// The caller, when they administer the department named in the path (the platform admin
@@ -145,10 +149,7 @@ impl SealsApi {
             &body.certificate_chain,
             self.registry.clock().now(),
         )
-        .map_err(|e| AppError::Invalid {
-            code: "invalid_seal_import",
-            errors: vec![e],
-        })?;
+        .map_err(|e| AppError::invalid(SealProblem::InvalidSealImport, vec![e]))?;
         Ok(SealCreated::Created(Json(
             self.registry
                 .import(

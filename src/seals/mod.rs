@@ -4,5 +4,6 @@
 
 pub mod api;
 pub mod authority;
+pub mod errors;
 pub mod import;
 pub mod registry;

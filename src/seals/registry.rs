@@ -18,6 +18,7 @@ use crate::audit::{self, AuditEntry};
 use crate::clock::Clock;
 use crate::http::{AppError, AppResult};
 use crate::identity::pii::IdentityKeys;
+use crate::seals::errors::SealProblem;
 
 /// What a seal is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Deserialize)]
@@ -126,7 +127,7 @@ fn seal_label(purpose: SealPurpose, label: Option<&str>) -> AppResult<String> {
     if label.chars().count() > 12 {
         return Err(AppError::invalid_field(
             "label",
-            "seal_label_too_long",
+            SealProblem::SealLabelTooLong,
             "at most 12 characters fit under the star",
         ));
     }
@@ -419,8 +420,8 @@ impl SealRegistry {
             )
             .await?;
         if inserted == 0 {
-            return Err(AppError::conflict(
-                "seal_exists",
+            return Err(AppError::new(
+                SealProblem::SealExists,
                 "the department already has a seal for this purpose; revoke it first",
             ));
         }
@@ -477,7 +478,7 @@ impl SealRegistry {
         if reason.is_empty() {
             return Err(AppError::invalid_field(
                 "reason",
-                "seal_reason_blank",
+                SealProblem::SealReasonBlank,
                 "say why the seal's status changes",
             ));
         }
@@ -490,10 +491,10 @@ impl SealRegistry {
             )
             .await?
             .map(|r| r.get(0))
-            .ok_or_else(|| AppError::not_found("seal_not_found", "no such seal"))?;
+            .ok_or_else(|| AppError::new(SealProblem::SealNotFound, "no such seal"))?;
         if current == "revoked" {
-            return Err(AppError::conflict(
-                "seal_revoked",
+            return Err(AppError::new(
+                SealProblem::SealRevoked,
                 "a revoked seal cannot change status",
             ));
         }
@@ -538,10 +539,7 @@ impl SealRegistry {
             )
             .await?
             .ok_or_else(|| {
-                AppError::conflict(
-                    "seal_unavailable",
-                    "the department has no seal in force for this document; its administrator must create or reactivate one",
-                )
+                AppError::new(SealProblem::SealUnavailable, "the department has no seal in force for this document; its administrator must create or reactivate one")
             })?;
         let id: Uuid = row.get(0);
         let sealed: Vec<u8> = row.get(1);

@@ -3,6 +3,7 @@
 //! new state, its events, documents, audit record and notices in one transaction.
 
 use super::*;
+use crate::cases::errors::CaseProblem;
 
 impl CaseService {
     /// An action by the applicant (or their agent) on their own case.
@@ -32,10 +33,10 @@ impl CaseService {
                 .await?
                 .is_some();
             if !valid {
-                return Err(AppError::Forbidden {
-                    code: "agent_not_authorised",
-                    detail: "your authorisation to act for this applicant has ended".to_owned(),
-                });
+                return Err(AppError::new(
+                    CaseProblem::AgentNotAuthorised,
+                    "your authorisation to act for this applicant has ended",
+                ));
             }
         }
         drop(client);
@@ -76,17 +77,19 @@ impl CaseService {
             .then_some((task.role, department))
         });
         let Some((role, department)) = chosen else {
-            return Err(AppError::Forbidden {
-                code: "case_action_forbidden",
-                detail: format!(
+            return Err(AppError::new(
+                CaseProblem::CaseActionForbidden,
+                format!(
                     "you hold no role that may {} this case at its current step",
                     request.action.name()
                 ),
-            });
+            ));
         };
-        let kind = ActorKind::from_role(role).ok_or_else(|| AppError::Forbidden {
-            code: "case_action_forbidden",
-            detail: "this role does not act on cases".to_owned(),
+        let kind = ActorKind::from_role(role).ok_or_else(|| {
+            AppError::new(
+                CaseProblem::CaseActionForbidden,
+                "this role does not act on cases",
+            )
         })?;
         let acting = Acting {
             kind,
@@ -370,7 +373,7 @@ impl CaseService {
             Action::Suspend { expected_end, .. } if *expected_end < today => {
                 Err(AppError::invalid_field(
                     "expected_end",
-                    "expected_end_past",
+                    CaseProblem::ExpectedEndPast,
                     "the expected end is in the past",
                 ))
             }

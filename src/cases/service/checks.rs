@@ -3,6 +3,7 @@
 //! materials against the item's list.
 
 use super::*;
+use crate::cases::errors::CaseProblem;
 
 pub(super) fn check_applicant_type(guide: &Guide, kind: &str) -> AppResult<()> {
     use crate::catalog::model::ApplicantType;
@@ -14,10 +15,10 @@ pub(super) fn check_applicant_type(guide: &Guide, kind: &str) -> AppResult<()> {
     if guide.applicant_types.is_empty() || guide.applicant_types.contains(&wanted) {
         Ok(())
     } else {
-        Err(AppError::Forbidden {
-            code: "applicant_type_not_allowed",
-            detail: format!("this item is not for {kind} applicants"),
-        })
+        Err(AppError::new(
+            CaseProblem::ApplicantTypeNotAllowed,
+            format!("this item is not for {kind} applicants"),
+        ))
     }
 }
 
@@ -29,12 +30,11 @@ pub(super) fn check_idempotency_key(key: &str) -> AppResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(AppError::BadRequest {
-            code: "invalid_idempotency_key",
-            field: Some("Idempotency-Key".to_owned()),
-            detail: "8-128 characters of letters, digits, '-', '_' or ':' (a UUID will do)"
-                .to_owned(),
-        })
+        Err(AppError::in_field(
+            CaseProblem::InvalidIdempotencyKey,
+            "Idempotency-Key",
+            "8-128 characters of letters, digits, '-', '_' or ':' (a UUID will do)",
+        ))
     }
 }
 
@@ -53,14 +53,14 @@ pub(super) fn check_form(form: Option<Value>) -> AppResult<Value> {
     if !form.is_object() {
         return Err(AppError::invalid_field(
             "form",
-            "form_invalid",
+            CaseProblem::FormInvalid,
             "the form is a JSON object of fields",
         ));
     }
     if form.to_string().len() > MAX_FORM_BYTES {
         return Err(AppError::invalid_field(
             "form",
-            "form_too_large",
+            CaseProblem::FormTooLarge,
             "the form is larger than 64 KiB",
         ));
     }
@@ -76,14 +76,14 @@ pub(super) fn check_occurred_at(
     if at > now + chrono::Duration::minutes(1) {
         return Err(AppError::invalid_field(
             "occurred_at",
-            "occurred_at_future",
+            CaseProblem::OccurredAtFuture,
             "work cannot be recorded as happening in the future",
         ));
     }
     if at < now - chrono::Duration::days(MAX_BACKDATE_DAYS) {
         return Err(AppError::invalid_field(
             "occurred_at",
-            "occurred_at_too_old",
+            CaseProblem::OccurredAtTooOld,
             format!("work older than {MAX_BACKDATE_DAYS} days cannot be entered afterwards"),
         ));
     }

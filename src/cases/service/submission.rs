@@ -3,6 +3,9 @@
 //! applicant's notice together (decision record 0010).
 
 use super::*;
+use crate::cases::errors::CaseProblem;
+use crate::http::HttpProblem;
+use crate::identity::errors::IdentityProblem;
 
 impl CaseService {
     /// An application from the app. Returns the case and whether it was created now (false:
@@ -27,7 +30,7 @@ impl CaseService {
         ) {
             return Err(AppError::invalid_field(
                 "item_code",
-                "item_not_online",
+                CaseProblem::ItemNotOnline,
                 "this item cannot be applied for online; apply at the window",
             ));
         }
@@ -65,12 +68,12 @@ impl CaseService {
         // The agent acts on the applicant's identity: both must reach the item's level.
         let caller_level = principal.assurance.level();
         if applicant.assurance < required || caller_level < required {
-            return Err(AppError::Forbidden {
-                code: "assurance_too_low",
-                detail: format!(
+            return Err(AppError::new(
+                CaseProblem::AssuranceTooLow,
+                format!(
                     "this item needs identity assurance level {required} (real-name verified for 2, certificate for 3)"
                 ),
-            });
+            ));
         }
         let materials = materials?;
         invalid(missing_key_materials(guide, &body.materials))?;
@@ -127,12 +130,10 @@ impl CaseService {
             },
         );
         if !allowed {
-            return Err(AppError::Forbidden {
-                code: "not_accepting_clerk",
-                detail:
-                    "only a window clerk of the item's accepting department registers its cases"
-                        .to_owned(),
-            });
+            return Err(AppError::new(
+                CaseProblem::NotAcceptingClerk,
+                "only a window clerk of the item's accepting department registers its cases",
+            ));
         }
         let occurred_at = check_occurred_at(body.occurred_at, self.clock.now())?;
         let form = check_form(body.form)?;
@@ -189,14 +190,14 @@ impl CaseService {
         let client = self.pool.get().await?;
         match store::find_by_idempotency_key(&**client, submitted_by, key).await? {
             None => Ok(None),
-            Some((_, Some(stored))) if stored != digest => Err(AppError::Invalid {
-                code: "idempotency_key_reused",
-                errors: vec![FieldError::new(
+            Some((_, Some(stored))) if stored != digest => Err(AppError::invalid(
+                CaseProblem::IdempotencyKeyReused,
+                vec![FieldError::new(
                     "Idempotency-Key",
                     "idempotency_key_reused",
                     "this key was used for a different application",
                 )],
-            }),
+            )),
             Some((id, _)) => {
                 let row = store::load(&**client, id)
                     .await?
@@ -210,11 +211,13 @@ impl CaseService {
     pub(super) async fn current_item(&self, code: &str) -> AppResult<Arc<ItemDetail>> {
         match self.catalog.current_detail(code).await {
             Ok(hit) => Ok(hit.detail),
-            Err(AppError::NotFound { .. }) => Err(AppError::invalid_field(
-                "item_code",
-                "item_not_found",
-                "no item in force with this code",
-            )),
+            Err(e) if e.http_status() == poem::http::StatusCode::NOT_FOUND => {
+                Err(AppError::invalid_field(
+                    "item_code",
+                    CaseProblem::ItemNotFound,
+                    "no item in force with this code",
+                ))
+            }
             Err(e) => Err(e),
         }
     }
@@ -269,8 +272,8 @@ impl CaseService {
             {
                 return Ok((existing, false));
             }
-            return Err(AppError::conflict(
-                "item_version_changed",
+            return Err(AppError::new(
+                CaseProblem::ItemVersionChanged,
                 "the item was republished or cancelled meanwhile; reload it and apply again",
             ));
         };
@@ -478,7 +481,7 @@ impl CaseService {
                 let Some(phone) = contact else {
                     return Err(AppError::invalid_field(
                         "contact_phone",
-                        "required",
+                        HttpProblem::Required,
                         "an enterprise names a contact mobile number for notices",
                     ));
                 };
@@ -494,10 +497,10 @@ impl CaseService {
                     assurance: 3,
                 })
             }
-            Subject::Staff(_) => Err(AppError::Forbidden {
-                code: "case_action_forbidden",
-                detail: "staff accounts do not apply".to_owned(),
-            }),
+            Subject::Staff(_) => Err(AppError::new(
+                CaseProblem::CaseActionForbidden,
+                "staff accounts do not apply",
+            )),
         }
     }
 
@@ -511,7 +514,7 @@ impl CaseService {
         let name = crate::identity::citizens::check_name(&applicant.name).map_err(|_| {
             AppError::invalid_field(
                 "applicant.name",
-                "invalid_name",
+                IdentityProblem::InvalidName,
                 "a name of 2-50 characters",
             )
         })?;
@@ -527,7 +530,7 @@ impl CaseService {
                         .map_err(|e| {
                             AppError::invalid_field(
                                 "applicant.id_number",
-                                "invalid_id_number",
+                                CaseProblem::InvalidIdNumber,
                                 e.to_string(),
                             )
                         })?;
@@ -558,7 +561,7 @@ impl CaseService {
                     .map_err(|e| {
                         AppError::invalid_field(
                             "applicant.id_number",
-                            "invalid_credit_code",
+                            CaseProblem::InvalidCreditCode,
                             e.to_string(),
                         )
                     })?;

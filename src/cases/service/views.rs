@@ -2,6 +2,7 @@
 //! deadline facts every view computes from the record.
 
 use super::*;
+use crate::cases::errors::CaseProblem;
 
 impl CaseService {
     /// The caller's cases, as applicant or agent.
@@ -86,7 +87,7 @@ impl CaseService {
                 .ok_or_else(case_not_found)?;
             documents::one(&**client, case_id, document_id)
                 .await?
-                .ok_or_else(|| AppError::not_found("document_not_found", "no such document"))?
+                .ok_or_else(|| AppError::new(CaseProblem::DocumentNotFound, "no such document"))?
         };
         let bytes = self.issuer.pdf(&record.sha256).await?;
         Ok((record, bytes))
@@ -112,7 +113,7 @@ impl CaseService {
                 &[&case_id, &material_id],
             )
             .await?
-            .ok_or_else(|| AppError::not_found("material_not_found", "no such material"))?;
+            .ok_or_else(|| AppError::new(CaseProblem::MaterialNotFound, "no such material"))?;
         Ok((row.get(0), row.get(1)))
     }
 

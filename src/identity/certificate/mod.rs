@@ -21,6 +21,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::identity::credit_code::EnterpriseCode;
+use crate::identity::errors::IdentityProblem;
 use crl::{Crl, CrlStore};
 use parsed::ParsedCert;
 use signature::{SignatureFailure, verify_challenge, verify_signed_object};
@@ -163,30 +164,41 @@ pub enum CertificateError {
 }
 
 impl CertificateError {
+    /// The declared problem it is sent as.
+    pub fn problem(&self) -> IdentityProblem {
+        match self {
+            CertificateError::Malformed(_) => IdentityProblem::CertificateMalformed,
+            CertificateError::Untrusted(_) => IdentityProblem::CertificateUntrusted,
+            CertificateError::Expired { .. } => IdentityProblem::CertificateExpired,
+            CertificateError::NotYetValid { .. } => IdentityProblem::CertificateNotYetValid,
+            CertificateError::Revoked { .. } => IdentityProblem::CertificateRevoked,
+            CertificateError::CrlUnavailable { .. } => IdentityProblem::CertificateCrlUnavailable,
+            CertificateError::CrlStale { .. } => IdentityProblem::CertificateCrlStale,
+            CertificateError::BadSignature => IdentityProblem::CertificateBadSignature,
+            CertificateError::ChainSignatureInvalid { .. } => {
+                IdentityProblem::CertificateChainSignatureInvalid
+            }
+            CertificateError::KeyUsage(_) => IdentityProblem::CertificateKeyUsage,
+            CertificateError::NotCa { .. } => IdentityProblem::CertificateNotCa,
+            CertificateError::PathLength { .. } => IdentityProblem::CertificatePathLength,
+            CertificateError::ExtendedKeyUsage { .. } => IdentityProblem::CertificateEku,
+            CertificateError::Policy { .. } => IdentityProblem::CertificatePolicy,
+            CertificateError::UnsupportedCriticalExtension { .. } => {
+                IdentityProblem::CertificateUnsupportedExtension
+            }
+            CertificateError::NoEnterpriseCode => IdentityProblem::CertificateNoEnterpriseCode,
+            CertificateError::InvalidEnterpriseCode { .. } => {
+                IdentityProblem::CertificateInvalidEnterpriseCode
+            }
+            CertificateError::UnsupportedAlgorithm(_) => {
+                IdentityProblem::CertificateUnsupportedAlgorithm
+            }
+        }
+    }
+
     /// Stable machine code.
     pub fn code(&self) -> &'static str {
-        match self {
-            CertificateError::Malformed(_) => "certificate_malformed",
-            CertificateError::Untrusted(_) => "certificate_untrusted",
-            CertificateError::Expired { .. } => "certificate_expired",
-            CertificateError::NotYetValid { .. } => "certificate_not_yet_valid",
-            CertificateError::Revoked { .. } => "certificate_revoked",
-            CertificateError::CrlUnavailable { .. } => "certificate_crl_unavailable",
-            CertificateError::CrlStale { .. } => "certificate_crl_stale",
-            CertificateError::BadSignature => "certificate_bad_signature",
-            CertificateError::ChainSignatureInvalid { .. } => "certificate_chain_signature_invalid",
-            CertificateError::KeyUsage(_) => "certificate_key_usage",
-            CertificateError::NotCa { .. } => "certificate_not_ca",
-            CertificateError::PathLength { .. } => "certificate_path_length",
-            CertificateError::ExtendedKeyUsage { .. } => "certificate_eku",
-            CertificateError::Policy { .. } => "certificate_policy",
-            CertificateError::UnsupportedCriticalExtension { .. } => {
-                "certificate_unsupported_extension"
-            }
-            CertificateError::NoEnterpriseCode => "certificate_no_enterprise_code",
-            CertificateError::InvalidEnterpriseCode { .. } => "certificate_invalid_enterprise_code",
-            CertificateError::UnsupportedAlgorithm(_) => "certificate_unsupported_algorithm",
-        }
+        self.problem().code()
     }
 
     /// Short Chinese explanation for the person logging in.
