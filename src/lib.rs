@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod department;
+pub mod document_register;
 pub mod documents;
 pub mod filetype;
 pub mod health;

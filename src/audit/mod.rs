@@ -9,6 +9,7 @@
 pub mod canonical;
 pub mod chain;
 pub mod checkpoint;
+pub mod first_in_statement;
 pub mod verify;
 pub mod view;
 

@@ -631,10 +631,10 @@ fn licence_terms(body: &ApproveRequest, today: NaiveDate) -> AppResult<LicenceTe
     })
 }
 
-fn pdf_download(record: &super::documents::DocumentRecord, bytes: Vec<u8>) -> FileDownload {
+fn pdf_download(record: &crate::document_register::DocumentRecord, bytes: Vec<u8>) -> FileDownload {
     FileDownload {
         bytes,
         content_type: "application/pdf".to_owned(),
-        file_name: super::documents::file_name(record),
+        file_name: crate::document_register::records::file_name(record),
     }
 }

@@ -22,6 +22,7 @@ use crate::blobs::BlobStore;
 use crate::cases::errors::CaseProblem;
 use crate::catalog::model::ResultKind;
 use crate::catalog::views::ItemDetail;
+use crate::document_register::{self, NewDocument};
 use crate::documents::model::PromisedDeadline;
 use crate::documents::seal_image::SEAL_DIAMETER_PT;
 use crate::documents::{
@@ -29,6 +30,7 @@ use crate::documents::{
     SealAppearance, SealImage, SealRequest, SoftwareSigner, render, seal_pdf,
 };
 use crate::http::{AppError, AppResult};
+use crate::licences::{self, store::HolderKind, store::NewLicence};
 use crate::notify::model::shanghai;
 use crate::seals::registry::{LoadedSeal, SealPurpose, SealRegistry};
 
@@ -203,7 +205,7 @@ impl DocumentIssuer {
 
     /// The URL a document's QR code points at.
     pub fn verification_url(&self, token: &str) -> String {
-        super::documents::verification_url(&self.public_base_url, token)
+        document_register::records::verification_url(&self.public_base_url, token)
     }
 
     pub fn public_base_url(&self) -> &str {
@@ -380,23 +382,21 @@ impl DocumentIssuer {
             _ => data.document_number.clone(),
         };
         let size = i64::try_from(sealed.len()).map_err(anyhow::Error::from)?;
-        tx.execute(
-            "INSERT INTO case_document (id, case_id, region_code, kind, document_number, sha256,
-                 size_bytes, seal_id, signed_at, verify_token, title)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            &[
-                &id,
-                &context.row.id,
-                &context.row.region_code,
-                &kind.code(),
-                &document_number,
-                &sha256,
-                &size,
-                &seal.id,
-                &signed_at,
-                &token,
-                &title,
-            ],
+        document_register::records::insert(
+            tx,
+            &NewDocument {
+                id,
+                case_id: context.row.id,
+                region_code: &context.row.region_code,
+                kind: kind.code(),
+                document_number: &document_number,
+                sha256: &sha256,
+                size_bytes: size,
+                seal_id: seal.id,
+                signed_at,
+                verify_token: &token,
+                title: &title,
+            },
         )
         .await?;
         let licence_id = match &kind {
@@ -514,30 +514,27 @@ async fn insert_licence(
     let row = context.row;
     let id = Uuid::new_v4();
     let holder_kind = if row.applicant_kind == "enterprise" {
-        "enterprise"
+        HolderKind::Enterprise
     } else {
-        "citizen"
+        HolderKind::Citizen
     };
-    tx.execute(
-        "INSERT INTO licence (id, number, licence_type, case_id, document_id, region_code,
-             holder_kind, holder_subject, holder_name, holder_id_masked, department_id,
-             valid_from, valid_to)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        &[
-            &id,
-            &fields.number,
-            &fields.type_name,
-            &row.id,
-            &document_id,
-            &row.region_code,
-            &holder_kind,
-            &row.applicant_subject,
-            &row.applicant_name,
-            &row.applicant_id_masked,
-            &department.id,
-            &fields.valid_from,
-            &fields.valid_to,
-        ],
+    licences::store::insert(
+        tx,
+        &NewLicence {
+            id,
+            number: &fields.number,
+            licence_type: &fields.type_name,
+            case_id: row.id,
+            document_id,
+            region_code: &row.region_code,
+            holder_kind,
+            holder_subject: row.applicant_subject.as_deref(),
+            holder_name: &row.applicant_name,
+            holder_id_masked: &row.applicant_id_masked,
+            department_id: department.id,
+            valid_from: fields.valid_from,
+            valid_to: fields.valid_to,
+        },
     )
     .await?;
     Ok(id)

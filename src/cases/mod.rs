@@ -7,7 +7,6 @@ pub mod agents;
 pub mod api;
 pub mod claims;
 pub mod clock;
-pub mod documents;
 pub mod errors;
 pub mod extension;
 pub mod file_rows;

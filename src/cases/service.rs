@@ -16,7 +16,6 @@ use uuid::Uuid;
 use super::acceptance_number::{AcceptanceNumber, RegionCode, Sequence};
 use super::claims;
 use super::clock::{self, CaseClock, Extension, SuspensionPeriod};
-use super::documents::{self, DocumentRecord, DocumentView};
 use super::issuing::{self, DocumentIssuer, IssueContext, IssuedDocument, LicenceTerms};
 use super::model::{
     Action, ActorKind, CaseState, ErrorClass, Event, Stage, StepSpec, TransitionError, transition,
@@ -24,7 +23,7 @@ use super::model::{
 use super::store::{self, CaseRow, NewEvent, NewMaterial};
 use super::tasks::{self, Process, Task};
 use super::views::*;
-use crate::audit::chain::FirstRecord;
+use crate::audit::first_in_statement::FirstRecordPlan;
 use crate::audit::{self, AuditEntry};
 use crate::calendar::model::Calendar;
 use crate::calendar::provisional;
@@ -35,6 +34,7 @@ use crate::catalog::service::CatalogService;
 use crate::catalog::views::ItemDetail;
 use crate::clock::{Clock, date_in_china};
 use crate::db::prepared::Prepare;
+use crate::document_register::records::{self as documents, DocumentRecord, DocumentView};
 use crate::documents::model::PromisedDeadline;
 use crate::http::{AppError, AppResult, FieldError, HttpProblem, ProblemKind};
 use crate::identity::errors::IdentityProblem;

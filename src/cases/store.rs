@@ -7,7 +7,7 @@ use tokio_postgres::GenericClient;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use crate::audit::chain::{FirstRecord, GENESIS_HASH, hash_at_database_clock_sql};
+use crate::audit::first_in_statement::FirstRecordPlan;
 use crate::db::prepared::Prepare;
 use crate::notify::outbox::NotificationPlan;
 use uuid::Uuid;
@@ -291,7 +291,7 @@ pub async fn insert_new_case(
     new: &NewCaseRow<'_>,
     materials: &[NewMaterial<'_>],
     events: &[NewEvent<'_>],
-    audit: &NewCaseAudit<'_>,
+    audit: &FirstRecordPlan<'_>,
     notices: &[NotificationPlan],
 ) -> anyhow::Result<Option<NewCaseRows>> {
     let state = serde_json::to_value(new.state)?;
@@ -333,17 +333,7 @@ pub async fn insert_new_case(
         &m.supplied,
     ];
     params.extend(e.params());
-    params.extend::<[&(dyn ToSql + Sync); 9]>([
-        &audit.aggregate_type,
-        &audit.aggregate_id,
-        &audit.actor,
-        &audit.action,
-        &audit.record.before_digest,
-        &audit.record.after_digest,
-        &audit.details,
-        &audit.record.message_before_time,
-        &audit.record.message_after_time,
-    ]);
+    params.extend(audit.params());
     for notice in notices {
         params.extend(notice.params());
     }
@@ -397,16 +387,6 @@ pub async fn insert_new_case(
     }))
 }
 
-/// The new case's first audit record ([`insert_new_case`]).
-pub struct NewCaseAudit<'a> {
-    pub aggregate_type: &'a str,
-    pub aggregate_id: &'a str,
-    pub actor: &'a str,
-    pub action: &'a str,
-    pub details: &'a Value,
-    pub record: FirstRecord,
-}
-
 /// The new-case statement with `notices` notifications' CTEs (each written only with the case:
 /// their parent is its insert). Its text depends only on that count: the usual ones (none at
 /// the window without a phone, the applicant's, the applicant's and the agent's) are built once.
@@ -420,8 +400,7 @@ fn new_case_sql(notices: usize) -> std::borrow::Cow<'static, str> {
 }
 
 fn build_new_case_sql(notices: usize) -> String {
-    const CASE_PARAMETERS: usize = 48;
-    let hash = hash_at_database_clock_sql("$47::bytea", "t.now", "$48::bytea");
+    const CASE_PARAMETERS: usize = 39 + FirstRecordPlan::PARAMETERS;
     let mut notice_ctes = String::new();
     for i in 0..notices {
         notice_ctes.push_str(",\n");
@@ -431,6 +410,8 @@ fn build_new_case_sql(notices: usize) -> String {
             CASE_PARAMETERS + 1 + i * NotificationPlan::PARAMETERS,
         ));
     }
+    // The case's first audit record: the audit room's CTEs, on the events' clock reading.
+    let audit = FirstRecordPlan::ctes("audit", "t", 40);
     format!(
         "WITH c AS (
              INSERT INTO cases (id, region_code, item_id, item_code, item_version, item_name,
@@ -460,17 +441,7 @@ fn build_new_case_sql(notices: usize) -> String {
              FROM c, t, unnest($33::int[], $34::text[], $35::jsonb[], $36::text[],
                                $37::text[], $38::uuid[], $39::timestamptz[])
                   AS e(seq, kind, details, actor, actor_kind, department, occurred)
-         ), a AS (
-             SELECT t.now, {hash} AS hash FROM t
-         ), h AS (
-             INSERT INTO audit_chain_head (aggregate_type, aggregate_id, seq, hash, updated_at)
-             SELECT $40, $41, 1, a.hash, a.now FROM a
-         ), r AS (
-             INSERT INTO audit_record (aggregate_type, aggregate_id, seq, actor, action,
-                 recorded_at, before_digest, after_digest, details, prev_hash, hash)
-             SELECT $40, $41, 1, $42, $43, a.now, $44, $45, $46, '{GENESIS_HASH}', a.hash
-             FROM a
-         ){notice_ctes}
+         ), {audit}{notice_ctes}
          SELECT c.*, t.now, (SELECT max(added_at) FROM m) FROM c, t"
     )
 }

@@ -508,7 +508,7 @@ pub struct CaseDetail {
     pub form: Value,
     pub materials: Vec<MaterialView>,
     /// The sealed documents the case has issued (notices, decisions, the licence).
-    pub documents: Vec<super::documents::DocumentView>,
+    pub documents: Vec<crate::document_register::DocumentView>,
     pub timeline: Vec<EventView>,
     /// The latest step entered afterwards, if any.
     #[oai(skip_serializing_if_is_none)]

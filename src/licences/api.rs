@@ -8,9 +8,9 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::service::LicenceService;
 use super::views::*;
-use crate::cases::files_api::MaterialUpload;
 use crate::http::download::FileDownload;
 use crate::http::path_uuid;
+use crate::http::upload::{Upload, UploadKinds};
 use crate::http::{ApiTags, AppError, AppResult, JsonBody};
 use crate::identity::gate::{AccessToken, Gate};
 use crate::identity::model::Assurance;
@@ -147,7 +147,10 @@ impl LicencesApi {
         method = "post",
         tag = "ApiTags::Public"
     )]
-    async fn verify_upload(&self, body: MaterialUpload) -> AppResult<Json<UploadVerification>> {
+    async fn verify_upload(
+        &self,
+        body: Upload<PdfToVerify>,
+    ) -> AppResult<Json<UploadVerification>> {
         if body.content_type() != Some("application/pdf") {
             return Err(AppError::in_field(
                 LicenceProblem::PdfRequired,
@@ -155,9 +158,7 @@ impl LicencesApi {
                 "upload the PDF with Content-Type: application/pdf",
             ));
         }
-        let bytes = body
-            .read(self.max_upload_bytes, crate::cases::files::too_large)
-            .await?;
+        let bytes = body.read(self.max_upload_bytes, pdf_too_large).await?;
         Ok(Json(self.service.verify_upload(&bytes).await?))
     }
 
@@ -181,4 +182,25 @@ impl LicencesApi {
             self.service.revoke(&principal, id, &body.reason).await?,
         ))
     }
+}
+
+/// What the verification route takes: the PDF, as issued.
+pub struct PdfToVerify;
+
+impl UploadKinds for PdfToVerify {
+    fn content_types() -> Vec<&'static str> {
+        vec!["application/pdf"]
+    }
+
+    fn description() -> &'static str {
+        "The PDF's bytes, exactly as issued (Content-Type: application/pdf)."
+    }
+}
+
+/// The PDF refused: 413 `file_too_large` (the material files' limit applies).
+fn pdf_too_large(limit: usize) -> AppError {
+    AppError::new(
+        LicenceProblem::FileTooLarge,
+        format!("a PDF to verify may be at most {limit} bytes"),
+    )
 }

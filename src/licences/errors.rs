@@ -11,6 +11,7 @@ problems! {
     /// Every problem the licences capability can send.
     pub enum LicenceProblem {
         PdfRequired = ("pdf_required", BAD_REQUEST, "请上传 PDF 文件"),
+        FileTooLarge = ("file_too_large", PAYLOAD_TOO_LARGE, "文件过大"),
         ApproverRequired = ("approver_required", FORBIDDEN, "仅限发证部门的审批人员操作"),
         LicenceNotFound = ("licence_not_found", NOT_FOUND, "证照不存在"),
         DocumentNotFound = ("document_not_found", NOT_FOUND, "文书不存在"),

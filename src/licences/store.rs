@@ -1,4 +1,5 @@
-//! Licence rows (written by the case service when an approval issues one) and share links.
+//! Licence rows and share links. The case service enters a licence when an approval issues one,
+//! through [`insert`], in the decision's transaction.
 
 use std::sync::LazyLock;
 
@@ -61,6 +62,72 @@ impl LicenceRecord {
             LicenceStatus::Valid
         }
     }
+}
+
+/// Who holds a licence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HolderKind {
+    Citizen,
+    Enterprise,
+}
+
+impl HolderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HolderKind::Citizen => "citizen",
+            HolderKind::Enterprise => "enterprise",
+        }
+    }
+}
+
+/// A licence to enter into the library.
+pub struct NewLicence<'a> {
+    pub id: Uuid,
+    /// 证照编号.
+    pub number: &'a str,
+    pub licence_type: &'a str,
+    pub case_id: Uuid,
+    /// The sealed licence PDF in the document register.
+    pub document_id: Uuid,
+    pub region_code: &'a str,
+    pub holder_kind: HolderKind,
+    pub holder_subject: Option<&'a str>,
+    pub holder_name: &'a str,
+    pub holder_id_masked: &'a str,
+    pub department_id: Uuid,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+}
+
+/// Enters `licence`, in the caller's transaction (the approval's).
+pub async fn insert(
+    client: &impl GenericClient,
+    licence: &NewLicence<'_>,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "INSERT INTO licence (id, number, licence_type, case_id, document_id, region_code,
+                 holder_kind, holder_subject, holder_name, holder_id_masked, department_id,
+                 valid_from, valid_to)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            &[
+                &licence.id,
+                &licence.number,
+                &licence.licence_type,
+                &licence.case_id,
+                &licence.document_id,
+                &licence.region_code,
+                &licence.holder_kind.as_str(),
+                &licence.holder_subject,
+                &licence.holder_name,
+                &licence.holder_id_masked,
+                &licence.department_id,
+                &licence.valid_from,
+                &licence.valid_to,
+            ],
+        )
+        .await?;
+    Ok(())
 }
 
 const SELECT: &str = "SELECT l.id, l.number, l.licence_type, l.case_id, l.document_id,

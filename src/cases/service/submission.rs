@@ -368,14 +368,7 @@ impl CaseService {
             after: Some(&after),
             details: audit_details,
         };
-        let audit = store::NewCaseAudit {
-            aggregate_type: audit_entry.aggregate_type,
-            aggregate_id: audit_entry.aggregate_id,
-            actor: audit_entry.actor,
-            action: audit_entry.action,
-            details: &audit_entry.details,
-            record: FirstRecord::of(&audit_entry),
-        };
+        let audit = FirstRecordPlan::of(&audit_entry);
         // The case with its materials, timeline, first audit record and notice is one
         // statement, so one commit and no transaction to open: the notice's rows hang off the
         // case insert, and a taken idempotency key writes nothing at all. The notice is planned

@@ -1,5 +1,5 @@
-//! Reading the sealed documents of cases (written by [`super::issuing`]): a case's list, one
-//! document, and the public lookups by QR token and by content.
+//! The sealed documents of cases: the insert the case service makes when it seals one, a case's
+//! list, one document, and the public lookups by QR token and by content.
 
 use std::sync::LazyLock;
 
@@ -55,6 +55,51 @@ fn record(row: &Row) -> DocumentRecord {
         applicant_name: row.get(12),
         applicant_id_masked: row.get(13),
     }
+}
+
+/// A sealed document to enter into the register.
+pub struct NewDocument<'a> {
+    pub id: Uuid,
+    pub case_id: Uuid,
+    pub region_code: &'a str,
+    /// `DocumentKind::code()`: acceptance_notice, approval_decision, licence…
+    pub kind: &'a str,
+    pub document_number: &'a str,
+    pub sha256: &'a str,
+    pub size_bytes: i64,
+    pub seal_id: Uuid,
+    pub signed_at: DateTime<Utc>,
+    pub verify_token: &'a str,
+    pub title: &'a str,
+}
+
+/// Enters `document`, in the caller's transaction (the decision's: a document exists exactly
+/// when the decision that issued it does).
+pub async fn insert(
+    client: &impl GenericClient,
+    document: &NewDocument<'_>,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "INSERT INTO case_document (id, case_id, region_code, kind, document_number, sha256,
+                 size_bytes, seal_id, signed_at, verify_token, title)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            &[
+                &document.id,
+                &document.case_id,
+                &document.region_code,
+                &document.kind,
+                &document.document_number,
+                &document.sha256,
+                &document.size_bytes,
+                &document.seal_id,
+                &document.signed_at,
+                &document.verify_token,
+                &document.title,
+            ],
+        )
+        .await?;
+    Ok(())
 }
 
 pub async fn for_case(
