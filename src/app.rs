@@ -85,6 +85,8 @@ impl Services {
             config.notify.outbox(),
             secrets.token_key,
             secrets.pii,
+            // Identity proves accounts; the cases room joins window cases to them.
+            Arc::new(crate::cases::claims::WindowCasesJoin),
         )?;
         let seals = crate::seals::registry::SealRegistry::new(
             pool.clone(),
@@ -97,7 +99,10 @@ impl Services {
         let catalog = Arc::new(CatalogService::new(
             pool.clone(),
             blobs.clone(),
-            config.notify.outbox(),
+            // The catalog publishes guides; the cases room tells open cases what changed.
+            Arc::new(crate::cases::item_change::OpenCasesTold {
+                outbox: config.notify.outbox(),
+            }),
         ));
         let issuer = crate::cases::issuing::DocumentIssuer::new(
             &config.cases.document_font,

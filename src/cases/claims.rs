@@ -3,33 +3,35 @@
 //! keeps a blind index of their ID number or credit code, and when they get an account that is
 //! provably theirs, the cases and licences join it, so "my cases" and "my licences" show them.
 //!
-//! "Provably theirs" is the rule that keeps one person from reading another's cases: a citizen
-//! account claims only once its real name was verified against the ID number (at registration
-//! or a later re-check), never on the number alone; an enterprise account exists only after a
-//! certificate login, which proves the credit code.
+//! "Provably theirs" is identity's rule (`identity::account_claims`, which also computes the
+//! indexes): identity calls [`WindowCasesJoin`] inside the transaction that proves the account.
 
-use ring::digest;
 use serde_json::json;
 use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
-use crate::identity::citizen_id::CitizenIdNumber;
+use crate::identity::account_claims::{AccountProven, ApplicantKind, ClaimFuture};
 use crate::identity::model::Subject;
-use crate::identity::pii::IdentityKeys;
+use crate::licences;
 
-/// A citizen's index: the citizen table's own blind index of the ID number (keyed: the column
-/// reveals nothing without the key).
-pub fn citizen_index(keys: &IdentityKeys, number: &CitizenIdNumber) -> Vec<u8> {
-    keys.blind_index(number.expose())
-}
+/// The cases room's answer to identity's [`AccountProven`]: window cases (and their licences)
+/// join the proven account. `app.rs` hands it to identity.
+pub struct WindowCasesJoin;
 
-/// An enterprise's index: a digest of its credit code (public: printed on its business licence,
-/// so it needs no key).
-pub fn enterprise_index(code: &str) -> Vec<u8> {
-    digest::digest(&digest::SHA256, format!("enterprise:{code}").as_bytes())
-        .as_ref()
-        .to_vec()
+impl AccountProven for WindowCasesJoin {
+    fn account_proven<'a>(
+        &'a self,
+        tx: &'a Transaction<'a>,
+        subject: &'a Subject,
+        kind: ApplicantKind,
+        index: &'a [u8],
+    ) -> ClaimFuture<'a> {
+        Box::pin(async move {
+            claim(tx, subject, kind.as_str(), index).await?;
+            Ok(())
+        })
+    }
 }
 
 /// Links the unclaimed window cases of `applicant_kind` with `index` (and their licences) to
@@ -44,26 +46,21 @@ pub async fn claim(
     let subject = subject.to_string();
     let rows = tx
         .query(
-            "WITH claimed AS (
-                 UPDATE cases SET applicant_subject = $1, applicant_id_index = NULL,
-                                  updated_at = clock_now()
-                  WHERE applicant_subject IS NULL AND applicant_kind = $2
-                    AND applicant_id_index = $3
-                 RETURNING id
-             ), held AS (
-                 UPDATE licence SET holder_subject = $1
-                  WHERE holder_subject IS NULL AND case_id IN (SELECT id FROM claimed)
-                 RETURNING case_id
-             )
-             SELECT c.id, (SELECT count(*) FROM held h WHERE h.case_id = c.id)
-               FROM claimed c ORDER BY c.id",
+            "UPDATE cases SET applicant_subject = $1, applicant_id_index = NULL,
+                              updated_at = clock_now()
+              WHERE applicant_subject IS NULL AND applicant_kind = $2
+                AND applicant_id_index = $3
+             RETURNING id",
             &[&subject, &applicant_kind, &index],
         )
         .await?;
-    let mut cases = Vec::with_capacity(rows.len());
-    for row in rows {
-        let case_id: Uuid = row.get(0);
-        let licences: i64 = row.get(1);
+    let mut claimed: Vec<Uuid> = rows.iter().map(|row| row.get(0)).collect();
+    claimed.sort();
+    // The licences those cases issued are the licence library's rows: it moves them.
+    let held = licences::store::give_to_holder(tx, &subject, &claimed).await?;
+    let mut cases = Vec::with_capacity(claimed.len());
+    for case_id in claimed {
+        let licences = held.iter().filter(|c| **c == case_id).count();
         audit::append(
             tx,
             AuditEntry {

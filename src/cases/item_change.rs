@@ -7,8 +7,37 @@ use serde_json::{Map, Value, json};
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
+use crate::catalog::republished::{GuideRepublished, Republication, RepublishedFuture};
 use crate::notify::model::Channel;
 use crate::notify::outbox::{self, NewNotification, OutboxSettings, Recipient};
+
+/// The cases room's answer to catalog's [`GuideRepublished`]: the applicants of open cases under
+/// an older version are told. `app.rs` hands it to the catalog.
+pub struct OpenCasesTold {
+    pub outbox: OutboxSettings,
+}
+
+impl GuideRepublished for OpenCasesTold {
+    fn guide_republished<'a>(
+        &'a self,
+        tx: &'a tokio_postgres::Transaction<'a>,
+        change: Republication<'a>,
+    ) -> RepublishedFuture<'a> {
+        Box::pin(async move {
+            notify_open_cases(
+                tx,
+                change.item_id,
+                change.version,
+                change.item_name,
+                change.before,
+                change.after,
+                &self.outbox,
+            )
+            .await?;
+            Ok(())
+        })
+    }
+}
 
 /// The guide's parts an applicant cares about, with their Chinese names.
 const PARTS: &[(&str, &str)] = &[

@@ -14,7 +14,6 @@ use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 use super::acceptance_number::{AcceptanceNumber, RegionCode, Sequence};
-use super::claims;
 use super::clock::{self, CaseClock, Extension, SuspensionPeriod};
 use super::issuing::{self, DocumentIssuer, IssueContext, IssuedDocument, LicenceTerms};
 use super::model::{
@@ -37,6 +36,7 @@ use crate::db::prepared::Prepare;
 use crate::document_register::records::{self as documents, DocumentRecord, DocumentView};
 use crate::documents::model::PromisedDeadline;
 use crate::http::{AppError, AppResult, FieldError, HttpProblem, ProblemKind};
+use crate::identity::account_claims as claims;
 use crate::identity::errors::IdentityProblem;
 use crate::identity::model::{Principal, Role, Subject};
 use crate::identity::pii::IdentityKeys;

@@ -5,6 +5,7 @@ pub mod api;
 pub mod demo;
 pub mod errors;
 pub mod model;
+pub mod republished;
 pub mod service;
 pub mod store;
 pub mod views;

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::model::{
     Category, FormFile, GuideDraft, PublishContext, check_for_publication, check_item_code,
 };
+use super::republished::{GuideRepublished, Republication};
 use super::store::{self, ItemRow, ListFilter, NewVersion};
 use super::views::{
     DepartmentRef, ItemAdminView, ItemDetail, ItemPage, ItemStatus, ItemSummary, UploadedFile,
@@ -26,7 +27,6 @@ use crate::http::HttpProblem;
 use crate::http::pre_serialized::PreSerialized;
 use crate::http::{AppError, AppResult, FieldError};
 use crate::identity::model::Actor;
-use crate::notify::outbox::OutboxSettings;
 
 /// Published guides stay cached this long; another instance's publication shows within it.
 const DETAIL_TTL: Duration = Duration::from_secs(30);
@@ -35,8 +35,8 @@ pub const MAX_PAGE: i64 = 100;
 pub struct CatalogService {
     pool: Pool,
     blobs: Arc<dyn BlobStore>,
-    /// Publication tells applicants of open cases what changed, through the outbox.
-    outbox: OutboxSettings,
+    /// Told when a publication replaces a version open cases still run under.
+    republished: Arc<dyn GuideRepublished>,
     /// The guide in force by item code, with its JSON serialized once.
     details: Cache<String, CachedDetail>,
 }
@@ -56,11 +56,15 @@ pub enum FormKind {
 }
 
 impl CatalogService {
-    pub fn new(pool: Pool, blobs: Arc<dyn BlobStore>, outbox: OutboxSettings) -> Self {
+    pub fn new(
+        pool: Pool,
+        blobs: Arc<dyn BlobStore>,
+        republished: Arc<dyn GuideRepublished>,
+    ) -> Self {
         CatalogService {
             pool,
             blobs,
-            outbox,
+            republished,
             details: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(DETAIL_TTL)
@@ -230,16 +234,14 @@ impl CatalogService {
         .await?;
         // Applicants of open cases under an older version hear what changed, at once.
         if let Some(before) = &before {
-            crate::cases::item_change::notify_open_cases(
-                &*tx,
-                item.id,
+            let change = Republication {
+                item_id: item.id,
                 version,
-                &guide.name,
+                item_name: &guide.name,
                 before,
-                &guide_json,
-                &self.outbox,
-            )
-            .await?;
+                after: &guide_json,
+            };
+            self.republished.guide_republished(&tx, change).await?;
         }
         tx.commit().await?;
         self.details.invalidate(code).await;

@@ -8,6 +8,7 @@ use deadpool_postgres::Pool;
 use serde_json::{Map, json};
 use uuid::Uuid;
 
+use super::account_claims::{self, AccountProven, ApplicantKind};
 use super::citizen_id::CitizenIdNumber;
 use super::model::{Assurance, Subject};
 use super::otp::{self, OtpPurpose, RecentSends, SendLimits};
@@ -16,7 +17,6 @@ use super::realname::{RealNameProvider, RealNameVerdict};
 use super::sessions::{self, ClientInfo, IssuedTokens, SessionSettings};
 use super::tokens::TokenSigner;
 use crate::audit::{self, AuditEntry};
-use crate::cases::claims;
 use crate::http::HttpProblem;
 use crate::http::problem::{AppError, AppResult};
 use crate::identity::errors::IdentityProblem;
@@ -44,6 +44,8 @@ pub struct Citizens {
     pub outbox: OutboxSettings,
     pub otp: OtpSettings,
     pub sessions: SessionSettings,
+    /// Told when an account is proven: window cases join it.
+    pub claims: Arc<dyn AccountProven>,
 }
 
 /// A code was sent (or queued to be sent) to a phone.
@@ -374,7 +376,9 @@ impl Citizens {
         let subject = Subject::Citizen(citizen_id);
         if assurance >= Assurance::RealNameVerified {
             // Window cases under this ID number join the account: its real name was verified.
-            claims::claim(&tx, &subject, "citizen", &index).await?;
+            self.claims
+                .account_proven(&tx, &subject, ApplicantKind::Citizen, &index)
+                .await?;
         }
         audit::append(
             &tx,
@@ -503,8 +507,10 @@ impl Citizens {
             )
             .await?;
             // Now provably this person's: window cases under the ID number join the account.
-            let index = claims::citizen_index(&self.keys, &id_number);
-            claims::claim(&tx, &subject, "citizen", &index).await?;
+            let index = account_claims::citizen_index(&self.keys, &id_number);
+            self.claims
+                .account_proven(&tx, &subject, ApplicantKind::Citizen, &index)
+                .await?;
         } else {
             tx.execute(
                 "UPDATE citizen SET realname_status = $2, realname_checked_at = now(),

@@ -14,8 +14,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::cases::claims;
-
+use super::account_claims::{self, AccountProven, ApplicantKind};
 use super::certificate::{CertificateError, CertificateVerifier, VerifiedCertificate};
 use super::credit_code::EnterpriseCode;
 use super::model::{Assurance, Subject};
@@ -35,6 +34,8 @@ pub struct Enterprises {
     pub verifier: Arc<CertificateVerifier>,
     pub sessions: SessionSettings,
     pub challenge_lifetime: Duration,
+    /// Told when an enterprise account is created: window cases under its credit code join it.
+    pub claims: Arc<dyn AccountProven>,
 }
 
 /// A challenge to sign: the exact UTF-8 bytes of `challenge` are what the key signs.
@@ -224,13 +225,10 @@ impl Enterprises {
         let subject = Subject::Enterprise(enterprise_id);
         if created {
             // The certificate proves the credit code: window cases under it join the account.
-            claims::claim(
-                &tx,
-                &subject,
-                "enterprise",
-                &claims::enterprise_index(&code),
-            )
-            .await?;
+            let index = account_claims::enterprise_index(&code);
+            self.claims
+                .account_proven(&tx, &subject, ApplicantKind::Enterprise, &index)
+                .await?;
             audit::append(
                 &tx,
                 AuditEntry {

@@ -1,6 +1,7 @@
 //! The identity gateway: who is calling (citizens by SMS OTP and real-name check, enterprises by
 //! CA certificate, staff by password), their sessions, and the one rule book of who may do what.
 
+pub mod account_claims;
 pub mod api;
 pub mod certificate;
 pub mod citizen_id;

@@ -8,6 +8,7 @@ use anyhow::Context;
 use chrono::Duration;
 use deadpool_postgres::Pool;
 
+use super::account_claims::AccountProven;
 use super::api::{IdentityApi, session_settings};
 use super::certificate::CertificateVerifier;
 use super::citizens::{Citizens, OtpSettings};
@@ -109,6 +110,7 @@ pub fn build(
     outbox: OutboxSettings,
     token_key: SigningKey,
     pii: IdentityKeys,
+    claims: Arc<dyn AccountProven>,
 ) -> anyhow::Result<IdentityApi> {
     let identity = &config.identity;
     let signer = Arc::new(TokenSigner::new(token_key, identity.access_token_seconds));
@@ -135,6 +137,7 @@ pub fn build(
             max_attempts: identity.otp.max_attempts,
         },
         sessions,
+        claims: claims.clone(),
     };
     let enterprises = match &identity.certificates {
         Some(certificates) => Some(Enterprises {
@@ -145,6 +148,7 @@ pub fn build(
             ),
             sessions,
             challenge_lifetime: Duration::minutes(5),
+            claims,
         }),
         None => None,
     };

@@ -130,6 +130,27 @@ pub async fn insert(
     Ok(())
 }
 
+/// Gives the unheld licences of `case_ids` (window cases whose applicant has just proven an
+/// account) to `subject`, in the caller's transaction; returns the case of each licence moved.
+pub async fn give_to_holder(
+    client: &impl GenericClient,
+    subject: &str,
+    case_ids: &[Uuid],
+) -> Result<Vec<Uuid>, tokio_postgres::Error> {
+    if case_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = client
+        .query(
+            "UPDATE licence SET holder_subject = $1
+              WHERE holder_subject IS NULL AND case_id = ANY($2)
+             RETURNING case_id",
+            &[&subject, &case_ids],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
 const SELECT: &str = "SELECT l.id, l.number, l.licence_type, l.case_id, l.document_id,
         l.holder_kind, l.holder_subject, l.holder_name, l.holder_id_masked, l.department_id,
         dep.name, l.valid_from, l.valid_to, l.revoked_at, l.revoked_reason, d.sha256,
