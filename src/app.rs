@@ -80,7 +80,7 @@ impl Services {
     pub fn new(config: &Config, pool: Pool, secrets: IdentitySecrets) -> anyhow::Result<Services> {
         let blobs: Arc<dyn BlobStore> = Arc::new(FileBlobStore::new(config.data_dir.join("blobs")));
         let identity = crate::identity::setup::build(
-            config,
+            &config.identity,
             pool.clone(),
             config.notify.outbox(),
             secrets.token_key,
@@ -321,7 +321,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// when asked, starts background workers and serves until `stop` or SIGINT/SIGTERM.
 pub async fn start(config: Config, handle_signals: bool) -> anyhow::Result<Running> {
     crate::tls::install_crypto_provider();
-    let database = db::connect(&config).await?;
+    let database = db::connect(&config.database()).await?;
     let result = start_with(
         config,
         database.pool.clone(),
@@ -364,7 +364,13 @@ pub async fn start_with(
     if !applied.is_empty() {
         tracing::info!(?applied, "migrations applied");
     }
-    let services = Services::new(&config, pool.clone(), IdentitySecrets::load(&config)?)?;
+    let secrets = IdentitySecrets::load(
+        &config.identity,
+        &config.data_dir,
+        config.mode,
+        &config.cases.seal_key_path(&config.data_dir),
+    )?;
+    let services = Services::new(&config, pool.clone(), secrets)?;
     // Acceptances and decisions issue sealed PDFs: without the font, refuse to start.
     services
         .cases

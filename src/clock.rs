@@ -10,9 +10,7 @@
 //! `clock_now()` adds to PostgreSQL's `now()`, so SQL that compares with "now" agrees with
 //! the application.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, Utc};
-
-use crate::notify::model::shanghai;
+use chrono::{DateTime, FixedOffset, NaiveDate, Offset, TimeDelta, Utc};
 
 /// The clock: system time, or system time moved by a fixed offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -73,6 +71,12 @@ pub fn date_in_china(at: DateTime<Utc>) -> NaiveDate {
 #[allow(clippy::disallowed_methods)]
 fn system_now() -> DateTime<Utc> {
     Utc::now()
+}
+
+/// China Standard Time (Asia/Shanghai): UTC+8, no daylight saving since 1991.
+pub fn shanghai() -> FixedOffset {
+    // 8 h is within ±24 h, so this never falls back.
+    FixedOffset::east_opt(8 * 3600).unwrap_or(Utc.fix())
 }
 
 #[cfg(test)]

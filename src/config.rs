@@ -318,6 +318,17 @@ impl Config {
     }
 
     /// The application's clock: the system's, or started at `clock_start`.
+    /// What the database room needs.
+    pub fn database(&self) -> crate::db::DatabaseSettings<'_> {
+        crate::db::DatabaseSettings {
+            url: self.database_url.as_ref().map(|url| url.expose()),
+            data_dir: &self.data_dir,
+            pool_size: self.db_pool_size,
+            ca_file: self.database_ca_file.as_deref(),
+            clock: self.clock(),
+        }
+    }
+
     pub fn clock(&self) -> crate::clock::Clock {
         self.clock_start.map_or_else(
             crate::clock::Clock::system,

@@ -209,7 +209,7 @@ where
     F: FnOnce(deadpool_postgres::Pool) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<ExitCode>>,
 {
-    let database = fingertip::db::connect(config).await?;
+    let database = fingertip::db::connect(&config.database()).await?;
     let result = work(database.pool.clone()).await;
     database.pool.close();
     if let Some(cluster) = database.embedded {

@@ -14,7 +14,6 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
 use crate::clock::Clock;
-use crate::config::Config;
 use embedded::EmbeddedCluster;
 pub use listen::ListenConnector;
 pub use prepared::{Prepare, Transactional, Unprepared};
@@ -30,17 +29,25 @@ pub struct Database {
 /// The database name the embedded cluster serves the application from.
 pub const EMBEDDED_DATABASE: &str = "fingertip";
 
-pub async fn connect(config: &Config) -> anyhow::Result<Database> {
-    let (pg_config, embedded) = match &config.database_url {
+/// What the database needs from the configuration (built by `Config::database`).
+pub struct DatabaseSettings<'a> {
+    /// `DATABASE_URL`; `None`: the embedded cluster under `data_dir/pg`.
+    pub url: Option<&'a str>,
+    pub data_dir: &'a std::path::Path,
+    pub pool_size: usize,
+    /// The CA that signs an external server's certificate (TLS when set).
+    pub ca_file: Option<&'a std::path::Path>,
+    /// The application clock, which SQL reads too.
+    pub clock: Clock,
+}
+
+pub async fn connect(config: &DatabaseSettings<'_>) -> anyhow::Result<Database> {
+    let (pg_config, embedded) = match config.url {
         Some(url) => {
-            let pg = tokio_postgres::Config::from_str(url.expose())
+            let pg = tokio_postgres::Config::from_str(url)
                 .context("DATABASE_URL is not a valid PostgreSQL connection string")?;
-            let pg = on_clock(pg, &config.clock());
-            let (pool, listen) = tls::pool_for_external(
-                pg,
-                config.db_pool_size,
-                config.database_ca_file.as_deref(),
-            )?;
+            let pg = on_clock(pg, &config.clock);
+            let (pool, listen) = tls::pool_for_external(pg, config.pool_size, config.ca_file)?;
             return Ok(Database {
                 pool,
                 listen,
@@ -55,11 +62,11 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
             let pg =
                 tokio_postgres::Config::from_str(&cluster.connection_string(EMBEDDED_DATABASE))
                     .context("embedded cluster connection string")?;
-            (on_clock(pg, &config.clock()), Some(cluster))
+            (on_clock(pg, &config.clock), Some(cluster))
         }
     };
     let listen = ListenConnector::plain(named(pg_config.clone()));
-    let pool = pool_for(pg_config, config.db_pool_size)?;
+    let pool = pool_for(pg_config, config.pool_size)?;
     Ok(Database {
         pool,
         listen,

@@ -6,7 +6,7 @@
 //! `AppError::new(HttpProblem::Variant, detail)`; see `crate::http::problem` and
 //! docs/ARCHITECTURE.md.
 
-use crate::http::problem::problems;
+use crate::http::declare::problems;
 
 problems! {
     /// Every problem the HTTP layer can send.

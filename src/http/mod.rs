@@ -3,6 +3,7 @@
 
 pub mod body_limit;
 pub mod catch_all;
+pub mod declare;
 pub mod download;
 pub mod errors;
 pub mod idle_deadline;
@@ -19,9 +20,10 @@ pub mod spec;
 pub mod unparsed_request;
 pub mod upload;
 
+pub use declare::ProblemKind;
 pub use errors::HttpProblem;
 pub use json_body::JsonBody;
-pub use problem::{AppError, AppResult, FieldError, ProblemKind};
+pub use problem::{AppError, AppResult, FieldError};
 
 /// Tags grouping the API by audience in the OpenAPI document.
 #[derive(poem_openapi::Tags)]

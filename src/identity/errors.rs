@@ -5,7 +5,7 @@
 //! `AppError::new(IdentityProblem::Variant, detail)`; see `crate::http::problem` and
 //! docs/ARCHITECTURE.md.
 
-use crate::http::problem::problems;
+use crate::http::declare::problems;
 
 problems! {
     /// Every problem the identity capability can send.

@@ -1,7 +1,7 @@
 //! Builds the identity gateway from configuration: keys, the real-name provider, the certificate
 //! verifier, and the settings every use case reads.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -20,7 +20,6 @@ use super::pii::IdentityKeys;
 use super::session_cache::SessionCache;
 use super::staff::LockoutSettings;
 use super::tokens::TokenSigner;
-use crate::config::Config;
 use crate::keys::SigningKey;
 use crate::mode::Mode;
 use crate::notify::outbox::OutboxSettings;
@@ -51,22 +50,26 @@ impl IdentityConfig {
 impl IdentitySecrets {
     /// Reads the keys, creating missing ones (production mode has already insisted that the
     /// ID-number key file is named in config; see `Config::check`).
-    pub fn load(config: &Config) -> anyhow::Result<IdentitySecrets> {
-        let identity = &config.identity;
-        let token_key = SigningKey::load_or_create(&identity.token_key_path(&config.data_dir))
+    /// `seal_path`: the seal key file (the cases configuration names it).
+    pub fn load(
+        identity: &IdentityConfig,
+        data_dir: &Path,
+        mode: Mode,
+        seal_path: &Path,
+    ) -> anyhow::Result<IdentitySecrets> {
+        let token_key = SigningKey::load_or_create(&identity.token_key_path(data_dir))
             .context("access-token signing key")?;
-        let pii_path = identity.pii_key_path(&config.data_dir);
-        let pii = if config.mode == Mode::Production {
+        let pii_path = identity.pii_key_path(data_dir);
+        let pii = if mode == Mode::Production {
             IdentityKeys::load(&pii_path)
         } else {
             IdentityKeys::load_or_create(&pii_path)
         }
         .with_context(|| format!("ID-number key {}", pii_path.display()))?;
-        let seal_path = config.cases.seal_key_path(&config.data_dir);
-        let seal = if config.mode == Mode::Production {
-            IdentityKeys::load(&seal_path)
+        let seal = if mode == Mode::Production {
+            IdentityKeys::load(seal_path)
         } else {
-            IdentityKeys::load_or_create(&seal_path)
+            IdentityKeys::load_or_create(seal_path)
         }
         .with_context(|| format!("seal key {}", seal_path.display()))?;
         Ok(IdentitySecrets {
@@ -105,14 +108,13 @@ const SESSION_CACHE_CAPACITY: u64 = 100_000;
 
 /// The identity endpoints and the gate every other endpoint uses.
 pub fn build(
-    config: &Config,
+    identity: &IdentityConfig,
     pool: Pool,
     outbox: OutboxSettings,
     token_key: SigningKey,
     pii: IdentityKeys,
     claims: Arc<dyn AccountProven>,
 ) -> anyhow::Result<IdentityApi> {
-    let identity = &config.identity;
     let signer = Arc::new(TokenSigner::new(token_key, identity.access_token_seconds));
     let session_cache = Arc::new(SessionCache::new(
         std::time::Duration::from_secs(identity.session_cache_seconds),

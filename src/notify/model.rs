@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, FixedOffset, NaiveTime, Offset, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
 use poem_openapi::Enum;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -330,11 +330,8 @@ pub fn channels_to_send(
         .collect()
 }
 
-/// China Standard Time (Asia/Shanghai): UTC+8, no daylight saving since 1991.
-pub fn shanghai() -> FixedOffset {
-    // 8 h is within ±24 h, so this never falls back.
-    FixedOffset::east_opt(8 * 3600).unwrap_or(Utc.fix())
-}
+/// China Standard Time: it lives with the clock, every room's one source of time.
+pub use crate::clock::shanghai;
 
 /// When `now` falls in the quiet hours `[start, end)` (Asia/Shanghai local time, wrapping
 /// midnight when `start > end`), the instant they end; `None` outside them (or when

@@ -112,7 +112,7 @@ async fn external_database_over_verified_tls() {
         ..Config::default()
     };
 
-    let database = fingertip::db::connect(&config_with(Some(certs.join("ca.crt"))))
+    let database = fingertip::db::connect(&config_with(Some(certs.join("ca.crt"))).database())
         .await
         .unwrap();
     let client = database.pool.get().await.unwrap();
@@ -128,7 +128,9 @@ async fn external_database_over_verified_tls() {
     drop(client);
 
     // Without the CA, the self-signed server cannot be verified: no connection.
-    let untrusted = fingertip::db::connect(&config_with(None)).await.unwrap();
+    let untrusted = fingertip::db::connect(&config_with(None).database())
+        .await
+        .unwrap();
     assert!(untrusted.pool.get().await.is_err());
 
     cluster.stop().await.unwrap();
