@@ -162,7 +162,7 @@ impl CatalogService {
         let mut dept_codes: Vec<String> = draft.co_department_codes.clone();
         dept_codes.push(item.lead_department_code.clone());
         dept_codes.extend(draft.steps.iter().filter_map(|s| s.department_code.clone()));
-        let dept_ids: HashMap<String, Uuid> = departments::ids_by_code(&tx, &dept_codes)
+        let dept_ids: HashMap<String, Uuid> = departments::ids_by_code(&*tx, &dept_codes)
             .await?
             .into_iter()
             .collect();

@@ -75,7 +75,7 @@ pub async fn insert(
 
 /// Codes → ids for the given codes (unknown codes are simply absent).
 pub async fn ids_by_code(
-    client: &impl GenericClient,
+    client: &impl tokio_postgres::GenericClient,
     codes: &[String],
 ) -> Result<Vec<(String, Uuid)>, tokio_postgres::Error> {
     let rows = client

@@ -73,17 +73,13 @@ pub(super) fn involved_departments(detail: &ItemDetail) -> Vec<String> {
     codes
 }
 
+/// Codes → ids, from the department room.
 pub(super) async fn department_ids(
     client: &impl GenericClient,
     codes: &[String],
 ) -> AppResult<HashMap<String, Uuid>> {
-    let rows = client
-        .query(
-            "SELECT code, id FROM department WHERE code = ANY($1)",
-            &[&codes],
-        )
-        .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    let ids = crate::department::store::ids_by_code(client, codes).await?;
+    Ok(ids.into_iter().collect())
 }
 
 pub(super) async fn department_id(client: &impl GenericClient, code: &str) -> AppResult<Uuid> {
