@@ -48,6 +48,7 @@ use crate::notify::outbox::{self, Attachment, NewNotification, OutboxSettings, R
 mod actions;
 mod checks;
 mod notices;
+mod problems;
 mod process;
 mod recompute;
 mod submission;
@@ -58,6 +59,8 @@ use notices::*;
 use process::*;
 
 pub use checks::missing_key_materials;
+pub use problems::transition_problem;
+use problems::{case_not_found, clock_problem, invalid, revision_conflict};
 pub use process::process_of;
 
 /// The largest application form accepted, serialized.
@@ -68,71 +71,6 @@ const MAX_FILES_PER_MATERIAL: usize = 20;
 const MAX_BACKDATE_DAYS: i64 = 30;
 /// The notice a new case sends its applicant (and agent).
 const SUBMITTED_TEMPLATE: &str = "case.submitted";
-
-/// A 404 that says nothing about whether the case exists.
-fn case_not_found() -> AppError {
-    AppError::new(CaseProblem::CaseNotFound, "no such case")
-}
-
-/// The problem for a refused transition.
-pub fn transition_problem(error: TransitionError) -> AppError {
-    let kind = error.problem();
-    let detail = error.to_string();
-    match error.class() {
-        ErrorClass::Forbidden | ErrorClass::Conflict => AppError::new(kind, detail),
-        ErrorClass::Invalid => AppError::invalid(
-            kind,
-            vec![FieldError::new(
-                error.field().unwrap_or_else(|| "body".to_owned()),
-                kind.code(),
-                detail,
-            )],
-        ),
-    }
-}
-
-fn invalid(errors: Vec<FieldError>) -> AppResult<()> {
-    match errors.len() {
-        0 => Ok(()),
-        _ => {
-            // One kind of error (say, two missing materials) keeps its own code.
-            let kind = if errors.iter().all(|e| e.code == errors[0].code) {
-                stable_kind(&errors[0].code)
-            } else {
-                HttpProblem::ValidationFailed.into()
-            };
-            Err(AppError::invalid(kind, errors))
-        }
-    }
-}
-
-/// The problem whose code is the field error code used here, for the problem's top-level code.
-fn stable_kind(code: &str) -> ProblemKind {
-    match code {
-        "unknown_material" => CaseProblem::UnknownMaterial.into(),
-        "duplicate_material" => CaseProblem::DuplicateMaterial.into(),
-        "files_required" => CaseProblem::FilesRequired.into(),
-        "too_many_files" => CaseProblem::TooManyFiles.into(),
-        "file_not_found" => CaseProblem::FileNotFoundInvalid.into(),
-        "file_type_not_allowed" => CaseProblem::FileTypeNotAllowed.into(),
-        "materials_missing" => CaseProblem::MaterialsMissing.into(),
-        "form_invalid" => CaseProblem::FormInvalid.into(),
-        "form_too_large" => CaseProblem::FormTooLarge.into(),
-        "item_not_found" => CaseProblem::ItemNotFound.into(),
-        "deferred_key_material" => CaseProblem::DeferredKeyMaterial.into(),
-        "deferred_due_past" => CaseProblem::DeferredDuePast.into(),
-        "expected_end_past" => CaseProblem::ExpectedEndPast.into(),
-        "occurred_at_future" => CaseProblem::OccurredAtFuture.into(),
-        "occurred_at_too_old" => CaseProblem::OccurredAtTooOld.into(),
-        "materials_required" => CaseProblem::MaterialsRequired.into(),
-        "required" => HttpProblem::Required.into(),
-        "invalid_phone" => IdentityProblem::InvalidPhone.into(),
-        "invalid_id_number" => CaseProblem::InvalidIdNumber.into(),
-        "invalid_credit_code" => CaseProblem::InvalidCreditCode.into(),
-        "invalid_name" => IdentityProblem::InvalidName.into(),
-        _ => HttpProblem::ValidationFailed.into(),
-    }
-}
 
 /// Who an action is taken by, as the state machine and the timeline see it.
 struct Acting {
@@ -336,19 +274,6 @@ impl CaseService {
 }
 
 // ----- helpers --------------------------------------------------------------------------
-
-fn revision_conflict(current: i32) -> AppError {
-    AppError::new(
-        CaseProblem::CaseRevisionConflict,
-        format!(
-            "the case changed meanwhile (now at revision {current}); reload it and decide again"
-        ),
-    )
-}
-
-fn clock_problem(error: clock::ClockError) -> AppError {
-    AppError::new(error.problem(), error.to_string())
-}
 
 fn actor_kind_name(kind: ActorKind) -> &'static str {
     match kind {
