@@ -3,9 +3,10 @@
 //!
 //! A file per idea: `enums` the closed vocabularies (category, step kind, online depth…),
 //! `elements` the parts a guide is made of, `draft` the guide as edited, `guide` the guide as
-//! published, `formats` the format checks of codes, keys and phone numbers, `publication` the
+//! published, `formats` the format checks of codes, keys and phone numbers, `context` what the check needs from outside, `publication` the
 //! completeness check that turns a draft into a guide and `process` its check of the steps.
 
+mod context;
 mod draft;
 mod elements;
 mod enums;
@@ -14,9 +15,10 @@ mod guide;
 mod process;
 mod publication;
 
+pub use context::PublishContext;
 pub use draft::{GuideDraft, MaterialDraft};
 pub use elements::{ExtensionAllowance, Fee, Fees, FormFile, LegalBasis, ResultSpec, Step};
 pub use enums::{ApplicantType, Category, MaterialFileType, OnlineDepth, ResultKind, StepKind};
 pub use formats::check_item_code;
 pub use guide::{DEFAULT_ASSURANCE_LEVEL, Guide, Material};
-pub use publication::{PublishContext, check_for_publication};
+pub use publication::check_for_publication;

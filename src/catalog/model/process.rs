@@ -1,9 +1,9 @@
 //! The publication check of a guide's process: the order of the core steps, the stages of
 //! parallel review, the special steps' own limits and the core limits against the promised one.
 
+use super::context::PublishContext;
 use super::draft::GuideDraft;
 use super::enums::StepKind;
-use super::publication::PublishContext;
 
 /// The process: accept first, decide last, one review phase between them (at most three core
 /// phases [002 三(四)3]); special steps sit between accept and decide with a limit of their own;

@@ -1,21 +1,12 @@
 //! The publication check: collects every problem with a draft at once and, when there is none,
 //! builds the complete guide to publish. The check of the process steps is in `process`.
 
+use super::context::PublishContext;
 use super::draft::GuideDraft;
 use super::formats::{is_material_key, is_phone};
 use super::guide::{DEFAULT_ASSURANCE_LEVEL, Guide, Material};
 use super::process::check_steps;
 use crate::http::FieldError;
-
-/// What the publication check needs to know from outside the draft.
-pub struct PublishContext<'a> {
-    pub item_code: &'a str,
-    pub known_department: &'a (dyn Fn(&str) -> bool + Sync),
-    pub lead_department_code: &'a str,
-    /// Whether a code names a published main item.
-    pub known_main_item: &'a (dyn Fn(&str) -> bool + Sync),
-    pub known_blob: &'a (dyn Fn(&str) -> bool + Sync),
-}
 
 /// Collects every problem with a draft at once and, when there is none, returns the guide to
 /// publish. The error names each missing or inconsistent element by its JSON path.
