@@ -67,7 +67,9 @@ PY
 }
 
 fuzz() {
-    "$venv/bin/schemathesis" run "$base/openapi.json" \
+    # The hooks teach schemathesis to send PDF and OFD bodies (scripts/schemathesis_hooks.py).
+    PYTHONPATH="$PWD/scripts" SCHEMATHESIS_HOOKS=schemathesis_hooks \
+        "$venv/bin/schemathesis" run "$base/openapi.json" \
         --checks status_code_conformance,response_schema_conformance,content_type_conformance \
         --max-examples 25 --seed 20261207 --workers 1 --generation-database none \
         --no-color "$@"
