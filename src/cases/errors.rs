@@ -25,6 +25,7 @@ problems! {
         DocumentNotFound = ("document_not_found", NOT_FOUND, "文书不存在"),
         MaterialNotFound = ("material_not_found", NOT_FOUND, "材料不存在"),
         CaseClosed = ("case_closed", CONFLICT, "办件已办结或终止，不能再操作"),
+        ItemCancelled = ("item_cancelled", CONFLICT, "该事项已取消，不能再作出准予决定"),
         CaseActionNotInStage = ("case_action_not_in_stage", CONFLICT, "办件当前状态不能进行此操作"),
         CaseRevisionConflict = ("case_revision_conflict", CONFLICT, "办件已被他人处理，请刷新后重试"),
         StepNotRunning = ("step_not_running", CONFLICT, "该审查环节当前不能办理"),

@@ -46,6 +46,7 @@ use crate::notify::model::Channel;
 use crate::notify::outbox::{self, Attachment, NewNotification, OutboxSettings, Recipient};
 
 mod actions;
+mod cancelled_items;
 mod checks;
 mod notices;
 mod problems;

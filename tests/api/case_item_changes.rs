@@ -1,14 +1,14 @@
 //! The item changes under open cases: a cancellation another instance made while this one still
-//! had the item cached, and a new version that cases keep theirs through and applicants are
-//! told about.
+//! had the item cached, a new version that cases keep theirs through and applicants are told
+//! about, and a cancelled item's case that can no longer be approved.
 
 use reqwest::Method;
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::support::fixtures::{
-    ID_1, ITEM, applicant_with_case, apply, both_materials, citizen, complete_draft, my_case,
-    my_case_ids, set_up,
+    ID_1, ITEM, act, applicant_with_case, apply, both_materials, call, citizen, complete_draft,
+    my_case, my_case_ids, ready_for_decision, set_up,
 };
 use crate::support::spawn_app;
 
@@ -75,5 +75,56 @@ async fn a_new_item_version_tells_applicants_what_changed_and_their_case_keeps_i
     let (_, mine) = my_case(&app, &token, id).await;
     assert_eq!(mine["item_version"], 1);
     assert_eq!(mine["limit_working_days"], 10);
+    app.stop().await;
+}
+
+/// An item cancelled while a case of it waits for its decision: the approval is refused with
+/// 409 `item_cancelled` (nothing is issued, the case stays where it was), and the approver
+/// terminates the case with the cancellation as the reason.
+#[tokio::test]
+async fn a_case_of_a_cancelled_item_cannot_be_approved_and_is_terminated_instead() {
+    let app = spawn_app().await;
+    let cast = set_up(&app).await;
+    let (_token, case) = applicant_with_case(&app, "13900139041", ID_1).await;
+    let id = case["id"].as_str().unwrap();
+    ready_for_decision(&app, &cast, id).await;
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            &format!("/api/v1/admin/items/{ITEM}/cancel"),
+            &json!({"reason": "事项依法取消"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let approve = format!("/api/v1/staff/cases/{id}/approve");
+    let (status, refused) = call(&app, &cast.approver, Method::POST, &approve, json!({})).await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["code"], "item_cancelled");
+    assert_eq!(refused["title"], "该事项已取消，不能再作出准予决定");
+    assert!(
+        refused["detail"].as_str().unwrap().contains("事项依法取消"),
+        "{refused}"
+    );
+    let db = app.db().await;
+    let documents: i64 = db
+        .query_one(
+            "SELECT count(*) FROM case_document WHERE case_id = $1::text::uuid AND kind IN ('approval_decision', 'licence')",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(documents, 0, "a refused approval issues nothing");
+
+    let terminated = act(
+        &app,
+        &cast.approver,
+        id,
+        "terminate",
+        json!({"reason": "事项已依法取消，终止办理"}),
+    )
+    .await;
+    assert_eq!(terminated["stage"], "terminated");
     app.stop().await;
 }
