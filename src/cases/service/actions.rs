@@ -140,7 +140,7 @@ impl CaseService {
 
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        if matches!(request.action, Action::Approve { .. }) {
+        if matches!(request.action, Action::Approve) {
             cancelled_items::refuse_if_item_cancelled(&*tx, row.item_id).await?;
         }
         if state.stage == Stage::Accepted && row.state.stage != Stage::Accepted {
