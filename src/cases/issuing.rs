@@ -30,7 +30,8 @@ use crate::documents::{
     SealAppearance, SealImage, SealRequest, SoftwareSigner, render, seal_pdf,
 };
 use crate::http::{AppError, AppResult};
-use crate::licences::{self, store::HolderKind, store::NewLicence};
+use crate::identity::account_claims::ApplicantKind;
+use crate::licences::{self, store::NewLicence};
 use crate::notify::model::shanghai;
 use crate::seals::registry::{LoadedSeal, SealPurpose, SealRegistry};
 
@@ -514,9 +515,9 @@ async fn insert_licence(
     let row = context.row;
     let id = Uuid::new_v4();
     let holder_kind = if row.applicant_kind == "enterprise" {
-        HolderKind::Enterprise
+        ApplicantKind::Enterprise
     } else {
-        HolderKind::Citizen
+        ApplicantKind::Citizen
     };
     licences::store::insert(
         tx,

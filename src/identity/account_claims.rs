@@ -20,7 +20,7 @@ use super::citizen_id::CitizenIdNumber;
 use super::model::Subject;
 use super::pii::IdentityKeys;
 
-/// Whose records an index names.
+/// A citizen or an enterprise: whose records an index names, who holds a licence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApplicantKind {
     Citizen,

@@ -8,6 +8,7 @@ use tokio_postgres::{GenericClient, Row};
 use uuid::Uuid;
 
 use crate::db::prepared::Prepare;
+use crate::identity::account_claims::ApplicantKind;
 
 /// A licence as recorded, with its issuing department and sealed document.
 #[derive(Debug, Clone)]
@@ -64,22 +65,6 @@ impl LicenceRecord {
     }
 }
 
-/// Who holds a licence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HolderKind {
-    Citizen,
-    Enterprise,
-}
-
-impl HolderKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HolderKind::Citizen => "citizen",
-            HolderKind::Enterprise => "enterprise",
-        }
-    }
-}
-
 /// A licence to enter into the library.
 pub struct NewLicence<'a> {
     pub id: Uuid,
@@ -90,7 +75,7 @@ pub struct NewLicence<'a> {
     /// The sealed licence PDF in the document register.
     pub document_id: Uuid,
     pub region_code: &'a str,
-    pub holder_kind: HolderKind,
+    pub holder_kind: ApplicantKind,
     pub holder_subject: Option<&'a str>,
     pub holder_name: &'a str,
     pub holder_id_masked: &'a str,
