@@ -125,7 +125,8 @@ impl Services {
             config.notify.outbox(),
             issuer,
             clock,
-        );
+        )
+        .with_max_suspension(config.cases.max_suspension_working_days);
         Ok(Services {
             clock,
             metrics: Metrics::new()?,

@@ -79,6 +79,9 @@ pub struct CasesConfig {
     /// The CJK TrueType font (or collection, face 0) the documents are set in; Debian's
     /// `fonts-wqy-microhei` by default. The server does not start without it.
     pub document_font: PathBuf,
+    /// How many working days a suspension for a special step the item's guide gives no limit
+    /// may run before it must be extended with a reason (see `cases::suspension`).
+    pub max_suspension_working_days: u32,
 }
 
 /// The default upload limit for one material file: 20 MiB (a multi-page scan at 300 dpi).
@@ -92,6 +95,8 @@ impl Default for CasesConfig {
             seal_ca_name: "指尖办电子印章根CA（开发）".to_owned(),
             public_base_url: "http://127.0.0.1:8080".to_owned(),
             document_font: PathBuf::from(crate::documents::DEFAULT_FONT_PATH),
+            max_suspension_working_days:
+                crate::cases::suspension::DEFAULT_MAX_SUSPENSION_WORKING_DAYS,
         }
     }
 }

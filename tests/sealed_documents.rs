@@ -97,6 +97,7 @@ fn data(paragraphs: Vec<String>) -> DocumentData {
         item_name: "食品经营许可（新办）".into(),
         paragraphs,
         verification_url: "https://zhijianban.dl.gov.cn/v/9f86d081884c7d65".into(),
+        frame: fingertip::cases::legal_frame::licensing_frame(),
     }
 }
 
@@ -197,7 +198,7 @@ fn seal(kind: &DocumentKind, data: &DocumentData) -> Vec<u8> {
             chain: &pki.chain,
             signing_time: Utc.with_ymd_and_hms(2026, 3, 5, 2, 30, 0).unwrap(),
             name: Some(data.department.clone()),
-            reason: Some(kind.title()),
+            reason: Some(kind.title(&data.frame)),
             location: Some("大连市".into()),
         },
     )

@@ -437,6 +437,33 @@ impl CasesApi {
         Ok(Json(self.service.staff_act(&principal, id, request).await?))
     }
 
+    /// 延长挂起 — the special step needs more time than its limit: a later expected end, with
+    /// the reason (the approver's to grant; bounded like the suspension, from the end it
+    /// replaces).
+    #[oai(
+        path = "/api/v1/staff/cases/:id/suspension/extend",
+        method = "post",
+        tag = "ApiTags::Staff"
+    )]
+    async fn extend_suspension(
+        &self,
+        auth: AccessToken,
+        id: Path<String>,
+        body: JsonBody<SuspensionExtensionRequest>,
+    ) -> AppResult<Json<CaseDetail>> {
+        let (principal, id) = self.staff(&auth, &id).await?;
+        let body = body.parse()?;
+        let request = ActRequest::new(
+            Action::ExtendSuspension {
+                reason: body.reason,
+                expected_end: body.expected_end,
+            },
+            body.revision,
+            body.occurred_at,
+        );
+        Ok(Json(self.service.staff_act(&principal, id, request).await?))
+    }
+
     /// 恢复 — the special step is over; the clock runs again.
     #[oai(
         path = "/api/v1/staff/cases/:id/resume",

@@ -83,6 +83,8 @@ problems! {
         DeferredKeyMaterial = ("deferred_key_material", UNPROCESSABLE_ENTITY, "核心要件不能容缺"),
         DeferredDuePast = ("deferred_due_past", UNPROCESSABLE_ENTITY, "日期不能早于今天"),
         ExpectedEndPast = ("expected_end_past", UNPROCESSABLE_ENTITY, "日期不能早于今天"),
+        SuspensionTooLong = ("suspension_too_long", UNPROCESSABLE_ENTITY, "挂起预计结束日期超过特别程序时限"),
+        SuspensionExtensionNotLater = ("suspension_extension_not_later", UNPROCESSABLE_ENTITY, "延长后的预计结束日期须晚于原预计结束日期"),
         OccurredAtFuture = ("occurred_at_future", UNPROCESSABLE_ENTITY, "补录时间不能晚于当前时间"),
         OccurredAtTooOld = ("occurred_at_too_old", UNPROCESSABLE_ENTITY, "补录时间超出允许范围"),
         InvalidIdNumber = ("invalid_id_number", UNPROCESSABLE_ENTITY, "身份证号码不正确"),

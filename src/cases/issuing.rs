@@ -1,8 +1,9 @@
 //! The sealed documents a case's events issue, produced inside the event's own transaction:
 //! acceptance makes the 受理通知书, a correction request the 一次性补正告知书, a rejection the
-//! 不予受理决定书 (all under the accepting department's 受理专用章), an approval the 准予行政许可
-//! 决定书 and, for licence items, the licence itself (entered into the licence library), a
-//! denial the 不予行政许可决定书 (under the deciding department's 行政审批专用章).
+//! 不予受理决定书 (all under the accepting department's 受理专用章), an approval the approving
+//! decision and, when the item's result is a licence (证照), the licence itself (entered into the
+//! licence library), a denial the refusing decision (under the deciding department's 行政审批
+//! 专用章). Titles and cited law follow the item's category and result (`cases::legal_frame`).
 //!
 //! A document that cannot be sealed (no seal in force) fails the action with 409
 //! `seal_unavailable`: an unsealed decision has no legal effect, so none is recorded.
@@ -323,6 +324,7 @@ impl DocumentIssuer {
             item_name: row.item_name.clone(),
             paragraphs: Vec::new(),
             verification_url: String::new(),
+            frame: crate::cases::legal_frame::legal_frame(&context.item.guide),
         }
     }
 
@@ -348,7 +350,7 @@ impl DocumentIssuer {
         let key = seal.key_pkcs8.clone();
         let chain = seal.chain_der.clone();
         let signed_at = context.signed_at;
-        let title = kind.title();
+        let title = kind.title(&data.frame);
         let kind_for_render = kind.clone();
         let data_for_render = data.clone();
         let location = department.name.clone();
@@ -364,7 +366,7 @@ impl DocumentIssuer {
                     chain: &chain,
                     signing_time: signed_at,
                     name: Some(data_for_render.department.clone()),
-                    reason: Some(kind_for_render.title()),
+                    reason: Some(kind_for_render.title(&data_for_render.frame)),
                     location: Some(location),
                 },
             )

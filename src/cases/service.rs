@@ -17,7 +17,8 @@ use super::acceptance_number::{AcceptanceNumber, RegionCode, Sequence};
 use super::clock::{self, CaseClock, Extension, SuspensionPeriod};
 use super::issuing::{self, DocumentIssuer, IssueContext, IssuedDocument, LicenceTerms};
 use super::model::{
-    Action, ActorKind, CaseState, ErrorClass, Event, Stage, StepSpec, TransitionError, transition,
+    Action, ActorKind, CaseState, ErrorClass, Event, SpecialStep, Stage, StepSpec, TransitionError,
+    transition,
 };
 use super::store::{self, CaseRow, NewEvent, NewMaterial};
 use super::tasks::{self, Process, Task};
@@ -249,6 +250,8 @@ pub struct CaseService {
     versions: moka::future::Cache<(String, i32), Arc<ItemDetail>>,
     /// The application's clock: acceptance dates, "today" for every deadline, signing times.
     clock: Clock,
+    /// `[cases] max_suspension_working_days` (see [`crate::cases::suspension`]).
+    max_suspension_working_days: u32,
 }
 
 impl CaseService {
@@ -270,7 +273,15 @@ impl CaseService {
             outbox,
             issuer,
             versions: moka::future::Cache::builder().max_capacity(2_000).build(),
+            max_suspension_working_days:
+                crate::cases::suspension::DEFAULT_MAX_SUSPENSION_WORKING_DAYS,
         }
+    }
+
+    /// Sets `[cases] max_suspension_working_days`.
+    pub fn with_max_suspension(mut self, working_days: u32) -> Self {
+        self.max_suspension_working_days = working_days;
+        self
     }
 }
 
@@ -301,7 +312,7 @@ fn case_clock(row: &CaseRow, accepted_on: NaiveDate) -> CaseClock {
     CaseClock {
         accepted_on,
         limit_working_days: u32::try_from(row.limit_working_days).unwrap_or(0),
-        suspensions: row.clock.suspensions.clone(),
+        suspensions: row.clock.stops(),
         extensions: row.clock.extensions.clone(),
     }
 }

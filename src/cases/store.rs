@@ -13,13 +13,89 @@ use crate::notify::outbox::NotificationPlan;
 use uuid::Uuid;
 
 use super::clock::{Extension, SuspensionPeriod};
-use super::model::CaseState;
+use super::model::{CaseState, Event, SpecialStep, Step};
 
-/// Suspensions and extensions as the `clock` column keeps them.
+/// Suspensions, extensions and special steps as the `clock` column keeps them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ClockRecord {
     pub suspensions: Vec<SuspensionPeriod>,
     pub extensions: Vec<Extension>,
+    /// When each special step ran (records written before special steps ran as steps have
+    /// none).
+    #[serde(default)]
+    pub special_steps: Vec<SpecialStepPeriod>,
+}
+
+/// When a special step of the case ran; `end` is None while it runs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SpecialStepPeriod {
+    pub department: String,
+    pub name: String,
+    pub kind: SpecialStep,
+    pub start: NaiveDate,
+    pub end: Option<NaiveDate>,
+}
+
+impl ClockRecord {
+    /// The clock's stops: suspensions, and the special steps that do not count toward the
+    /// limit (行政许可法 art. 45), which stop the clock exactly as a suspension does.
+    pub fn stops(&self) -> Vec<SuspensionPeriod> {
+        let mut stops = self.suspensions.clone();
+        stops.extend(
+            self.special_steps
+                .iter()
+                .filter(|s| !s.kind.counts_toward_limit())
+                .map(|s| SuspensionPeriod {
+                    start: s.start,
+                    end: s.end,
+                }),
+        );
+        stops
+    }
+
+    /// Records the special steps `events` start and complete on `day`; `steps` are the case's
+    /// steps after the change (they say which step is special).
+    pub fn follow_special_steps(&mut self, events: &[Event], steps: &[Step], day: NaiveDate) {
+        let special_of = |department: &str, name: &str| {
+            steps
+                .iter()
+                .find(|s| s.department == department && s.name == name)
+                .and_then(|s| s.special)
+        };
+        for event in events {
+            match event {
+                Event::StepStarted { department, name } => {
+                    if let Some(kind) = special_of(department, name) {
+                        self.special_steps.push(SpecialStepPeriod {
+                            department: department.clone(),
+                            name: name.clone(),
+                            kind,
+                            start: day,
+                            end: None,
+                        });
+                    }
+                }
+                Event::StepCompleted { department, name } => {
+                    if let Some(open) = self.special_steps.iter_mut().find(|s| {
+                        s.end.is_none() && &s.department == department && &s.name == name
+                    }) {
+                        open.end = Some(day);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Closes whatever still runs when the case ends.
+    pub fn close_all(&mut self, day: NaiveDate) {
+        for open in self.suspensions.iter_mut().filter(|s| s.end.is_none()) {
+            open.end = Some(day);
+        }
+        for open in self.special_steps.iter_mut().filter(|s| s.end.is_none()) {
+            open.end = Some(day);
+        }
+    }
 }
 
 /// A case as stored.

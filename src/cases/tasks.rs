@@ -162,6 +162,8 @@ mod tests {
             name: "审查".to_owned(),
             stage: 1,
             status,
+            special: None,
+            limit_days: 0,
         }
     }
 

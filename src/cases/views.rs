@@ -204,6 +204,16 @@ pub enum SpecialStep {
 }
 
 impl SpecialStep {
+    pub fn from_model(step: ModelSpecialStep) -> SpecialStep {
+        match step {
+            ModelSpecialStep::SiteInspection => SpecialStep::SiteInspection,
+            ModelSpecialStep::ExpertReview => SpecialStep::ExpertReview,
+            ModelSpecialStep::Hearing => SpecialStep::Hearing,
+            ModelSpecialStep::Testing => SpecialStep::Testing,
+            ModelSpecialStep::PublicNotice => SpecialStep::PublicNotice,
+        }
+    }
+
     pub fn to_model(self) -> ModelSpecialStep {
         match self {
             SpecialStep::SiteInspection => ModelSpecialStep::SiteInspection,
@@ -232,6 +242,23 @@ pub struct SuspendRequest {
     pub special_step: SpecialStep,
     pub reason: String,
     /// When the special step is expected to end; not before today.
+    pub expected_end: NaiveDate,
+    #[oai(nullable, default)]
+    #[serde(default)]
+    pub revision: Option<i32>,
+    #[oai(nullable, default)]
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// More time for the special step a case is suspended for.
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuspensionExtensionRequest {
+    /// Why the special step needs longer.
+    pub reason: String,
+    /// The new expected end: later than the current one, within the special step's limit
+    /// counted from it.
     pub expected_end: NaiveDate,
     #[oai(nullable, default)]
     #[serde(default)]
@@ -406,6 +433,27 @@ pub struct StepView {
     pub stage: u32,
     /// waiting, running or completed.
     pub status: String,
+    /// The special step (特别程序) this is; absent for a review step.
+    #[oai(skip_serializing_if_is_none)]
+    pub special_step: Option<SpecialStep>,
+    /// The step's own limit in working days, as the item's guide states it (0: none stated).
+    pub limit_working_days: u32,
+    /// Whether the step's time counts toward the promised limit (行政许可法 art. 45 takes
+    /// hearings, testing and expert review out of it); absent for a review step.
+    #[oai(skip_serializing_if_is_none)]
+    pub counts_toward_limit: Option<bool>,
+    /// The rule, in Chinese, to show beside the step.
+    #[oai(skip_serializing_if_is_none)]
+    pub limit_rule: Option<String>,
+    /// The day a special step started.
+    #[oai(skip_serializing_if_is_none)]
+    pub started_on: Option<NaiveDate>,
+    /// The day a running special step is due by its own limit.
+    #[oai(skip_serializing_if_is_none)]
+    pub due_on: Option<NaiveDate>,
+    /// The day a special step completed.
+    #[oai(skip_serializing_if_is_none)]
+    pub completed_on: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Object)]

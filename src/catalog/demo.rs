@@ -665,6 +665,25 @@ fn items() -> Vec<DemoItem> {
     ]
 }
 
+/// A demo item's guide as publication makes it (for tests of the rooms that read guides: the
+/// demo items are the platform's worked examples of every category).
+#[cfg(test)]
+pub fn published_guide(code: &str) -> Option<super::model::Guide> {
+    use super::model::{PublishContext, check_for_publication};
+    let DemoItem { lead, mut draft, .. } = items().into_iter().find(|i| i.code == code)?;
+    for (file, pdf) in form_slots(code, &mut draft) {
+        file.sha256 = crate::blobs::sha256_hex(&pdf);
+    }
+    let ctx = PublishContext {
+        item_code: code,
+        known_department: &|_: &str| true,
+        lead_department_code: lead,
+        known_main_item: &|_: &str| true,
+        known_blob: &|h: &str| h.len() == 64,
+    };
+    check_for_publication(&draft, &ctx).ok()
+}
+
 #[cfg(test)]
 #[path = "demo_tests.rs"]
 mod tests;

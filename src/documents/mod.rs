@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use model::{
+    LegalFrame,
     Applicant, DocumentData, DocumentKind, HolderId, LicenceFields, PdfRect, SealPlacement,
 };
 pub use pades::{SealAlgorithm, SealRequest, SealSigner, SignError, SoftwareSigner, seal_pdf};

@@ -82,16 +82,38 @@ pub enum DocumentKind {
     },
 }
 
+/// What a case's documents are called and the law each cites: chosen by what the item is
+/// (its category and result), so a 行政给付 is never decided by a 准予行政许可决定书 citing the
+/// licensing law. The texts live in one table, `cases::legal_frame`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegalFrame {
+    /// The legal basis the notices before the decision cite (受理, 补正, 不予受理), e.g.
+    /// `《中华人民共和国行政许可法》第三十二条第一款`.
+    pub acceptance_basis: String,
+    pub correction_basis: String,
+    pub rejection_basis: String,
+    /// The approving decision's title, e.g. 准予行政许可决定书, 认定工伤决定书.
+    pub approval_title: String,
+    /// What the approval decides, e.g. 准予行政许可, 准予给付.
+    pub approval_outcome: String,
+    pub approval_basis: String,
+    /// The refusing decision's title, e.g. 不予行政许可决定书.
+    pub denial_title: String,
+    /// What the refusal decides, e.g. 不予行政许可.
+    pub denial_outcome: String,
+    pub denial_basis: String,
+}
+
 impl DocumentKind {
-    /// The document's title as printed.
-    pub fn title(&self) -> String {
+    /// The document's title as printed, in the case's legal frame.
+    pub fn title(&self, frame: &LegalFrame) -> String {
         match self {
             DocumentKind::AcceptanceNotice { .. } => "受理通知书".to_owned(),
             DocumentKind::CorrectionNotice { .. } => "一次性补正告知书".to_owned(),
             DocumentKind::RejectionDecision { .. } => "不予受理决定书".to_owned(),
-            DocumentKind::ApprovalDecision { .. } => "准予行政许可决定书".to_owned(),
+            DocumentKind::ApprovalDecision { .. } => frame.approval_title.clone(),
             DocumentKind::Licence(licence) => licence.type_name.clone(),
-            DocumentKind::DenialDecision { .. } => "不予行政许可决定书".to_owned(),
+            DocumentKind::DenialDecision { .. } => frame.denial_title.clone(),
         }
     }
 
@@ -174,6 +196,8 @@ pub struct DocumentData {
     pub paragraphs: Vec<String>,
     /// The QR code's target, printed under it.
     pub verification_url: String,
+    /// The titles and the law the documents cite.
+    pub frame: LegalFrame,
 }
 
 impl DocumentData {
@@ -214,12 +238,31 @@ mod tests {
     }
 
     #[test]
-    fn titles_and_codes() {
+    fn decisions_take_their_titles_from_the_frame() {
+        let frame = LegalFrame {
+            acceptance_basis: String::new(),
+            correction_basis: String::new(),
+            rejection_basis: String::new(),
+            approval_title: "准予给付决定书".to_owned(),
+            approval_outcome: String::new(),
+            approval_basis: String::new(),
+            denial_title: "不予给付决定书".to_owned(),
+            denial_outcome: String::new(),
+            denial_basis: String::new(),
+        };
         let kind = DocumentKind::DenialDecision {
             reasons: vec![],
             remedies: vec![],
         };
-        assert_eq!(kind.title(), "不予行政许可决定书");
+        assert_eq!(kind.title(&frame), "不予给付决定书");
         assert_eq!(kind.code(), "denial_decision");
+        let approval = DocumentKind::ApprovalDecision {
+            licence_number: None,
+        };
+        assert_eq!(approval.title(&frame), "准予给付决定书");
+        assert_eq!(
+            DocumentKind::AcceptanceNotice { decide_by: None }.title(&frame),
+            "受理通知书"
+        );
     }
 }

@@ -73,7 +73,7 @@ pub fn render(
 
     let mut document = Document::new();
     let mut metadata = Metadata::new()
-        .title(format!("{}（{}）", kind.title(), data.document_number))
+        .title(format!("{}（{}）", kind.title(&data.frame), data.document_number))
         .language("zh-CN".to_owned())
         .creator("fingertip".to_owned())
         .authors(vec![data.department.clone()]);
@@ -128,14 +128,16 @@ fn compose_notice(
     kind: &DocumentKind,
     data: &DocumentData,
 ) -> Result<(), DocumentError> {
-    c.header(data, &kind.title())?;
+    c.header(data, &kind.title(&data.frame))?;
     c.line(&format!("{}：", data.applicant.name), BODY_SIZE, 0.0)?;
     let item = &data.item_name;
     let number = &data.acceptance_number;
+    let frame = &data.frame;
     match kind {
         DocumentKind::AcceptanceNotice { decide_by } => {
             c.paragraph(&format!(
-                "你（单位）提出的“{item}”申请，经审查，申请材料齐全、符合法定形式。根据《中华人民共和国行政许可法》第三十二条第一款第（五）项的规定，本机关决定予以受理，受理编号为{number}。"
+                "你（单位）提出的“{item}”申请，经审查，申请材料齐全、符合法定形式。根据{basis}的规定，本机关决定予以受理，受理编号为{number}。",
+                basis = frame.acceptance_basis
             ))?;
             if let Some(promised) = decide_by {
                 c.paragraph(&format!(
@@ -151,7 +153,8 @@ fn compose_notice(
             correct_by,
         } => {
             c.paragraph(&format!(
-                "你（单位）提出的“{item}”申请（申请编号：{number}），经审查，申请材料不齐全或者不符合法定形式。根据《中华人民共和国行政许可法》第三十二条第一款第（四）项的规定，现一次性告知你（单位）需要补正的全部内容："
+                "你（单位）提出的“{item}”申请（申请编号：{number}），经审查，申请材料不齐全或者不符合法定形式。根据{basis}的规定，现一次性告知你（单位）需要补正的全部内容：",
+                basis = frame.correction_basis
             ))?;
             c.numbered(missing_materials)?;
             match correct_by {
@@ -166,14 +169,17 @@ fn compose_notice(
         }
         DocumentKind::RejectionDecision { reasons } => {
             c.paragraph(&format!(
-                "你（单位）提出的“{item}”申请（申请编号：{number}），经审查，因下列理由，根据《中华人民共和国行政许可法》第三十二条第一款的规定，本机关决定不予受理："
+                "你（单位）提出的“{item}”申请（申请编号：{number}），经审查，因下列理由，根据{basis}的规定，本机关决定不予受理：",
+                basis = frame.rejection_basis
             ))?;
             c.numbered(reasons)?;
             c.paragraph("如对本决定不服，可以依法申请行政复议或者提起行政诉讼。")?;
         }
         DocumentKind::ApprovalDecision { licence_number } => {
             c.paragraph(&format!(
-                "你（单位）提出的“{item}”申请（受理编号：{number}），经审查，符合法定条件、标准。根据《中华人民共和国行政许可法》第三十八条第一款的规定，本机关决定准予行政许可。"
+                "你（单位）提出的“{item}”申请（受理编号：{number}），经审查，符合法定条件、标准。根据{basis}的规定，本机关决定{outcome}。",
+                basis = frame.approval_basis,
+                outcome = frame.approval_outcome
             ))?;
             if let Some(licence) = licence_number {
                 c.paragraph(&format!(
@@ -183,7 +189,9 @@ fn compose_notice(
         }
         DocumentKind::DenialDecision { reasons, remedies } => {
             c.paragraph(&format!(
-                "你（单位）提出的“{item}”申请（受理编号：{number}），经审查，因下列理由，根据《中华人民共和国行政许可法》第三十八条第二款的规定，本机关决定不予行政许可："
+                "你（单位）提出的“{item}”申请（受理编号：{number}），经审查，因下列理由，根据{basis}的规定，本机关决定{outcome}：",
+                basis = frame.denial_basis,
+                outcome = frame.denial_outcome
             ))?;
             c.numbered(reasons)?;
             c.paragraph("你（单位）享有依法申请行政复议或者提起行政诉讼的权利：")?;

@@ -95,6 +95,12 @@ pub struct StepSpec {
     /// Steps sharing a stage run in parallel; stages run in ascending order. All steps in one
     /// stage is parallel approval, one step per stage is serial.
     pub stage: u32,
+    /// The special step (特别程序) this is, e.g. 公示; None for a review step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub special: Option<SpecialStep>,
+    /// The step's own limit in working days, as the item version states it (0: none stated).
+    #[serde(default)]
+    pub limit_days: u32,
 }
 
 /// A running case's department step.
@@ -108,6 +114,13 @@ pub struct Step {
     pub stage: u32,
     /// Where it stands.
     pub status: StepStatus,
+    /// The special step this is; None for a review step (states stored before special steps
+    /// ran as steps read as review steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub special: Option<SpecialStep>,
+    /// Its own limit in working days (0: none stated).
+    #[serde(default)]
+    pub limit_days: u32,
 }
 
 /// The department steps of a case in review.
@@ -256,6 +269,18 @@ impl Stage {
         )
     }
 
+    /// The department steps, while the case is in review (or suspended from it).
+    pub fn review(&self) -> Option<&Review> {
+        match self {
+            Stage::InReview(review)
+            | Stage::Suspended {
+                resume_to: ResumeStage::InReview(review),
+                ..
+            } => Some(review),
+            _ => None,
+        }
+    }
+
     /// A decision was made (办结).
     pub fn is_decided(&self) -> bool {
         matches!(self, Stage::DecidedApproved | Stage::DecidedDenied { .. })
@@ -321,6 +346,11 @@ pub enum Action {
         reason: String,
         expected_end: NaiveDate,
     },
+    /// Give a suspension more time than its special step's limit, with the reason.
+    ExtendSuspension {
+        reason: String,
+        expected_end: NaiveDate,
+    },
     /// Restart the clock after a special step.
     Resume,
     /// Extend the deadline, with the reason.
@@ -351,6 +381,7 @@ impl Action {
             Action::CompleteStep { .. } => "complete_step",
             Action::SupplyDeferred { .. } => "supply_deferred",
             Action::Suspend { .. } => "suspend",
+            Action::ExtendSuspension { .. } => "extend_suspension",
             Action::Resume => "resume",
             Action::Extend { .. } => "extend",
             Action::Terminate { .. } => "terminate",
@@ -375,6 +406,9 @@ impl Action {
             Action::StartSteps { .. } => &[WindowClerk, System],
             Action::CompleteStep { .. } => &[Reviewer],
             Action::Suspend { .. } | Action::Resume => &[Reviewer, Approver],
+            // Like an extension of the deadline, more time for a special step is the
+            // approver's to grant.
+            Action::ExtendSuspension { .. } => &[Approver],
             Action::Extend { .. } | Action::Approve | Action::Deny { .. } => &[Approver],
             // The platform ends cases abandoned by the applicant (an unanswered correction).
             Action::Terminate { .. } => &[Approver, System],
@@ -425,6 +459,11 @@ pub enum Event {
         reason: String,
         expected_end: NaiveDate,
     },
+    SuspensionExtended {
+        special_step: SpecialStep,
+        reason: String,
+        expected_end: NaiveDate,
+    },
     Resumed {
         special_step: SpecialStep,
     },
@@ -459,6 +498,7 @@ impl Event {
             Event::StepCompleted { .. } => "step_completed",
             Event::DeferredSupplied { .. } => "deferred_supplied",
             Event::Suspended { .. } => "suspended",
+            Event::SuspensionExtended { .. } => "suspension_extended",
             Event::Resumed { .. } => "resumed",
             Event::Extended { .. } => "extended",
             Event::Terminated { .. } => "terminated",
@@ -477,6 +517,7 @@ pub struct Transition {
 }
 
 mod refusals;
+mod special_steps;
 mod transitions;
 
 pub use refusals::{ErrorClass, TransitionError};

@@ -56,6 +56,8 @@ pub enum TransitionError {
     UnknownDeferredMaterial(String),
     #[error("a suspension needs a reason")]
     BlankSuspendReason,
+    #[error("an extended suspension must end after its current expected end {current_end}")]
+    SuspensionExtensionNotLater { current_end: NaiveDate },
     #[error("an extension needs a reason")]
     BlankExtendReason,
     #[error("the new deadline {new_deadline} is not after the previous extension to {previous}")]
@@ -97,6 +99,7 @@ impl TransitionError {
             Self::StepNotRunning { .. } => CaseProblem::StepNotRunning,
             Self::UnknownDeferredMaterial(_) => CaseProblem::DeferredMaterialUnknown,
             Self::BlankSuspendReason => CaseProblem::SuspendReasonBlank,
+            Self::SuspensionExtensionNotLater { .. } => CaseProblem::SuspensionExtensionNotLater,
             Self::BlankExtendReason => CaseProblem::ExtendReasonBlank,
             Self::ExtensionNotLater { .. } => CaseProblem::ExtensionNotLater,
             Self::BlankTerminateReason => CaseProblem::TerminateReasonBlank,
@@ -145,6 +148,7 @@ impl TransitionError {
             | Self::BlankTerminateReason
             | Self::BlankWithdrawReason => "reason".to_owned(),
             Self::ExtensionNotLater { .. } => "new_deadline".to_owned(),
+            Self::SuspensionExtensionNotLater { .. } => "expected_end".to_owned(),
             Self::BlankDenyReasons => "reasons".to_owned(),
             Self::IncompleteRemedies => "remedies".to_owned(),
             Self::Forbidden { .. }

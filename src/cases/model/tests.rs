@@ -17,6 +17,8 @@ fn step(department: &str, name: &str, stage: u32) -> StepSpec {
         department: s(department),
         name: s(name),
         stage,
+        special: None,
+        limit_days: 0,
     }
 }
 

@@ -93,6 +93,8 @@ pub fn transition(
                         name: spec.name.clone(),
                         stage: spec.stage,
                         status: StepStatus::Waiting,
+                        special: spec.special,
+                        limit_days: spec.limit_days,
                     })
                     .collect(),
             };
@@ -144,6 +146,36 @@ pub fn transition(
                 expected_end: *expected_end,
             };
             vec![Event::Suspended {
+                special_step: *kind,
+                reason,
+                expected_end: *expected_end,
+            }]
+        }
+        (
+            Action::ExtendSuspension {
+                reason,
+                expected_end,
+            },
+            Stage::Suspended {
+                resume_to,
+                kind,
+                expected_end: current_end,
+                ..
+            },
+        ) => {
+            let reason = required(reason, TransitionError::BlankSuspendReason)?;
+            if expected_end <= current_end {
+                return Err(TransitionError::SuspensionExtensionNotLater {
+                    current_end: *current_end,
+                });
+            }
+            next.stage = Stage::Suspended {
+                resume_to: resume_to.clone(),
+                kind: *kind,
+                reason: reason.clone(),
+                expected_end: *expected_end,
+            };
+            vec![Event::SuspensionExtended {
                 special_step: *kind,
                 reason,
                 expected_end: *expected_end,
@@ -289,6 +321,8 @@ fn step_list(steps: &[StepSpec]) -> Result<Vec<StepSpec>, TransitionError> {
             department: required(&step.department, blank.clone())?,
             name: required(&step.name, blank)?,
             stage: step.stage,
+            special: step.special,
+            limit_days: step.limit_days,
         };
         if list
             .iter()

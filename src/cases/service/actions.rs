@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::cases::errors::CaseProblem;
+use crate::cases::suspension::SuspensionLimit;
 
 impl CaseService {
     /// An action by the applicant (or their agent) on their own case.
@@ -186,15 +187,13 @@ impl CaseService {
         // for a decision, when the case's clock stops.
         let signed_at = self.clock.now();
         let closed = state.is_terminal();
+        if let Some(review) = state.stage.review() {
+            let changed: Vec<Event> = events.iter().map(|(e, _, _)| e.clone()).collect();
+            clock_record.follow_special_steps(&changed, &review.steps, legal_day);
+        }
         if closed {
-            // A decision (or any end) closes an open suspension on the same day.
-            for open in clock_record
-                .suspensions
-                .iter_mut()
-                .filter(|s| s.end.is_none())
-            {
-                open.end = Some(legal_day);
-            }
+            // A decision (or any end) closes an open suspension or special step that day.
+            clock_record.close_all(legal_day);
         }
         let waiting: Vec<String> = tasks::staff_tasks(&state, &process)
             .iter()
@@ -320,14 +319,18 @@ impl CaseService {
                 signed_at,
             )
             .await?;
+        let frame = crate::cases::legal_frame::legal_frame(&detail.guide);
         for (event, _, _) in &events {
             self.notify_event(
                 &tx,
                 &updated_row,
                 event,
-                &calendar,
-                promised.as_ref(),
-                &issued,
+                &EventContext {
+                    calendar: &calendar,
+                    promised: promised.as_ref(),
+                    issued: &issued,
+                    frame: &frame,
+                },
             )
             .await?;
         }
@@ -380,6 +383,24 @@ impl CaseService {
                     "the expected end is in the past",
                 ))
             }
+            Action::Suspend {
+                kind, expected_end, ..
+            } => self.check_suspension_end(guide, *kind, today, *expected_end, calendar),
+            Action::ExtendSuspension { expected_end, .. } => match &row.state.stage {
+                // More time is counted from the end it replaces.
+                Stage::Suspended {
+                    kind,
+                    expected_end: current_end,
+                    ..
+                } => self.check_suspension_end(
+                    guide,
+                    *kind,
+                    (*current_end).max(today),
+                    *expected_end,
+                    calendar,
+                ),
+                _ => Ok(()), // the state machine refuses it: not suspended
+            },
             Action::Extend { new_deadline, .. } => {
                 let Some(accepted_on) = row.accepted_on else {
                     return Ok(()); // the state machine refuses it: not accepted yet
@@ -398,6 +419,30 @@ impl CaseService {
             }
             _ => Ok(()),
         }
+    }
+
+    /// A suspension for `kind` counted from `from` may end no later than its limit allows
+    /// (see [`crate::cases::suspension`]).
+    fn check_suspension_end(
+        &self,
+        guide: &Guide,
+        kind: SpecialStep,
+        from: NaiveDate,
+        expected_end: NaiveDate,
+        calendar: &Calendar,
+    ) -> AppResult<()> {
+        let limit = SuspensionLimit::of(guide, kind, self.max_suspension_working_days);
+        let latest = limit.latest_end(calendar, from).map_err(|e| {
+            AppError::invalid_field("expected_end", CaseProblem::CalendarError, e.to_string())
+        })?;
+        if expected_end > latest {
+            return Err(AppError::invalid_field(
+                "expected_end",
+                CaseProblem::SuspensionTooLong,
+                limit.explain(kind, latest),
+            ));
+        }
+        Ok(())
     }
 
     /// Seals the documents the action's events issue (see [`issuing`]), in `tx`.

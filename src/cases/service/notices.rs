@@ -2,6 +2,18 @@
 //! the transaction of the change that calls for them.
 
 use super::*;
+use crate::cases::legal_frame::ResultNotice;
+use crate::documents::LegalFrame;
+
+/// What an event's notice says beyond the case row: the calendar (for provisional dates), the
+/// promised deadline of an acceptance, the documents the event issued and the legal frame of
+/// the item (the decision's words).
+pub(super) struct EventContext<'a> {
+    pub(super) calendar: &'a Calendar,
+    pub(super) promised: Option<&'a PromisedDeadline>,
+    pub(super) issued: &'a [IssuedDocument],
+    pub(super) frame: &'a LegalFrame,
+}
 
 impl CaseService {
     pub(super) async fn notify_event(
@@ -9,10 +21,14 @@ impl CaseService {
         tx: &impl Prepare,
         row: &CaseRow,
         event: &Event,
-        calendar: &Calendar,
-        promised: Option<&PromisedDeadline>,
-        issued: &[IssuedDocument],
+        context: &EventContext<'_>,
     ) -> AppResult<()> {
+        let EventContext {
+            calendar,
+            promised,
+            issued,
+            frame,
+        } = *context;
         let number = row.acceptance_number.clone().unwrap_or_default();
         let mut v = Map::new();
         v.insert("item".to_owned(), json!(row.item_name));
@@ -83,11 +99,39 @@ impl CaseService {
                 );
                 ("case.extended", true)
             }
-            Event::Approved => ("case.approved", true),
+            Event::Approved => {
+                // The outcome in the item's own words; the licence library only when a licence
+                // was issued.
+                let licence_issued = issued.iter().any(|d| d.licence_id.is_some());
+                let notice = ResultNotice::approval(frame, licence_issued);
+                v.insert("outcome".to_owned(), json!(notice.outcome));
+                v.insert("result_note".to_owned(), json!(notice.result_note));
+                ("case.approved", true)
+            }
             Event::Denied { reasons, remedies } => {
                 v.insert("reasons".to_owned(), json!(reasons));
                 v.insert("remedies".to_owned(), json!(remedies));
+                v.insert(
+                    "outcome".to_owned(),
+                    json!(ResultNotice::denial(frame).outcome),
+                );
                 ("case.denied", true)
+            }
+            Event::SuspensionExtended {
+                special_step,
+                expected_end,
+                reason,
+            } => {
+                v.insert(
+                    "special_step".to_owned(),
+                    json!(special_step_label(*special_step)),
+                );
+                v.insert(
+                    "expected_end".to_owned(),
+                    json!(expected_end.format("%Y年%m月%d日").to_string()),
+                );
+                v.insert("reason".to_owned(), json!(reason));
+                ("case.suspension_extended", false)
             }
             Event::Terminated { reason } => {
                 v.insert("reason".to_owned(), json!(reason));

@@ -38,20 +38,28 @@ impl From<&ItemDetail> for StartStepsPlan {
             .guide
             .steps
             .iter()
-            .filter(|s| s.kind == StepKind::Review)
+            .filter(|s| s.kind == StepKind::Review || s.kind.is_special())
             .map(|s| StepSpec {
                 department: s.department_code.clone().unwrap_or_else(|| lead.clone()),
                 name: s.name.clone(),
                 stage: s.stage,
+                special: SpecialStep::of_step_kind(s.kind),
+                limit_days: s.limit_days,
             })
             .collect();
-        if steps.is_empty() {
-            // An item without a review step (即办件) is reviewed by its lead department.
-            steps.push(StepSpec {
-                department: lead.clone(),
-                name: "审查".to_owned(),
-                stage: 1,
-            });
+        if !steps.iter().any(|s| s.special.is_none()) {
+            // An item without a review step (即办件) is reviewed by its lead department, in the
+            // first stage (before any special step the guide places later).
+            steps.insert(
+                0,
+                StepSpec {
+                    department: lead.clone(),
+                    name: "审查".to_owned(),
+                    stage: 1,
+                    special: None,
+                    limit_days: 0,
+                },
+            );
         }
         StartStepsPlan { steps }
     }
@@ -148,6 +156,7 @@ pub(super) fn candidates_for(action: &Action, state: &CaseState, process: &Proce
             candidates
         }
         Action::Extend { .. }
+        | Action::ExtendSuspension { .. }
         | Action::Terminate { .. }
         | Action::Approve
         | Action::Deny { .. } => {

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::cases::errors::CaseProblem;
+use crate::cases::store::ClockRecord;
 
 impl CaseService {
     /// The caller's cases, as applicant or agent.
@@ -230,25 +231,13 @@ impl CaseService {
                 recorded_at: e.recorded_at,
                 occurred_at: e.occurred_at,
             });
-        let steps = match &row.state.stage {
-            Stage::InReview(review)
-            | Stage::Suspended {
-                resume_to: crate::cases::model::ResumeStage::InReview(review),
-                ..
-            } => review
+        let steps = match row.state.stage.review() {
+            Some(review) => review
                 .steps
                 .iter()
-                .map(|s| StepView {
-                    department_code: s.department.clone(),
-                    name: s.name.clone(),
-                    stage: s.stage,
-                    status: serde_json::to_value(s.status)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
-                })
+                .map(|s| step_view(s, &row.clock, &calendar))
                 .collect(),
-            _ => Vec::new(),
+            None => Vec::new(),
         };
         Ok(CaseDetail {
             id: row.id,
@@ -415,4 +404,40 @@ pub(super) fn staff_may_see(principal: &Principal, row: &CaseRow) -> bool {
             g.department_id
                 .is_some_and(|d| row.department_ids.contains(&d))
         })
+}
+
+/// A step as staff and the applicant see it; a special step with when it ran, when it is due by
+/// its own limit and whether its time counts toward the promised limit.
+fn step_view(step: &crate::cases::model::Step, clock: &ClockRecord, calendar: &Calendar) -> StepView {
+    let period = step.special.and_then(|_| {
+        clock
+            .special_steps
+            .iter()
+            .rev()
+            .find(|p| p.department == step.department && p.name == step.name)
+    });
+    let started_on = period.map(|p| p.start);
+    let completed_on = period.and_then(|p| p.end);
+    let due_on = match (started_on, completed_on) {
+        (Some(start), None) if step.limit_days > 0 => {
+            calendar.add_working_days(start, step.limit_days).ok()
+        }
+        _ => None,
+    };
+    StepView {
+        department_code: step.department.clone(),
+        name: step.name.clone(),
+        stage: step.stage,
+        status: serde_json::to_value(step.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        special_step: step.special.map(crate::cases::views::SpecialStep::from_model),
+        limit_working_days: step.limit_days,
+        counts_toward_limit: step.special.map(|k| k.counts_toward_limit()),
+        limit_rule: step.special.map(|k| k.limit_rule().to_owned()),
+        started_on,
+        due_on,
+        completed_on,
+    }
 }
