@@ -94,6 +94,7 @@ fn main() {
         item_name: "食品经营许可（新办）".into(),
         paragraphs: vec![],
         verification_url: "https://zhijianban.dl.gov.cn/v/9f86d081884c7d65".into(),
+        frame: fingertip::cases::legal_frame::licensing_frame(),
     };
     let kinds = vec![
         DocumentKind::AcceptanceNotice {
@@ -167,7 +168,7 @@ fn main() {
                         chain: &chain,
                         signing_time: fingertip::clock::system_time(),
                         name: Some(data.department.clone()),
-                        reason: Some(kind.title()),
+                        reason: Some(kind.title(&data.frame)),
                         location: None,
                     },
                 )
@@ -186,7 +187,7 @@ fn main() {
                     chain: &chain,
                     signing_time: fingertip::clock::system_time(),
                     name: Some(data.department.clone()),
-                    reason: Some(kind.title()),
+                    reason: Some(kind.title(&data.frame)),
                     location: None,
                 },
             )
@@ -236,7 +237,7 @@ fn main() {
                                     chain,
                                     signing_time: fingertip::clock::system_time(),
                                     name: Some(data.department.clone()),
-                                    reason: Some(kind.title()),
+                                    reason: Some(kind.title(&data.frame)),
                                     location: None,
                                 },
                             )

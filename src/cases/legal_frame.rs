@@ -74,14 +74,13 @@ struct CategoryWords {
 
 impl CategoryWords {
     fn of(category: Category) -> CategoryWords {
-        let words = |approval_title, approval_outcome, denial_title, denial_outcome| {
-            CategoryWords {
+        let words =
+            |approval_title, approval_outcome, denial_title, denial_outcome| CategoryWords {
                 approval_title,
                 approval_outcome,
                 denial_title,
                 denial_outcome,
-            }
-        };
+            };
         match category {
             Category::Licence => words(
                 "准予行政许可决定书",
@@ -90,25 +89,15 @@ impl CategoryWords {
                 "不予行政许可",
             ),
             Category::Benefit => words("给付决定书", "准予给付", "不予给付决定书", "不予给付"),
-            Category::Confirmation => {
-                words("确认决定书", "予以确认", "不予确认决定书", "不予确认")
-            }
+            Category::Confirmation => words("确认决定书", "予以确认", "不予确认决定书", "不予确认"),
             Category::Award => words("奖励决定书", "给予奖励", "不予奖励决定书", "不予奖励"),
-            Category::Adjudication => {
-                words("行政裁决书", "作出裁决", "驳回申请决定书", "驳回申请")
+            Category::Adjudication => words("行政裁决书", "作出裁决", "驳回申请决定书", "驳回申请"),
+            Category::OtherPower => {
+                words("准予办理决定书", "准予办理", "不予办理决定书", "不予办理")
             }
-            Category::OtherPower => words(
-                "准予办理决定书",
-                "准予办理",
-                "不予办理决定书",
-                "不予办理",
-            ),
-            Category::PublicService => words(
-                "办理结果告知书",
-                "予以办理",
-                "不予办理告知书",
-                "不予办理",
-            ),
+            Category::PublicService => {
+                words("办理结果告知书", "予以办理", "不予办理告知书", "不予办理")
+            }
         }
     }
 }
@@ -129,12 +118,14 @@ fn item_basis(bases: &[LegalBasis]) -> String {
                     articles.push(article.to_owned());
                 }
             }
-            None => documents.push((
-                document.to_owned(),
-                (!article.is_empty())
-                    .then(|| vec![article.to_owned()])
-                    .unwrap_or_default(),
-            )),
+            None => {
+                let articles = if article.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![article.to_owned()]
+                };
+                documents.push((document.to_owned(), articles));
+            }
         }
     }
     if documents.is_empty() {
@@ -193,9 +184,16 @@ mod tests {
     fn a_licence_cites_the_licensing_law() {
         let frame = legal_frame(&guide_of("220882-SCJG-001"));
         assert_eq!(frame.approval_title, "准予行政许可决定书");
-        assert_eq!(frame.approval_basis, "《中华人民共和国行政许可法》第三十八条第一款");
+        assert_eq!(
+            frame.approval_basis,
+            "《中华人民共和国行政许可法》第三十八条第一款"
+        );
         assert_eq!(frame.denial_title, "不予行政许可决定书");
-        assert!(frame.acceptance_basis.ends_with("第三十二条第一款第（五）项"));
+        assert!(
+            frame
+                .acceptance_basis
+                .ends_with("第三十二条第一款第（五）项")
+        );
     }
 
     #[test]

@@ -50,6 +50,7 @@ mod actions;
 mod cancelled_items;
 mod checks;
 mod notices;
+mod one_window;
 mod problems;
 mod process;
 mod recompute;

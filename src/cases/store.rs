@@ -76,9 +76,11 @@ impl ClockRecord {
                     }
                 }
                 Event::StepCompleted { department, name } => {
-                    if let Some(open) = self.special_steps.iter_mut().find(|s| {
-                        s.end.is_none() && &s.department == department && &s.name == name
-                    }) {
+                    if let Some(open) = self
+                        .special_steps
+                        .iter_mut()
+                        .find(|s| s.end.is_none() && &s.department == department && &s.name == name)
+                    {
                         open.end = Some(day);
                     }
                 }

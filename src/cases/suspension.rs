@@ -8,8 +8,8 @@
 use chrono::NaiveDate;
 
 use crate::calendar::model::{Calendar, CalendarError};
-use crate::catalog::model::Guide;
 use crate::cases::model::SpecialStep;
+use crate::catalog::model::Guide;
 
 /// The default of `[cases] max_suspension_working_days`: three months of working days.
 pub const DEFAULT_MAX_SUSPENSION_WORKING_DAYS: u32 = 60;
@@ -44,7 +44,11 @@ impl SuspensionLimit {
 
     /// The last expected end allowed for a suspension (or an extension of one) counted from
     /// `from`.
-    pub fn latest_end(&self, calendar: &Calendar, from: NaiveDate) -> Result<NaiveDate, CalendarError> {
+    pub fn latest_end(
+        &self,
+        calendar: &Calendar,
+        from: NaiveDate,
+    ) -> Result<NaiveDate, CalendarError> {
         calendar.add_working_days(from, self.working_days)
     }
 
@@ -54,7 +58,10 @@ impl SuspensionLimit {
         let source = if self.from_guide {
             format!("办事指南规定的{label}时限为{}个工作日", self.working_days)
         } else {
-            format!("办事指南未规定{label}时限，平台上限为{}个工作日", self.working_days)
+            format!(
+                "办事指南未规定{label}时限，平台上限为{}个工作日",
+                self.working_days
+            )
         };
         format!(
             "预计结束日期不能晚于{}（{source}）；需要更长时间的，请在挂起后申请延长并说明理由",

@@ -16,10 +16,12 @@ const TOWN: &str = "220882101-ZF";
 const LAND: &str = "220882-ZRZY";
 
 const COUNTY: &str = "220882-ZF";
+/// 大安市政务服务中心, the comprehensive window (一窗受理).
+const CENTRE: &str = "220882-ZWFW";
 
 /// The county's departments (code, name, phone), all at county level in region 220882.
 const BUREAUS: &[(&str, &str, &str)] = &[
-    ("220882-ZWFW", "大安市政务服务中心", "0436-5222000"),
+    (CENTRE, "大安市政务服务中心", "0436-5222000"),
     ("220882-SCJG", "大安市市场监督管理局", "0436-5223315"),
     ("220882-WSJK", "大安市卫生健康局", "0436-5222416"),
     ("220882-MZ", "大安市民政局", "0436-5222537"),
@@ -40,6 +42,7 @@ fn dept(code: &str, name: &str, level: Level, region: &str, parent: Option<&str>
         parent_code: parent.map(str::to_owned),
         phone: None,
         address: None,
+        comprehensive_window: false,
     }
 }
 
@@ -70,10 +73,14 @@ fn departments() -> Vec<NewDepartment> {
         ),
     ];
     for &(code, name, number) in BUREAUS {
-        all.push(phone(
-            dept(code, name, Level::County, "220882", Some(COUNTY)),
-            number,
-        ));
+        all.push(NewDepartment {
+            // The government service centre's window takes in every bureau's cases (一窗受理).
+            comprehensive_window: code == CENTRE,
+            ..phone(
+                dept(code, name, Level::County, "220882", Some(COUNTY)),
+                number,
+            )
+        });
     }
     all.push(phone(
         dept(
@@ -670,7 +677,9 @@ fn items() -> Vec<DemoItem> {
 #[cfg(test)]
 pub fn published_guide(code: &str) -> Option<super::model::Guide> {
     use super::model::{PublishContext, check_for_publication};
-    let DemoItem { lead, mut draft, .. } = items().into_iter().find(|i| i.code == code)?;
+    let DemoItem {
+        lead, mut draft, ..
+    } = items().into_iter().find(|i| i.code == code)?;
     for (file, pdf) in form_slots(code, &mut draft) {
         file.sha256 = crate::blobs::sha256_hex(&pdf);
     }

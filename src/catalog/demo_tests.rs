@@ -67,6 +67,7 @@ fn departments_nest() {
             parent_code: new.parent_code,
             phone: new.phone,
             address: new.address,
+            comprehensive_window: new.comprehensive_window,
         });
     }
 }

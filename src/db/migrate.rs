@@ -87,6 +87,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0020_decisions_in_the_items_words.sql",
         include_str!("../../migrations/0020_decisions_in_the_items_words.sql"),
     ),
+    (
+        "0023_comprehensive_window.sql",
+        include_str!("../../migrations/0023_comprehensive_window.sql"),
+    ),
 ];
 
 /// Arbitrary constant naming the migration lock in `pg_advisory_lock`.

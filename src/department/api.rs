@@ -1,8 +1,11 @@
-//! Department endpoints: the public list, and creation by platform admins.
+//! Department endpoints: the public list, and creation and the comprehensive-window flag by
+//! platform admins.
 
 use deadpool_postgres::Pool;
+use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, OpenApi};
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde::Deserialize;
 
 use super::model::{Department, NewDepartment};
 use super::{service, store};
@@ -13,6 +16,13 @@ use crate::identity::policy::Rule;
 pub struct DepartmentApi {
     pub pool: Pool,
     pub gate: Gate,
+}
+
+/// Whether a department is the comprehensive window (一窗受理).
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComprehensiveWindow {
+    pub enabled: bool,
 }
 
 #[derive(ApiResponse)]
@@ -29,6 +39,26 @@ impl DepartmentApi {
     async fn list(&self) -> AppResult<Json<Vec<Department>>> {
         let client = self.pool.get().await?;
         Ok(Json(store::list(&client).await?))
+    }
+
+    /// 设置综合受理窗口 — flag (or unflag) a department as the platform centre's comprehensive
+    /// window (一窗受理); platform admin, audited.
+    #[oai(
+        path = "/admin/departments/:code/comprehensive-window",
+        method = "put",
+        tag = "ApiTags::Admin"
+    )]
+    async fn set_comprehensive_window(
+        &self,
+        auth: AccessToken,
+        code: Path<String>,
+        body: JsonBody<ComprehensiveWindow>,
+    ) -> AppResult<Json<Department>> {
+        let actor = self.gate.require(&auth, Rule::PlatformAdmin).await?.actor();
+        let body = body.parse()?;
+        Ok(Json(
+            service::set_comprehensive_window(&self.pool, &actor, &code.0, body.enabled).await?,
+        ))
     }
 
     /// 新建部门 (platform admin).

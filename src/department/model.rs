@@ -56,6 +56,11 @@ pub struct NewDepartment {
     #[serde(default)]
     #[oai(nullable)]
     pub address: Option<String>,
+    /// The platform centre's comprehensive window (综合受理窗口, 一窗受理): its window clerks
+    /// take in cases for any department's item and route them to the back office.
+    #[serde(default)]
+    #[oai(default)]
+    pub comprehensive_window: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Object, Serialize, Deserialize)]
@@ -70,6 +75,8 @@ pub struct Department {
     pub phone: Option<String>,
     #[oai(skip_serializing_if_is_none)]
     pub address: Option<String>,
+    /// The platform centre's comprehensive window (一窗受理).
+    pub comprehensive_window: bool,
 }
 
 /// Checks a new department against its parent (`None` when it has none), listing every problem.
@@ -201,6 +208,7 @@ mod tests {
             parent_code: parent.map(Into::into),
             phone: None,
             address: None,
+            comprehensive_window: false,
         }
     }
 
@@ -213,6 +221,7 @@ mod tests {
             parent_code: None,
             phone: None,
             address: None,
+            comprehensive_window: false,
         }
     }
 

@@ -47,3 +47,38 @@ pub async fn create(pool: &Pool, actor: &Actor, new: NewDepartment) -> AppResult
     tx.commit().await?;
     Ok(created)
 }
+
+/// Flags `code` as the comprehensive window (一窗受理) or not, audited.
+pub async fn set_comprehensive_window(
+    pool: &Pool,
+    actor: &Actor,
+    code: &str,
+    enabled: bool,
+) -> AppResult<Department> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let Some(id) = store::set_comprehensive_window(&tx, code, enabled).await? else {
+        return Err(AppError::new(
+            DepartmentProblem::DepartmentNotFound,
+            format!("no department {code}"),
+        ));
+    };
+    audit::append(
+        &tx,
+        AuditEntry {
+            aggregate_type: "department",
+            aggregate_id: &id.to_string(),
+            actor: &actor.0,
+            action: "department.comprehensive_window",
+            before: None,
+            after: Some(&json!({ "comprehensive_window": enabled })),
+            details: json!({ "code": code }),
+        },
+    )
+    .await?;
+    let (_, department) = store::find_by_code(&tx, code)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("department vanished inside its own transaction"))?;
+    tx.commit().await?;
+    Ok(department)
+}

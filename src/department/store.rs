@@ -7,7 +7,8 @@ use uuid::Uuid;
 use super::model::{Department, Level, NewDepartment};
 
 const SELECT: &str =
-    "SELECT d.id, d.code, d.name, d.level, d.region_code, p.code AS parent_code, d.phone, d.address
+    "SELECT d.id, d.code, d.name, d.level, d.region_code, p.code AS parent_code, d.phone, d.address,
+        d.comprehensive_window
     FROM department d LEFT JOIN department p ON p.id = d.parent_id";
 
 fn from_row(row: &Row) -> (Uuid, Department) {
@@ -23,6 +24,7 @@ fn from_row(row: &Row) -> (Uuid, Department) {
             parent_code: row.get("parent_code"),
             phone: row.get("phone"),
             address: row.get("address"),
+            comprehensive_window: row.get("comprehensive_window"),
         },
     )
 }
@@ -56,8 +58,9 @@ pub async fn insert(
     let id = Uuid::new_v4();
     let inserted = client
         .execute(
-            "INSERT INTO department (id, code, name, level, region_code, parent_id, phone, address)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (code) DO NOTHING",
+            "INSERT INTO department (id, code, name, level, region_code, parent_id, phone, address,
+                 comprehensive_window)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (code) DO NOTHING",
             &[
                 &id,
                 &dept.code,
@@ -67,6 +70,7 @@ pub async fn insert(
                 &parent_id,
                 &dept.phone,
                 &dept.address,
+                &dept.comprehensive_window,
             ],
         )
         .await?;
@@ -82,6 +86,38 @@ pub async fn ids_by_code(
         .query(
             "SELECT code, id FROM department WHERE code = ANY($1)",
             &[&codes],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Flags a department as the comprehensive window (or not); false when there is no such
+/// department.
+pub async fn set_comprehensive_window(
+    client: &impl GenericClient,
+    code: &str,
+    enabled: bool,
+) -> Result<Option<Uuid>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "UPDATE department SET comprehensive_window = $2, updated_at = now()
+             WHERE code = $1 RETURNING id",
+            &[&code, &enabled],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Which of `ids` are comprehensive windows (一窗受理), with their codes.
+pub async fn comprehensive_windows_among(
+    client: &impl tokio_postgres::GenericClient,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, String)>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT id, code FROM department WHERE id = ANY($1) AND comprehensive_window
+             ORDER BY code",
+            &[&ids],
         )
         .await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())

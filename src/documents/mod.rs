@@ -32,8 +32,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use model::{
-    LegalFrame,
-    Applicant, DocumentData, DocumentKind, HolderId, LicenceFields, PdfRect, SealPlacement,
+    Applicant, DocumentData, DocumentKind, HolderId, LegalFrame, LicenceFields, PdfRect,
+    SealPlacement,
 };
 pub use pades::{SealAlgorithm, SealRequest, SealSigner, SignError, SoftwareSigner, seal_pdf};
 pub use render::{RenderedPdf, render};

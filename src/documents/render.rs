@@ -73,7 +73,11 @@ pub fn render(
 
     let mut document = Document::new();
     let mut metadata = Metadata::new()
-        .title(format!("{}（{}）", kind.title(&data.frame), data.document_number))
+        .title(format!(
+            "{}（{}）",
+            kind.title(&data.frame),
+            data.document_number
+        ))
         .language("zh-CN".to_owned())
         .creator("fingertip".to_owned())
         .authors(vec![data.department.clone()]);

@@ -77,6 +77,14 @@ async fn acceptance_with_a_pending_material_and_a_commitment_blocks_approval_unt
         json!({"department_code": "DA-WJ", "step": "卫生审查"}),
     )
     .await;
+    act(
+        &app,
+        &reviewer,
+        id,
+        "complete-step",
+        json!({"department_code": "DA-SCJG", "step": "现场核查"}),
+    )
+    .await;
     let (status, body) = call(
         &app,
         &approver,

@@ -260,12 +260,44 @@ async fn an_online_case_runs_from_application_through_correction_parallel_steps_
     .await;
     assert_eq!(status, 409, "{early}");
     assert_eq!(early["code"], "steps_incomplete");
-    act(
+    let case = act(
         &app,
         &cast.reviewer,
         &id,
         "complete-step",
         json!({"department_code": "DA-SCJG", "step": "审查"}),
+    )
+    .await;
+    // The item's site inspection (现场核查, stage 3) runs next, as a step of its own: it counts
+    // toward the limit (行政许可法 art. 45 does not name it), and the decision waits for it.
+    let inspection = case["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "现场核查")
+        .unwrap()
+        .clone();
+    assert_eq!(inspection["status"], "running", "{inspection}");
+    assert_eq!(inspection["special_step"], "site_inspection");
+    assert_eq!(inspection["limit_working_days"], 5);
+    assert_eq!(inspection["counts_toward_limit"], true);
+    assert_eq!(inspection["started_on"], app.today().to_string());
+    let (status, early) = call(
+        &app,
+        &cast.approver,
+        Method::POST,
+        &format!("/api/v1/staff/cases/{id}/approve"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 409, "{early}");
+    assert_eq!(early["code"], "steps_incomplete");
+    act(
+        &app,
+        &cast.reviewer,
+        &id,
+        "complete-step",
+        json!({"department_code": "DA-SCJG", "step": "现场核查"}),
     )
     .await;
     let case = act(&app, &cast.approver, &id, "approve", json!({})).await;
@@ -286,6 +318,8 @@ async fn an_online_case_runs_from_application_through_correction_parallel_steps_
             "step_completed",
             "suspended",
             "resumed",
+            "step_completed",
+            "step_started",
             "step_completed",
             "approved"
         ]
@@ -313,6 +347,7 @@ async fn an_online_case_runs_from_application_through_correction_parallel_steps_
             "case.complete_step",
             "case.suspend",
             "case.resume",
+            "case.complete_step",
             "case.complete_step",
             "case.approve"
         ]

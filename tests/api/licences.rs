@@ -566,7 +566,7 @@ async fn the_decision_and_the_licence_arrive_by_email_attached_to_the_result_not
         mail.subject
             .as_deref()
             .unwrap_or_default()
-            .contains("准予许可"),
+            .contains("准予行政许可"),
         "{:?}",
         mail.subject
     );

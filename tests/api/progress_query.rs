@@ -35,7 +35,8 @@ async fn the_public_progress_query_needs_the_number_and_a_second_factor_and_refu
     assert_eq!(status, 200, "{seen}");
     assert_eq!(seen["applicant"], "李*");
     assert_eq!(seen["stage"], "in_review");
-    assert_eq!(seen["steps"].as_array().unwrap().len(), 2);
+    // The two review steps and the site inspection that follows them (a special step).
+    assert_eq!(seen["steps"].as_array().unwrap().len(), 3);
     assert!(seen["deadline"]["deadline"].is_string());
     assert!(seen.get("form").is_none() && seen.get("materials").is_none());
 

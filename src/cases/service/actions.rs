@@ -64,7 +64,7 @@ impl CaseService {
         let candidates = candidates_for(&request.action, &row.state, &process);
         let codes: Vec<String> = candidates.iter().map(|t| t.department.clone()).collect();
         let ids = department_ids(&**self.pool.get().await?, &codes).await?;
-        let chosen = candidates.iter().find_map(|task| {
+        let own_window = candidates.iter().find_map(|task| {
             let department = *ids.get(&task.department)?;
             allows(
                 principal,
@@ -77,6 +77,14 @@ impl CaseService {
             )
             .then_some((task.role, department))
         });
+        let chosen = match own_window {
+            Some(chosen) => Some(chosen),
+            // 一窗受理: the centre's clerk does the front desk's work for the item's department.
+            None => {
+                let client = self.pool.get().await?;
+                one_window::centre_front_desk_task(&**client, principal, &row, &candidates).await?
+            }
+        };
         let Some((role, department)) = chosen else {
             return Err(AppError::new(
                 CaseProblem::CaseActionForbidden,

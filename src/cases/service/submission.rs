@@ -129,12 +129,21 @@ impl CaseService {
                 step: &process.accept_step,
             },
         );
-        if !allowed {
-            return Err(AppError::new(
-                CaseProblem::NotAcceptingClerk,
-                "only a window clerk of the item's accepting department registers its cases",
-            ));
-        }
+        // 一窗受理: a clerk of the centre's comprehensive window takes in any department's case.
+        let centre = if allowed {
+            None
+        } else {
+            match one_window::centre_window_of(&**client, clerk).await? {
+                Some(centre) => Some(centre),
+                None => {
+                    return Err(AppError::new(
+                        CaseProblem::NotAcceptingClerk,
+                        "only a window clerk of the item's accepting department, or of the \
+                         platform centre's comprehensive window, registers its cases",
+                    ));
+                }
+            }
+        };
         let occurred_at = check_occurred_at(body.occurred_at, self.clock.now())?;
         let form = check_form(body.form)?;
         let applicant = self.window_applicant(&**client, &body.applicant).await?;
@@ -155,8 +164,13 @@ impl CaseService {
                 SUBMITTED_TEMPLATE
             ),
         );
-        let (materials, item, notice_facts) = (materials?, item?, notice_facts?);
+        let (materials, mut item, notice_facts) = (materials?, item?, notice_facts?);
         drop(client);
+        if let (Some((centre_id, centre_code)), Some(item)) = (&centre, item.as_mut()) {
+            // The centre joins the case's departments: its clerks find the case again.
+            item.departments.insert(centre_code.clone(), *centre_id);
+        }
+        let acting_department = centre.as_ref().map_or(accepting, |(id, _)| *id);
         self.create(Intake {
             detail: &detail,
             item,
@@ -170,7 +184,7 @@ impl CaseService {
             acting: Acting {
                 kind: ActorKind::WindowClerk,
                 actor: submitted_by,
-                department_id: Some(accepting),
+                department_id: Some(acting_department),
             },
             occurred_at,
             notice_facts,

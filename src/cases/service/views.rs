@@ -408,7 +408,11 @@ pub(super) fn staff_may_see(principal: &Principal, row: &CaseRow) -> bool {
 
 /// A step as staff and the applicant see it; a special step with when it ran, when it is due by
 /// its own limit and whether its time counts toward the promised limit.
-fn step_view(step: &crate::cases::model::Step, clock: &ClockRecord, calendar: &Calendar) -> StepView {
+fn step_view(
+    step: &crate::cases::model::Step,
+    clock: &ClockRecord,
+    calendar: &Calendar,
+) -> StepView {
     let period = step.special.and_then(|_| {
         clock
             .special_steps
@@ -432,7 +436,9 @@ fn step_view(step: &crate::cases::model::Step, clock: &ClockRecord, calendar: &C
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default(),
-        special_step: step.special.map(crate::cases::views::SpecialStep::from_model),
+        special_step: step
+            .special
+            .map(crate::cases::views::SpecialStep::from_model),
         limit_working_days: step.limit_days,
         counts_toward_limit: step.special.map(|k| k.counts_toward_limit()),
         limit_rule: step.special.map(|k| k.limit_rule().to_owned()),
