@@ -44,13 +44,15 @@ impl CaseService {
             kind: ActorKind::Applicant,
             actor: subject,
             department_id: None,
+            on_behalf_of: None,
         };
         self.apply(row, acting, request).await
     }
 
     /// An action by staff: the caller must hold the role the action needs in the department
-    /// whose turn it is (or be its AB backup); staff of departments the case does not involve
-    /// get 404.
+    /// whose turn it is (or be its AB backup, recorded with whom they stand in for); staff of
+    /// departments the case does not involve get 404, the others without the role a 403 that
+    /// names it.
     pub async fn staff_act(
         &self,
         principal: &Principal,
@@ -65,7 +67,7 @@ impl CaseService {
         let ids = department_ids(&**self.pool.get().await?, &codes).await?;
         let chosen = candidates.iter().find_map(|task| {
             let department = *ids.get(&task.department)?;
-            allows(
+            let grant = handling_grant(
                 principal,
                 &Rule::Handle {
                     role: task.role,
@@ -73,16 +75,17 @@ impl CaseService {
                     item_code: &row.item_code,
                     step: &task.step,
                 },
-            )
-            .then_some((task.role, department))
+            )?;
+            Some((task.role, department, grant.covering_for))
         });
-        let Some((role, department)) = chosen else {
-            return Err(AppError::new(
+        let Some((role, department, on_behalf_of)) = chosen else {
+            return Err(role_needed(
                 CaseProblem::CaseActionForbidden,
-                format!(
+                &format!(
                     "you hold no role that may {} this case at its current step",
                     request.action.name()
                 ),
+                &candidates,
             ));
         };
         let kind = ActorKind::from_role(role).ok_or_else(|| {
@@ -95,6 +98,7 @@ impl CaseService {
             kind,
             actor: principal.subject.to_string(),
             department_id: Some(department),
+            on_behalf_of,
         };
         self.apply(row, acting, request).await
     }
@@ -262,6 +266,11 @@ impl CaseService {
                         acting.department_id
                     },
                     occurred_at,
+                    on_behalf_of: if *kind == "system" {
+                        None
+                    } else {
+                        acting.on_behalf_of
+                    },
                 }
             })
             .collect();
@@ -290,6 +299,7 @@ impl CaseService {
                     "events": events.iter().map(|(e, _, _)| e.kind()).collect::<Vec<_>>(),
                     "revision": row.revision + 1,
                     "department": acting.department_id,
+                    "on_behalf_of": acting.on_behalf_of,
                     "occurred_at": occurred_at,
                 }),
             },
@@ -333,7 +343,8 @@ impl CaseService {
         }
         tx.commit().await?;
         drop(client);
-        self.detail_of(&updated_row).await
+        self.detail_of(&updated_row, Audience::of(acting.kind))
+            .await
     }
 
     /// Checks what the state machine cannot: material keys against the item, dates against
@@ -367,7 +378,10 @@ impl CaseService {
                         errors.push(FieldError::new(
                             format!("deferred[{index}].due"),
                             "deferred_due_past",
-                            "the date to supply it is in the past",
+                            format!(
+                                "the date to supply it, {}, is in the past: give {today} or later",
+                                entry.due
+                            ),
                         ));
                     }
                 }
@@ -377,7 +391,9 @@ impl CaseService {
                 Err(AppError::invalid_field(
                     "expected_end",
                     CaseProblem::ExpectedEndPast,
-                    "the expected end is in the past",
+                    format!(
+                        "the expected end, {expected_end}, is in the past: give {today} or later"
+                    ),
                 ))
             }
             Action::Extend { new_deadline, .. } => {
