@@ -13,7 +13,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
 
 use super::issuing::LicenceTerms;
-use super::model::{Action, DeferredMaterial};
+use super::model::{Action, CorrectionItem, DeferredMaterial};
 use super::service::{ActRequest, CaseService};
 use super::views::*;
 use crate::cases::errors::CaseProblem;
@@ -317,7 +317,11 @@ impl CasesApi {
         let body = body.parse()?;
         let request = ActRequest::new(
             Action::RequestCorrection {
-                missing: body.missing,
+                missing: body
+                    .missing
+                    .iter()
+                    .map(|m| CorrectionItem::of(&m.material_key, &m.note))
+                    .collect(),
             },
             body.revision,
             body.occurred_at,

@@ -82,6 +82,7 @@ problems! {
         FormTooLarge = ("form_too_large", UNPROCESSABLE_ENTITY, "申请表内容不正确"),
         DeferredKeyMaterial = ("deferred_key_material", UNPROCESSABLE_ENTITY, "核心要件不能容缺"),
         DeferredDuePast = ("deferred_due_past", UNPROCESSABLE_ENTITY, "日期不能早于今天"),
+        CorrectionIncomplete = ("correction_incomplete", UNPROCESSABLE_ENTITY, "补正材料不全，请补齐补正告知书列出的全部材料"),
         ExpectedEndPast = ("expected_end_past", UNPROCESSABLE_ENTITY, "日期不能早于今天"),
         SuspensionTooLong = ("suspension_too_long", UNPROCESSABLE_ENTITY, "挂起预计结束日期超过特别程序时限"),
         SuspensionExtensionNotLater = ("suspension_extension_not_later", UNPROCESSABLE_ENTITY, "延长后的预计结束日期须晚于原预计结束日期"),

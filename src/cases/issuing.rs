@@ -114,7 +114,7 @@ pub fn plan(
                 decide_by: decide_by.clone(),
             }),
             Event::CorrectionRequested { missing, .. } => Some(Planned::Correction {
-                missing: missing.clone(),
+                missing: missing.iter().map(|m| m.printed()).collect(),
             }),
             Event::Rejected { reason } => Some(Planned::Rejection {
                 reason: reason.clone(),

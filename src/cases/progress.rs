@@ -146,7 +146,10 @@ impl ProgressApi {
             return Err(not_found());
         };
         drop(db);
-        let summary = self.service.detail_of(&row).await?;
+        let summary = self
+            .service
+            .detail_of(&row, crate::cases::service::Audience::Applicant)
+            .await?;
         Ok(Json(ProgressView {
             acceptance_number: number.as_str().to_owned(),
             item_name: row.item_name.clone(),

@@ -17,8 +17,8 @@ use super::acceptance_number::{AcceptanceNumber, RegionCode, Sequence};
 use super::clock::{self, CaseClock, Extension, SuspensionPeriod};
 use super::issuing::{self, DocumentIssuer, IssueContext, IssuedDocument, LicenceTerms};
 use super::model::{
-    Action, ActorKind, CaseState, ErrorClass, Event, SpecialStep, Stage, StepSpec, TransitionError,
-    transition,
+    Action, ActorKind, CaseState, CorrectionItem, ErrorClass, Event, SpecialStep, Stage, StepSpec,
+    TransitionError, transition,
 };
 use super::store::{self, CaseRow, NewEvent, NewMaterial};
 use super::tasks::{self, Process, Task};
@@ -36,17 +36,18 @@ use crate::clock::{Clock, date_in_china};
 use crate::db::prepared::Prepare;
 use crate::document_register::records::{self as documents, DocumentRecord, DocumentView};
 use crate::documents::model::PromisedDeadline;
-use crate::http::{AppError, AppResult, FieldError, HttpProblem, ProblemKind};
+use crate::http::{AppError, AppResult, FieldError, HttpProblem, ProblemKind, RequiredRole};
 use crate::identity::account_claims as claims;
 use crate::identity::errors::IdentityProblem;
 use crate::identity::model::{Principal, Role, Subject};
 use crate::identity::pii::IdentityKeys;
-use crate::identity::policy::{Rule, allows};
+use crate::identity::policy::{Rule, allows, handling_grant};
 use crate::masking::mask_code;
 use crate::notify::model::Channel;
 use crate::notify::outbox::{self, Attachment, NewNotification, OutboxSettings, Recipient};
 
 mod actions;
+mod attribution;
 mod cancelled_items;
 mod checks;
 mod notices;
@@ -61,9 +62,10 @@ use checks::*;
 use notices::*;
 use process::*;
 
+pub use attribution::Audience;
 pub use checks::missing_key_materials;
 pub use problems::transition_problem;
-use problems::{case_not_found, clock_problem, invalid, revision_conflict};
+use problems::{case_not_found, clock_problem, invalid, revision_conflict, role_needed};
 pub use process::process_of;
 
 /// The largest application form accepted, serialized.
@@ -80,6 +82,8 @@ struct Acting {
     kind: ActorKind,
     actor: String,
     department_id: Option<Uuid>,
+    /// AB岗: the colleague whose post the staff member holds while they are away.
+    on_behalf_of: Option<Uuid>,
 }
 
 /// What an action carries besides the state machine's own content.

@@ -454,6 +454,11 @@ pub async fn insert_new_case(
             details: e.details.clone(),
             actor: e.actor.to_owned(),
             actor_kind: e.actor_kind.to_owned(),
+            attribution: Attribution {
+                account_id: staff_account(e.actor),
+                department_id: e.department_id,
+                on_behalf_of: e.on_behalf_of,
+            },
             recorded_at: clock,
             occurred_at: e.occurred_at.unwrap_or(clock),
         })
@@ -478,7 +483,7 @@ fn new_case_sql(notices: usize) -> std::borrow::Cow<'static, str> {
 }
 
 fn build_new_case_sql(notices: usize) -> String {
-    const CASE_PARAMETERS: usize = 39 + FirstRecordPlan::PARAMETERS;
+    const CASE_PARAMETERS: usize = 41 + FirstRecordPlan::PARAMETERS;
     let mut notice_ctes = String::new();
     for i in 0..notices {
         notice_ctes.push_str(",\n");
@@ -489,7 +494,7 @@ fn build_new_case_sql(notices: usize) -> String {
         ));
     }
     // The case's first audit record: the audit room's CTEs, on the events' clock reading.
-    let audit = FirstRecordPlan::ctes("audit", "t", 40);
+    let audit = FirstRecordPlan::ctes("audit", "t", 42);
     format!(
         "WITH c AS (
              INSERT INTO cases (id, region_code, item_id, item_code, item_version, item_name,
@@ -513,12 +518,15 @@ fn build_new_case_sql(notices: usize) -> String {
              RETURNING added_at
          ), e AS (
              INSERT INTO case_event (case_id, seq, region_code, kind, details, actor,
-                                     actor_kind, department_id, recorded_at, occurred_at)
+                                     actor_kind, department_id, recorded_at, occurred_at,
+                                     actor_account_id, on_behalf_of_account_id)
              SELECT c.id, e.seq, c.region_code, e.kind, e.details, e.actor, e.actor_kind,
-                    e.department, t.now, coalesce(e.occurred, t.now)
+                    e.department, t.now, coalesce(e.occurred, t.now), e.account, e.behalf
              FROM c, t, unnest($33::int[], $34::text[], $35::jsonb[], $36::text[],
-                               $37::text[], $38::uuid[], $39::timestamptz[])
-                  AS e(seq, kind, details, actor, actor_kind, department, occurred)
+                               $37::text[], $38::uuid[], $39::timestamptz[], $40::uuid[],
+                               $41::uuid[])
+                  AS e(seq, kind, details, actor, actor_kind, department, occurred, account,
+                       behalf)
          ), {audit}{notice_ctes}
          SELECT c.*, t.now, (SELECT max(added_at) FROM m) FROM c, t"
     )
@@ -576,6 +584,8 @@ pub struct NewEvent<'a> {
     pub actor_kind: &'a str,
     pub department_id: Option<Uuid>,
     pub occurred_at: Option<DateTime<Utc>>,
+    /// The absent colleague whose post an AB backup (AB岗) held when acting.
+    pub on_behalf_of: Option<Uuid>,
 }
 
 /// Appends events after the case's last one. Callers hold the case row lock (they have just
@@ -616,12 +626,13 @@ pub async fn insert_events(
 
 const INSERT_EVENTS: &str =
     "INSERT INTO case_event (case_id, seq, region_code, kind, details, actor,
-         actor_kind, department_id, recorded_at, occurred_at)
+         actor_kind, department_id, recorded_at, occurred_at, actor_account_id,
+         on_behalf_of_account_id)
      SELECT $1, seq, $2, kind, details, actor, actor_kind, department, t.now,
-            coalesce(occurred, t.now)
+            coalesce(occurred, t.now), account, behalf
      FROM unnest($3::int[], $4::text[], $5::jsonb[], $6::text[], $7::text[], $8::uuid[],
-                 $9::timestamptz[])
-          AS e(seq, kind, details, actor, actor_kind, department, occurred),
+                 $9::timestamptz[], $10::uuid[], $11::uuid[])
+          AS e(seq, kind, details, actor, actor_kind, department, occurred, account, behalf),
           (SELECT clock_instant() AS now) AS t";
 
 /// Events as the column arrays an `unnest` insert takes, numbered from `first_seq`.
@@ -633,11 +644,13 @@ struct EventArrays<'a> {
     actor_kinds: Vec<&'a str>,
     departments: Vec<Option<Uuid>>,
     occurred: Vec<Option<DateTime<Utc>>>,
+    accounts: Vec<Option<Uuid>>,
+    behalf: Vec<Option<Uuid>>,
 }
 
 impl<'a> EventArrays<'a> {
     /// Parameters in the order of the `unnest` both event inserts share.
-    fn params(&self) -> [&(dyn ToSql + Sync); 7] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 9] {
         [
             &self.seqs,
             &self.kinds,
@@ -646,6 +659,8 @@ impl<'a> EventArrays<'a> {
             &self.actor_kinds,
             &self.departments,
             &self.occurred,
+            &self.accounts,
+            &self.behalf,
         ]
     }
 
@@ -659,6 +674,8 @@ impl<'a> EventArrays<'a> {
             actor_kinds: events.iter().map(|e| e.actor_kind).collect(),
             departments: events.iter().map(|e| e.department_id).collect(),
             occurred: events.iter().map(|e| e.occurred_at).collect(),
+            accounts: events.iter().map(|e| staff_account(e.actor)).collect(),
+            behalf: events.iter().map(|e| e.on_behalf_of).collect(),
         })
     }
 }
@@ -671,17 +688,45 @@ pub struct EventRow {
     pub details: Value,
     pub actor: String,
     pub actor_kind: String,
+    pub attribution: Attribution,
     pub recorded_at: DateTime<Utc>,
     pub occurred_at: DateTime<Utc>,
 }
 
+/// Who acted, by id: the timeline's views resolve names from these (decision record 0017).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attribution {
+    /// The staff account that acted; `None` for the applicant and the platform.
+    pub account_id: Option<Uuid>,
+    /// The department it acted in.
+    pub department_id: Option<Uuid>,
+    /// For an AB backup (AB岗): the colleague whose post it held.
+    pub on_behalf_of: Option<Uuid>,
+}
+
+/// The staff account an event's `actor` (`staff:<uuid>`) names, if it is one.
+fn staff_account(actor: &str) -> Option<Uuid> {
+    actor
+        .strip_prefix("staff:")
+        .and_then(|id| Uuid::parse_str(id).ok())
+}
+
 fn event_of(r: &Row) -> EventRow {
+    let actor: String = r.get(3);
     EventRow {
         seq: r.get(0),
         kind: r.get(1),
         details: r.get(2),
-        actor: r.get(3),
         actor_kind: r.get(4),
+        attribution: Attribution {
+            // Events recorded before the column existed name the account only in `actor`.
+            account_id: r
+                .get::<_, Option<Uuid>>(7)
+                .or_else(|| staff_account(&actor)),
+            department_id: r.get(8),
+            on_behalf_of: r.get(9),
+        },
+        actor,
         recorded_at: r.get(5),
         occurred_at: r.get(6),
     }
@@ -690,7 +735,8 @@ fn event_of(r: &Row) -> EventRow {
 pub async fn events(client: &impl Prepare, case_id: Uuid) -> anyhow::Result<Vec<EventRow>> {
     let rows = client
         .query_prepared(
-            "SELECT seq, kind, details, actor, actor_kind, recorded_at, occurred_at
+            "SELECT seq, kind, details, actor, actor_kind, recorded_at, occurred_at,
+                    actor_account_id, department_id, on_behalf_of_account_id
              FROM case_event WHERE case_id = $1 ORDER BY seq",
             &[&case_id],
         )

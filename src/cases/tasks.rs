@@ -210,7 +210,7 @@ mod tests {
         let mut state = CaseState::submitted();
         state.stage = Stage::AwaitingCorrection {
             department: "TOWN".to_owned(),
-            missing: vec!["身份证".to_owned()],
+            missing: vec![crate::cases::model::CorrectionItem::of("id_card", "")],
         };
         assert!(staff_tasks(&state, &process()).is_empty());
         assert_eq!(applicant_todo(&state), Some("answer_correction"));

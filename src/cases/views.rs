@@ -122,8 +122,9 @@ pub struct DeferredRequest {
 #[derive(Debug, Clone, Object, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct CorrectionNotice {
-    /// Every missing or wrong material, in ONE notice (一次性告知).
-    pub missing: Vec<String>,
+    /// Every missing or wrong material, in ONE notice (一次性告知): materials of the item's
+    /// list, each with the clerk's note.
+    pub missing: Vec<CorrectionEntry>,
     /// The case revision the clerk saw; a stale one is refused with 409.
     #[oai(nullable, default)]
     #[serde(default)]
@@ -132,6 +133,18 @@ pub struct CorrectionNotice {
     #[oai(nullable, default)]
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// One material of a correction notice.
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionEntry {
+    /// The material's key in the item's material list.
+    pub material_key: String,
+    /// What is missing or wrong with it (printed after the material's name).
+    #[oai(default)]
+    #[serde(default)]
+    pub note: String,
 }
 
 #[derive(Debug, Clone, Object, Deserialize, Default)]
@@ -483,12 +496,45 @@ pub struct EventView {
     pub seq: i32,
     pub kind: String,
     pub details: Value,
-    /// applicant, window_clerk, reviewer, approver or system.
+    /// applicant, window_clerk, reviewer, approver or system (also `actor.role`).
     pub actor_kind: String,
+    /// Who acted: the role and department for everyone; the staff member by name only in the
+    /// staff views (staff, supervisors, observers) [000 art.13, 34].
+    pub actor: EventActor,
     /// When the server recorded it (drives the clock).
     pub recorded_at: DateTime<Utc>,
     /// When staff say it happened; differs from `recorded_at` for work entered afterwards.
     pub occurred_at: DateTime<Utc>,
+}
+
+/// Who took a timeline event. The applicant's own views (the app) show the role and the
+/// department only; the account fields are present in the staff views alone.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct EventActor {
+    /// applicant, window_clerk, reviewer, approver or system.
+    pub role: String,
+    /// The department the staff member acted in (staff events only).
+    #[oai(skip_serializing_if_is_none)]
+    pub department_code: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub department_name: Option<String>,
+    /// The staff account that acted (staff views only).
+    #[oai(skip_serializing_if_is_none)]
+    pub account_id: Option<Uuid>,
+    /// The staff member's name (staff views only).
+    #[oai(skip_serializing_if_is_none)]
+    pub display_name: Option<String>,
+    /// AB岗: the absent colleague whose post the staff member held (staff views only).
+    #[oai(skip_serializing_if_is_none)]
+    pub on_behalf_of: Option<StaffRef>,
+}
+
+/// A staff member named on a timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct StaffRef {
+    pub account_id: Uuid,
+    #[oai(skip_serializing_if_is_none)]
+    pub display_name: Option<String>,
 }
 
 /// A case in a list.

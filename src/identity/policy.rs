@@ -4,7 +4,7 @@
 
 use uuid::Uuid;
 
-use super::model::{Assurance, Principal, Role};
+use super::model::{Assurance, Grant, Principal, Role};
 
 /// Who may call an endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,27 +60,41 @@ pub fn allows(principal: &Principal, rule: &Rule<'_>) -> bool {
                     || principal.has_role(Role::Supervisor)
                     || principal.has_role(Role::Observer))
         }
-        Rule::Handle {
-            role,
-            department,
-            item_code,
-            step,
-        } => {
-            staff
-                && principal.grants.iter().any(|g| {
-                    g.role == *role
-                        && g.department_id == Some(*department)
-                        && g.item_code.as_deref().is_none_or(|i| i == *item_code)
-                        && g.step.as_deref().is_none_or(|s| s == *step)
-                })
-        }
+        Rule::Handle { .. } => staff && handling_grant(principal, rule).is_some(),
     }
+}
+
+/// The grant through which `principal` may handle a case under a [`Rule::Handle`]: their own
+/// grant when they hold one, else one held as an AB backup (AB岗) — whose `covering_for` names
+/// the colleague the action is taken for. `None` for any other rule, or when none fits.
+pub fn handling_grant<'p>(principal: &'p Principal, rule: &Rule<'_>) -> Option<&'p Grant> {
+    let Rule::Handle {
+        role,
+        department,
+        item_code,
+        step,
+    } = rule
+    else {
+        return None;
+    };
+    let fits = |g: &&Grant| {
+        g.role == *role
+            && g.department_id == Some(*department)
+            && g.item_code.as_deref().is_none_or(|i| i == *item_code)
+            && g.step.as_deref().is_none_or(|s| s == *step)
+    };
+    let mut fitting = principal.grants.iter().filter(fits);
+    let first = fitting.next()?;
+    if first.covering_for.is_none() {
+        return Some(first);
+    }
+    Some(fitting.find(|g| g.covering_for.is_none()).unwrap_or(first))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::model::{Grant, Subject};
+    use crate::identity::model::Subject;
 
     fn staff(grants: Vec<Grant>) -> Principal {
         Principal {
@@ -158,6 +172,33 @@ mod tests {
                 step: "review"
             }
         ));
+    }
+
+    #[test]
+    fn an_own_grant_is_preferred_to_one_held_as_an_ab_backup() {
+        let department = Uuid::new_v4();
+        let absent = Uuid::new_v4();
+        let mut covering = grant(Role::Approver, Some(department));
+        covering.covering_for = Some(absent);
+        let rule = Rule::Handle {
+            role: Role::Approver,
+            department,
+            item_code: "FOOD-01",
+            step: "决定",
+        };
+        let backup = staff(vec![covering.clone()]);
+        assert_eq!(
+            handling_grant(&backup, &rule).and_then(|g| g.covering_for),
+            Some(absent)
+        );
+        let both = staff(vec![covering, grant(Role::Approver, Some(department))]);
+        assert_eq!(
+            handling_grant(&both, &rule).map(|g| g.covering_for),
+            Some(None)
+        );
+        assert!(handling_grant(&both, &Rule::Staff).is_none());
+        let other = staff(vec![grant(Role::Reviewer, Some(department))]);
+        assert!(handling_grant(&other, &rule).is_none());
     }
 
     #[test]

@@ -700,6 +700,24 @@ pub async fn create_platform_admin(
     Ok(id)
 }
 
+/// The display names of the staff accounts `ids`, in one read: how a case timeline names the
+/// staff who acted (accounts are never deleted, so every id that acted is found).
+pub async fn display_names(
+    client: &impl tokio_postgres::GenericClient,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, String>, tokio_postgres::Error> {
+    if ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let rows = client
+        .query(
+            "SELECT id, display_name FROM staff WHERE id = ANY($1)",
+            &[&ids],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 /// A staff account with its live grants (own roles; AB cover shows on `/me`).
 pub struct StaffRecord {
     pub id: Uuid,

@@ -124,20 +124,44 @@ async fn an_online_case_runs_from_application_through_correction_parallel_steps_
             .any(|e| e["case"]["id"] == id.as_str()),
         "{inbox}"
     );
+    // The notice lists materials of the item's list, each with the clerk's note; a key that is
+    // not on the list is refused, naming the entry.
+    let (status, unknown) = call(
+        &app,
+        &cast.clerk,
+        Method::POST,
+        &format!("/api/v1/staff/cases/{id}/correction-notice"),
+        json!({"missing": [{"material_key": "safety_rules", "note": "缺少"}]}),
+    )
+    .await;
+    assert_eq!(status, 422, "{unknown}");
+    assert_eq!(unknown["errors"][0]["field"], "missing[0].material_key");
+    assert_eq!(unknown["errors"][0]["code"], "unknown_material");
     let case = act(
         &app,
         &cast.clerk,
         &id,
         "correction-notice",
-        json!({"missing": ["营业执照：照片不清晰", "申请书：缺少法定代表人签字"]}),
+        json!({"missing": [
+            {"material_key": "business_licence", "note": "照片不清晰"},
+            {"material_key": "application_form", "note": "缺少法定代表人签字"}
+        ]}),
     )
     .await;
     assert_eq!(case["stage"], "awaiting_correction");
     assert_eq!(case["correction_count"], 1);
     assert_eq!(case["applicant_todo"], "answer_correction");
+    // Printed with the materials' names, never their keys.
     assert_eq!(
-        case["stage_details"]["missing"].as_array().unwrap().len(),
-        2
+        case["stage_details"]["missing"],
+        json!([
+            "营业执照：照片不清晰",
+            "食品经营许可申请书：缺少法定代表人签字"
+        ])
+    );
+    assert_eq!(
+        case["stage_details"]["correction_items"][1]["material_key"],
+        "application_form"
     );
 
     // The applicant sees what to do and answers in the app.
@@ -151,12 +175,31 @@ async fn an_online_case_runs_from_application_through_correction_parallel_steps_
         "application/pdf",
     )
     .await;
-    let (status, case) = call(
+    // An answer that leaves out a listed material is refused, naming it.
+    let (status, partial) = call(
         &app,
         &token,
         Method::POST,
         &format!("/api/v1/me/cases/{id}/correction-answer"),
         json!({"materials": [{"material_key": "business_licence", "file_ids": [fixed]}]}),
+    )
+    .await;
+    assert_eq!(status, 422, "{partial}");
+    assert_eq!(partial["code"], "correction_incomplete");
+    assert!(
+        partial.to_string().contains("application_form"),
+        "{partial}"
+    );
+    let signed = upload(&app, &token, b"%PDF-1.7\nsigned\n%%EOF", "application/pdf").await;
+    let (status, case) = call(
+        &app,
+        &token,
+        Method::POST,
+        &format!("/api/v1/me/cases/{id}/correction-answer"),
+        json!({"materials": [
+            {"material_key": "business_licence", "file_ids": [fixed]},
+            {"material_key": "application_form", "file_ids": [signed]}
+        ]}),
     )
     .await;
     assert_eq!(status, 200, "{case}");

@@ -18,6 +18,7 @@ mod authorization;
 mod calendar;
 mod case_access;
 mod case_agents;
+mod case_attribution;
 mod case_deferred_materials;
 mod case_endings;
 mod case_extension_and_termination;

@@ -162,6 +162,73 @@ pub enum SpecialStep {
     PublicNotice,
 }
 
+/// One entry of a correction notice: a material of the item's list and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct CorrectionItem {
+    /// The item's material key; empty only in notices issued before corrections were keyed to
+    /// the item's materials (their whole text is in `note`).
+    pub material_key: String,
+    /// The material's name as the item's guide lists it: what the notice and the SMS print.
+    pub material_name: String,
+    /// The clerk's note: what is missing or wrong (may be empty).
+    pub note: String,
+}
+
+impl CorrectionItem {
+    /// A correction of `material_key` with the clerk's note; the name is filled in from the
+    /// item's guide by the service.
+    pub fn of(material_key: &str, note: &str) -> CorrectionItem {
+        CorrectionItem {
+            material_key: material_key.to_owned(),
+            material_name: String::new(),
+            note: note.to_owned(),
+        }
+    }
+
+    /// As printed in the sealed notice and the SMS: `营业执照：照片不清晰`.
+    pub fn printed(&self) -> String {
+        match (self.material_name.is_empty(), self.note.is_empty()) {
+            (true, _) => self.note.clone(),
+            (false, true) => self.material_name.clone(),
+            (false, false) => format!("{}：{}", self.material_name, self.note),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CorrectionItem {
+    /// Case states stored before corrections were keyed to materials hold plain texts.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Keyed {
+                material_key: String,
+                #[serde(default)]
+                material_name: String,
+                #[serde(default)]
+                note: String,
+            },
+            Text(String),
+        }
+        Ok(match Stored::deserialize(deserializer)? {
+            Stored::Keyed {
+                material_key,
+                material_name,
+                note,
+            } => CorrectionItem {
+                material_key,
+                material_name,
+                note,
+            },
+            Stored::Text(note) => CorrectionItem {
+                material_key: String::new(),
+                material_name: String::new(),
+                note,
+            },
+        })
+    }
+}
+
 /// A non-key material accepted as pending (容缺受理), to be supplied by `due`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct DeferredMaterial {
@@ -214,7 +281,7 @@ pub enum Stage {
     AwaitingCorrection {
         department: String,
         /// Every missing or wrong material, in ONE notice.
-        missing: Vec<String>,
+        missing: Vec<CorrectionItem>,
     },
     /// 已受理: accepted, department steps not started.
     Accepted,
@@ -324,7 +391,7 @@ pub enum Action {
     /// Take up a submitted case for pre-review by `department`.
     PreReviewStart { department: String },
     /// Issue the ONE correction notice listing every missing or wrong material.
-    RequestCorrection { missing: Vec<String> },
+    RequestCorrection { missing: Vec<CorrectionItem> },
     /// The applicant answers the correction notice.
     AnswerCorrection,
     /// Accept, possibly with deferred materials (容缺受理) or on a commitment (告知承诺制).
@@ -425,7 +492,7 @@ pub enum Event {
     },
     CorrectionRequested {
         department: String,
-        missing: Vec<String>,
+        missing: Vec<CorrectionItem>,
         /// 1 for the first notice; above 1 is the anomaly supervision looks for.
         notice_number: u32,
     },

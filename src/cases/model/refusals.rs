@@ -134,7 +134,7 @@ impl TransitionError {
         let field = match self {
             Self::BlankDepartment => "department".to_owned(),
             Self::EmptyCorrectionList => "missing".to_owned(),
-            Self::BlankCorrectionEntry { index } => format!("missing[{index}]"),
+            Self::BlankCorrectionEntry { index } => format!("missing[{index}].material_key"),
             Self::BlankDeferredMaterial { index } | Self::DuplicateDeferredMaterial { index } => {
                 format!("deferred[{index}].material")
             }

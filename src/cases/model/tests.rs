@@ -12,6 +12,11 @@ fn s(text: &str) -> String {
     text.to_owned()
 }
 
+/// A correction entry for material `key` with no note.
+fn c(key: &str) -> CorrectionItem {
+    CorrectionItem::of(key, "")
+}
+
 fn step(department: &str, name: &str, stage: u32) -> StepSpec {
     StepSpec {
         department: s(department),
@@ -119,7 +124,7 @@ fn full_journey_with_correction_serial_steps_suspension_and_approval() {
     let t = transition(
         &state,
         &Action::RequestCorrection {
-            missing: vec![s(" 营业执照副本 "), s("法定代表人身份证明")],
+            missing: vec![c(" 营业执照副本 "), c("法定代表人身份证明")],
         },
         &WindowClerk,
     )
@@ -129,7 +134,7 @@ fn full_journey_with_correction_serial_steps_suspension_and_approval() {
         t.events,
         vec![Event::CorrectionRequested {
             department: s("D01"),
-            missing: vec![s("营业执照副本"), s("法定代表人身份证明")],
+            missing: vec![c("营业执照副本"), c("法定代表人身份证明")],
             notice_number: 1,
         }]
     );
@@ -206,7 +211,7 @@ fn a_correction_answer_returns_to_the_department_that_asked() {
     let state = apply(
         &state,
         Action::RequestCorrection {
-            missing: vec![s("x")],
+            missing: vec![c("x")],
         },
         WindowClerk,
     );
@@ -239,19 +244,19 @@ fn a_correction_notice_lists_everything_and_repeated_notices_are_counted() {
     let err = refuse(
         &state,
         Action::RequestCorrection {
-            missing: vec![s("a"), s("  ")],
+            missing: vec![c("a"), c("  ")],
         },
         WindowClerk,
     );
     assert_eq!(err, TransitionError::BlankCorrectionEntry { index: 1 });
-    assert_eq!(err.field().as_deref(), Some("missing[1]"));
+    assert_eq!(err.field().as_deref(), Some("missing[1].material_key"));
     // A second round is allowed but counted: supervision flags it [004 art.9(2)].
     let mut state = state;
     for round in 1..=3 {
         state = apply(
             &state,
             Action::RequestCorrection {
-                missing: vec![s("a")],
+                missing: vec![c("a")],
             },
             WindowClerk,
         );
@@ -819,7 +824,7 @@ fn states_actions_and_events_round_trip_through_json() {
     }
     let event = Event::CorrectionRequested {
         department: s("D01"),
-        missing: vec![s("a")],
+        missing: vec![c("a")],
         notice_number: 2,
     };
     let json = serde_json::to_value(&event).unwrap();
@@ -834,7 +839,7 @@ fn all_actions() -> Vec<Action> {
             department: s("D01"),
         },
         Action::RequestCorrection {
-            missing: vec![s("a")],
+            missing: vec![c("a")],
         },
         Action::AnswerCorrection,
         Action::Accept {
@@ -911,7 +916,7 @@ fn action() -> impl Strategy<Value = Action> {
         .prop_map(s);
     prop_oneof![
         4 => text().prop_map(|department| Action::PreReviewStart { department }),
-        2 => prop::collection::vec(text(), 0..3).prop_map(|missing| Action::RequestCorrection { missing }),
+        2 => prop::collection::vec(text(), 0..3).prop_map(|keys| Action::RequestCorrection { missing: keys.iter().map(|k| CorrectionItem::of(k, "")).collect() }),
         2 => Just(Action::AnswerCorrection),
         4 => (prop::collection::vec(deferred, 0..3), any::<bool>())
             .prop_map(|(deferred, commitment)| Action::Accept { deferred, commitment }),
@@ -963,7 +968,11 @@ fn event_reasons(event: &Event) -> Vec<&str> {
             reason: Some(reason),
         } => vec![reason.as_str()],
         Event::Denied { reasons, remedies } => vec![reasons.as_str(), remedies.as_str()],
-        Event::CorrectionRequested { missing, .. } => missing.iter().map(String::as_str).collect(),
+        Event::CorrectionRequested { missing, .. } => missing
+            .iter()
+            .flat_map(|m| [m.material_key.as_str(), m.note.as_str()])
+            .filter(|t| !t.is_empty())
+            .collect(),
         _ => vec![],
     }
 }

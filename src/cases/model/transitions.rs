@@ -281,14 +281,23 @@ fn required(text: &str, error: TransitionError) -> Result<String, TransitionErro
     }
 }
 
-fn correction_list(missing: &[String]) -> Result<Vec<String>, TransitionError> {
+fn correction_list(missing: &[CorrectionItem]) -> Result<Vec<CorrectionItem>, TransitionError> {
     if missing.is_empty() {
         return Err(TransitionError::EmptyCorrectionList);
     }
     missing
         .iter()
         .enumerate()
-        .map(|(index, entry)| required(entry, TransitionError::BlankCorrectionEntry { index }))
+        .map(|(index, entry)| {
+            Ok(CorrectionItem {
+                material_key: required(
+                    &entry.material_key,
+                    TransitionError::BlankCorrectionEntry { index },
+                )?,
+                material_name: entry.material_name.trim().to_owned(),
+                note: entry.note.trim().to_owned(),
+            })
+        })
         .collect()
 }
 

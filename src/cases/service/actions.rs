@@ -45,13 +45,15 @@ impl CaseService {
             kind: ActorKind::Applicant,
             actor: subject,
             department_id: None,
+            on_behalf_of: None,
         };
         self.apply(row, acting, request).await
     }
 
     /// An action by staff: the caller must hold the role the action needs in the department
-    /// whose turn it is (or be its AB backup); staff of departments the case does not involve
-    /// get 404.
+    /// whose turn it is (or be its AB backup, recorded with whom they stand in for); staff of
+    /// departments the case does not involve get 404, the others without the role a 403 that
+    /// names it.
     pub async fn staff_act(
         &self,
         principal: &Principal,
@@ -66,7 +68,7 @@ impl CaseService {
         let ids = department_ids(&**self.pool.get().await?, &codes).await?;
         let own_window = candidates.iter().find_map(|task| {
             let department = *ids.get(&task.department)?;
-            allows(
+            let grant = handling_grant(
                 principal,
                 &Rule::Handle {
                     role: task.role,
@@ -74,24 +76,27 @@ impl CaseService {
                     item_code: &row.item_code,
                     step: &task.step,
                 },
-            )
-            .then_some((task.role, department))
+            )?;
+            Some((task.role, department, grant.covering_for))
         });
         let chosen = match own_window {
             Some(chosen) => Some(chosen),
             // 一窗受理: the centre's clerk does the front desk's work for the item's department.
             None => {
                 let client = self.pool.get().await?;
-                one_window::centre_front_desk_task(&**client, principal, &row, &candidates).await?
+                one_window::centre_front_desk_task(&**client, principal, &row, &candidates)
+                    .await?
+                    .map(|(role, department)| (role, department, None))
             }
         };
-        let Some((role, department)) = chosen else {
-            return Err(AppError::new(
+        let Some((role, department, on_behalf_of)) = chosen else {
+            return Err(role_needed(
                 CaseProblem::CaseActionForbidden,
-                format!(
+                &format!(
                     "you hold no role that may {} this case at its current step",
                     request.action.name()
                 ),
+                &candidates,
             ));
         };
         let kind = ActorKind::from_role(role).ok_or_else(|| {
@@ -104,6 +109,7 @@ impl CaseService {
             kind,
             actor: principal.subject.to_string(),
             department_id: Some(department),
+            on_behalf_of,
         };
         self.apply(row, acting, request).await
     }
@@ -135,6 +141,9 @@ impl CaseService {
             legal_day,
         )?;
 
+        if matches!(request.action, Action::AnswerCorrection) {
+            answer_covers_the_notice(&row.state.stage, &request.materials)?;
+        }
         let mut outcome =
             transition(&row.state, &request.action, &acting.kind).map_err(transition_problem)?;
         let mut events: Vec<(Event, &'static str, String)> = outcome
@@ -269,6 +278,11 @@ impl CaseService {
                         acting.department_id
                     },
                     occurred_at,
+                    on_behalf_of: if *kind == "system" {
+                        None
+                    } else {
+                        acting.on_behalf_of
+                    },
                 }
             })
             .collect();
@@ -297,6 +311,7 @@ impl CaseService {
                     "events": events.iter().map(|(e, _, _)| e.kind()).collect::<Vec<_>>(),
                     "revision": row.revision + 1,
                     "department": acting.department_id,
+                    "on_behalf_of": acting.on_behalf_of,
                     "occurred_at": occurred_at,
                 }),
             },
@@ -344,7 +359,8 @@ impl CaseService {
         }
         tx.commit().await?;
         drop(client);
-        self.detail_of(&updated_row).await
+        self.detail_of(&updated_row, Audience::of(acting.kind))
+            .await
     }
 
     /// Checks what the state machine cannot: material keys against the item, dates against
@@ -358,6 +374,33 @@ impl CaseService {
         today: NaiveDate,
     ) -> AppResult<()> {
         match action {
+            Action::RequestCorrection { missing } => {
+                let mut errors = Vec::new();
+                let mut seen: Vec<String> = Vec::new();
+                for (index, entry) in missing.iter_mut().enumerate() {
+                    let key = entry.material_key.trim().to_owned();
+                    if key.is_empty() {
+                        continue; // the state machine names the blank entry
+                    }
+                    match guide.materials.iter().find(|m| m.key == key) {
+                        None => errors.push(FieldError::new(
+                            format!("missing[{index}].material_key"),
+                            "unknown_material",
+                            format!("{key} is not on the item's material list"),
+                        )),
+                        Some(_) if seen.contains(&key) => errors.push(FieldError::new(
+                            format!("missing[{index}].material_key"),
+                            "duplicate_material",
+                            format!("{key} is listed twice: one entry per material"),
+                        )),
+                        // The notice prints the material's name, never its key.
+                        Some(material) => entry.material_name = material.name.clone(),
+                    }
+                    seen.push(key);
+                }
+                invalid(errors)
+            }
+            Action::AnswerCorrection => Ok(()),
             Action::Accept { deferred, .. } => {
                 let mut errors = Vec::new();
                 for (index, entry) in deferred.iter().enumerate() {
@@ -378,7 +421,10 @@ impl CaseService {
                         errors.push(FieldError::new(
                             format!("deferred[{index}].due"),
                             "deferred_due_past",
-                            "the date to supply it is in the past",
+                            format!(
+                                "the date to supply it, {}, is in the past: give {today} or later",
+                                entry.due
+                            ),
                         ));
                     }
                 }
@@ -388,7 +434,9 @@ impl CaseService {
                 Err(AppError::invalid_field(
                     "expected_end",
                     CaseProblem::ExpectedEndPast,
-                    "the expected end is in the past",
+                    format!(
+                        "the expected end, {expected_end}, is in the past: give {today} or later"
+                    ),
                 ))
             }
             Action::Suspend {
@@ -507,4 +555,29 @@ impl CaseService {
             .map_err(|e| anyhow::anyhow!("acceptance number: {e}"))?;
         Ok(number.to_string())
     }
+}
+
+/// A correction answer supplies every material the notice listed [行政许可法 art. 32(4)]: one
+/// left out is named in the 422, so the applicant is not sent round again.
+fn answer_covers_the_notice(stage: &Stage, given: &[MaterialRef]) -> AppResult<()> {
+    let Stage::AwaitingCorrection { missing, .. } = stage else {
+        return Ok(()); // the state machine refuses it: no notice to answer
+    };
+    let left_out: Vec<&CorrectionItem> = missing
+        .iter()
+        .filter(|m| !m.material_key.is_empty())
+        .filter(|m| !given.iter().any(|g| g.material_key == m.material_key))
+        .collect();
+    if left_out.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = left_out
+        .iter()
+        .map(|m| format!("{}（{}）", m.material_name, m.material_key))
+        .collect();
+    Err(AppError::invalid_field(
+        "materials",
+        CaseProblem::CorrectionIncomplete,
+        format!("the correction notice also asks for: {}", names.join("、")),
+    ))
 }

@@ -72,19 +72,32 @@ pub(super) fn check_occurred_at(
     now: DateTime<Utc>,
 ) -> AppResult<Option<DateTime<Utc>>> {
     let Some(at) = at else { return Ok(None) };
+    // The limits are named in China time, as the clerk reads their own clock.
+    let china = |t: DateTime<Utc>| {
+        t.with_timezone(&crate::clock::shanghai())
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    };
     // A minute of clock skew between a clerk's PC and the server is not "the future".
-    if at > now + chrono::Duration::minutes(1) {
+    let latest = now + chrono::Duration::minutes(1);
+    if at > latest {
         return Err(AppError::invalid_field(
             "occurred_at",
             CaseProblem::OccurredAtFuture,
-            "work cannot be recorded as happening in the future",
+            format!(
+                "work cannot be recorded as happening in the future: give {} or earlier",
+                china(latest)
+            ),
         ));
     }
-    if at < now - chrono::Duration::days(MAX_BACKDATE_DAYS) {
+    let earliest = now - chrono::Duration::days(MAX_BACKDATE_DAYS);
+    if at < earliest {
         return Err(AppError::invalid_field(
             "occurred_at",
             CaseProblem::OccurredAtTooOld,
-            format!("work older than {MAX_BACKDATE_DAYS} days cannot be entered afterwards"),
+            format!(
+                "work older than {MAX_BACKDATE_DAYS} days cannot be entered afterwards: give {} or later",
+                china(earliest)
+            ),
         ));
     }
     Ok(Some(at))

@@ -42,7 +42,8 @@ impl CaseService {
         }
         let (template, must_reach) = match event {
             Event::CorrectionRequested { missing, .. } => {
-                v.insert("missing".to_owned(), json!(missing.join("、")));
+                let printed: Vec<String> = missing.iter().map(CorrectionItem::printed).collect();
+                v.insert("missing".to_owned(), json!(printed.join("、")));
                 ("case.correction_requested", true)
             }
             Event::Accepted { .. } => {

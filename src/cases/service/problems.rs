@@ -80,3 +80,70 @@ pub(super) fn revision_conflict(current: i32) -> AppError {
 pub(super) fn clock_problem(error: clock::ClockError) -> AppError {
     AppError::new(error.problem(), error.to_string())
 }
+
+/// A role a task needs, for a refusal that names it.
+fn required_role(task: &Task) -> RequiredRole {
+    RequiredRole {
+        role: task.role.as_str().to_owned(),
+        role_name: task.role.label().to_owned(),
+        department_code: Some(task.department.clone()),
+        step: Some(task.step.clone()),
+    }
+}
+
+/// The refusal `kind`, explained by `why`, to a staff member who holds none of the roles
+/// `tasks` need: the detail names each (需要审批人员（approver）角色), `required_roles` lists
+/// them for machines.
+pub(super) fn role_needed(kind: CaseProblem, why: &str, tasks: &[Task]) -> AppError {
+    if tasks.is_empty() {
+        return AppError::role_required(
+            kind,
+            format!("{why}: it is the applicant's (申请人) to take"),
+            Vec::new(),
+        );
+    }
+    let needs: Vec<String> = tasks
+        .iter()
+        .map(|t| {
+            format!(
+                "需要{}（{}）角色 in department {} for step {}",
+                t.role.label(),
+                t.role.as_str(),
+                t.department,
+                t.step
+            )
+        })
+        .collect();
+    AppError::role_required(
+        kind,
+        format!("{why}: {}", needs.join(", or ")),
+        tasks.iter().map(required_role).collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wrong_role_refusal_names_the_role_department_and_step_needed() {
+        let task = Task {
+            department: "DA-SCJG".to_owned(),
+            role: Role::Approver,
+            step: "决定".to_owned(),
+        };
+        let problem =
+            role_needed(CaseProblem::CaseActionForbidden, "no role may", &[task]).to_problem();
+        assert_eq!(problem.code, "case_action_forbidden");
+        assert!(
+            problem.detail.contains("需要审批人员（approver）角色"),
+            "{}",
+            problem.detail
+        );
+        assert!(problem.detail.contains("DA-SCJG"), "{}", problem.detail);
+        assert_eq!(problem.required_roles.len(), 1);
+        assert_eq!(problem.required_roles[0].role, "approver");
+        assert_eq!(problem.required_roles[0].role_name, "审批人员");
+        assert_eq!(problem.required_roles[0].step.as_deref(), Some("决定"));
+    }
+}

@@ -219,6 +219,7 @@ impl CaseService {
                 actor_kind: "system",
                 department_id: None,
                 occurred_at: None,
+                on_behalf_of: None,
             }],
         )
         .await?;

@@ -95,6 +95,7 @@ impl CaseService {
                 kind,
                 actor: submitted_by.clone(),
                 department_id: None,
+                on_behalf_of: None,
             },
             occurred_at: None,
             notice_facts,
@@ -112,7 +113,9 @@ impl CaseService {
         let submitted_by = clerk.subject.to_string();
         let digest = request_digest(&body);
         if let Some(key) = idempotency_key
-            && let Some(existing) = self.replay(&submitted_by, key, &digest).await?
+            && let Some(existing) = self
+                .replay(&submitted_by, key, &digest, Audience::Staff)
+                .await?
         {
             return Ok((existing, false));
         }
@@ -120,7 +123,7 @@ impl CaseService {
         let process = process_of(&detail);
         let client = self.pool.get().await?;
         let accepting = department_id(&**client, &process.accepting_department).await?;
-        let allowed = allows(
+        let grant = handling_grant(
             clerk,
             &Rule::Handle {
                 role: Role::WindowClerk,
@@ -130,19 +133,24 @@ impl CaseService {
             },
         );
         // 一窗受理: a clerk of the centre's comprehensive window takes in any department's case.
-        let centre = if allowed {
-            None
-        } else {
-            match one_window::centre_window_of(&**client, clerk).await? {
-                Some(centre) => Some(centre),
+        let (centre, on_behalf_of) = match grant {
+            Some(grant) => (None, grant.covering_for),
+            None => match one_window::centre_window_of(&**client, clerk).await? {
+                Some(centre) => (Some(centre), None),
                 None => {
-                    return Err(AppError::new(
+                    let task = Task {
+                        department: process.accepting_department.clone(),
+                        role: Role::WindowClerk,
+                        step: process.accept_step.clone(),
+                    };
+                    return Err(role_needed(
                         CaseProblem::NotAcceptingClerk,
                         "only a window clerk of the item's accepting department, or of the \
                          platform centre's comprehensive window, registers its cases",
+                        &[task],
                     ));
                 }
-            }
+            },
         };
         let occurred_at = check_occurred_at(body.occurred_at, self.clock.now())?;
         let form = check_form(body.form)?;
@@ -185,6 +193,7 @@ impl CaseService {
                 kind: ActorKind::WindowClerk,
                 actor: submitted_by,
                 department_id: Some(acting_department),
+                on_behalf_of,
             },
             occurred_at,
             notice_facts,
@@ -192,13 +201,14 @@ impl CaseService {
         .await
     }
 
-    /// The case an idempotency key already made, if any; the same key with a different
-    /// request is refused.
+    /// The case an idempotency key already made, if any, as `audience` sees it; the same key
+    /// with a different request is refused.
     pub(super) async fn replay(
         &self,
         submitted_by: &str,
         key: &str,
         digest: &str,
+        audience: Audience,
     ) -> AppResult<Option<CaseDetail>> {
         check_idempotency_key(key)?;
         let client = self.pool.get().await?;
@@ -217,7 +227,7 @@ impl CaseService {
                     .await?
                     .ok_or_else(case_not_found)?;
                 drop(client);
-                Ok(Some(self.detail_of(&row).await?))
+                Ok(Some(self.detail_of(&row, audience).await?))
             }
         }
     }
@@ -254,6 +264,7 @@ impl CaseService {
     pub(super) async fn create(&self, intake: Intake<'_>) -> AppResult<(CaseDetail, bool)> {
         let detail = intake.detail;
         let process = process_of(detail);
+        let audience = Audience::of(intake.acting.kind);
         let case_id = Uuid::new_v4();
         let tail_mac = self.tail_mac(case_id, &intake.applicant.tail);
         // What needs no database is worked out before the transaction opens: a connection
@@ -282,7 +293,9 @@ impl CaseService {
         else {
             // A retry of an application made before the item changed still gets its case.
             if let Some((key, digest)) = &intake.idempotency
-                && let Some(existing) = self.replay(&intake.submitted_by, key, digest).await?
+                && let Some(existing) = self
+                    .replay(&intake.submitted_by, key, digest, audience)
+                    .await?
             {
                 return Ok((existing, false));
             }
@@ -320,6 +333,7 @@ impl CaseService {
             actor_kind: actor_kind_name(intake.acting.kind),
             department_id: intake.acting.department_id,
             occurred_at: intake.occurred_at,
+            on_behalf_of: intake.acting.on_behalf_of,
         }];
         events.extend(start.events.iter().map(|e| NewEvent {
             kind: e.kind(),
@@ -328,6 +342,7 @@ impl CaseService {
             actor_kind: "system",
             department_id: departments.get(&process.accepting_department).copied(),
             occurred_at: intake.occurred_at,
+            on_behalf_of: None,
         }));
         let audit_id = case_id.to_string();
         let audit_details = json!({
@@ -403,7 +418,7 @@ impl CaseService {
             let key = idempotency_key.unwrap_or_default();
             let digest = request_digest.unwrap_or_default();
             return self
-                .replay(&intake.submitted_by, key, digest)
+                .replay(&intake.submitted_by, key, digest, audience)
                 .await?
                 .map(|existing| (existing, false))
                 .ok_or_else(|| anyhow::anyhow!("idempotent insert lost but no case found").into());
@@ -425,7 +440,7 @@ impl CaseService {
         }
         Ok((
             // A new case has issued no document yet.
-            self.detail_with(&row, event_rows, material_rows, Vec::new())
+            self.detail_with(&row, event_rows, material_rows, Vec::new(), audience)
                 .await?,
             true,
         ))

@@ -26,14 +26,14 @@ impl CaseService {
             .filter(|r| r.belongs_to(&principal.subject.to_string()))
             .ok_or_else(case_not_found)?;
         drop(client);
-        self.detail_of(&row).await
+        self.detail_of(&row, Audience::Applicant).await
     }
 
     /// A case as staff see it: every department it involves (the lead, co-departments — who
     /// see the shared materials, never asking again — accepting and deciding ones) and oversight.
     pub async fn staff_case(&self, principal: &Principal, case_id: Uuid) -> AppResult<CaseDetail> {
         let row = self.staff_row(principal, case_id).await?;
-        self.detail_of(&row).await
+        self.detail_of(&row, Audience::Staff).await
     }
 
     /// The case's row when `principal` may see it as staff; otherwise the same 404 as for no
@@ -197,7 +197,7 @@ impl CaseService {
     /// One case with its timeline and materials. Takes its own connection, after the
     /// calendar and the item version (cached; a miss reads the database): callers must not
     /// hold a connection while calling it, or a cold cache could wait on a full pool.
-    pub async fn detail_of(&self, row: &CaseRow) -> AppResult<CaseDetail> {
+    pub async fn detail_of(&self, row: &CaseRow, audience: Audience) -> AppResult<CaseDetail> {
         let (events, materials, documents) = {
             let client = self.pool.get().await?;
             (
@@ -206,17 +206,20 @@ impl CaseService {
                 documents::for_case(&**client, row.id).await?,
             )
         };
-        self.detail_with(row, events, materials, documents).await
+        self.detail_with(row, events, materials, documents, audience)
+            .await
     }
 
-    /// The case's view from its row, timeline and materials (the calendar and the item
-    /// version come from their caches; a miss takes a connection of its own).
+    /// The case's view for `audience` from its row, timeline and materials (the calendar and
+    /// the item version come from their caches; a miss takes a connection of its own, as does
+    /// naming who acted on the timeline).
     pub(super) async fn detail_with(
         &self,
         row: &CaseRow,
         events: Vec<store::EventRow>,
         materials: Vec<store::MaterialRow>,
         documents: Vec<DocumentRecord>,
+        audience: Audience,
     ) -> AppResult<CaseDetail> {
         let calendar = self.calendar.calendar().await?;
         let item = self.case_item(row).await?;
@@ -294,17 +297,7 @@ impl CaseService {
                 .into_iter()
                 .map(|d| DocumentView::of(d, self.issuer.public_base_url()))
                 .collect(),
-            timeline: events
-                .into_iter()
-                .map(|e| EventView {
-                    seq: e.seq,
-                    kind: e.kind,
-                    details: e.details,
-                    actor_kind: e.actor_kind,
-                    recorded_at: e.recorded_at,
-                    occurred_at: e.occurred_at,
-                })
-                .collect(),
+            timeline: self.timeline(audience, events).await?,
             backfilled,
             revision: row.revision,
             submitted_at: row.submitted_at,
@@ -345,6 +338,18 @@ pub(super) fn stage_details(stage: &Stage) -> Value {
             map.remove("stage");
             // Steps are shown in `steps`.
             map.remove("steps");
+            if let Stage::AwaitingCorrection { missing, .. } = stage {
+                // `missing` as the notice prints it (what the app showed from the start), and
+                // the entries keyed to the item's materials, to answer them one by one.
+                map.insert(
+                    "correction_items".to_owned(),
+                    map.get("missing").cloned().unwrap_or_default(),
+                );
+                map.insert(
+                    "missing".to_owned(),
+                    json!(missing.iter().map(|m| m.printed()).collect::<Vec<_>>()),
+                );
+            }
             Value::Object(map)
         }
         _ => json!({}),
