@@ -16,6 +16,8 @@ pub mod issuing;
 pub mod item_change;
 pub mod model;
 pub mod progress;
+pub mod search;
+pub mod search_views;
 pub mod service;
 pub mod store;
 pub mod tasks;

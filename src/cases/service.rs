@@ -49,9 +49,11 @@ mod actions;
 mod cancelled_items;
 mod checks;
 mod notices;
+mod oversight;
 mod problems;
 mod process;
 mod recompute;
+mod search;
 mod submission;
 mod views;
 

@@ -83,6 +83,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0019_clock_and_calendar_versions.sql",
         include_str!("../../migrations/0019_clock_and_calendar_versions.sql"),
     ),
+    (
+        "0021_staff_case_search.sql",
+        include_str!("../../migrations/0021_staff_case_search.sql"),
+    ),
 ];
 
 /// Arbitrary constant naming the migration lock in `pg_advisory_lock`.

@@ -54,4 +54,5 @@ mod serve_binary;
 mod sessions;
 mod sms_codes;
 mod staff_accounts;
+mod staff_case_search;
 mod window_cases;
