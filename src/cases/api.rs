@@ -7,13 +7,15 @@
 //! belong to, is a 404: ids reveal nothing.
 
 use chrono::NaiveDate;
-use poem_openapi::param::{Header, Path};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
 
 use super::issuing::LicenceTerms;
 use super::model::{Action, CorrectionItem, DeferredMaterial};
+use super::search::{self, DeadlineFilter, SearchParams};
+use super::search_views::FoundCases;
 use super::service::{ActRequest, CaseService};
 use super::views::*;
 use crate::cases::errors::CaseProblem;
@@ -233,8 +235,61 @@ impl CasesApi {
         Ok(Json(self.service.inbox(&principal).await?))
     }
 
+    /// 办件查询 — find cases: by acceptance number, applicant (ID-number tail or credit code),
+    /// item, stage, received or decided dates, deadline; newest received first, in pages. Staff
+    /// find the cases of their departments, oversight those of every department; the applicant
+    /// is masked. A search by a person's identifier, and every observer's search, is audited.
+    #[oai(path = "/api/v1/staff/cases", method = "get", tag = "ApiTags::Staff")]
+    #[allow(clippy::too_many_arguments)]
+    async fn staff_cases(
+        &self,
+        auth: AccessToken,
+        /// The 21-character acceptance number (受理编号), exactly.
+        acceptance_number: Query<Option<String>>,
+        /// The last 4 or 6 characters of the applicant's ID number (or credit code).
+        applicant_id_tail: Query<Option<String>>,
+        /// An enterprise applicant's unified social credit code (18 characters).
+        applicant_credit_code: Query<Option<String>>,
+        /// An item code.
+        item: Query<Option<String>>,
+        /// A stage: submitted, pre_review, awaiting_correction, accepted, in_review,
+        /// suspended, decided_approved, decided_denied, rejected, terminated, withdrawn.
+        stage: Query<Option<String>>,
+        /// Received on or after this day (Beijing).
+        received_from: Query<Option<NaiveDate>>,
+        /// Received on or before this day (Beijing).
+        received_to: Query<Option<NaiveDate>>,
+        /// Ended (decided, rejected, withdrawn, terminated) on or after this day (Beijing).
+        decided_from: Query<Option<NaiveDate>>,
+        /// Ended on or before this day (Beijing).
+        decided_to: Query<Option<NaiveDate>>,
+        /// overdue, or near (open, at most 2 working days left).
+        deadline: Query<Option<DeadlineFilter>>,
+        /// Page size, 1–100 (default 20).
+        limit: Query<Option<i64>>,
+        /// From the previous page's `next_cursor`.
+        cursor: Query<Option<String>>,
+    ) -> AppResult<Json<FoundCases>> {
+        let principal = self.gate.require(&auth, Rule::Staff).await?;
+        let search = search::check(SearchParams {
+            acceptance_number: acceptance_number.0,
+            applicant_id_tail: applicant_id_tail.0,
+            applicant_credit_code: applicant_credit_code.0,
+            item: item.0,
+            stage: stage.0,
+            received_from: received_from.0,
+            received_to: received_to.0,
+            decided_from: decided_from.0,
+            decided_to: decided_to.0,
+            deadline: deadline.0,
+            limit: limit.0,
+            cursor: cursor.0,
+        })?;
+        Ok(Json(self.service.search(&principal, search).await?))
+    }
+
     /// A case, for staff of a department it involves (co-departments see the shared materials)
-    /// and for oversight.
+    /// and for oversight (an observer sees the applicant masked and no application form).
     #[oai(
         path = "/api/v1/staff/cases/:id",
         method = "get",
@@ -268,7 +323,8 @@ impl CasesApi {
         Ok(pdf_download(&record, bytes))
     }
 
-    /// Download one of a case's material files.
+    /// Download one of a case's material files. Not for observers (403
+    /// `raw_materials_not_for_oversight`); a supervisor's download is audited.
     #[oai(
         path = "/api/v1/staff/cases/:id/materials/:material_id",
         method = "get",

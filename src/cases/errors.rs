@@ -12,12 +12,14 @@ problems! {
     pub enum CaseProblem {
         IdempotencyKeyRequired = ("idempotency_key_required", BAD_REQUEST, "请求缺少幂等键（Idempotency-Key）"),
         InvalidIdempotencyKey = ("invalid_idempotency_key", BAD_REQUEST, "幂等键格式不正确"),
+        InvalidSearchCursor = ("invalid_cursor", BAD_REQUEST, "翻页标记无效，请重新查询"),
         CaseActionForbidden = ("case_action_forbidden", FORBIDDEN, "当前环节无权办理此办件"),
         AgentNotAuthorised = ("agent_not_authorised", FORBIDDEN, "未获申请人有效授权，不能代办"),
         ApplicantTypeNotAllowed = ("applicant_type_not_allowed", FORBIDDEN, "申请人类型不符合该事项要求"),
         AssuranceTooLow = ("assurance_too_low", FORBIDDEN, "该事项需要更高等级的实名认证"),
         NotAcceptingClerk = ("not_accepting_clerk", FORBIDDEN, "仅限该事项受理部门的窗口人员收件"),
         NotAWindowClerk = ("not_a_window_clerk", FORBIDDEN, "仅限窗口受理人员操作"),
+        RawMaterialsNotForOversight = ("raw_materials_not_for_oversight", FORBIDDEN, "观察员不能调阅申请人提交的原始材料（含身份证件），可查看办件进程、办理期限和出具的文书"),
         CaseNotFound = ("case_not_found", NOT_FOUND, "办件不存在"),
         ProgressNotFound = ("progress_not_found", NOT_FOUND, "未查询到办件，请核对受理编号和验证信息"),
         FileNotFound = ("file_not_found", NOT_FOUND, "文件不存在"),
@@ -95,5 +97,9 @@ problems! {
         AgentNotFound = ("agent_not_found", UNPROCESSABLE_ENTITY, "代办人尚未注册指尖办"),
         AgentIsSelf = ("agent_is_self", UNPROCESSABLE_ENTITY, "不能授权本人代办"),
         InvalidLicenceTerms = ("invalid_licence_terms", UNPROCESSABLE_ENTITY, "证照内容填写不正确"),
+        InvalidIdTail = ("invalid_id_tail", UNPROCESSABLE_ENTITY, "证件号码尾号应为后4位或后6位"),
+        SearchApplicantTwice = ("search_applicant_twice", UNPROCESSABLE_ENTITY, "证件号码尾号和统一社会信用代码只能选填一项"),
+        InvalidSearchStage = ("invalid_stage", UNPROCESSABLE_ENTITY, "办件状态不正确"),
+        SearchDateRangeReversed = ("date_range_reversed", UNPROCESSABLE_ENTITY, "截止日期不能早于起始日期"),
     }
 }

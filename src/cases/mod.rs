@@ -17,6 +17,8 @@ pub mod item_change;
 pub mod legal_frame;
 pub mod model;
 pub mod progress;
+pub mod search;
+pub mod search_views;
 pub mod service;
 pub mod store;
 pub mod suspension;

@@ -52,9 +52,11 @@ mod cancelled_items;
 mod checks;
 mod notices;
 mod one_window;
+mod oversight;
 mod problems;
 mod process;
 mod recompute;
+mod search;
 mod submission;
 mod views;
 

@@ -134,14 +134,14 @@ pub struct CaseRow {
     pub closed_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "id, region_code, item_id, item_code, item_version, item_name, \
+pub(super) const COLUMNS: &str = "id, region_code, item_id, item_code, item_version, item_name, \
     lead_department_id, channel, applicant_kind, applicant_subject, applicant_name, \
     applicant_id_masked, applicant_tail_mac, applicant_phone, agent_subject, agent_name, \
     submitted_by, form, state, revision, department_ids, acceptance_number, accepted_on, \
     limit_working_days, instant, clock, submitted_at, updated_at, closed_at";
 
 impl CaseRow {
-    fn from_row(row: &Row) -> anyhow::Result<CaseRow> {
+    pub(super) fn from_row(row: &Row) -> anyhow::Result<CaseRow> {
         Ok(CaseRow {
             id: row.try_get(0)?,
             region_code: row.try_get(1)?,

@@ -88,6 +88,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/0020_decisions_in_the_items_words.sql"),
     ),
     (
+        "0021_staff_case_search.sql",
+        include_str!("../../migrations/0021_staff_case_search.sql"),
+    ),
+    (
         "0022_event_attribution.sql",
         include_str!("../../migrations/0022_event_attribution.sql"),
     ),

@@ -30,6 +30,8 @@ enum Who {
     Applicant,
     /// Any staff account (which role, department and step may act is decided per case).
     Staff,
+    /// Any staff account but an observer's (the applicant's raw materials).
+    StaffButNotObserver,
     /// Citizens only.
     Citizen,
     /// Staff holding the window clerk role (in any department).
@@ -126,8 +128,9 @@ const DECLARED: &[(&str, Who, bool)] = &[
     ("GET /api/v1/me/agent-authorisations", Who::Applicant, true),
     ("DELETE /api/v1/me/agent-authorisations/{id}", Who::Applicant, true),
     ("GET /api/v1/staff/inbox", Who::Staff, true),
+    ("GET /api/v1/staff/cases", Who::Staff, true),
     ("GET /api/v1/staff/cases/{id}", Who::Staff, true),
-    ("GET /api/v1/staff/cases/{id}/materials/{material_id}", Who::Staff, true),
+    ("GET /api/v1/staff/cases/{id}/materials/{material_id}", Who::StaffButNotObserver, true),
     ("POST /api/v1/staff/cases/{id}/correction-notice", Who::Staff, true),
     ("POST /api/v1/staff/cases/{id}/accept", Who::Staff, true),
     ("POST /api/v1/staff/cases/{id}/reject", Who::Staff, true),
@@ -181,6 +184,9 @@ fn allowed(who: Who, caller: Caller) -> bool {
         Who::Applicant => matches!(caller, Citizen | OtherCitizen | Enterprise),
         Who::Citizen => matches!(caller, Citizen | OtherCitizen),
         Who::Staff => !matches!(caller, Citizen | OtherCitizen | Enterprise),
+        Who::StaffButNotObserver => {
+            !matches!(caller, Citizen | OtherCitizen | Enterprise | Observer)
+        }
         Who::WindowClerk => caller == WindowClerk,
         Who::PlatformAdmin => caller == PlatformAdmin,
         Who::DepartmentAdminOfItem => matches!(caller, PlatformAdmin | AdminOfItemDepartment),

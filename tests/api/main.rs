@@ -57,4 +57,5 @@ mod sessions;
 mod sms_codes;
 mod special_steps_and_documents;
 mod staff_accounts;
+mod staff_case_search;
 mod window_cases;

@@ -31,9 +31,11 @@ impl CaseService {
 
     /// A case as staff see it: every department it involves (the lead, co-departments — who
     /// see the shared materials, never asking again — accepting and deciding ones) and oversight.
+    /// An observer gets it masked, and the read audited (`oversight`).
     pub async fn staff_case(&self, principal: &Principal, case_id: Uuid) -> AppResult<CaseDetail> {
         let row = self.staff_row(principal, case_id).await?;
-        self.detail_of(&row, Audience::Staff).await
+        let detail = self.detail_of(&row, Audience::Staff).await?;
+        self.as_read_by(principal, &row, detail).await
     }
 
     /// The case's row when `principal` may see it as staff; otherwise the same 404 as for no
@@ -63,15 +65,32 @@ impl CaseService {
             .await
     }
 
-    /// A sealed document of a case the staff member may see.
+    /// A sealed document of a case the staff member may see (an observer's read audited).
     pub async fn staff_document(
         &self,
         principal: &Principal,
         case_id: Uuid,
         document_id: Uuid,
     ) -> AppResult<(DocumentRecord, Vec<u8>)> {
-        self.document(case_id, document_id, |row| staff_may_see(principal, row))
-            .await
+        let observer = std::sync::atomic::AtomicBool::new(false);
+        let document = self
+            .document(case_id, document_id, |row| {
+                observer.store(
+                    oversight::reader(principal, row) == oversight::Reader::Observer,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                staff_may_see(principal, row)
+            })
+            .await?;
+        if observer.load(std::sync::atomic::Ordering::Relaxed) {
+            self.record_read(
+                principal,
+                "case.document",
+                json!({"case_id": case_id, "document_id": document_id}),
+            )
+            .await?;
+        }
+        Ok(document)
     }
 
     pub(super) async fn document(
@@ -101,11 +120,18 @@ impl CaseService {
         case_id: Uuid,
         material_id: Uuid,
     ) -> AppResult<(String, String)> {
+        if oversight::observer_only_login(principal) {
+            return Err(oversight::raw_materials_refused());
+        }
         let client = self.pool.get().await?;
-        store::load(&**client, case_id)
+        let case = store::load(&**client, case_id)
             .await?
             .filter(|r| staff_may_see(principal, r))
             .ok_or_else(case_not_found)?;
+        let reader = oversight::reader(principal, &case);
+        if reader == oversight::Reader::Observer {
+            return Err(oversight::raw_materials_refused());
+        }
         let row = client
             .query_opt(
                 "SELECT f.sha256, f.content_type FROM case_material m
@@ -115,6 +141,15 @@ impl CaseService {
             )
             .await?
             .ok_or_else(|| AppError::new(CaseProblem::MaterialNotFound, "no such material"))?;
+        drop(client);
+        if reader == oversight::Reader::Supervisor {
+            self.record_read(
+                principal,
+                "case.material",
+                json!({"case_id": case_id, "material_id": material_id}),
+            )
+            .await?;
+        }
         Ok((row.get(0), row.get(1)))
     }
 
