@@ -16,6 +16,7 @@ pub mod issuing;
 pub mod item_change;
 pub mod legal_frame;
 pub mod model;
+pub mod pre_review_clock;
 pub mod progress;
 pub mod search;
 pub mod search_views;

@@ -24,6 +24,10 @@ pub struct ClockRecord {
     /// none).
     #[serde(default)]
     pub special_steps: Vec<SpecialStepPeriod>,
+    /// The day the latest correction answer was received: the pre-review clock restarts from
+    /// it (`cases::pre_review_clock`); None until a correction is answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correction_answered_on: Option<NaiveDate>,
 }
 
 /// When a special step of the case ran; `end` is None while it runs.
@@ -37,6 +41,12 @@ pub struct SpecialStepPeriod {
 }
 
 impl ClockRecord {
+    /// The day the materials under pre-review were received: the latest correction answer, or
+    /// the submission.
+    pub fn materials_received_on(&self, submitted_on: NaiveDate) -> NaiveDate {
+        self.correction_answered_on.unwrap_or(submitted_on)
+    }
+
     /// The clock's stops: suspensions, and the special steps that do not count toward the
     /// limit (行政许可法 art. 45), which stop the clock exactly as a suspension does.
     pub fn stops(&self) -> Vec<SuspensionPeriod> {

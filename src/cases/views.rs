@@ -593,6 +593,11 @@ pub struct CaseDetail {
     /// Why deadline facts are missing for an accepted case (e.g. calendar_year_not_loaded).
     #[oai(skip_serializing_if_is_none)]
     pub deadline_unavailable: Option<String>,
+    /// The pre-review clock (行政许可法 art. 32), while the case is in pre-review: corrections
+    /// must be notified by `notify_by`, else the application counts as accepted from the day
+    /// its materials were received.
+    #[oai(skip_serializing_if_is_none)]
+    pub pre_review: Option<PreReviewView>,
     /// Department steps (并联 steps share a stage).
     pub steps: Vec<StepView>,
     /// Who must act now.
@@ -632,4 +637,19 @@ pub struct InboxEntry {
 pub struct Inbox {
     /// Soonest deadline first; cases not yet accepted first of all.
     pub entries: Vec<InboxEntry>,
+}
+
+/// Where the pre-review clock of a case stands (行政许可法 art. 32, 82).
+#[derive(Debug, Clone, Object)]
+pub struct PreReviewView {
+    /// The day the materials under review were received (the submission or the latest
+    /// correction answer).
+    pub materials_received_on: NaiveDate,
+    /// The last day a correction notice may be given: five working days later.
+    pub notify_by: NaiveDate,
+    /// Working days left until `notify_by`; negative once it has passed.
+    pub working_days_left: i64,
+    /// The five working days have run out: the application counts as accepted from
+    /// `materials_received_on`, which an acceptance now records as its date.
+    pub lapsed: bool,
 }

@@ -50,6 +50,7 @@ mod notify_providers;
 mod observability;
 mod one_window;
 mod openapi;
+mod pre_review_clock;
 mod progress_query;
 mod seals;
 mod serve_binary;

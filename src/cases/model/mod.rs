@@ -247,6 +247,11 @@ pub struct Acceptance {
     pub supplied: Vec<DeferredMaterial>,
     /// 告知承诺制: accepted on the applicant's signed commitment.
     pub commitment: bool,
+    /// The law accepted it first: no correction was notified within the five working days of
+    /// 行政许可法 art. 32, so the application counts as accepted from the day its materials
+    /// were received (see `cases::pre_review_clock`). Kept for supervision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deemed: Option<crate::cases::pre_review_clock::DeemedAcceptance>,
 }
 
 /// The stage a suspended case resumes into: only stages where the clock runs can be suspended,

@@ -70,6 +70,7 @@ pub fn transition(
                 pending: deferred.clone(),
                 supplied: Vec::new(),
                 commitment: *commitment,
+                deemed: None,
             });
             vec![Event::Accepted {
                 deferred,

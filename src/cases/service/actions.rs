@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::cases::errors::CaseProblem;
+use crate::cases::pre_review_clock::{DeemedAcceptance, PreReviewClock};
 use crate::cases::suspension::SuspensionLimit;
 
 impl CaseService {
@@ -155,6 +156,12 @@ impl CaseService {
         let mut clock_record = row.clock.clone();
         let mut acceptance_number = row.acceptance_number.clone();
         let mut accepted_on = row.accepted_on;
+        // 行政许可法 art. 32: past the pre-review clock, the law has accepted the application.
+        let pre_review = pre_review_clock(&row, &calendar)?;
+        let lapsed = pre_review.filter(|clock| clock.lapsed(legal_day));
+        if matches!(request.action, Action::AnswerCorrection) {
+            clock_record.correction_answered_on = Some(legal_day);
+        }
 
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
@@ -168,6 +175,14 @@ impl CaseService {
                 .await?;
             acceptance_number = Some(number);
             accepted_on = Some(legal_day);
+            if let (Some(clock), Some(acceptance)) = (lapsed, state.acceptance.as_mut()) {
+                // Accepted from the day of receipt; the deadline counts from it.
+                accepted_on = Some(clock.materials_received_on);
+                acceptance.deemed = Some(DeemedAcceptance {
+                    accepted_on: clock.materials_received_on,
+                    notify_by: clock.notify_by,
+                });
+            }
             let steps = StartStepsPlan::from(detail.as_ref()).steps;
             let started = transition(&state, &Action::StartSteps { steps }, &ActorKind::System)
                 .map_err(transition_problem)?;
@@ -258,6 +273,23 @@ impl CaseService {
                 let mut details = event_details(event);
                 if let (Some(note), Value::Object(map)) = (&request.note, &mut details) {
                     map.insert("opinion".to_owned(), json!(note));
+                }
+                if let (Some(clock), Value::Object(map)) = (lapsed, &mut details) {
+                    // For supervision: the five working days had run out.
+                    match event {
+                        Event::Accepted { .. } => {
+                            map.insert(
+                                "deemed_accepted_on".to_owned(),
+                                json!(clock.materials_received_on),
+                            );
+                            map.insert("pre_review_notify_by".to_owned(), json!(clock.notify_by));
+                        }
+                        Event::CorrectionRequested { .. } => {
+                            map.insert("late_notice".to_owned(), json!(true));
+                            map.insert("pre_review_notify_by".to_owned(), json!(clock.notify_by));
+                        }
+                        _ => {}
+                    }
                 }
                 if !materials.is_empty()
                     && let Value::Object(map) = &mut details
@@ -580,4 +612,20 @@ fn answer_covers_the_notice(stage: &Stage, given: &[MaterialRef]) -> AppResult<(
         CaseProblem::CorrectionIncomplete,
         format!("the correction notice also asks for: {}", names.join("、")),
     ))
+}
+
+/// The pre-review clock of a case in pre-review (None in any other stage).
+pub(super) fn pre_review_clock(
+    row: &CaseRow,
+    calendar: &Calendar,
+) -> AppResult<Option<PreReviewClock>> {
+    if !matches!(row.state.stage, Stage::PreReview { .. }) {
+        return Ok(None);
+    }
+    let received = row
+        .clock
+        .materials_received_on(date_in_china(row.submitted_at));
+    PreReviewClock::starting(calendar, received)
+        .map(Some)
+        .map_err(|e| clock_problem(e.into()))
 }

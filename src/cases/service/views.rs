@@ -306,6 +306,7 @@ impl CaseService {
             limit_working_days: row.limit_working_days,
             deadline,
             deadline_unavailable,
+            pre_review: pre_review_view(row, &calendar, self.clock.today()),
             steps,
             waiting_on: tasks::staff_tasks(&row.state, &process)
                 .into_iter()
@@ -486,4 +487,17 @@ fn step_view(
         due_on,
         completed_on,
     }
+}
+
+/// The pre-review clock as the clerk sees it.
+fn pre_review_view(row: &CaseRow, calendar: &Calendar, today: NaiveDate) -> Option<PreReviewView> {
+    let clock = super::actions::pre_review_clock(row, calendar)
+        .ok()
+        .flatten()?;
+    Some(PreReviewView {
+        materials_received_on: clock.materials_received_on,
+        notify_by: clock.notify_by,
+        working_days_left: clock.working_days_left(calendar, today).ok()?,
+        lapsed: clock.lapsed(today),
+    })
 }
