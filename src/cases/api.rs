@@ -591,6 +591,31 @@ impl CasesApi {
         Ok(Json(self.service.staff_act(&principal, id, request).await?))
     }
 
+    /// 继续办理 — go on with a case whose item was cancelled, recording the legal basis
+    /// (approver; supervision sees it). Without it a cancelled item's case cannot be approved.
+    #[oai(
+        path = "/api/v1/staff/cases/:id/continue-despite-cancellation",
+        method = "post",
+        tag = "ApiTags::Staff"
+    )]
+    async fn continue_despite_cancellation(
+        &self,
+        auth: AccessToken,
+        id: Path<String>,
+        body: JsonBody<LegalBasisRequest>,
+    ) -> AppResult<Json<CaseDetail>> {
+        let (principal, id) = self.staff(&auth, &id).await?;
+        let body = body.parse()?;
+        let request = ActRequest::new(
+            Action::ContinueDespiteCancellation {
+                legal_basis: body.legal_basis,
+            },
+            body.revision,
+            None,
+        );
+        Ok(Json(self.service.staff_act(&principal, id, request).await?))
+    }
+
     /// 准予许可 — approve, once every department step is complete. Two approvers at once: one
     /// wins, the other gets 409.
     #[oai(

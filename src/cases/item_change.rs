@@ -1,13 +1,20 @@
 //! When an item gets a new published version, applicants whose open cases run under an older
 //! one are told at once what changed (the rule allows 5 working days [000 art.11]); their cases
-//! keep the version they were applied under. Runs inside the publication's transaction, so the
-//! notices go if and only if the version is published.
+//! keep the version they were applied under. When an item is cancelled, every open case of it is
+//! flagged at once: an `item_cancelled` event on its timeline (handlers see it, and a case
+//! being handled at that moment gets a revision conflict and reloads), and a must-reach notice
+//! to its applicant. Both run inside the catalog's transaction, so the notices and flags go if
+//! and only if the change commits. What may happen to such a case next: see
+//! `service::cancelled_items`.
 
 use serde_json::{Map, Value, json};
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
-use crate::catalog::republished::{GuideRepublished, Republication, RepublishedFuture};
+use crate::cases::store::{self, NewEvent};
+use crate::catalog::republished::{
+    Cancellation, GuideRepublished, Republication, RepublishedFuture,
+};
 use crate::notify::model::Channel;
 use crate::notify::outbox::{self, NewNotification, OutboxSettings, Recipient};
 
@@ -37,6 +44,98 @@ impl GuideRepublished for OpenCasesTold {
             Ok(())
         })
     }
+
+    fn item_cancelled<'a>(
+        &'a self,
+        tx: &'a tokio_postgres::Transaction<'a>,
+        change: Cancellation<'a>,
+    ) -> RepublishedFuture<'a> {
+        Box::pin(async move {
+            flag_open_cases(tx, change.item_id, change.reason, &self.outbox).await?;
+            Ok(())
+        })
+    }
+}
+
+/// Flags every open case of the cancelled item: a timeline event and the applicant's notice;
+/// returns how many cases were flagged.
+pub async fn flag_open_cases(
+    tx: &tokio_postgres::Transaction<'_>,
+    item_id: Uuid,
+    reason: &str,
+    settings: &OutboxSettings,
+) -> anyhow::Result<usize> {
+    // The revision moves: an action prepared on the case before the flag is refused (409) and
+    // its author sees the cancellation on reloading.
+    let rows = tx
+        .query(
+            "UPDATE cases SET revision = revision + 1, updated_at = now()
+             WHERE item_id = $1 AND closed_at IS NULL
+             RETURNING id, region_code, applicant_subject, applicant_phone, item_name,
+                       acceptance_number",
+            &[&item_id],
+        )
+        .await?;
+    for row in &rows {
+        let case_id: Uuid = row.get(0);
+        let region_code: String = row.get(1);
+        let subject: Option<String> = row.get(2);
+        let phone: Option<String> = row.get(3);
+        let item_name: String = row.get(4);
+        let number: Option<String> = row.get(5);
+        store::append_events(
+            tx,
+            case_id,
+            &region_code,
+            &[NewEvent {
+                kind: "item_cancelled",
+                details: json!({ "reason": reason }),
+                actor: "system",
+                actor_kind: "system",
+                department_id: None,
+                occurred_at: None,
+                on_behalf_of: None,
+            }],
+        )
+        .await?;
+        let recipient = match (subject, phone) {
+            (Some(owner), phone) => Recipient::Owner {
+                owner,
+                phone,
+                email: None,
+            },
+            (None, Some(phone)) => Recipient::Phone(phone),
+            (None, None) => continue,
+        };
+        let channels = match recipient {
+            Recipient::Phone(_) => vec![Channel::Sms],
+            _ => vec![Channel::Push, Channel::Sms],
+        };
+        let mut variables = Map::new();
+        variables.insert("item".to_owned(), json!(item_name));
+        variables.insert("reason".to_owned(), json!(reason));
+        variables.insert(
+            "acceptance_number".to_owned(),
+            json!(number.unwrap_or_default()),
+        );
+        outbox::enqueue(
+            tx,
+            &NewNotification {
+                template_key: "case.item_cancelled".to_owned(),
+                variables,
+                recipient,
+                channels,
+                // The case cannot end as applied for: the applicant must know.
+                must_reach: true,
+                priority: 3,
+                idempotency_key: format!("case:{case_id}:item-cancelled"),
+            },
+            settings,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("enqueueing an item cancellation notice: {e}"))?;
+    }
+    Ok(rows.len())
 }
 
 /// The guide's parts an applicant cares about, with their Chinese names.

@@ -179,6 +179,17 @@ pub struct ReasonRequest {
     pub occurred_at: Option<DateTime<Utc>>,
 }
 
+/// The legal basis on which a case of a cancelled item goes on.
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegalBasisRequest {
+    /// e.g. 《关于取消……的决定》第三条：已受理的申请按原规定办结.
+    pub legal_basis: String,
+    #[oai(nullable, default)]
+    #[serde(default)]
+    pub revision: Option<i32>,
+}
+
 /// Completing a department step.
 #[derive(Debug, Clone, Object, Deserialize, Default)]
 #[serde(deny_unknown_fields)]

@@ -1,7 +1,7 @@
-//! A guide published anew while cases under its older version are still open. The applicants of
-//! those cases must hear what changed; they are the cases room's, so catalog announces the
-//! change through [`GuideRepublished`], which the cases room implements and `app.rs` hands in,
-//! and never reaches up into cases itself.
+//! A guide published anew, or an item cancelled, while cases of it are still open. The
+//! applicants and handlers of those cases must hear of it; they are the cases room's, so catalog
+//! announces the change through [`GuideRepublished`], which the cases room implements and
+//! `app.rs` hands in, and never reaches up into cases itself.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,6 +22,15 @@ pub struct Republication<'a> {
     pub after: &'a Value,
 }
 
+/// One cancellation of a published item (事项取消).
+#[derive(Debug, Clone, Copy)]
+pub struct Cancellation<'a> {
+    pub item_id: Uuid,
+    pub item_code: &'a str,
+    /// The cancellation's stated reason.
+    pub reason: &'a str,
+}
+
 pub type RepublishedFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>>;
 
 /// What another room does when a guide is republished (boxed futures, so catalog can hold it as
@@ -32,5 +41,13 @@ pub trait GuideRepublished: Send + Sync {
         &'a self,
         tx: &'a Transaction<'a>,
         change: Republication<'a>,
+    ) -> RepublishedFuture<'a>;
+
+    /// Runs inside the cancellation's transaction: the open cases are flagged with it, or
+    /// neither.
+    fn item_cancelled<'a>(
+        &'a self,
+        tx: &'a Transaction<'a>,
+        change: Cancellation<'a>,
     ) -> RepublishedFuture<'a>;
 }

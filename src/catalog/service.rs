@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::model::{
     Category, FormFile, GuideDraft, PublishContext, check_for_publication, check_item_code,
 };
-use super::republished::{GuideRepublished, Republication};
+use super::republished::{Cancellation, GuideRepublished, Republication};
 use super::store::{self, ItemRow, ListFilter, NewVersion};
 use super::views::{
     DepartmentRef, ItemAdminView, ItemDetail, ItemPage, ItemStatus, ItemSummary, UploadedFile,
@@ -303,6 +303,17 @@ impl CatalogService {
             },
         )
         .await?;
+        // Open cases of the item are flagged to their handlers and applicants at once.
+        self.republished
+            .item_cancelled(
+                &tx,
+                Cancellation {
+                    item_id: item.id,
+                    item_code: code,
+                    reason,
+                },
+            )
+            .await?;
         let view = self.admin_view_in(&tx, code).await?;
         tx.commit().await?;
         self.details.invalidate(code).await;

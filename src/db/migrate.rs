@@ -99,6 +99,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0023_comprehensive_window.sql",
         include_str!("../../migrations/0023_comprehensive_window.sql"),
     ),
+    (
+        "0024_item_cancelled_notice.sql",
+        include_str!("../../migrations/0024_item_cancelled_notice.sql"),
+    ),
 ];
 
 /// Arbitrary constant naming the migration lock in `pg_advisory_lock`.

@@ -140,6 +140,7 @@ const DECLARED: &[(&str, Who, bool)] = &[
     ("POST /api/v1/staff/cases/{id}/resume", Who::Staff, true),
     ("POST /api/v1/staff/cases/{id}/extend", Who::Staff, true),
     ("POST /api/v1/staff/cases/{id}/terminate", Who::Staff, true),
+    ("POST /api/v1/staff/cases/{id}/continue-despite-cancellation", Who::Staff, true),
     ("POST /api/v1/staff/cases/{id}/approve", Who::Staff, true),
     ("POST /api/v1/staff/cases/{id}/deny", Who::Staff, true),
     ("POST /api/v1/window/cases", Who::Staff, true),

@@ -97,6 +97,37 @@ async fn a_case_of_a_cancelled_item_cannot_be_approved_and_is_terminated_instead
         .await;
     assert_eq!(status, 200, "{body}");
 
+    // Flagged at once: the handlers see it on the timeline, the applicant is told (must reach).
+    let (_, flagged) = call(
+        &app,
+        &cast.approver,
+        Method::GET,
+        &format!("/api/v1/staff/cases/{id}"),
+        json!(null),
+    )
+    .await;
+    let flag = flagged["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "item_cancelled")
+        .unwrap_or_else(|| panic!("{}", flagged["timeline"]));
+    assert_eq!(flag["details"]["reason"], "事项依法取消");
+    let told: (String, bool) = {
+        let row = app
+            .db()
+            .await
+            .query_one(
+                "SELECT variables->>'reason', must_reach FROM notification
+                 WHERE template_key = 'case.item_cancelled' AND phone = '13900139041'",
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(told, ("事项依法取消".to_owned(), true));
+
     let approve = format!("/api/v1/staff/cases/{id}/approve");
     let (status, refused) = call(&app, &cast.approver, Method::POST, &approve, json!({})).await;
     assert_eq!(status, 409, "{refused}");
@@ -126,5 +157,74 @@ async fn a_case_of_a_cancelled_item_cannot_be_approved_and_is_terminated_instead
     )
     .await;
     assert_eq!(terminated["stage"], "terminated");
+    app.stop().await;
+}
+
+/// A case of a cancelled item goes on only under a legal basis the approver records: a blank
+/// basis is refused, the basis is on the timeline for supervision, and then the approval goes
+/// through. Recording one for an item in force is a conflict.
+#[tokio::test]
+async fn a_case_of_a_cancelled_item_goes_on_only_under_a_recorded_legal_basis() {
+    let app = spawn_app().await;
+    let cast = set_up(&app).await;
+    let (_token, case) = applicant_with_case(&app, "13900139044", ID_1).await;
+    let id = case["id"].as_str().unwrap();
+    ready_for_decision(&app, &cast, id).await;
+    let path = format!("/api/v1/staff/cases/{id}/continue-despite-cancellation");
+    let (status, in_force) = call(
+        &app,
+        &cast.approver,
+        Method::POST,
+        &path,
+        json!({"legal_basis": "过渡规定"}),
+    )
+    .await;
+    assert_eq!(status, 409, "{in_force}");
+    assert_eq!(in_force["code"], "item_not_cancelled");
+    let (status, _) = app
+        .admin_json(
+            Method::POST,
+            &format!("/api/v1/admin/items/{ITEM}/cancel"),
+            &json!({"reason": "事项依法取消"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, blank) = call(
+        &app,
+        &cast.approver,
+        Method::POST,
+        &path,
+        json!({"legal_basis": "  "}),
+    )
+    .await;
+    assert_eq!(status, 422, "{blank}");
+    assert_eq!(blank["code"], "legal_basis_blank");
+    let (status, reviewer) = call(
+        &app,
+        &cast.reviewer,
+        Method::POST,
+        &path,
+        json!({"legal_basis": "过渡规定"}),
+    )
+    .await;
+    assert_eq!(status, 403, "{reviewer}");
+    let basis = "《关于取消部分行政许可事项的决定》第三条：已受理的申请按原规定办结";
+    let case = act(
+        &app,
+        &cast.approver,
+        id,
+        "continue-despite-cancellation",
+        json!({"legal_basis": basis}),
+    )
+    .await;
+    let recorded = case["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "continued_despite_cancellation")
+        .unwrap();
+    assert_eq!(recorded["details"]["legal_basis"], basis);
+    let case = act(&app, &cast.approver, id, "approve", json!({})).await;
+    assert_eq!(case["stage"], "decided_approved");
     app.stop().await;
 }

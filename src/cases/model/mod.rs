@@ -430,6 +430,9 @@ pub enum Action {
         reason: String,
         new_deadline: NaiveDate,
     },
+    /// Go on with a case whose item was cancelled, under the legal basis the approver records
+    /// (e.g. a transition rule of the cancelling decision); supervision sees it.
+    ContinueDespiteCancellation { legal_basis: String },
     /// End the case without a decision, with the reason.
     Terminate { reason: String },
     /// The applicant withdraws; a reason, if given, must not be blank.
@@ -456,6 +459,7 @@ impl Action {
             Action::ExtendSuspension { .. } => "extend_suspension",
             Action::Resume => "resume",
             Action::Extend { .. } => "extend",
+            Action::ContinueDespiteCancellation { .. } => "continue_despite_cancellation",
             Action::Terminate { .. } => "terminate",
             Action::Withdraw { .. } => "withdraw",
             Action::Approve => "approve",
@@ -480,7 +484,9 @@ impl Action {
             Action::Suspend { .. } | Action::Resume => &[Reviewer, Approver],
             // Like an extension of the deadline, more time for a special step is the
             // approver's to grant.
-            Action::ExtendSuspension { .. } => &[Approver],
+            Action::ExtendSuspension { .. } | Action::ContinueDespiteCancellation { .. } => {
+                &[Approver]
+            }
             Action::Extend { .. } | Action::Approve | Action::Deny { .. } => &[Approver],
             // The platform ends cases abandoned by the applicant (an unanswered correction).
             Action::Terminate { .. } => &[Approver, System],
@@ -543,6 +549,9 @@ pub enum Event {
         reason: String,
         new_deadline: NaiveDate,
     },
+    ContinuedDespiteCancellation {
+        legal_basis: String,
+    },
     Terminated {
         reason: String,
     },
@@ -573,6 +582,7 @@ impl Event {
             Event::SuspensionExtended { .. } => "suspension_extended",
             Event::Resumed { .. } => "resumed",
             Event::Extended { .. } => "extended",
+            Event::ContinuedDespiteCancellation { .. } => "continued_despite_cancellation",
             Event::Terminated { .. } => "terminated",
             Event::Withdrawn { .. } => "withdrawn",
             Event::Approved => "approved",

@@ -67,6 +67,8 @@ pub enum TransitionError {
     },
     #[error("a termination needs a reason")]
     BlankTerminateReason,
+    #[error("going on with a case of a cancelled item needs its legal basis")]
+    BlankLegalBasis,
     #[error("a withdrawal reason, when given, must not be blank")]
     BlankWithdrawReason,
     #[error("a denial needs reasons")]
@@ -103,6 +105,7 @@ impl TransitionError {
             Self::BlankExtendReason => CaseProblem::ExtendReasonBlank,
             Self::ExtensionNotLater { .. } => CaseProblem::ExtensionNotLater,
             Self::BlankTerminateReason => CaseProblem::TerminateReasonBlank,
+            Self::BlankLegalBasis => CaseProblem::LegalBasisBlank,
             Self::BlankWithdrawReason => CaseProblem::WithdrawReasonBlank,
             Self::BlankDenyReasons => CaseProblem::DenyReasonsBlank,
             Self::IncompleteRemedies => CaseProblem::RemediesIncomplete,
@@ -148,6 +151,7 @@ impl TransitionError {
             | Self::BlankTerminateReason
             | Self::BlankWithdrawReason => "reason".to_owned(),
             Self::ExtensionNotLater { .. } => "new_deadline".to_owned(),
+            Self::BlankLegalBasis => "legal_basis".to_owned(),
             Self::SuspensionExtensionNotLater { .. } => "expected_end".to_owned(),
             Self::BlankDenyReasons => "reasons".to_owned(),
             Self::IncompleteRemedies => "remedies".to_owned(),

@@ -153,6 +153,13 @@ pub fn transition(
             }]
         }
         (
+            Action::ContinueDespiteCancellation { legal_basis },
+            Stage::Accepted | Stage::InReview(_) | Stage::Suspended { .. },
+        ) => {
+            let legal_basis = required(legal_basis, TransitionError::BlankLegalBasis)?;
+            vec![Event::ContinuedDespiteCancellation { legal_basis }]
+        }
+        (
             Action::ExtendSuspension {
                 reason,
                 expected_end,

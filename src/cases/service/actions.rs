@@ -165,8 +165,14 @@ impl CaseService {
 
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        if matches!(request.action, Action::Approve) {
-            cancelled_items::refuse_if_item_cancelled(&*tx, row.item_id).await?;
+        match request.action {
+            Action::Approve => {
+                cancelled_items::refuse_if_item_cancelled(&*tx, row.id, row.item_id).await?;
+            }
+            Action::ContinueDespiteCancellation { .. } => {
+                cancelled_items::require_item_cancelled(&*tx, row.item_id).await?;
+            }
+            _ => {}
         }
         if state.stage == Stage::Accepted && row.state.stage != Stage::Accepted {
             // Acceptance issues the number and starts the item's department steps at once.

@@ -157,6 +157,7 @@ pub(super) fn candidates_for(action: &Action, state: &CaseState, process: &Proce
         }
         Action::Extend { .. }
         | Action::ExtendSuspension { .. }
+        | Action::ContinueDespiteCancellation { .. }
         | Action::Terminate { .. }
         | Action::Approve
         | Action::Deny { .. } => {
