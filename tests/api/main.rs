@@ -50,6 +50,7 @@ mod notify_providers;
 mod observability;
 mod one_window;
 mod openapi;
+mod progress_history;
 mod progress_query;
 mod seals;
 mod serve_binary;
