@@ -306,11 +306,10 @@ impl DocumentIssuer {
         let row = context.row;
         DocumentData {
             department: department.name.clone(),
-            // Before acceptance, the application's own number.
-            acceptance_number: row
-                .acceptance_number
-                .clone()
-                .unwrap_or_else(|| row.id.simple().to_string().to_uppercase()),
+            // Before acceptance, the application's own number (申请编号).
+            acceptance_number: row.acceptance_number.clone().unwrap_or_else(|| {
+                crate::cases::submission_reference::SubmissionReference::of(row.id).to_string()
+            }),
             document_number: document_number.to_owned(),
             date,
             applicant: Applicant {

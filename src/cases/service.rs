@@ -55,6 +55,7 @@ mod one_window;
 mod oversight;
 mod problems;
 mod process;
+mod public_progress;
 mod recompute;
 mod search;
 mod submission;
@@ -69,6 +70,7 @@ pub use checks::missing_key_materials;
 pub use problems::transition_problem;
 use problems::{case_not_found, clock_problem, invalid, revision_conflict, role_needed};
 pub use process::process_of;
+pub use public_progress::PublicProgress;
 
 /// The largest application form accepted, serialized.
 const MAX_FORM_BYTES: usize = 64 * 1024;

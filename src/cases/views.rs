@@ -558,6 +558,9 @@ pub struct CaseSummary {
     pub stage: String,
     /// The stage for people.
     pub stage_label: String,
+    /// 申请编号: the case's reference from submission on (32 hexadecimal digits, upper case),
+    /// for the public progress query before acceptance.
+    pub submission_reference: String,
     #[oai(skip_serializing_if_is_none)]
     pub acceptance_number: Option<String>,
     pub submitted_at: DateTime<Utc>,
@@ -589,6 +592,10 @@ pub struct CaseDetail {
     pub stage_details: Value,
     /// Correction notices issued so far (more than one is an anomaly).
     pub correction_count: u32,
+    /// 申请编号: the case's reference from submission on (32 hexadecimal digits, upper case),
+    /// returned at submission and at window intake, printed on the notices issued before
+    /// acceptance; with the second factor it finds the case in the public progress query.
+    pub submission_reference: String,
     #[oai(skip_serializing_if_is_none)]
     pub acceptance_number: Option<String>,
     #[oai(skip_serializing_if_is_none)]

@@ -51,6 +51,7 @@ mod observability;
 mod one_window;
 mod openapi;
 mod pre_review_clock;
+mod progress_history;
 mod progress_query;
 mod seals;
 mod serve_binary;

@@ -4,6 +4,7 @@
 use super::*;
 use crate::cases::errors::CaseProblem;
 use crate::cases::store::ClockRecord;
+use crate::cases::submission_reference::SubmissionReference;
 
 impl CaseService {
     /// The caller's cases, as applicant or agent.
@@ -296,6 +297,7 @@ impl CaseService {
             stage_label: tasks::stage_label(&row.state.stage).to_owned(),
             stage_details: stage_details(&row.state.stage),
             correction_count: row.state.correction_count,
+            submission_reference: SubmissionReference::of(row.id).to_string(),
             acceptance_number: row.acceptance_number.clone(),
             accepted_on: row.accepted_on,
             acceptance: row
@@ -431,6 +433,7 @@ pub(super) fn summary(row: &CaseRow, calendar: &Calendar, today: NaiveDate) -> C
         item_name: row.item_name.clone(),
         stage: row.state.stage.name().to_owned(),
         stage_label: tasks::stage_label(&row.state.stage).to_owned(),
+        submission_reference: SubmissionReference::of(row.id).to_string(),
         acceptance_number: row.acceptance_number.clone(),
         submitted_at: row.submitted_at,
         deadline: deadline_of(row, calendar, today).0,
