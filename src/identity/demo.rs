@@ -1,5 +1,6 @@
 //! Demo staff for `serve --demo-data` (development only): one account per role, all with the
-//! configured demo password, handling roles in the market regulation bureau (220882-SCJG).
+//! configured demo password, handling roles in the market regulation bureau (220882-SCJG), and
+//! the clerk of the service centre's comprehensive window (220882-ZWFW, 一窗受理).
 
 use deadpool_postgres::Pool;
 
@@ -18,6 +19,11 @@ pub const DEMO_STAFF: &[(&str, &str, Role)] = &[
 ];
 
 pub const DEMO_DEPARTMENT: &str = "220882-SCJG";
+
+/// The clerk of the government service centre's comprehensive window (一窗受理): takes in cases
+/// for every bureau's items.
+pub const DEMO_CENTRE_CLERK: (&str, &str, &str) =
+    ("zwfw.clerk", "政务服务中心综合窗口", "220882-ZWFW");
 
 /// Creates the demo staff when there are no staff accounts yet; returns whether it did.
 pub async fn load_demo_staff(pool: &Pool, password: &str) -> anyhow::Result<bool> {
@@ -68,6 +74,42 @@ pub async fn load_demo_staff(pool: &Pool, password: &str) -> anyhow::Result<bool
             NewGrant {
                 role,
                 department_id,
+                item_code: None,
+                step: None,
+            },
+        )
+        .await
+        .map_err(failed)?;
+    }
+    let (username, display_name, centre) = DEMO_CENTRE_CLERK;
+    let centre = {
+        let db = pool.get().await?;
+        crate::department::store::find_by_code(&db, centre)
+            .await?
+            .map(|(id, _)| id)
+    };
+    if let Some(centre) = centre {
+        let failed = |e: crate::http::problem::AppError| {
+            anyhow::anyhow!("creating demo staff {username}: {}", e.to_problem().detail)
+        };
+        let id = staff::create(
+            pool,
+            &actor,
+            NewStaff {
+                username: username.to_owned(),
+                display_name: display_name.to_owned(),
+                password: password.to_owned(),
+            },
+        )
+        .await
+        .map_err(failed)?;
+        staff::grant(
+            pool,
+            &actor,
+            id,
+            NewGrant {
+                role: Role::WindowClerk,
+                department_id: Some(centre),
                 item_code: None,
                 step: None,
             },

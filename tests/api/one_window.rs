@@ -128,3 +128,35 @@ async fn a_centre_window_clerk_takes_in_a_case_for_another_department_and_routes
     act(&app, &cast.clerk, &own, "accept", json!({})).await;
     app.stop().await;
 }
+
+/// The demo data has the centre (大安市政务服务中心) flagged: its clerk takes in a market
+/// regulation case and accepts it for 220882-SCJG. (`serve --demo-data` creates the clerk
+/// `zwfw.clerk`; test apps bootstrap their own administrator, so the demo staff are not loaded
+/// here and the test grants the role itself.)
+#[tokio::test]
+async fn the_demo_centre_clerk_takes_in_a_market_regulation_case() {
+    let app = crate::support::spawn_demo_app().await;
+    create_staff(&app, "zw.demo", "window_clerk", Some("220882-ZWFW")).await;
+    let clerk = log_in(&app, "zw.demo").await;
+    let (status, case) = call(
+        &app,
+        &clerk,
+        Method::POST,
+        "/api/v1/window/cases",
+        json!({
+            "item_code": "220882-SCJG-001",
+            "applicant": {"kind": "enterprise", "name": "大安市海韵食品有限公司", "id_number": "91220882MA0Y8K2X3M"},
+            "paper_materials": [
+                {"material_key": "application_form", "note": "纸质申请书"},
+                {"material_key": "business_licence", "note": "营业执照原件核验"},
+                {"material_key": "id_card", "note": "身份证原件核验"}
+            ],
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{case}");
+    let id = case["id"].as_str().unwrap();
+    let case = act(&app, &clerk, id, "accept", json!({})).await;
+    assert_eq!(case["stage"], "in_review", "{case}");
+    app.stop().await;
+}
