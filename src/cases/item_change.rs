@@ -98,18 +98,8 @@ pub async fn flag_open_cases(
             }],
         )
         .await?;
-        let recipient = match (subject, phone) {
-            (Some(owner), phone) => Recipient::Owner {
-                owner,
-                phone,
-                email: None,
-            },
-            (None, Some(phone)) => Recipient::Phone(phone),
-            (None, None) => continue,
-        };
-        let channels = match recipient {
-            Recipient::Phone(_) => vec![Channel::Sms],
-            _ => vec![Channel::Push, Channel::Sms],
+        let Some((recipient, channels)) = applicant_address(subject, phone) else {
+            continue;
         };
         let mut variables = Map::new();
         variables.insert("item".to_owned(), json!(item_name));
@@ -136,6 +126,26 @@ pub async fn flag_open_cases(
         .map_err(|e| anyhow::anyhow!("enqueueing an item cancellation notice: {e}"))?;
     }
     Ok(rows.len())
+}
+
+/// Where a case's applicant is told: their account (push, then SMS) or, for a window applicant
+/// without one, the phone the case was applied with; None without either.
+fn applicant_address(
+    subject: Option<String>,
+    phone: Option<String>,
+) -> Option<(Recipient, Vec<Channel>)> {
+    match (subject, phone) {
+        (Some(owner), phone) => Some((
+            Recipient::Owner {
+                owner,
+                phone,
+                email: None,
+            },
+            vec![Channel::Push, Channel::Sms],
+        )),
+        (None, Some(phone)) => Some((Recipient::Phone(phone), vec![Channel::Sms])),
+        (None, None) => None,
+    }
 }
 
 /// The guide's parts an applicant cares about, with their Chinese names.
@@ -191,18 +201,8 @@ pub async fn notify_open_cases(
         let case_id: Uuid = row.get(0);
         let subject: Option<String> = row.get(1);
         let phone: Option<String> = row.get(2);
-        let recipient = match (subject, phone) {
-            (Some(owner), phone) => Recipient::Owner {
-                owner,
-                phone,
-                email: None,
-            },
-            (None, Some(phone)) => Recipient::Phone(phone),
-            (None, None) => continue,
-        };
-        let channels = match recipient {
-            Recipient::Phone(_) => vec![Channel::Sms],
-            _ => vec![Channel::Push, Channel::Sms],
+        let Some((recipient, channels)) = applicant_address(subject, phone) else {
+            continue;
         };
         let mut variables = Map::new();
         variables.insert("item".to_owned(), json!(item_name));

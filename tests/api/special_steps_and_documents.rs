@@ -314,36 +314,22 @@ async fn a_suspension_is_bounded_by_its_special_step_and_extended_only_with_a_re
     )
     .await;
     assert_eq!(status, 403, "{refused}");
-    let (status, blank) = call(
-        &app,
-        &office.approver,
-        Method::POST,
-        &path,
-        extend("2026-11-30", "  "),
-    )
-    .await;
-    assert_eq!(status, 422, "{blank}");
-    assert_eq!(blank["code"], "suspend_reason_blank");
-    let (status, earlier) = call(
-        &app,
-        &office.approver,
-        Method::POST,
-        &path,
-        extend("2026-11-24", "复核"),
-    )
-    .await;
-    assert_eq!(status, 422, "{earlier}");
-    assert_eq!(earlier["code"], "suspension_extension_not_later");
-    let (status, far) = call(
-        &app,
-        &office.approver,
-        Method::POST,
-        &path,
-        extend("2026-12-31", "复核"),
-    )
-    .await;
-    assert_eq!(status, 422, "{far}");
-    assert_eq!(far["code"], "suspension_too_long");
+    for (end, reason, code) in [
+        ("2026-11-30", "  ", "suspend_reason_blank"),
+        ("2026-11-24", "复核", "suspension_extension_not_later"),
+        ("2026-12-31", "复核", "suspension_too_long"),
+    ] {
+        let (status, refused) = call(
+            &app,
+            &office.approver,
+            Method::POST,
+            &path,
+            extend(end, reason),
+        )
+        .await;
+        assert_eq!(status, 422, "{refused}");
+        assert_eq!(refused["code"], code, "{end} {reason}");
+    }
     // 7 working days from Wednesday 2026-11-25: Friday 2026-12-04.
     let case = act(
         &app,
