@@ -24,10 +24,12 @@ pub fn guidance(state: &CaseState) -> &'static str {
             "办件处于特殊环节（暂停计时），您暂无需办理；需要您配合的，部门将另行通知。"
         }
         Stage::DecidedApproved => {
-            "已办结，准予许可。可在“指尖办”查看决定书和电子证照，或到受理窗口领取。"
+            // Words for every category: the decision's own (准予许可, 准予给付…) is in its
+            // sealed document, and only a licence result has a 电子证照.
+            "已办结，作出准予决定。可在“指尖办”查看决定书（颁发证照的，还可查看电子证照），或到受理窗口领取。"
         }
         Stage::DecidedDenied { .. } => {
-            "已办结，不予许可，理由见办理记录和不予许可决定书；不服的，可依法申请行政复议或者提起行政诉讼。"
+            "已办结，作出不予决定，理由见办理记录和决定书；不服的，可依法申请行政复议或者提起行政诉讼。"
         }
         Stage::Rejected { .. } => {
             "申请不予受理，理由见办理记录和不予受理决定书；具备条件后可重新申请。"

@@ -134,8 +134,10 @@ pub fn stage_label(stage: &Stage) -> &'static str {
         Stage::Accepted => "已受理",
         Stage::InReview(_) => "审查中",
         Stage::Suspended { .. } => "特殊环节（暂停计时）",
-        Stage::DecidedApproved => "已办结（准予许可）",
-        Stage::DecidedDenied { .. } => "已办结（不予许可）",
+        // Neutral for every category (a 低保 is 准予给付, not 准予许可): the decision's own words
+        // are in its sealed document.
+        Stage::DecidedApproved => "已办结（准予）",
+        Stage::DecidedDenied { .. } => "已办结（不予）",
         Stage::Rejected { .. } => "不予受理",
         Stage::Terminated { .. } => "已终止",
         Stage::Withdrawn { .. } => "已撤回",
