@@ -75,7 +75,9 @@ pub struct OutboxSettings {
     pub fallback_delay: Duration,
     /// Per address and channel, at most this many deliveries per hour; beyond, the delivery is
     /// recorded as cancelled (`rate_limited`) and never sent: nobody can SMS-bomb a phone
-    /// through us.
+    /// through us. Must-reach notices — what the law requires the applicant be told
+    /// (acceptance, correction, decision, termination…) — are never limited and never count
+    /// toward the limit: a busy case cannot silence its own decision, nor lock out a login code.
     pub per_address_hourly_limit: i64,
 }
 
@@ -341,7 +343,8 @@ impl NotificationPlan {
     ///
     /// Each delivery is counted against its address's hourly limit (counting stops at the
     /// limit, so a busy address costs no more than a quiet one); beyond it the delivery is
-    /// recorded as cancelled (`rate_limited`) and never sent. Deliveries of one notification
+    /// recorded as cancelled (`rate_limited`) and never sent. Must-reach deliveries are neither
+    /// limited nor counted. Deliveries of one notification
     /// do not count each other (one statement's snapshot), which only matters when one
     /// notification sends twice to one address.
     pub fn ctes(name: &str, parent: &str, first: usize) -> String {
@@ -362,9 +365,11 @@ impl NotificationPlan {
                                                     priority, next_attempt_at, fallback_for,
                                                     last_error)
                  SELECT d.id, n.id, d.channel, d.address, d.device, d.title, d.body, d.segments,
-                        CASE WHEN recent.n >= {20}::int8 THEN {21}::text ELSE {22}::text END,
+                        CASE WHEN recent.n >= {20}::int8 AND NOT {8}::bool
+                             THEN {21}::text ELSE {22}::text END,
                         {9}::int2, now() + make_interval(secs => d.delay_ms / 1000), d.fallback,
-                        CASE WHEN recent.n >= {20}::int8 THEN 'rate_limited' END
+                        CASE WHEN recent.n >= {20}::int8 AND NOT {8}::bool
+                             THEN 'rate_limited' END
                    FROM {name} AS n,
                         unnest({11}::uuid[], {12}::text[], {13}::text[], {14}::uuid[],
                                {15}::text[], {16}::text[], {17}::int[], {18}::float8[],
@@ -374,9 +379,11 @@ impl NotificationPlan {
                         LATERAL (
                             SELECT count(*) AS n FROM (
                                 SELECT 1 FROM notification_delivery x
+                                  JOIN notification xn ON xn.id = x.notification_id
                                  WHERE x.channel = d.channel AND x.address = d.address
                                    AND x.created_at > now() - interval '1 hour'
                                    AND x.status <> {21}::text
+                                   AND NOT xn.must_reach
                                  LIMIT {20}::int8
                             ) AS counted
                         ) AS recent

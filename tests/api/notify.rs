@@ -534,6 +534,50 @@ async fn nobody_can_sms_bomb_a_phone_through_the_hub() {
     app.stop().await;
 }
 
+/// Legal notices are never silenced by the per-address limit, and do not use it up: after a
+/// dozen must-reach notices in an hour, ten optional messages still go and only the eleventh is
+/// limited.
+#[tokio::test]
+async fn must_reach_notices_pass_the_per_address_limit_and_do_not_count_toward_it() {
+    let app = spawn_app_with(|c| c.notify.dispatch = false).await;
+    create_template(&app, "case.accepted").await;
+    let mut client = app.db().await;
+    for i in 0..12 {
+        let tx = client.transaction().await.unwrap();
+        let mut legal = notification("case.accepted", "13800138001", &format!("legal{i}"));
+        legal.must_reach = true;
+        outbox::enqueue(&tx, &legal, &OutboxSettings::default())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let legal = statuses(&app).await;
+    assert_eq!(
+        legal.iter().filter(|s| *s == "created").count(),
+        12,
+        "{legal:?}"
+    );
+    for i in 0..11 {
+        let tx = client.transaction().await.unwrap();
+        outbox::enqueue(
+            &tx,
+            &notification("case.accepted", "13800138001", &format!("optional{i}")),
+            &OutboxSettings::default(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let all = statuses(&app).await;
+    assert_eq!(
+        all.iter().filter(|s| *s == "created").count(),
+        22,
+        "{all:?}"
+    );
+    assert_eq!(all.iter().filter(|s| *s == "cancelled").count(), 1);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn bad_notification_requests_get_4xx_with_the_field() {
     let app = spawn_app_with(|c| c.notify.dispatch = false).await;

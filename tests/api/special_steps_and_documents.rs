@@ -209,6 +209,11 @@ async fn a_benefit_case_runs_its_public_notice_before_the_decision_and_gets_its_
         .iter()
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
+    // The decided case keeps its steps as they ended, the 公示 with its dates.
+    let notice = step(&case, "村（社区）公示");
+    assert_eq!(notice["status"], "completed", "{notice}");
+    assert_eq!(notice["completed_on"], app.today().to_string());
+    assert_eq!(step(&case, "入户调查")["status"], "completed");
     let notice_done = kinds.iter().rposition(|k| *k == "step_completed").unwrap();
     let approved = kinds.iter().position(|k| *k == "approved").unwrap();
     assert!(notice_done < approved, "{kinds:?}");

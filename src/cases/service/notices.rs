@@ -74,7 +74,9 @@ impl CaseService {
                     "expected_end".to_owned(),
                     json!(expected_end.format("%Y年%m月%d日").to_string()),
                 );
-                ("case.suspended", false)
+                // The clock stops: the applicant must know (行政许可法 art. 45 asks the agency to
+                // tell the applicant the time a special step takes).
+                ("case.suspended", true)
             }
             Event::Resumed { special_step } => {
                 v.insert(
@@ -132,7 +134,7 @@ impl CaseService {
                     json!(expected_end.format("%Y年%m月%d日").to_string()),
                 );
                 v.insert("reason".to_owned(), json!(reason));
-                ("case.suspension_extended", false)
+                ("case.suspension_extended", true)
             }
             Event::Terminated { reason } => {
                 v.insert("reason".to_owned(), json!(reason));

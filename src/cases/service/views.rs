@@ -270,13 +270,18 @@ impl CaseService {
                 recorded_at: e.recorded_at,
                 occurred_at: e.occurred_at,
             });
-        let steps = match row.state.stage.review() {
+        // A closed (or suspended-before-review) case keeps its steps as they ended, replayed from
+        // the timeline.
+        let steps: Vec<StepView> = match row.state.stage.review() {
             Some(review) => review
                 .steps
                 .iter()
                 .map(|s| step_view(s, &row.clock, &calendar))
                 .collect(),
-            None => Vec::new(),
+            None => steps_as_they_ended(&events)
+                .iter()
+                .map(|s| step_view(s, &row.clock, &calendar))
+                .collect(),
         };
         Ok(CaseDetail {
             id: row.id,
@@ -503,4 +508,42 @@ fn pre_review_view(row: &CaseRow, calendar: &Calendar, today: NaiveDate) -> Opti
         working_days_left: clock.working_days_left(calendar, today).ok()?,
         lapsed: clock.lapsed(today),
     })
+}
+
+/// The steps of a case no longer in review, as its timeline left them: the list the item's
+/// process started (with each step's kind and limit), each one's status moved on by the step
+/// events. Empty for a case that never reached review.
+fn steps_as_they_ended(events: &[store::EventRow]) -> Vec<crate::cases::model::Step> {
+    let Some(started) = events.iter().rev().find(|e| e.kind == "steps_started") else {
+        return Vec::new();
+    };
+    let specs: Vec<StepSpec> = started
+        .details
+        .get("steps")
+        .cloned()
+        .and_then(|steps| serde_json::from_value(steps).ok())
+        .unwrap_or_default();
+    let replayed = crate::cases::progress_history::replayed_steps(events);
+    specs
+        .into_iter()
+        .map(|spec| {
+            let status = match replayed
+                .iter()
+                .find(|r| r.department == spec.department && r.name == spec.name)
+                .map(|r| r.status)
+            {
+                Some("completed") => crate::cases::model::StepStatus::Completed,
+                Some("running") => crate::cases::model::StepStatus::Running,
+                _ => crate::cases::model::StepStatus::Waiting,
+            };
+            crate::cases::model::Step {
+                department: spec.department,
+                name: spec.name,
+                stage: spec.stage,
+                status,
+                special: spec.special,
+                limit_days: spec.limit_days,
+            }
+        })
+        .collect()
 }
