@@ -284,6 +284,12 @@ impl Config {
                 "FINGERTIP_MAX_BODY_BYTES" => {
                     self.max_body_bytes = value.parse().map_err(|e| bad(format!("{e}")))?
                 }
+                "FINGERTIP_PUBLIC_BASE_URL" if !value.is_empty() => {
+                    self.cases.public_base_url = value.trim_end_matches('/').to_owned()
+                }
+                "FINGERTIP_SEAL_CA_NAME" if !value.is_empty() => {
+                    self.cases.seal_ca_name = value.to_owned()
+                }
                 "FINGERTIP_MAX_MATERIAL_BYTES" => {
                     self.cases.max_material_bytes =
                         value.parse().map_err(|e| bad(format!("{e}")))?
@@ -373,6 +379,20 @@ impl Config {
             if self.metrics_token.is_none() {
                 return Err(ConfigError::Rule(
                     "production mode needs metrics_token (FINGERTIP_METRICS_TOKEN): the bearer token a metrics scraper presents"
+                        .to_owned(),
+                ));
+            }
+            // Every sealed document prints a QR code to this address, for good: a loopback or
+            // plain-http address would make every document ever issued unverifiable.
+            let url = &self.cases.public_base_url;
+            if !url.starts_with("https://") || *url == CasesConfig::default().public_base_url {
+                return Err(ConfigError::Rule(format!(
+                    "production mode needs [cases] public_base_url (FINGERTIP_PUBLIC_BASE_URL): the https address where the public verifies sealed documents, got {url:?}"
+                )));
+            }
+            if self.cases.seal_ca_name.contains("开发") {
+                return Err(ConfigError::Rule(
+                    "production mode needs [cases] seal_ca_name (FINGERTIP_SEAL_CA_NAME) naming the platform's seal CA: the default is marked 开发 (development)"
                         .to_owned(),
                 ));
             }
@@ -481,6 +501,8 @@ mod tests {
                     ("FINGERTIP_MODE", "production"),
                     ("FINGERTIP_PII_KEY_FILE", "/etc/fingertip/pii.key"),
                     ("FINGERTIP_METRICS_TOKEN", SCRAPE_TOKEN),
+                    ("FINGERTIP_PUBLIC_BASE_URL", "https://zwfw.daan.gov.cn/"),
+                    ("FINGERTIP_SEAL_CA_NAME", "大安市电子印章根CA"),
                 ])
             )
             .is_ok()
@@ -489,10 +511,37 @@ mod tests {
     }
 
     #[test]
+    fn production_refuses_a_dead_verification_address_and_a_development_seal_ca() {
+        let production = [
+            ("FINGERTIP_MODE", "production"),
+            ("FINGERTIP_PII_KEY_FILE", "/etc/fingertip/pii.key"),
+            ("FINGERTIP_METRICS_TOKEN", SCRAPE_TOKEN),
+            ("FINGERTIP_SEAL_CA_NAME", "大安市电子印章根CA"),
+        ];
+        let err = Config::load_from(None, &env(&production)).unwrap_err();
+        assert!(err.to_string().contains("public_base_url"), "{err}");
+        let mut plain_http = production.to_vec();
+        plain_http.push(("FINGERTIP_PUBLIC_BASE_URL", "http://zwfw.daan.gov.cn"));
+        assert!(Config::load_from(None, &env(&plain_http)).is_err());
+        let mut development_ca = production[..3].to_vec();
+        development_ca.push(("FINGERTIP_PUBLIC_BASE_URL", "https://zwfw.daan.gov.cn"));
+        let err = Config::load_from(None, &env(&development_ca)).unwrap_err();
+        assert!(err.to_string().contains("seal_ca_name"), "{err}");
+        let mut good = development_ca.clone();
+        good.push(("FINGERTIP_SEAL_CA_NAME", "大安市电子印章根CA"));
+        let config = Config::load_from(None, &env(&good)).unwrap();
+        assert_eq!(config.cases.public_base_url, "https://zwfw.daan.gov.cn");
+        // Development keeps its defaults.
+        assert!(Config::load_from(None, &env(&[])).is_ok());
+    }
+
+    #[test]
     fn production_needs_a_metrics_token_and_no_token_may_be_short() {
         let production = [
             ("FINGERTIP_MODE", "production"),
             ("FINGERTIP_PII_KEY_FILE", "/etc/fingertip/pii.key"),
+            ("FINGERTIP_PUBLIC_BASE_URL", "https://zwfw.daan.gov.cn"),
+            ("FINGERTIP_SEAL_CA_NAME", "大安市电子印章根CA"),
         ];
         let err = Config::load_from(None, &env(&production)).unwrap_err();
         assert!(err.to_string().contains("FINGERTIP_METRICS_TOKEN"), "{err}");
