@@ -104,6 +104,7 @@ pub async fn flag_open_cases(
         let mut variables = Map::new();
         variables.insert("item".to_owned(), json!(item_name));
         variables.insert("reason".to_owned(), json!(reason));
+        variables.insert("case_id".to_owned(), json!(case_id));
         variables.insert(
             "acceptance_number".to_owned(),
             json!(number.unwrap_or_default()),
@@ -207,6 +208,7 @@ pub async fn notify_open_cases(
         let mut variables = Map::new();
         variables.insert("item".to_owned(), json!(item_name));
         variables.insert("changes".to_owned(), json!(changes));
+        variables.insert("case_id".to_owned(), json!(case_id));
         outbox::enqueue(
             tx,
             &NewNotification {

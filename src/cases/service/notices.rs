@@ -274,9 +274,13 @@ pub(super) fn case_notifications<'n>(
             notice.must_reach,
             "applicant",
         )),
-        (None, Some(phone)) => {
-            recipients.push((Recipient::Phone(phone.to_owned()), false, "applicant"))
-        }
+        // A window applicant without an account is told by SMS alone, and a legal notice to
+        // them is as must-reach as to anyone (never limited per address).
+        (None, Some(phone)) => recipients.push((
+            Recipient::Phone(phone.to_owned()),
+            notice.must_reach,
+            "applicant",
+        )),
         (None, None) => {}
     }
     if let Some(agent) = row.agent_subject {
@@ -302,9 +306,12 @@ pub(super) fn case_notifications<'n>(
                 _ => vec![Channel::Push, Channel::Sms],
             };
             let attached: &'n [Attachment] = if applicant { notice.attachments } else { &[] };
+            // The case the notice is about: the app's message centre links to it.
+            let mut variables = notice.variables.clone();
+            variables.insert("case_id".to_owned(), json!(row.case_id));
             let notification = NewNotification {
                 template_key: notice.template.to_owned(),
-                variables: notice.variables.clone(),
+                variables,
                 recipient,
                 channels,
                 must_reach,

@@ -144,6 +144,14 @@ pub(super) async fn page(
                 template_key: row.get(1),
                 title,
                 body,
+                case_id: variables
+                    .get("case_id")
+                    .and_then(Value::as_str)
+                    .and_then(|id| id.parse().ok()),
+                document_url: variables
+                    .get("document_url")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
                 created_at: row.get(3),
                 read_at: row.get(4),
             }

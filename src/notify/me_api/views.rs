@@ -100,6 +100,13 @@ pub struct InboxItem {
     /// The push text rendered with the notification's variables (the SMS text when the
     /// template has no push text, the email text when it has neither).
     pub body: String,
+    /// The case the notification is about, to open it in the app.
+    #[oai(skip_serializing_if_is_none)]
+    pub case_id: Option<Uuid>,
+    /// The sealed document it announces (a notice, a decision), to download with the app's
+    /// token.
+    #[oai(skip_serializing_if_is_none)]
+    pub document_url: Option<String>,
     pub created_at: DateTime<Utc>,
     #[oai(skip_serializing_if_is_none)]
     pub read_at: Option<DateTime<Utc>>,
