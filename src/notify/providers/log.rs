@@ -39,7 +39,7 @@ impl Provider for LogOnlyProvider {
                 provider = self.name,
                 to = %to,
                 message_id = %message.message_id,
-                chars = message.body.chars().count(),
+                text = %message.body,
                 "demo provider: message not sent, only logged"
             );
             Ok(SendOutcome {
