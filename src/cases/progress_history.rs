@@ -127,15 +127,12 @@ pub fn event_label(kind: &str) -> &'static str {
     }
 }
 
+/// The Chinese name of a special step as the timeline stores it (`site_inspection`…): the one
+/// table in `cases::views`.
 fn special_step_label(kind: &str) -> &'static str {
-    match kind {
-        "site_inspection" => "现场踏勘",
-        "expert_review" => "专家评审",
-        "hearing" => "听证",
-        "testing" => "检验检测",
-        "public_notice" => "公示",
-        _ => "特殊环节",
-    }
+    serde_json::from_value::<crate::cases::model::SpecialStep>(Value::from(kind))
+        .map(crate::cases::views::special_step_label)
+        .unwrap_or("特殊环节")
 }
 
 /// A department step as the timeline recorded it.

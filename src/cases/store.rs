@@ -65,7 +65,12 @@ impl ClockRecord {
 
     /// Records the special steps `events` start and complete on `day`; `steps` are the case's
     /// steps after the change (they say which step is special).
-    pub fn follow_special_steps(&mut self, events: &[Event], steps: &[Step], day: NaiveDate) {
+    pub fn follow_special_steps<'e>(
+        &mut self,
+        events: impl IntoIterator<Item = &'e Event>,
+        steps: &[Step],
+        day: NaiveDate,
+    ) {
         let special_of = |department: &str, name: &str| {
             steps
                 .iter()

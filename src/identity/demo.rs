@@ -37,39 +37,80 @@ pub async fn load_demo_staff(pool: &Pool, password: &str) -> anyhow::Result<bool
             return Ok(false);
         }
     }
-    let department = {
-        let db = pool.get().await?;
-        crate::department::store::find_by_code(&db, DEMO_DEPARTMENT)
-            .await?
-            .map(|(id, _)| id)
-    };
+    let department = department_id(pool, DEMO_DEPARTMENT).await?;
     let actor = Actor("demo-loader".to_owned());
     for &(username, display_name, role) in DEMO_STAFF {
-        let failed = |e: crate::http::problem::AppError| {
-            anyhow::anyhow!("creating demo staff {username}: {}", e.to_problem().detail)
-        };
-        let id = staff::create(
-            pool,
-            &actor,
-            NewStaff {
-                username: username.to_owned(),
-                display_name: display_name.to_owned(),
-                password: password.to_owned(),
-            },
-        )
-        .await
-        .map_err(failed)?;
         let department_id = if role.is_platform_wide() {
             None
         } else {
             match department {
                 Some(d) => Some(d),
-                None => continue,
+                // The account is made; its department role waits for the department.
+                None => {
+                    create_one(pool, &actor, username, display_name, password, None).await?;
+                    continue;
+                }
             }
         };
-        staff::grant(
+        create_one(
             pool,
             &actor,
+            username,
+            display_name,
+            password,
+            Some((role, department_id)),
+        )
+        .await?;
+    }
+    let (username, display_name, centre) = DEMO_CENTRE_CLERK;
+    if let Some(centre) = department_id(pool, centre).await? {
+        create_one(
+            pool,
+            &actor,
+            username,
+            display_name,
+            password,
+            Some((Role::WindowClerk, Some(centre))),
+        )
+        .await?;
+    }
+    Ok(true)
+}
+
+async fn department_id(pool: &Pool, code: &str) -> anyhow::Result<Option<uuid::Uuid>> {
+    let db = pool.get().await?;
+    Ok(crate::department::store::find_by_code(&db, code)
+        .await?
+        .map(|(id, _)| id))
+}
+
+/// One demo account, with its role (in a department, or platform-wide) when given.
+async fn create_one(
+    pool: &Pool,
+    actor: &Actor,
+    username: &str,
+    display_name: &str,
+    password: &str,
+    grant: Option<(Role, Option<uuid::Uuid>)>,
+) -> anyhow::Result<()> {
+    let failed = |e: crate::http::problem::AppError| {
+        anyhow::anyhow!("creating demo staff {username}: {}", e.to_problem().detail)
+    };
+    let id = staff::create(
+        pool,
+        actor,
+        NewStaff {
+            username: username.to_owned(),
+            display_name: display_name.to_owned(),
+            password: password.to_owned(),
+        },
+    )
+    .await
+    .map_err(failed)?;
+    if let Some((role, department_id)) = grant {
+        staff::grant(
+            pool,
+            actor,
             id,
             NewGrant {
                 role,
@@ -81,41 +122,5 @@ pub async fn load_demo_staff(pool: &Pool, password: &str) -> anyhow::Result<bool
         .await
         .map_err(failed)?;
     }
-    let (username, display_name, centre) = DEMO_CENTRE_CLERK;
-    let centre = {
-        let db = pool.get().await?;
-        crate::department::store::find_by_code(&db, centre)
-            .await?
-            .map(|(id, _)| id)
-    };
-    if let Some(centre) = centre {
-        let failed = |e: crate::http::problem::AppError| {
-            anyhow::anyhow!("creating demo staff {username}: {}", e.to_problem().detail)
-        };
-        let id = staff::create(
-            pool,
-            &actor,
-            NewStaff {
-                username: username.to_owned(),
-                display_name: display_name.to_owned(),
-                password: password.to_owned(),
-            },
-        )
-        .await
-        .map_err(failed)?;
-        staff::grant(
-            pool,
-            &actor,
-            id,
-            NewGrant {
-                role: Role::WindowClerk,
-                department_id: Some(centre),
-                item_code: None,
-                step: None,
-            },
-        )
-        .await
-        .map_err(failed)?;
-    }
-    Ok(true)
+    Ok(())
 }

@@ -66,7 +66,8 @@ impl CaseService {
         let process = process_of(&detail);
         let candidates = candidates_for(&request.action, &row.state, &process);
         let codes: Vec<String> = candidates.iter().map(|t| t.department.clone()).collect();
-        let ids = department_ids(&**self.pool.get().await?, &codes).await?;
+        let client = self.pool.get().await?;
+        let ids = department_ids(&**client, &codes).await?;
         let own_window = candidates.iter().find_map(|task| {
             let department = *ids.get(&task.department)?;
             let grant = handling_grant(
@@ -83,13 +84,11 @@ impl CaseService {
         let chosen = match own_window {
             Some(chosen) => Some(chosen),
             // 一窗受理: the centre's clerk does the front desk's work for the item's department.
-            None => {
-                let client = self.pool.get().await?;
-                one_window::centre_front_desk_task(&**client, principal, &row, &candidates)
-                    .await?
-                    .map(|(role, department)| (role, department, None))
-            }
+            None => one_window::centre_front_desk_task(&**client, principal, &row, &candidates)
+                .await?
+                .map(|(role, department)| (role, department, None)),
         };
+        drop(client);
         let Some((role, department, on_behalf_of)) = chosen else {
             return Err(role_needed(
                 CaseProblem::CaseActionForbidden,
@@ -226,8 +225,11 @@ impl CaseService {
         let signed_at = self.clock.now();
         let closed = state.is_terminal();
         if let Some(review) = state.stage.review() {
-            let changed: Vec<Event> = events.iter().map(|(e, _, _)| e.clone()).collect();
-            clock_record.follow_special_steps(&changed, &review.steps, legal_day);
+            clock_record.follow_special_steps(
+                events.iter().map(|(e, _, _)| e),
+                &review.steps,
+                legal_day,
+            );
         }
         if closed {
             // A decision (or any end) closes an open suspension or special step that day.
